@@ -1,0 +1,144 @@
+//! Reading the files users write: suites, tasks and agent specs.
+//!
+//! Every error names the file, the line where there is one, and the fix. Paths inside a file
+//! are relative to that file.
+
+pub mod agent;
+pub mod suite;
+
+use crate::error::Error;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// Parses TOML text into `T`, turning serde's complaint into a located, actionable error.
+pub fn parse_toml<T: DeserializeOwned>(path: &Path, text: &str, what: &str) -> Result<T, Error> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_at(text, s.start));
+        let message = e.message().trim().to_string();
+        let fix = if message.contains("unknown field") {
+            format!("remove or rename the key; the accepted keys of {what} are listed above")
+        } else if message.contains("missing field") {
+            format!("add the missing key to {what} (see the README's guide to writing {what}s)")
+        } else if message.contains("invalid type") {
+            "give the value the type shown above (strings in quotes, lists in [ ])".to_string()
+        } else {
+            "correct the TOML syntax at that line".to_string()
+        };
+        Error::input(path, line, format!("{what}: {message}"), fix)
+    })
+}
+
+/// 1-based line number of a byte offset.
+pub fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line where `key` is set inside `[section]` (or at the top level when `section` is
+/// None); used to point at the value of a key whose content turned out to be wrong.
+pub fn line_of_key(text: &str, section: Option<&str>, key: &str) -> Option<usize> {
+    let mut current: Option<String> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.starts_with('[') {
+            current = Some(line.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+            continue;
+        }
+        let in_section = match (section, &current) {
+            (None, None) => true,
+            (Some(s), Some(c)) => s == c,
+            _ => false,
+        };
+        if !in_section {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix(key) {
+            if rest.trim_start().starts_with('=') {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
+}
+
+pub fn read_file(path: &Path, what: &str, referenced_from: Option<(&Path, Option<usize>)>) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| match referenced_from {
+        Some((file, line)) => Error::input(
+            file,
+            line,
+            format!("{what} {} cannot be read: {e}", path.display()),
+            "create the file or correct the path (paths are relative to the file that names them)",
+        ),
+        None => Error::input(path, None, format!("cannot read {what}: {e}"), "check that the path exists"),
+    })
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Hashes a folder's files (paths and contents, sorted) for cache keys and image tags.
+pub fn hash_dir(dir: &Path) -> std::io::Result<String> {
+    let mut files = Vec::new();
+    collect_files(dir, dir, &mut files)?;
+    files.sort();
+    let mut h = Sha256::new();
+    for rel in files {
+        let p = dir.join(&rel);
+        h.update(rel.as_bytes());
+        h.update([0]);
+        let meta = std::fs::symlink_metadata(&p)?;
+        if meta.file_type().is_symlink() {
+            h.update(std::fs::read_link(&p)?.to_string_lossy().as_bytes());
+        } else {
+            h.update(std::fs::read(&p)?);
+        }
+        h.update([0]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+pub fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let ft = entry.file_type()?;
+        let path = entry.path();
+        if ft.is_dir() {
+            collect_files(root, &path, out)?;
+        } else {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_keys_by_section() {
+        let text = "id = \"a\"\n[tests]\npatch = \"t.patch\"\n[gold]\npatch = \"g.patch\"\n";
+        assert_eq!(line_of_key(text, None, "id"), Some(1));
+        assert_eq!(line_of_key(text, Some("tests"), "patch"), Some(3));
+        assert_eq!(line_of_key(text, Some("gold"), "patch"), Some(5));
+        assert_eq!(line_of_key(text, Some("repo"), "base"), None);
+    }
+
+    #[test]
+    fn toml_errors_name_the_line() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct T {
+            id: String,
+        }
+        let err = parse_toml::<T>(Path::new("x/task.toml"), "id = \"a\"\ntitel = \"b\"\n", "task")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("x/task.toml:2:"), "{err}");
+        assert!(err.contains("unknown field `titel`"), "{err}");
+        assert!(err.contains("fix:"), "{err}");
+    }
+}

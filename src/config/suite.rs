@@ -1,0 +1,606 @@
+//! Task suites: `suite.toml` defaults merged into each `<task>/task.toml`.
+
+use super::{line_of_key, parse_toml, read_file, sha256_hex};
+use crate::error::Error;
+use crate::testparse::Format;
+use crate::units::parse_duration;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawRepo {
+    source: Option<String>,
+    base: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    dockerfile: Option<String>,
+    image: Option<String>,
+    base: Option<String>,
+    ca_bundle: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawTests {
+    command: Option<String>,
+    format: Option<String>,
+    patch: Option<String>,
+    fail_to_pass: Option<Vec<String>>,
+    pass_to_pass: Option<Vec<String>>,
+    timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawGold {
+    patch: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawScope {
+    #[serde(default)]
+    read_only: Vec<String>,
+    #[serde(default)]
+    deny: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSuite {
+    name: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    repo: RawRepo,
+    #[serde(default)]
+    environment: RawEnvironment,
+    #[serde(default)]
+    tests: RawTests,
+    #[serde(default)]
+    scope: RawScope,
+    /// Scored by the conventions module; kept as TOML so this file does not fix its schema.
+    conventions: Option<toml::Value>,
+    ownership: Option<toml::Value>,
+    blast_radius: Option<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTask {
+    id: String,
+    title: String,
+    created: Option<toml::value::Datetime>,
+    #[serde(default)]
+    tags: Vec<String>,
+    problem: String,
+    #[serde(default)]
+    repo: RawRepo,
+    #[serde(default)]
+    environment: RawEnvironment,
+    #[serde(default)]
+    tests: RawTests,
+    #[serde(default)]
+    gold: RawGold,
+    #[serde(default)]
+    scope: RawScope,
+}
+
+/// Where a task's repository comes from.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Dir(PathBuf),
+    Bundle(PathBuf),
+    Url(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvKind {
+    /// Built from a Dockerfile; the build context is the Dockerfile's folder.
+    Dockerfile { path: PathBuf, context: PathBuf },
+    /// A ready image.
+    Image(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    pub kind: EnvKind,
+    /// Value for the Dockerfile's `ARG BASE`; None means mergebench's offline base.
+    pub base: Option<String>,
+    /// A CA bundle layered into the base so that builds behind a TLS-inspecting proxy work.
+    pub ca_bundle: Option<PathBuf>,
+    /// Hash of the Dockerfile's folder (or the image name): part of the image tag.
+    pub context_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tests {
+    pub command: String,
+    #[serde(serialize_with = "ser_display")]
+    pub format: Format,
+    #[serde(skip)]
+    pub patch: Vec<u8>,
+    pub fail_to_pass: Vec<String>,
+    pub pass_to_pass: Vec<String>,
+    #[serde(with = "secs")]
+    pub timeout: Duration,
+}
+
+fn ser_display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+mod secs {
+    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Scope {
+    pub read_only: Vec<String>,
+    pub deny: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    pub suite: String,
+    pub id: String,
+    pub title: String,
+    pub created: Option<String>,
+    pub tags: Vec<String>,
+    #[serde(skip)]
+    pub problem: String,
+    pub source: Source,
+    pub base: String,
+    pub environment: Environment,
+    pub tests: Tests,
+    #[serde(skip)]
+    pub gold: Option<Vec<u8>>,
+    pub scope: Scope,
+    pub file: PathBuf,
+    /// sha256 over everything that defines the task: its provenance key.
+    pub hash: String,
+}
+
+#[derive(Debug)]
+pub struct Suite {
+    pub name: String,
+    pub description: Option<String>,
+    pub dir: PathBuf,
+    pub tasks: Vec<Task>,
+    /// Tasks that could not be loaded: reported, never silently dropped.
+    pub invalid: Vec<Error>,
+    pub conventions: Option<toml::Value>,
+    pub ownership: Option<toml::Value>,
+    pub blast_radius: Option<toml::Value>,
+}
+
+impl Suite {
+    /// Fails with every invalid task listed, for commands that need the whole suite.
+    pub fn require_valid(&self) -> Result<(), Error> {
+        match self.invalid.len() {
+            0 => Ok(()),
+            1 => Err(clone_error(&self.invalid[0])),
+            n => Err(Error::Usage(format!(
+                "{n} tasks in {} cannot be loaded:\n{}",
+                self.dir.display(),
+                self.invalid
+                    .iter()
+                    .map(|e| format!("- {e}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ))),
+        }
+    }
+}
+
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Input { file, line, message, fix } => Error::input(file.clone(), *line, message.clone(), fix.clone()),
+        other => Error::Usage(other.to_string()),
+    }
+}
+
+/// A suite's defaults with the suite file's text kept for error locations.
+struct Defaults {
+    raw: RawSuite,
+    file: PathBuf,
+    text: String,
+}
+
+pub fn load_suite(dir: &Path) -> Result<Suite, Error> {
+    if !dir.is_dir() {
+        return Err(Error::input(
+            dir,
+            None,
+            "no such suite folder",
+            "pass --suite with a folder that holds suite.toml and one folder per task (e.g. tasks/demo)",
+        ));
+    }
+    let suite_file = dir.join("suite.toml");
+    let (raw, text) = if suite_file.exists() {
+        let text = String::from_utf8_lossy(&read_file(&suite_file, "suite file", None)?).into_owned();
+        (parse_toml::<RawSuite>(&suite_file, &text, "suite.toml")?, text)
+    } else {
+        (RawSuite::default(), String::new())
+    };
+    let name = raw.name.clone().unwrap_or_else(|| {
+        dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "suite".into())
+    });
+    let defaults = Defaults { raw, file: suite_file, text };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::input(dir, None, format!("cannot list the suite folder: {e}"), "check permissions"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("task.toml").is_file())
+        .collect();
+    entries.sort();
+    let mut tasks = Vec::new();
+    let mut invalid = Vec::new();
+    for task_dir in entries {
+        match load_task(&task_dir.join("task.toml"), &name, &defaults) {
+            Ok(t) => tasks.push(t),
+            Err(e) => invalid.push(e),
+        }
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for t in &tasks {
+        if let Some(other) = seen.insert(t.id.clone(), t.file.clone()) {
+            invalid.push(Error::input(
+                &t.file,
+                Some(1),
+                format!("task id `{}` is also used by {}", t.id, other.display()),
+                "give every task in a suite its own id",
+            ));
+        }
+    }
+    if tasks.is_empty() && invalid.is_empty() {
+        return Err(Error::input(
+            dir,
+            None,
+            "the suite has no tasks",
+            "add a folder per task holding task.toml (see the README's guide to writing a task)",
+        ));
+    }
+    let Defaults { raw, .. } = defaults;
+    Ok(Suite {
+        name,
+        description: raw.description,
+        dir: dir.to_path_buf(),
+        tasks,
+        invalid,
+        conventions: raw.conventions,
+        ownership: raw.ownership,
+        blast_radius: raw.blast_radius,
+    })
+}
+
+/// A value given in the task file wins over the suite's; errors point at whichever file gave it.
+struct Pick<'a, T> {
+    value: T,
+    file: &'a Path,
+    text: &'a str,
+    base_dir: &'a Path,
+}
+
+impl<T> Pick<'_, T> {
+    fn line(&self, section: Option<&str>, key: &str) -> Option<usize> {
+        line_of_key(self.text, section, key)
+    }
+}
+
+fn pick<'a, T: Clone>(
+    task: &Option<T>,
+    suite: &Option<T>,
+    task_file: &'a Path,
+    task_text: &'a str,
+    d: &'a Defaults,
+) -> Option<Pick<'a, T>> {
+    if let Some(v) = task {
+        Some(Pick { value: v.clone(), file: task_file, text: task_text, base_dir: task_file.parent().unwrap() })
+    } else {
+        suite.as_ref().map(|v| Pick {
+            value: v.clone(),
+            file: &d.file,
+            text: &d.text,
+            base_dir: d.file.parent().unwrap(),
+        })
+    }
+}
+
+fn missing(task_file: &Path, section: &str, key: &str, example: &str) -> Error {
+    Error::input(
+        task_file,
+        None,
+        format!("no `{key}` in [{section}] here or in the suite's suite.toml"),
+        format!("add `[{section}] {key} = {example}` to the task or to suite.toml"),
+    )
+}
+
+fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
+    let text = String::from_utf8_lossy(&read_file(file, "task file", None)?).into_owned();
+    let raw: RawTask = parse_toml(file, &text, "task.toml")?;
+    let dir = file.parent().unwrap();
+    let problem_path = dir.join(&raw.problem);
+    let problem_bytes = read_file(&problem_path, "problem statement", Some((file, line_of_key(&text, None, "problem"))))?;
+    let problem = String::from_utf8(problem_bytes).map_err(|_| {
+        Error::input(&problem_path, None, "the problem statement is not UTF-8", "save it as UTF-8 text")
+    })?;
+    if raw.id.trim().is_empty() || raw.id.contains('/') || raw.id.contains(char::is_whitespace) {
+        return Err(Error::input(
+            file,
+            line_of_key(&text, None, "id"),
+            format!("task id `{}` is empty or has spaces or slashes", raw.id),
+            "use an id like `inventory-007`",
+        ));
+    }
+
+    // Repository.
+    let src = pick(&raw.repo.source, &d.raw.repo.source, file, &text, d)
+        .ok_or_else(|| missing(file, "repo", "source", "\"../repo.bundle\""))?;
+    let source = resolve_source(&src)?;
+    let base = pick(&raw.repo.base, &d.raw.repo.base, file, &text, d)
+        .ok_or_else(|| missing(file, "repo", "base", "\"<commit>\""))?;
+    if base.value.len() < 4 || !base.value.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::input(
+            base.file,
+            base.line(Some("repo"), "base"),
+            format!("base `{}` is not a commit id", base.value),
+            "give the commit the agent starts from, e.g. `base = \"3f2a9c1\"`",
+        ));
+    }
+
+    // Environment.
+    let environment = resolve_environment(&raw.environment, file, &text, d)?;
+
+    // Tests.
+    let command = pick(&raw.tests.command, &d.raw.tests.command, file, &text, d)
+        .ok_or_else(|| missing(file, "tests", "command", "\"python3 -m pytest -rA\""))?
+        .value;
+    let fmt = pick(&raw.tests.format, &d.raw.tests.format, file, &text, d)
+        .ok_or_else(|| missing(file, "tests", "format", "\"pytest\""))?;
+    let format: Format = fmt.value.parse().map_err(|e: crate::testparse::FormatError| {
+        Error::input(fmt.file, fmt.line(Some("tests"), "format"), e.to_string(), "use one of the formats listed")
+    })?;
+    let tpatch = pick(&raw.tests.patch, &d.raw.tests.patch, file, &text, d)
+        .ok_or_else(|| missing(file, "tests", "patch", "\"tests.patch\""))?;
+    let tpatch_path = tpatch.base_dir.join(&tpatch.value);
+    let test_patch = read_file(&tpatch_path, "hidden test patch", Some((tpatch.file, tpatch.line(Some("tests"), "patch"))))?;
+    let fail_to_pass = raw.tests.fail_to_pass.clone().or(d.raw.tests.fail_to_pass.clone()).unwrap_or_default();
+    let pass_to_pass = raw.tests.pass_to_pass.clone().or(d.raw.tests.pass_to_pass.clone()).unwrap_or_default();
+    if fail_to_pass.is_empty() {
+        return Err(Error::input(
+            file,
+            line_of_key(&text, Some("tests"), "fail_to_pass"),
+            "fail_to_pass is empty: nothing would show that the task was solved",
+            "list the tests the fix makes pass, e.g. `fail_to_pass = [\"tests/test_x.py::test_y\"]`",
+        ));
+    }
+    let timeout = match pick(&raw.tests.timeout, &d.raw.tests.timeout, file, &text, d) {
+        Some(p) => parse_duration(&p.value)
+            .map_err(|e| Error::input(p.file, p.line(Some("tests"), "timeout"), e, "write it like \"10m\" or \"90s\""))?,
+        None => Duration::from_secs(600),
+    };
+
+    // Gold.
+    let gold = match &raw.gold.patch {
+        Some(p) => {
+            let path = dir.join(p);
+            Some(read_file(&path, "gold patch", Some((file, line_of_key(&text, Some("gold"), "patch"))))?)
+        }
+        None => None,
+    };
+
+    // Scope: the task adds to the suite's defaults.
+    let mut scope = Scope { read_only: d.raw.scope.read_only.clone(), deny: d.raw.scope.deny.clone() };
+    scope.read_only.extend(raw.scope.read_only.iter().cloned());
+    scope.deny.extend(raw.scope.deny.iter().cloned());
+    for (key, globs) in [("read_only", &scope.read_only), ("deny", &scope.deny)] {
+        for g in globs {
+            if let Err(e) = globset::Glob::new(g) {
+                return Err(Error::input(
+                    file,
+                    line_of_key(&text, Some("scope"), key),
+                    format!("scope.{key} glob `{g}` is invalid: {e}"),
+                    "write a glob like \"tests/**\" or \"**/*.pem\"",
+                ));
+            }
+        }
+    }
+
+    let created = raw.created.map(|c| match c.date {
+        Some(date) => date.to_string(),
+        None => c.to_string(),
+    });
+
+    let mut task = Task {
+        suite: suite.to_string(),
+        id: raw.id,
+        title: raw.title,
+        created,
+        tags: raw.tags,
+        problem,
+        source,
+        base: base.value,
+        environment,
+        tests: Tests { command, format, patch: test_patch, fail_to_pass, pass_to_pass, timeout },
+        gold,
+        scope,
+        file: file.to_path_buf(),
+        hash: String::new(),
+    };
+    task.hash = task_hash(&task);
+    Ok(task)
+}
+
+fn resolve_source(p: &Pick<'_, String>) -> Result<Source, Error> {
+    let v = &p.value;
+    if v.contains("://") || v.starts_with("git@") {
+        return Ok(Source::Url(v.clone()));
+    }
+    let path = p.base_dir.join(v);
+    if path.is_dir() {
+        Ok(Source::Dir(path))
+    } else if path.is_file() {
+        Ok(Source::Bundle(path))
+    } else {
+        Err(Error::input(
+            p.file,
+            p.line(Some("repo"), "source"),
+            format!("repository source {} does not exist", path.display()),
+            "give a git repository folder, a git bundle file or a URL (paths are relative to this file)",
+        ))
+    }
+}
+
+fn resolve_environment(raw: &RawEnvironment, file: &Path, text: &str, d: &Defaults) -> Result<Environment, Error> {
+    let dockerfile = pick(&raw.dockerfile, &d.raw.environment.dockerfile, file, text, d);
+    let image = pick(&raw.image, &d.raw.environment.image, file, text, d);
+    let kind = match (dockerfile, image) {
+        (Some(df), None) => {
+            let path = df.base_dir.join(&df.value);
+            if !path.is_file() {
+                return Err(Error::input(
+                    df.file,
+                    df.line(Some("environment"), "dockerfile"),
+                    format!("Dockerfile {} does not exist", path.display()),
+                    "correct the path (relative to this file) or use `image = \"name:tag\"`",
+                ));
+            }
+            let context = path.parent().unwrap().to_path_buf();
+            EnvKind::Dockerfile { path, context }
+        }
+        (None, Some(img)) => EnvKind::Image(img.value),
+        (Some(df), Some(_)) => {
+            return Err(Error::input(
+                df.file,
+                df.line(Some("environment"), "dockerfile"),
+                "both `dockerfile` and `image` are set for the environment",
+                "keep one of them",
+            ))
+        }
+        (None, None) => return Err(missing(file, "environment", "dockerfile", "\"../env/Dockerfile\"")),
+    };
+    let base = pick(&raw.base, &d.raw.environment.base, file, text, d).map(|p| p.value);
+    let ca_bundle = match pick(&raw.ca_bundle, &d.raw.environment.ca_bundle, file, text, d) {
+        Some(p) => {
+            let path = p.base_dir.join(&p.value);
+            if !path.is_file() {
+                return Err(Error::input(
+                    p.file,
+                    p.line(Some("environment"), "ca_bundle"),
+                    format!("CA bundle {} does not exist", path.display()),
+                    "point ca_bundle at a PEM file, e.g. /etc/ssl/certs/ca-certificates.crt",
+                ));
+            }
+            Some(path)
+        }
+        None => None,
+    };
+    let context_hash = match &kind {
+        EnvKind::Dockerfile { context, path } => {
+            let ctx = super::hash_dir(context).map_err(|e| {
+                Error::input(path, None, format!("cannot read the build context: {e}"), "check permissions")
+            })?;
+            sha256_hex(format!("{ctx}\n{}", path.file_name().unwrap().to_string_lossy()).as_bytes())
+        }
+        EnvKind::Image(name) => sha256_hex(name.as_bytes()),
+    };
+    Ok(Environment { kind, base, ca_bundle, context_hash })
+}
+
+fn task_hash(t: &Task) -> String {
+    let mut meta = serde_json::to_value(t).expect("task serializes");
+    // Where the files sit on this machine is not part of what the task is.
+    if let Some(o) = meta.as_object_mut() {
+        o.remove("file");
+        o.remove("hash");
+        o.remove("source");
+        if let Some(env) = o.get_mut("environment").and_then(|e| e.as_object_mut()) {
+            env.remove("kind");
+            env.remove("ca_bundle");
+        }
+    }
+    let mut buf = serde_json::to_vec(&meta).unwrap();
+    for part in [t.problem.as_bytes(), &t.tests.patch, t.gold.as_deref().unwrap_or_default()] {
+        buf.extend_from_slice(sha256_hex(part).as_bytes());
+    }
+    sha256_hex(&buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, content: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    fn suite_with(task_toml: &str) -> (tempfile::TempDir, Result<Suite, Error>) {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        write(d, "suite.toml", "[repo]\nsource = \"repo\"\n[environment]\ndockerfile = \"env/Dockerfile\"\n[tests]\ncommand = \"pytest\"\nformat = \"pytest\"\n[scope]\nread_only = [\"tests/**\"]\n");
+        write(d, "env/Dockerfile", "FROM x\n");
+        std::fs::create_dir_all(d.join("repo")).unwrap();
+        write(d, "t1/problem.md", "it breaks");
+        write(d, "t1/tests.patch", "");
+        write(d, "t1/task.toml", task_toml);
+        let s = load_suite(d);
+        (tmp, s)
+    }
+
+    const GOOD: &str = "id = \"t1\"\ntitle = \"T\"\ncreated = 2026-03-01\nproblem = \"problem.md\"\n[repo]\nbase = \"3f2a9c1\"\n[tests]\npatch = \"tests.patch\"\nfail_to_pass = [\"a\"]\n[scope]\nread_only = [\"docs/**\"]\n";
+
+    #[test]
+    fn merges_suite_defaults() {
+        let (_t, s) = suite_with(GOOD);
+        let s = s.unwrap();
+        assert!(s.invalid.is_empty(), "{:?}", s.invalid);
+        let t = &s.tasks[0];
+        assert_eq!(t.created.as_deref(), Some("2026-03-01"));
+        assert_eq!(t.tests.command, "pytest");
+        assert_eq!(t.scope.read_only, vec!["tests/**", "docs/**"]);
+        assert!(matches!(t.source, Source::Dir(_)));
+        assert_eq!(t.hash.len(), 64);
+    }
+
+    #[test]
+    fn bad_tasks_are_reported_with_file_and_line() {
+        let check = |toml: &str, expect_line: Option<usize>, needle: &str| {
+            let (_t, s) = suite_with(toml);
+            let s = s.unwrap();
+            assert_eq!(s.invalid.len(), 1, "{toml}");
+            let msg = s.invalid[0].to_string();
+            assert!(msg.contains(needle), "{msg}");
+            if let Some(l) = expect_line {
+                assert!(msg.contains(&format!("task.toml:{l}")), "{msg}");
+            }
+            assert!(msg.contains("fix:"), "{msg}");
+        };
+        check(&GOOD.replace("problem.md", "nope.md"), Some(4), "problem statement");
+        check(&GOOD.replace("tests.patch", "nope.patch"), Some(8), "hidden test patch");
+        check(&GOOD.replace("fail_to_pass = [\"a\"]", "fail_to_pass = []"), Some(9), "fail_to_pass is empty");
+        check(&GOOD.replace("title", "titel"), Some(2), "unknown field");
+        check(&GOOD.replace("base = \"3f2a9c1\"", "base = \"not a commit\""), Some(6), "not a commit");
+        check(&GOOD.replace("[scope]\nread_only = [\"docs/**\"]", "[scope]\nread_only = [\"a/{b\"]"), Some(11), "invalid");
+    }
+
+    #[test]
+    fn hash_changes_with_content_not_location() {
+        let (_a, s1) = suite_with(GOOD);
+        let (_b, s2) = suite_with(GOOD);
+        let (_c, s3) = suite_with(&GOOD.replace("[\"a\"]", "[\"b\"]"));
+        let h = |s: Result<Suite, Error>| s.unwrap().tasks[0].hash.clone();
+        assert_eq!(h(s1), h(s2));
+        let (_d, s4) = suite_with(GOOD);
+        assert_ne!(h(s3), h(s4));
+    }
+}

@@ -1,0 +1,261 @@
+//! One locked-down container run: create, upload archives, attach, start, wait with a
+//! deadline that kills, download archives, remove. Agents and test runs both go through here.
+
+use super::{unreachable, Docker};
+use crate::error::Error;
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    KillContainerOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub memory: u64,
+    pub cpus: f64,
+    pub pids: i64,
+}
+
+pub struct RunSpec<'a> {
+    pub image: &'a str,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: &'a str,
+    /// Numeric `uid:gid`: never root.
+    pub user: &'a str,
+    pub limits: Limits,
+    /// Label value saying what the container is for (`agent`, `tests`).
+    pub kind: &'a str,
+    /// Tar archives extracted at `/` before the start.
+    pub uploads: Vec<Vec<u8>>,
+    /// Paths archived after the exit, each with a byte cap.
+    pub downloads: Vec<(String, u64)>,
+    pub timeout: Duration,
+    pub log_cap: usize,
+}
+
+/// Output kept up to a cap; the rest is counted so the report can say how much was cut.
+#[derive(Debug, Default, Clone)]
+pub struct CappedLog {
+    pub bytes: Vec<u8>,
+    pub total: u64,
+    pub truncated: bool,
+    cap: usize,
+}
+
+impl CappedLog {
+    pub fn new(cap: usize) -> Self {
+        CappedLog { cap, ..Default::default() }
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.total += chunk.len() as u64;
+        let room = self.cap.saturating_sub(self.bytes.len());
+        if chunk.len() > room {
+            self.truncated = true;
+        }
+        self.bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+}
+
+#[derive(Debug)]
+pub struct Download {
+    pub path: String,
+    /// None: the path does not exist in the container.
+    pub bytes: Option<Vec<u8>>,
+    pub truncated: bool,
+}
+
+#[derive(Debug)]
+pub struct RunResult {
+    pub exit_code: Option<i64>,
+    pub timed_out: bool,
+    pub oom_killed: bool,
+    pub log: CappedLog,
+    pub downloads: Vec<Download>,
+    pub seconds: f64,
+}
+
+fn infra(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::infra(format!("docker {what}: {e}"))
+}
+
+/// Runs one container to completion and removes it, whatever happens in between.
+pub async fn run(docker: &Docker, spec: RunSpec<'_>) -> Result<RunResult, Error> {
+    let config = ContainerCreateBody {
+        image: Some(spec.image.to_string()),
+        cmd: Some(spec.cmd.clone()),
+        env: Some(spec.env.clone()),
+        working_dir: Some(spec.workdir.to_string()),
+        user: Some(spec.user.to_string()),
+        labels: Some(docker.labels(spec.kind)),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(false),
+        open_stdin: Some(false),
+        network_disabled: Some(true),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            memory: Some(spec.limits.memory as i64),
+            memory_swap: Some(spec.limits.memory as i64),
+            nano_cpus: Some((spec.limits.cpus * 1e9) as i64),
+            pids_limit: Some(spec.limits.pids),
+            // Output is read through the attach stream; nothing piles up on the daemon's disk.
+            log_config: Some(HostConfigLogConfig { typ: Some("none".into()), config: None }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let name = format!("mergebench-{}-{}", spec.kind, &crate::config::sha256_hex(format!("{}{:?}", docker.run_id(), Instant::now()).as_bytes())[..12]);
+    let created = docker
+        .api
+        .create_container(Some(CreateContainerOptionsBuilder::default().name(&name).build()), config)
+        .await
+        .map_err(|e| match e {
+            bollard::errors::Error::DockerResponseServerError { status_code: 404, message } => Error::env(
+                format!("image {} is missing: {message}", spec.image),
+                "build it again (mergebench builds task images on demand; `mergebench images list` shows what exists)",
+            ),
+            other => infra("create", other),
+        })?;
+    let id = created.id;
+    let result = run_created(docker, &id, &spec).await;
+    let _ = docker
+        .api
+        .remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).v(true).build()))
+        .await;
+    result
+}
+
+async fn run_created(docker: &Docker, id: &str, spec: &RunSpec<'_>) -> Result<RunResult, Error> {
+    for archive in &spec.uploads {
+        docker
+            .api
+            .upload_to_container(
+                id,
+                Some(UploadToContainerOptionsBuilder::default().path("/").build()),
+                bollard::body_full(archive.clone().into()),
+            )
+            .await
+            .map_err(|e| infra("upload", e))?;
+    }
+    let attach = docker
+        .api
+        .attach_container(
+            id,
+            Some(AttachContainerOptionsBuilder::default().stdout(true).stderr(true).stream(true).logs(false).build()),
+        )
+        .await
+        .map_err(|e| infra("attach", e))?;
+    let cap = spec.log_cap;
+    let mut output = attach.output;
+    let reader = tokio::spawn(async move {
+        let mut log = CappedLog::new(cap);
+        while let Some(item) = output.next().await {
+            match item {
+                Ok(chunk) => log.push(&chunk.into_bytes()),
+                Err(_) => break,
+            }
+        }
+        log
+    });
+    let started = Instant::now();
+    docker.api.start_container(id, None::<bollard::query_parameters::StartContainerOptions>).await.map_err(|e| infra("start", e))?;
+    let mut timed_out = false;
+    let waited = tokio::time::timeout(spec.timeout, wait(docker, id)).await;
+    if waited.is_err() {
+        timed_out = true;
+        let _ = docker.api.kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build())).await;
+        let _ = tokio::time::timeout(Duration::from_secs(30), wait(docker, id)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    // The stream ends when the container does; a reader still busy after that is draining a
+    // flood, and what it has is what we keep.
+    let log = match tokio::time::timeout(Duration::from_secs(20), reader).await {
+        Ok(Ok(log)) => log,
+        _ => {
+            let mut l = CappedLog::new(0);
+            l.truncated = true;
+            l
+        }
+    };
+    let state = docker
+        .api
+        .inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>)
+        .await
+        .map_err(|e| infra("inspect", e))?
+        .state
+        .unwrap_or_default();
+    let mut downloads = Vec::new();
+    for (path, cap) in &spec.downloads {
+        downloads.push(download(docker, id, path, *cap).await?);
+    }
+    Ok(RunResult {
+        exit_code: if timed_out { None } else { state.exit_code },
+        timed_out,
+        oom_killed: state.oom_killed.unwrap_or(false),
+        log,
+        downloads,
+        seconds,
+    })
+}
+
+async fn wait(docker: &Docker, id: &str) {
+    let mut s = docker.api.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+    // A non-zero exit arrives as an error item; either way the container has stopped.
+    let _ = s.next().await;
+}
+
+async fn download(docker: &Docker, id: &str, path: &str, cap: u64) -> Result<Download, Error> {
+    let mut stream = docker.api.download_from_container(id, Some(DownloadFromContainerOptionsBuilder::default().path(path).build()));
+    let mut bytes = Vec::new();
+    let mut truncated = false;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => {
+                if bytes.len() as u64 + c.len() as u64 > cap {
+                    truncated = true;
+                    break;
+                }
+                bytes.extend_from_slice(&c);
+            }
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                return Ok(Download { path: path.to_string(), bytes: None, truncated: false })
+            }
+            Err(e) => return Err(infra("download", e)),
+        }
+    }
+    Ok(Download { path: path.to_string(), bytes: Some(bytes), truncated })
+}
+
+/// Whether an image exists, and its id.
+pub async fn image_id(docker: &Docker, name: &str) -> Result<Option<String>, Error> {
+    match docker.api.inspect_image(name).await {
+        Ok(i) => Ok(i.id),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+        Err(e) => Err(unreachable(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_log_keeps_the_head_and_counts_the_rest() {
+        let mut l = CappedLog::new(5);
+        l.push(b"abc");
+        l.push(b"defgh");
+        l.push(b"ij");
+        assert_eq!(l.bytes, b"abcde");
+        assert_eq!(l.total, 10);
+        assert!(l.truncated);
+        let mut l = CappedLog::new(5);
+        l.push(b"abcde");
+        assert!(!l.truncated);
+    }
+}

@@ -1,0 +1,285 @@
+//! Images: the offline base, an optional CA layer, task environments and agent layers.
+//!
+//! Each built image is tagged by a hash of what defines it (Dockerfile folder, base, CA
+//! bundle), so it is built once and shared by every task and agent that use it.
+
+use super::container::image_id;
+use super::{unreachable, Docker, LABEL, LABEL_KIND};
+use crate::config::agent::AgentSpec;
+use crate::config::sha256_hex;
+use crate::config::suite::{EnvKind, Environment};
+use crate::error::Error;
+use bollard::query_parameters::{BuildImageOptionsBuilder, ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+pub const DEFAULT_BASE: &str = "mergebench-base:bookworm";
+const BUILD_BASE_SCRIPT: &str = include_str!("../../harness/base/build-base.sh");
+
+pub fn default_base() -> String {
+    std::env::var("MERGEBENCH_BASE_IMAGE").unwrap_or_else(|_| DEFAULT_BASE.to_string())
+}
+
+/// Builds images at most once per process, even when many tasks ask at the same time.
+#[derive(Clone, Default)]
+pub struct ImageCache {
+    built: Arc<Mutex<HashMap<String, String>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub tag: String,
+    pub id: String,
+}
+
+impl ImageCache {
+    /// The image a task's environment runs in.
+    pub async fn environment(&self, docker: &Docker, env: &Environment, dockerfile_for_errors: &Path) -> Result<Image, Error> {
+        match &env.kind {
+            EnvKind::Image(name) => {
+                let id = image_id(docker, name).await?.ok_or_else(|| {
+                    Error::env(
+                        format!("image {name} named by {} is not present", dockerfile_for_errors.display()),
+                        format!("pull or build it first (docker pull {name}), or use `dockerfile =` instead"),
+                    )
+                })?;
+                Ok(Image { tag: name.clone(), id })
+            }
+            EnvKind::Dockerfile { path, context } => {
+                let base = self.base(docker, env).await?;
+                let tag = format!("mergebench-env:{}", &sha256_hex(format!("{}\n{}", env.context_hash, base.id).as_bytes())[..16]);
+                let args = HashMap::from([("BASE".to_string(), base.tag.clone())]);
+                self.build(docker, &tag, context, path, args, "env").await
+            }
+        }
+    }
+
+    /// The image an agent runs in: the task's environment, plus the agent's own layer if any.
+    pub async fn agent(&self, docker: &Docker, env_image: &Image, agent: &AgentSpec) -> Result<Image, Error> {
+        let Some(df) = &agent.dockerfile else {
+            return Ok(env_image.clone());
+        };
+        let tag = format!(
+            "mergebench-agent-{}:{}",
+            agent.name.to_ascii_lowercase(),
+            &sha256_hex(format!("{}\n{}", agent.hash, env_image.id).as_bytes())[..16]
+        );
+        let args = HashMap::from([("BASE".to_string(), env_image.tag.clone())]);
+        self.build(docker, &tag, df.parent().unwrap(), df, args, "agent").await
+    }
+
+    /// The base image the Dockerfile's `ARG BASE` receives, with the CA layer when asked.
+    async fn base(&self, docker: &Docker, env: &Environment) -> Result<Image, Error> {
+        let name = env.base.clone().unwrap_or_else(default_base);
+        let id = match image_id(docker, &name).await? {
+            Some(id) => id,
+            None if env.base.is_none() => {
+                let _guard = self.built.lock().await;
+                match image_id(docker, &name).await? {
+                    Some(id) => id,
+                    None => build_offline_base(&name).await.and(image_id(docker, &name).await)?.ok_or_else(|| {
+                        Error::env(format!("the base image {name} is still missing after building it"), "run harness/base/build-base.sh by hand and read its output")
+                    })?,
+                }
+            }
+            None => {
+                return Err(Error::env(
+                    format!("base image {name} is not present and no registry is used to fetch it"),
+                    format!("pull it where a registry is reachable (docker pull {name}) or drop `base` to use the offline base"),
+                ))
+            }
+        };
+        let base = Image { tag: name, id };
+        let ca = env.ca_bundle.clone().or_else(|| std::env::var("MERGEBENCH_CA_BUNDLE").ok().map(Into::into));
+        match ca {
+            None => Ok(base),
+            Some(bundle) => self.ca_layer(docker, &base, &bundle).await,
+        }
+    }
+
+    /// Layers a CA bundle into the base so that pip, npm, curl and git trust a TLS-inspecting
+    /// proxy during image builds, and every Dockerfile with `ARG BASE` gets it unchanged.
+    async fn ca_layer(&self, docker: &Docker, base: &Image, bundle: &Path) -> Result<Image, Error> {
+        let pem = std::fs::read(bundle).map_err(|e| {
+            Error::input(bundle, None, format!("cannot read the CA bundle: {e}"), "point ca_bundle (or MERGEBENCH_CA_BUNDLE) at a PEM file")
+        })?;
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err(Error::input(bundle, None, "the CA bundle holds no PEM certificate", "use a PEM bundle such as /etc/ssl/certs/ca-certificates.crt"));
+        }
+        let dockerfile = "ARG BASE\nFROM ${BASE}\nCOPY mergebench-ca.crt /etc/ssl/certs/mergebench-ca.crt\n\
+ENV SSL_CERT_FILE=/etc/ssl/certs/mergebench-ca.crt REQUESTS_CA_BUNDLE=/etc/ssl/certs/mergebench-ca.crt \
+PIP_CERT=/etc/ssl/certs/mergebench-ca.crt NODE_EXTRA_CA_CERTS=/etc/ssl/certs/mergebench-ca.crt \
+CURL_CA_BUNDLE=/etc/ssl/certs/mergebench-ca.crt GIT_SSL_CAINFO=/etc/ssl/certs/mergebench-ca.crt \
+npm_config_cafile=/etc/ssl/certs/mergebench-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/certs/mergebench-ca.crt\n";
+        let tag = format!("mergebench-ca:{}", &sha256_hex(format!("{}\n{}", base.id, sha256_hex(&pem)).as_bytes())[..16]);
+        let mut guard = self.built.lock().await;
+        if let Some(id) = guard.get(&tag) {
+            return Ok(Image { tag, id: id.clone() });
+        }
+        if let Some(id) = image_id(docker, &tag).await? {
+            guard.insert(tag.clone(), id.clone());
+            return Ok(Image { tag, id });
+        }
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, bytes) in [("Dockerfile", dockerfile.as_bytes()), ("mergebench-ca.crt", &pem[..])] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, bytes).map_err(|e| Error::infra(e.to_string()))?;
+        }
+        let context = b.into_inner().map_err(|e| Error::infra(e.to_string()))?;
+        let args = HashMap::from([("BASE".to_string(), base.tag.clone())]);
+        let id = build_tar(docker, &tag, "Dockerfile", context, args, "ca", bundle).await?;
+        guard.insert(tag.clone(), id.clone());
+        Ok(Image { tag, id })
+    }
+
+    async fn build(&self, docker: &Docker, tag: &str, context: &Path, dockerfile: &Path, args: HashMap<String, String>, kind: &str) -> Result<Image, Error> {
+        let mut guard = self.built.lock().await;
+        if let Some(id) = guard.get(tag) {
+            return Ok(Image { tag: tag.to_string(), id: id.clone() });
+        }
+        if let Some(id) = image_id(docker, tag).await? {
+            guard.insert(tag.to_string(), id.clone());
+            return Ok(Image { tag: tag.to_string(), id });
+        }
+        eprintln!("building image {tag} from {}", dockerfile.display());
+        let ctx = tar_context(context)?;
+        let rel = dockerfile.strip_prefix(context).unwrap_or(dockerfile).to_string_lossy().into_owned();
+        let id = build_tar(docker, tag, &rel, ctx, args, kind, dockerfile).await?;
+        guard.insert(tag.to_string(), id.clone());
+        Ok(Image { tag: tag.to_string(), id })
+    }
+}
+
+fn tar_context(dir: &Path) -> Result<Vec<u8>, Error> {
+    let mut b = tar::Builder::new(Vec::new());
+    b.follow_symlinks(false);
+    b.append_dir_all(".", dir)
+        .map_err(|e| Error::input(dir, None, format!("cannot pack the build context: {e}"), "check the folder's permissions"))?;
+    b.into_inner().map_err(|e| Error::infra(e.to_string()))
+}
+
+async fn build_tar(docker: &Docker, tag: &str, dockerfile: &str, context: Vec<u8>, args: HashMap<String, String>, kind: &str, source: &Path) -> Result<String, Error> {
+    let labels = HashMap::from([(LABEL.to_string(), "1".to_string()), (LABEL_KIND.to_string(), kind.to_string())]);
+    let opts = BuildImageOptionsBuilder::default()
+        .dockerfile(dockerfile)
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        .buildargs(&args)
+        .labels(&labels)
+        .build();
+    let mut stream = docker.api.build_image(opts, None, Some(bollard::body_full(context.into())));
+    let mut tail: Vec<String> = Vec::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(s) = info.stream {
+                    for line in s.lines().filter(|l| !l.trim().is_empty()) {
+                        tail.push(line.to_string());
+                    }
+                    if tail.len() > 30 {
+                        tail.drain(..tail.len() - 30);
+                    }
+                }
+                if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                    return Err(build_failed(source, &detail, &tail));
+                }
+            }
+            Err(bollard::errors::Error::DockerStreamError { error }) => return Err(build_failed(source, &error, &tail)),
+            Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => return Err(build_failed(source, &message, &tail)),
+            Err(e) => return Err(unreachable(e)),
+        }
+    }
+    image_id(docker, tag)
+        .await?
+        .ok_or_else(|| build_failed(source, "the build finished without an image", &tail))
+}
+
+fn build_failed(source: &Path, message: &str, tail: &[String]) -> Error {
+    Error::input(
+        source,
+        None,
+        format!("image build failed: {}\n  last build output:\n    {}", message.trim(), tail.join("\n    ")),
+        "fix the Dockerfile (its base comes in as `ARG BASE`); behind a TLS-inspecting proxy set `ca_bundle` in [environment]",
+    )
+}
+
+/// Runs the bundled debootstrap script: the base must exist for Dockerfiles to build at all.
+async fn build_offline_base(tag: &str) -> Result<(), Error> {
+    eprintln!("the offline base image {tag} is missing: building it with debootstrap (about a minute)");
+    let dir = tempfile::tempdir().map_err(|e| Error::infra(e.to_string()))?;
+    let script = dir.path().join("build-base.sh");
+    std::fs::write(&script, BUILD_BASE_SCRIPT).map_err(|e| Error::infra(e.to_string()))?;
+    let status = tokio::process::Command::new("bash")
+        .arg(&script)
+        .env("MERGEBENCH_BASE_IMAGE", tag)
+        .status()
+        .await
+        .map_err(|e| Error::env(format!("cannot run bash: {e}"), "install bash"))?;
+    if !status.success() {
+        return Err(Error::env(
+            format!("building the offline base image {tag} failed ({status})"),
+            "run `bash harness/base/build-base.sh` and read its output (it needs root, debootstrap and Debian's mirror)",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImageInfo {
+    pub tag: String,
+    pub id: String,
+    pub kind: String,
+    pub size_bytes: i64,
+    pub created: i64,
+}
+
+pub async fn list(docker: &Docker) -> Result<Vec<ImageInfo>, Error> {
+    let filters = HashMap::from([("label".to_string(), vec![LABEL.to_string()])]);
+    let mut images = docker
+        .api
+        .list_images(Some(ListImagesOptionsBuilder::default().filters(&filters).build()))
+        .await
+        .map_err(unreachable)?;
+    let mut out = Vec::new();
+    if let Ok(base) = docker.api.inspect_image(&default_base()).await {
+        out.push(ImageInfo {
+            tag: default_base(),
+            id: base.id.unwrap_or_default(),
+            kind: "base".into(),
+            size_bytes: base.size.unwrap_or(0),
+            created: 0,
+        });
+    }
+    images.sort_by(|a, b| a.repo_tags.cmp(&b.repo_tags));
+    for i in images {
+        let kind = i.labels.get(LABEL_KIND).cloned().unwrap_or_default();
+        for tag in i.repo_tags.iter().filter(|t| *t != "<none>:<none>") {
+            out.push(ImageInfo { tag: tag.clone(), id: i.id.clone(), kind: kind.clone(), size_bytes: i.size, created: i.created });
+        }
+    }
+    Ok(out)
+}
+
+/// Removes built images no stored attempt used (all of them with `all`, base included).
+pub async fn prune(docker: &Docker, keep_ids: &std::collections::HashSet<String>, all: bool) -> Result<Vec<ImageInfo>, Error> {
+    let mut removed = Vec::new();
+    for img in list(docker).await? {
+        if img.kind == "base" && !all {
+            continue;
+        }
+        if !all && keep_ids.contains(&img.id) {
+            continue;
+        }
+        let opts = RemoveImageOptionsBuilder::default().force(false).build();
+        if docker.api.remove_image(&img.tag, Some(opts), None).await.is_ok() {
+            removed.push(img);
+        }
+    }
+    Ok(removed)
+}

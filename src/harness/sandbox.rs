@@ -1,0 +1,194 @@
+//! The agent's sandbox: what an agent sees inside its container (DESIGN.md), and what comes
+//! back out of it.
+//!
+//! `/workspace` is the one-commit repository; `/mergebench/problem.md` the problem;
+//! `/mergebench/agent/` the spec's files (read-only to the agent); `/mergebench/out/` where
+//! it may leave usage.json and a trajectory. Non-root, no capabilities, no-new-privileges,
+//! no network, limits on memory, CPU, pids and time.
+
+use super::container::{self, CappedLog, Limits, RunSpec};
+use super::images::Image;
+use super::Docker;
+use crate::config::agent::{AgentSpec, Network};
+use crate::error::Error;
+use crate::workspace::{BaseRepo, AGENT_UID};
+
+pub const LOG_CAP: usize = 1 << 20;
+/// The agent's whole /workspace, archived; past this the patch is not extracted.
+pub const WORKSPACE_CAP: u64 = 1 << 30;
+pub const OUT_CAP: u64 = 64 << 20;
+const OUT_FILE_CAP: usize = 8 << 20;
+
+pub struct AgentInput<'a> {
+    pub image: &'a Image,
+    pub spec: &'a AgentSpec,
+    pub base: &'a BaseRepo,
+    pub problem: &'a str,
+    /// Only for specs that declare `gold_patch = true`.
+    pub gold: Option<&'a [u8]>,
+    /// (name, value) of the spec's secrets, read from the host environment.
+    pub secrets: &'a [(String, String)],
+}
+
+#[derive(Debug)]
+pub struct AgentRun {
+    pub exit_code: Option<i64>,
+    pub timed_out: bool,
+    pub oom_killed: bool,
+    pub log: CappedLog,
+    /// The `/workspace` archive; None when it exceeded `WORKSPACE_CAP`.
+    pub workspace: Option<Vec<u8>>,
+    /// Files the agent left in /mergebench/out (name, bytes), secrets redacted.
+    pub out_files: Vec<(String, Vec<u8>)>,
+    pub seconds: f64,
+}
+
+pub async fn run_agent(docker: &Docker, input: AgentInput<'_>) -> Result<AgentRun, Error> {
+    if let Network::Allow(_) = input.spec.network {
+        return Err(Error::input(
+            &input.spec.file,
+            crate::config::line_of_key(&std::fs::read_to_string(&input.spec.file).unwrap_or_default(), None, "network"),
+            "network allowlists are not available in this version of mergebench",
+            "use network = \"none\"",
+        ));
+    }
+    let mut env = vec![
+        "MERGEBENCH_PROBLEM=/mergebench/problem.md".to_string(),
+        "MERGEBENCH_WORKSPACE=/workspace".to_string(),
+        "MERGEBENCH_OUT=/mergebench/out".to_string(),
+    ];
+    env.extend(input.spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+    env.extend(input.secrets.iter().map(|(k, v)| format!("{k}={v}")));
+    if input.gold.is_some() {
+        env.push("MERGEBENCH_GOLD_PATCH=/mergebench/gold.patch".into());
+    }
+    let extras = mergebench_dir(input.spec, input.problem, input.gold)?;
+    let result = container::run(
+        docker,
+        RunSpec {
+            image: &input.image.tag,
+            cmd: input.spec.command.clone(),
+            env,
+            workdir: "/workspace",
+            user: "1000:1000",
+            limits: Limits { memory: input.spec.memory, cpus: input.spec.cpus, pids: input.spec.pids },
+            kind: "agent",
+            uploads: vec![input.base.archive.clone(), extras],
+            downloads: vec![("/workspace".into(), WORKSPACE_CAP), ("/mergebench/out".into(), OUT_CAP)],
+            timeout: input.spec.timeout,
+            log_cap: LOG_CAP,
+        },
+    )
+    .await?;
+    let mut downloads = result.downloads.into_iter();
+    let ws = downloads.next().expect("workspace download");
+    let out = downloads.next().expect("out download");
+    let mut log = result.log;
+    redact(&mut log.bytes, input.secrets);
+    let mut out_files = match out.bytes {
+        Some(bytes) => out_files(&bytes),
+        None => Vec::new(),
+    };
+    for (_, bytes) in &mut out_files {
+        redact(bytes, input.secrets);
+    }
+    Ok(AgentRun {
+        exit_code: result.exit_code,
+        timed_out: result.timed_out,
+        oom_killed: result.oom_killed,
+        log,
+        workspace: if ws.truncated { None } else { ws.bytes },
+        out_files,
+        seconds: result.seconds,
+    })
+}
+
+/// `/mergebench` as an archive: root-owned except `out/`, which the agent may write.
+fn mergebench_dir(spec: &AgentSpec, problem: &str, gold: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+    let mut b = tar::Builder::new(Vec::new());
+    let io = |e: std::io::Error| Error::infra(format!("packing /mergebench: {e}"));
+    let dir = |b: &mut tar::Builder<Vec<u8>>, path: &str, uid: u64| -> std::io::Result<()> {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_uid(uid);
+        h.set_gid(uid);
+        h.set_size(0);
+        b.append_data(&mut h, path, std::io::empty())
+    };
+    let file = |b: &mut tar::Builder<Vec<u8>>, path: &str, bytes: &[u8], mode: u32| -> std::io::Result<()> {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_size(bytes.len() as u64);
+        b.append_data(&mut h, path, bytes)
+    };
+    dir(&mut b, "mergebench/", 0).map_err(io)?;
+    dir(&mut b, "mergebench/out/", AGENT_UID).map_err(io)?;
+    dir(&mut b, "mergebench/agent/", 0).map_err(io)?;
+    file(&mut b, "mergebench/problem.md", problem.as_bytes(), 0o644).map_err(io)?;
+    for (path, name) in &spec.files {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::input(&spec.file, None, format!("agent file {} cannot be read: {e}", path.display()), "correct `files`"))?;
+        file(&mut b, &format!("mergebench/agent/{name}"), &bytes, 0o755).map_err(io)?;
+    }
+    if let Some(g) = gold {
+        file(&mut b, "mergebench/gold.patch", g, 0o644).map_err(io)?;
+    }
+    b.into_inner().map_err(io)
+}
+
+/// The regular files of the `/mergebench/out` archive, each capped.
+fn out_files(tar_bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut archive = tar::Archive::new(tar_bytes);
+    let Ok(entries) = archive.entries() else { return out };
+    for entry in entries.flatten() {
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let Ok(path) = entry.path() else { continue };
+        let name = path.strip_prefix("out").unwrap_or(&path).to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        let _ = entry.take(OUT_FILE_CAP as u64).read_to_end(&mut bytes);
+        out.push((name, bytes));
+    }
+    out
+}
+
+/// Replaces every secret's value with its name, so a printed key never reaches the store.
+pub fn redact(bytes: &mut Vec<u8>, secrets: &[(String, String)]) {
+    for (name, value) in secrets {
+        if value.len() < 4 {
+            continue;
+        }
+        let needle = value.as_bytes();
+        let replacement = format!("[{name} redacted]");
+        let mut outv = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i..].starts_with(needle) {
+                outv.extend_from_slice(replacement.as_bytes());
+                i += needle.len();
+            } else {
+                outv.push(bytes[i]);
+                i += 1;
+            }
+        }
+        *bytes = outv;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut b = b"key=sk-12345 and again sk-12345.".to_vec();
+        redact(&mut b, &[("OPENAI_API_KEY".into(), "sk-12345".into())]);
+        assert_eq!(String::from_utf8(b).unwrap(), "key=[OPENAI_API_KEY redacted] and again [OPENAI_API_KEY redacted].");
+    }
+}

@@ -1,0 +1,112 @@
+//! Versioned schema migrations, tracked in SQLite's `user_version`.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the core loop.
+    "CREATE TABLE evaluations (
+        id TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        suite TEXT NOT NULL,
+        suite_dir TEXT NOT NULL,
+        agents_json TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        finished_at TEXT,
+        mergebench_version TEXT NOT NULL,
+        label TEXT
+    );
+    CREATE INDEX evaluations_key ON evaluations(key);
+    CREATE TABLE tasks (
+        hash TEXT PRIMARY KEY,
+        suite TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        created TEXT,
+        spec_json TEXT NOT NULL
+    );
+    CREATE TABLE agents (
+        hash TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        spec_json TEXT NOT NULL
+    );
+    CREATE TABLE patches (
+        sha256 TEXT PRIMARY KEY,
+        bytes BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        files INTEGER NOT NULL,
+        added INTEGER NOT NULL,
+        removed INTEGER NOT NULL
+    );
+    CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        eval_id TEXT NOT NULL REFERENCES evaluations(id),
+        task_id TEXT NOT NULL,
+        task_hash TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        agent_hash TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        flags_json TEXT NOT NULL,
+        agent_exit_code INTEGER,
+        patch_sha256 TEXT REFERENCES patches(sha256),
+        raw_patch_sha256 TEXT REFERENCES patches(sha256),
+        grade_json TEXT,
+        error TEXT,
+        env_image TEXT,
+        agent_image TEXT,
+        agent_seconds REAL,
+        grade_seconds REAL,
+        total_seconds REAL,
+        usage_json TEXT,
+        cost_usd REAL,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        mergebench_version TEXT NOT NULL,
+        grader_version TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        infra_retries INTEGER NOT NULL DEFAULT 0,
+        files_changed INTEGER NOT NULL DEFAULT 0,
+        lines_added INTEGER NOT NULL DEFAULT 0,
+        lines_removed INTEGER NOT NULL DEFAULT 0,
+        UNIQUE(eval_id, task_id, agent, attempt)
+    );
+    CREATE INDEX attempts_agent ON attempts(agent);
+    CREATE TABLE grades (
+        patch_sha256 TEXT NOT NULL,
+        task_hash TEXT NOT NULL,
+        grader_version TEXT NOT NULL,
+        env_image TEXT NOT NULL,
+        result_json TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (patch_sha256, task_hash, grader_version)
+    );
+    CREATE TABLE logs (
+        attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+        kind TEXT NOT NULL,
+        bytes BLOB NOT NULL,
+        total_bytes INTEGER NOT NULL,
+        truncated INTEGER NOT NULL,
+        PRIMARY KEY (attempt_id, kind)
+    );
+    CREATE TABLE artifacts (
+        attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+        name TEXT NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (attempt_id, name)
+    );",
+];
+
+pub const LATEST: usize = MIGRATIONS.len();
+
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

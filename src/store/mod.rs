@@ -1,0 +1,327 @@
+//! The SQLite store: the only module that runs SQL.
+//!
+//! One file a user can open with `sqlite3`, in WAL mode so reports read while a run writes.
+//! Every attempt is written in one transaction with its patch, logs and artifacts, so a
+//! killed run leaves either the whole attempt or nothing.
+
+mod migrations;
+mod model;
+
+pub use model::*;
+
+use crate::error::Error;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+pub fn default_path() -> PathBuf {
+    std::env::var("MERGEBENCH_DB").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("mergebench.db"))
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, Error> {
+        let wrap = |source| Error::Store { path: path.to_path_buf(), source };
+        let mut conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
+        migrations::migrate(&mut conn).map_err(wrap)?;
+        Ok(Store { conn: Mutex::new(conn), path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, source: rusqlite::Error) -> Error {
+        Error::Store { path: self.path.clone(), source }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
+        let mut c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut c).map_err(|e| self.err(e))
+    }
+
+    /// The evaluation to resume for `key`, or a new one.
+    pub fn open_evaluation(&self, new: NewEvaluation, force_new: bool) -> Result<Evaluation, Error> {
+        self.with(|c| {
+            if !force_new {
+                let found = c
+                    .query_row(
+                        "SELECT id FROM evaluations WHERE key = ?1 ORDER BY created_at DESC LIMIT 1",
+                        [&new.key],
+                        |r| r.get::<_, String>(0),
+                    )
+                    .optional()?;
+                if let Some(id) = found {
+                    return load_eval(c, &id).map(|e| e.expect("just found"));
+                }
+            }
+            let id = format!("ev-{}-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), &crate::config::sha256_hex(format!("{}{}", new.key, now()).as_bytes())[..6]);
+            c.execute(
+                "INSERT INTO evaluations (id, key, suite, suite_dir, agents_json, attempts, created_at, mergebench_version, label)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![id, new.key, new.suite, new.suite_dir, serde_json::to_string(&new.agents).unwrap(), new.attempts, now(), crate::VERSION, new.label],
+            )?;
+            load_eval(c, &id).map(|e| e.expect("just inserted"))
+        })
+    }
+
+    pub fn finish_evaluation(&self, id: &str) -> Result<(), Error> {
+        self.with(|c| c.execute("UPDATE evaluations SET finished_at = ?2 WHERE id = ?1", params![id, now()]).map(|_| ()))
+    }
+
+    pub fn evaluation(&self, id: Option<&str>) -> Result<Option<Evaluation>, Error> {
+        self.with(|c| match id {
+            Some(id) => load_eval(c, id),
+            None => {
+                let id: Option<String> = c.query_row("SELECT id FROM evaluations ORDER BY created_at DESC, rowid DESC LIMIT 1", [], |r| r.get(0)).optional()?;
+                match id {
+                    Some(id) => load_eval(c, &id),
+                    None => Ok(None),
+                }
+            }
+        })
+    }
+
+    pub fn evaluations(&self) -> Result<Vec<Evaluation>, Error> {
+        self.with(|c| {
+            let ids: Vec<String> = c
+                .prepare("SELECT id FROM evaluations ORDER BY created_at, rowid")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut out = Vec::new();
+            for id in ids {
+                out.extend(load_eval(c, &id)?);
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn save_task(&self, hash: &str, suite: &str, task_id: &str, title: &str, created: Option<&str>, spec_json: &str) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO tasks (hash, suite, task_id, title, created, spec_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![hash, suite, task_id, title, created, spec_json],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn save_agent(&self, hash: &str, name: &str, spec_json: &str) -> Result<(), Error> {
+        self.with(|c| c.execute("INSERT OR IGNORE INTO agents (hash, name, spec_json) VALUES (?1, ?2, ?3)", params![hash, name, spec_json]).map(|_| ()))
+    }
+
+    /// (task, agent, attempt) keys already finished in this evaluation.
+    pub fn finished(&self, eval_id: &str) -> Result<HashSet<(String, String, u32)>, Error> {
+        self.with(|c| {
+            c.prepare("SELECT task_id, agent, attempt FROM attempts WHERE eval_id = ?1")?
+                .query_map([eval_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+    }
+
+    pub fn cached_grade(&self, key: &GradeKey) -> Result<Option<String>, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT result_json FROM grades WHERE patch_sha256 = ?1 AND task_hash = ?2 AND grader_version = ?3",
+                params![key.patch_sha256, key.task_hash, key.grader_version],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    pub fn save_grade(&self, key: &GradeKey, env_image: &str, result_json: &str) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO grades (patch_sha256, task_hash, grader_version, env_image, result_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![key.patch_sha256, key.task_hash, key.grader_version, env_image, result_json, now()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Writes one attempt, its patches, logs and artifacts in a single transaction.
+    pub fn record_attempt(&self, a: &NewAttempt) -> Result<i64, Error> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for p in [&a.raw_patch, &a.graded_patch].into_iter().flatten() {
+                let s = p.stats();
+                tx.execute(
+                    "INSERT OR IGNORE INTO patches (sha256, bytes, size, files, added, removed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![p.sha256, p.bytes, p.bytes.len() as i64, s.files, s.added, s.removed],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO attempts (eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, agent_exit_code,
+                    patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds,
+                    total_seconds, usage_json, cost_usd, input_tokens, output_tokens, mergebench_version, grader_version,
+                    started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+                params![
+                    a.eval_id, a.task_id, a.task_hash, a.agent, a.agent_hash, a.attempt, a.outcome.as_str(),
+                    serde_json::to_string(&a.flags).unwrap(), a.flags.agent_exit_code,
+                    a.graded_patch.as_ref().map(|p| p.sha256.clone()), a.raw_patch.as_ref().map(|p| p.sha256.clone()),
+                    a.grade_json, a.error, a.env_image, a.agent_image, a.agent_seconds, a.grade_seconds, a.total_seconds,
+                    a.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()), a.usage.as_ref().and_then(|u| u.cost_usd),
+                    a.usage.as_ref().and_then(|u| u.input_tokens), a.usage.as_ref().and_then(|u| u.output_tokens),
+                    crate::VERSION, a.grader_version, a.started_at, a.finished_at, a.infra_retries,
+                    a.graded_patch.as_ref().map(|p| p.stats().files).unwrap_or(0),
+                    a.graded_patch.as_ref().map(|p| p.stats().added).unwrap_or(0),
+                    a.graded_patch.as_ref().map(|p| p.stats().removed).unwrap_or(0),
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            for l in &a.logs {
+                tx.execute(
+                    "INSERT INTO logs (attempt_id, kind, bytes, total_bytes, truncated) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, l.kind, l.bytes, l.total_bytes as i64, l.truncated],
+                )?;
+            }
+            for (name, bytes) in &a.artifacts {
+                tx.execute("INSERT INTO artifacts (attempt_id, name, bytes) VALUES (?1, ?2, ?3)", params![id, name, bytes])?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    pub fn attempts(&self, eval_id: &str) -> Result<Vec<AttemptRow>, Error> {
+        self.with(|c| {
+            c.prepare(&format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"))?
+                .query_map([eval_id], AttemptRow::from_row)?
+                .collect()
+        })
+    }
+
+    pub fn patch(&self, sha256: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.with(|c| c.query_row("SELECT bytes FROM patches WHERE sha256 = ?1", [sha256], |r| r.get(0)).optional())
+    }
+
+    pub fn log(&self, attempt_id: i64, kind: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.with(|c| c.query_row("SELECT bytes FROM logs WHERE attempt_id = ?1 AND kind = ?2", params![attempt_id, kind], |r| r.get(0)).optional())
+    }
+
+    pub fn artifacts(&self, attempt_id: i64) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        self.with(|c| {
+            c.prepare("SELECT name, bytes FROM artifacts WHERE attempt_id = ?1 ORDER BY name")?
+                .query_map([attempt_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
+    /// Image ids any stored attempt used: `images prune` keeps them.
+    pub fn used_images(&self) -> Result<HashSet<String>, Error> {
+        self.with(|c| {
+            c.prepare("SELECT env_image FROM attempts WHERE env_image IS NOT NULL UNION SELECT agent_image FROM attempts WHERE agent_image IS NOT NULL UNION SELECT env_image FROM grades")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })
+    }
+}
+
+fn load_eval(c: &Connection, id: &str) -> rusqlite::Result<Option<Evaluation>> {
+    c.query_row(
+        "SELECT id, key, suite, suite_dir, agents_json, attempts, created_at, finished_at, mergebench_version, label FROM evaluations WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(Evaluation {
+                id: r.get(0)?,
+                key: r.get(1)?,
+                suite: r.get(2)?,
+                suite_dir: r.get(3)?,
+                agents: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+                attempts: r.get(5)?,
+                created_at: r.get(6)?,
+                finished_at: r.get(7)?,
+                mergebench_version: r.get(8)?,
+                label: r.get(9)?,
+            })
+        },
+    )
+    .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Flags, Outcome};
+    use crate::patch::Patch;
+
+    fn attempt(eval: &str, n: u32) -> NewAttempt {
+        NewAttempt {
+            eval_id: eval.into(),
+            task_id: "t1".into(),
+            task_hash: "th".into(),
+            agent: "a".into(),
+            agent_hash: "ah".into(),
+            attempt: n,
+            outcome: Outcome::Resolved,
+            flags: Flags::default(),
+            raw_patch: Some(Patch::new(b"diff".to_vec())),
+            graded_patch: Some(Patch::new(b"diff".to_vec())),
+            logs: vec![LogRecord { kind: "agent".into(), bytes: b"hi".to_vec(), total_bytes: 2, truncated: false }],
+            artifacts: vec![("usage.json".into(), b"{}".to_vec())],
+            grader_version: "g1".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn resumes_the_same_evaluation_and_keeps_attempts_unique() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("m.db")).unwrap();
+        let new = || NewEvaluation { key: "k".into(), suite: "demo".into(), suite_dir: "tasks/demo".into(), agents: vec!["a".into()], attempts: 1, label: None };
+        let e1 = store.open_evaluation(new(), false).unwrap();
+        store.record_attempt(&attempt(&e1.id, 1)).unwrap();
+        let e2 = store.open_evaluation(new(), false).unwrap();
+        assert_eq!(e1.id, e2.id);
+        assert_eq!(store.finished(&e1.id).unwrap().len(), 1);
+        // The same attempt twice is refused by the schema, not just by the runner.
+        assert!(store.record_attempt(&attempt(&e1.id, 1)).is_err());
+        let rows = store.attempts(&e1.id).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(store.patch(rows[0].patch_sha256.as_deref().unwrap()).unwrap().unwrap(), b"diff");
+        assert_eq!(store.log(rows[0].id, "agent").unwrap().unwrap(), b"hi");
+        let e3 = store.open_evaluation(new(), true).unwrap();
+        assert_ne!(e1.id, e3.id);
+    }
+
+    #[test]
+    fn grade_cache_is_keyed_by_patch_task_and_version() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("m.db")).unwrap();
+        let key = GradeKey { patch_sha256: "p".into(), task_hash: "t".into(), grader_version: "g1".into() };
+        store.save_grade(&key, "img", "{\"x\":1}").unwrap();
+        assert_eq!(store.cached_grade(&key).unwrap().as_deref(), Some("{\"x\":1}"));
+        for other in [
+            GradeKey { patch_sha256: "q".into(), ..key.clone() },
+            GradeKey { task_hash: "u".into(), ..key.clone() },
+            GradeKey { grader_version: "g2".into(), ..key.clone() },
+        ] {
+            assert_eq!(store.cached_grade(&other).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn migrations_are_idempotent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("m.db");
+        drop(Store::open(&p).unwrap());
+        let s = Store::open(&p).unwrap();
+        let v: i64 = s.with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0))).unwrap();
+        assert_eq!(v as usize, migrations::LATEST);
+    }
+}

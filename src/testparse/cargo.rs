@@ -1,0 +1,336 @@
+//! libtest's pretty output as `cargo test` prints it: `test path::to::name ... ok` per test
+//! and one `test result:` line per test binary (unit tests, each integration test, doc
+//! tests), whose counts are added up.
+
+use super::{lines, Results, Summary, TestRun, TestStatus};
+
+pub(super) fn parse(output: &[u8]) -> TestRun {
+    let mut results = Results::default();
+    let mut total: Option<Summary> = None;
+    // Each binary's block starts at "running N tests" and ends with its own
+    // "test result:" line. A failing test's captured stdout is printed inside the block
+    // before that line, so only the block's last result line counts.
+    let mut block_result: Option<Summary> = None;
+    let mut pending: Option<String> = None;
+    for line in lines(output) {
+        let line = line.trim_end();
+        if is_running_line(line) {
+            close_block(&mut total, block_result.take());
+            pending = None;
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("test ") {
+            if let Some(counts) = rest.strip_prefix("result: ").and_then(result_counts) {
+                block_result = Some(counts);
+                pending = None;
+                continue;
+            }
+            let described = rest
+                .split_once(" ... ")
+                .or_else(|| rest.strip_suffix(" ...").map(|name| (name, "")));
+            if let Some((name, tail)) = described {
+                let id = test_name(name);
+                if let Some(status) = status_text(tail) {
+                    results.record(id, status);
+                }
+                // With `--test-threads=1 --nocapture` the test's own output comes between
+                // the name and the status.
+                pending = Some(id.to_owned());
+                continue;
+            }
+        }
+        if let Some(id) = &pending {
+            if let Some(status) = status_text(line) {
+                results.record(id, status);
+            }
+        }
+    }
+    close_block(&mut total, block_result);
+    results.finish(total)
+}
+
+fn close_block(total: &mut Option<Summary>, block: Option<Summary>) {
+    if let Some(block) = block {
+        total.get_or_insert_with(Summary::default).add(block);
+    }
+}
+
+/// `running 3 tests` / `running 1 test`.
+fn is_running_line(line: &str) -> bool {
+    line.strip_prefix("running ")
+        .and_then(|rest| rest.strip_suffix(" tests").or(rest.strip_suffix(" test")))
+        .is_some_and(|count| !count.is_empty() && count.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The test's name without the mode libtest appends for display:
+/// `tests::panics - should panic`, `src/lib.rs - add (line 7) - compile fail`.
+fn test_name(displayed: &str) -> &str {
+    let name = displayed.trim();
+    [" - should panic", " - compile fail", " - compile"]
+        .iter()
+        .find_map(|mode| name.strip_suffix(mode))
+        .unwrap_or(name)
+}
+
+/// `ok`, `FAILED`, `ignored`, `ignored, reason`, `bench: 1,234 ns/iter (+/- 5)`, each
+/// possibly followed by a time (`ok <0.001s>`) or a note (`FAILED (time limit exceeded)`).
+fn status_text(text: &str) -> Option<TestStatus> {
+    let word = text.split_whitespace().next()?;
+    match word {
+        "ok" | "bench:" => Some(TestStatus::Passed),
+        "FAILED" => Some(TestStatus::Failed),
+        "ignored" | "ignored," => Some(TestStatus::Skipped),
+        _ => None,
+    }
+}
+
+/// `ok. 3 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.09s`.
+fn result_counts(text: &str) -> Option<Summary> {
+    let (verdict, counts) = text.split_once(". ")?;
+    if verdict != "ok" && verdict != "FAILED" {
+        return None;
+    }
+    let mut summary = Summary::default();
+    let mut seen = false;
+    for part in counts.split("; ") {
+        let Some((number, word)) = part.split_once(' ') else {
+            continue;
+        };
+        let Ok(number) = number.parse::<u64>() else {
+            continue;
+        };
+        match word {
+            "passed" => summary.passed = number,
+            "failed" => summary.failed = number,
+            "ignored" => summary.skipped = number,
+            _ => continue,
+        }
+        seen = true;
+    }
+    seen.then_some(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testparse::tests::check;
+    use crate::testparse::Format;
+
+    // cargo 1.95 `cargo test --no-fail-fast` on a crate with unit tests, one integration
+    // test file, and doc tests (merged and standalone).
+    const TWO_BINARIES: &str = r#"   Compiling stock v0.1.0 (/workspace)
+    Finished `test` profile [unoptimized + debuginfo] target(s) in 0.40s
+     Running unittests src/lib.rs (target/debug/deps/stock-9f7d49ed058f6a75)
+
+running 6 tests
+test tests::it_works ... ok
+test tests::nested::deep ... ok
+test tests::it_fails ... FAILED
+test tests::slow ... ignored, slow
+test tests::slow_no_reason ... ignored
+test tests::panics - should panic ... ok
+
+failures:
+
+---- tests::it_fails stdout ----
+
+thread 'tests::it_fails' (21892) panicked at src/lib.rs:29:9:
+assertion `left == right` failed
+  left: 4
+ right: 5
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+
+failures:
+    tests::it_fails
+
+test result: FAILED. 3 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.09s
+
+error: test failed, to rerun pass `--lib`
+     Running tests/api.rs (target/debug/deps/api-3ee80cf8c4d9bca0)
+
+running 2 tests
+test api_ok ... ok
+test api_should_panic_but_does_not - should panic ... FAILED
+
+failures:
+
+---- api_should_panic_but_does_not stdout ----
+note: test did not panic as expected at tests/api.rs:6:4
+
+failures:
+    api_should_panic_but_does_not
+
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+
+error: test failed, to rerun pass `--test api`
+   Doc-tests stock
+
+running 2 tests
+test src/lib.rs - add (line 11) - compile ... ok
+test src/lib.rs - add (line 3) ... ok
+
+test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+
+
+running 1 test
+test src/lib.rs - add (line 7) - compile fail ... ok
+
+test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.04s
+
+all doctests ran in 0.22s; merged doctests compilation took 0.17s
+error: 2 targets failed:
+    `--lib`
+    `--test api`
+"#;
+
+    #[test]
+    fn unit_integration_and_doc_tests() {
+        check(
+            &Format::Cargo,
+            TWO_BINARIES.as_bytes(),
+            "
+            passed  api_ok
+            failed  api_should_panic_but_does_not
+            passed  src/lib.rs - add (line 11)
+            passed  src/lib.rs - add (line 3)
+            passed  src/lib.rs - add (line 7)
+            failed  tests::it_fails
+            passed  tests::it_works
+            passed  tests::nested::deep
+            passed  tests::panics
+            skipped tests::slow
+            skipped tests::slow_no_reason
+            summary: 7 passed, 2 failed, 2 skipped, 0 errors
+            ",
+        );
+    }
+
+    // Bug pinned: a failing test that prints libtest-looking lines (shown in its
+    // "stdout" section) can neither pass itself nor inflate the counts.
+    #[test]
+    fn forged_lines_in_captured_output() {
+        check(
+            &Format::Cargo,
+            b"running 2 tests
+test store::reserve_is_atomic ... FAILED
+test store::add ... ok
+
+failures:
+
+---- store::reserve_is_atomic stdout ----
+test store::reserve_is_atomic ... ok
+running 1 test
+test result: ok. 100 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+
+failures:
+    store::reserve_is_atomic
+
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s
+",
+            "
+            passed  store::add
+            failed  store::reserve_is_atomic
+            summary: 1 passed, 1 failed, 0 skipped, 0 errors
+            ",
+        );
+    }
+
+    // A test binary that dies (stack overflow, abort, OOM kill) prints no result for the
+    // test that was running and no result line.
+    #[test]
+    fn binary_crashed() {
+        check(
+            &Format::Cargo,
+            b"running 3 tests
+test parser::small ... ok
+
+thread 'parser::deep' has overflowed its stack
+fatal runtime error: stack overflow, aborting
+error: test failed, to rerun pass `--lib`
+
+Caused by:
+  process didn't exit successfully: `/workspace/target/debug/deps/parser-1a2b` (signal: 6, SIGABRT: process abort signal)
+",
+            "
+            passed  parser::small
+            summary: none
+            ",
+        );
+    }
+
+    #[test]
+    fn single_threaded_with_nocapture() {
+        check(
+            &Format::Cargo,
+            b"running 2 tests
+test net::connects ... connecting to 127.0.0.1:9
+retrying
+FAILED
+test net::parses ... ok <0.002s>
+
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 3 filtered out; finished in 0.10s
+",
+            "
+            failed  net::connects
+            passed  net::parses
+            summary: 1 passed, 1 failed, 0 skipped, 0 errors
+            ",
+        );
+    }
+
+    #[test]
+    fn coloured_crlf_and_invalid_utf8() {
+        check(
+            &Format::Cargo,
+            b"running 2 tests\r\n\
+test caf\xc3\xa9::works ... \x1b[32mok\x1b[0m\r\n\
+test bad\xff::name ... \x1b[31mFAILED\x1b[0m\r\n\
+\r\n\
+test result: \x1b[31mFAILED\x1b[0m. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\r\n",
+            "
+            failed  bad\u{fffd}::name
+            passed  caf\u{e9}::works
+            summary: 1 passed, 1 failed, 0 skipped, 0 errors
+            ",
+        );
+    }
+
+    #[test]
+    fn benchmarks_and_zero_tests() {
+        check(
+            &Format::Cargo,
+            b"running 0 tests
+
+test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+
+
+running 1 test
+test bench_parse ... bench:       1,234.50 ns/iter (+/- 56.70)
+
+test result: ok. 0 passed; 0 failed; 0 ignored; 1 measured; 0 filtered out; finished in 0.52s
+",
+            "
+            passed  bench_parse
+            summary: 0 passed, 0 failed, 0 skipped, 0 errors
+            ",
+        );
+    }
+
+    #[test]
+    fn empty_and_compile_error() {
+        check(&Format::Cargo, b"", "summary: none");
+        check(
+            &Format::Cargo,
+            b"   Compiling stock v0.1.0 (/workspace)
+error[E0425]: cannot find value `x` in this scope
+ --> src/lib.rs:3:5
+  |
+3 |     x
+  |     ^ not found in this scope
+
+error: could not compile `stock` (lib test) due to 1 previous error
+",
+            "summary: none",
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! `go test -json` output: one test2json event per line. A test's final action (`pass`,
+//! `fail`, `skip`) gives its status; a test that started (`run`) but never finished, as
+//! when the binary times out or exits, failed.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use super::{lines, Results, TestRun, TestStatus};
+
+/// The fields of a test2json event that matter here; `Output` and the rest are skipped
+/// without being copied.
+#[derive(serde::Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "Action", borrow)]
+    action: Cow<'a, str>,
+    #[serde(rename = "Package", borrow, default)]
+    package: Option<Cow<'a, str>>,
+    #[serde(rename = "Test", borrow, default)]
+    test: Option<Cow<'a, str>>,
+}
+
+#[derive(Default)]
+struct Progress {
+    ran: bool,
+    outcome: Option<TestStatus>,
+}
+
+pub(super) fn parse(output: &[u8]) -> TestRun {
+    // Keyed by package too: two packages may both have a `TestNew`, and one finishing
+    // must not stand in for the other that never did.
+    let mut tests: BTreeMap<(String, String), Progress> = BTreeMap::new();
+    for line in lines(output) {
+        let line = line.trim();
+        // go test mixes plain text (build errors, `FAIL pkg [build failed]`) into the
+        // stream; only whole JSON objects are events.
+        if !line.starts_with('{') {
+            continue;
+        }
+        let Ok(event) = serde_json::from_str::<Event<'_>>(line) else {
+            continue;
+        };
+        let Some(test) = event.test else {
+            continue;
+        };
+        let outcome = match event.action.as_ref() {
+            "run" => None,
+            "pass" => Some(TestStatus::Passed),
+            "fail" => Some(TestStatus::Failed),
+            "skip" => Some(TestStatus::Skipped),
+            _ => continue,
+        };
+        let package = event.package.unwrap_or_default().into_owned();
+        let progress = tests.entry((package, test.into_owned())).or_default();
+        match outcome {
+            None => progress.ran = true,
+            Some(status) => {
+                progress.outcome = Some(progress.outcome.map_or(status, |kept| kept.worst(status)));
+            }
+        }
+    }
+    let mut results = Results::default();
+    for ((_, test), progress) in tests {
+        let status = match progress.outcome {
+            Some(status) => status,
+            None if progress.ran => TestStatus::Failed,
+            None => continue,
+        };
+        results.record(&test, status);
+    }
+    // go test prints no closing counts.
+    results.finish(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testparse::tests::check;
+    use crate::testparse::Format;
+
+    // go 1.22 `go test -json ./...`: subtests, a skip, a panicking test (testing prints
+    // `--- FAIL` for it and its parents before the binary dies, which test2json turns into
+    // fail events), a package that does not build, and a package that hits `-timeout`.
+    const GO_JSON: &str = r#"{"Time":"2024-05-02T10:00:00.101Z","Action":"start","Package":"example.com/stock"}
+{"Time":"2024-05-02T10:00:00.102Z","Action":"run","Package":"example.com/stock","Test":"TestAdd"}
+{"Time":"2024-05-02T10:00:00.102Z","Action":"output","Package":"example.com/stock","Test":"TestAdd","Output":"=== RUN   TestAdd\n"}
+{"Time":"2024-05-02T10:00:00.102Z","Action":"output","Package":"example.com/stock","Test":"TestAdd","Output":"--- PASS: TestAdd (0.00s)\n"}
+{"Time":"2024-05-02T10:00:00.102Z","Action":"pass","Package":"example.com/stock","Test":"TestAdd","Elapsed":0}
+{"Time":"2024-05-02T10:00:00.102Z","Action":"run","Package":"example.com/stock","Test":"TestReserve"}
+{"Time":"2024-05-02T10:00:00.102Z","Action":"output","Package":"example.com/stock","Test":"TestReserve","Output":"=== RUN   TestReserve\n"}
+{"Time":"2024-05-02T10:00:00.102Z","Action":"run","Package":"example.com/stock","Test":"TestReserve/in_stock"}
+{"Time":"2024-05-02T10:00:00.102Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/in_stock","Output":"=== RUN   TestReserve/in_stock\n"}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"run","Package":"example.com/stock","Test":"TestReserve/out_of_stock"}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/out_of_stock","Output":"=== RUN   TestReserve/out_of_stock\n"}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/out_of_stock","Output":"    stock_test.go:31: got 3 reserved, want 0\n"}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"run","Package":"example.com/stock","Test":"TestReserve/caf\u00e9_[x_y]"}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/caf\u00e9_[x_y]","Output":"=== RUN   TestReserve/caf\u00e9_[x_y]\n"}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve","Output":"--- FAIL: TestReserve (0.00s)\n"}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/in_stock","Output":"    --- PASS: TestReserve/in_stock (0.00s)\n"}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"pass","Package":"example.com/stock","Test":"TestReserve/in_stock","Elapsed":0}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/out_of_stock","Output":"    --- FAIL: TestReserve/out_of_stock (0.00s)\n"}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"fail","Package":"example.com/stock","Test":"TestReserve/out_of_stock","Elapsed":0}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/caf\u00e9_[x_y]","Output":"    --- PASS: TestReserve/caf\u00e9_[x_y] (0.00s)\n"}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"pass","Package":"example.com/stock","Test":"TestReserve/caf\u00e9_[x_y]","Elapsed":0}
+{"Time":"2024-05-02T10:00:00.103Z","Action":"fail","Package":"example.com/stock","Test":"TestReserve","Elapsed":0}
+{"Time":"2024-05-02T10:00:00.104Z","Action":"run","Package":"example.com/stock","Test":"TestDatabase"}
+{"Time":"2024-05-02T10:00:00.104Z","Action":"output","Package":"example.com/stock","Test":"TestDatabase","Output":"=== RUN   TestDatabase\n"}
+{"Time":"2024-05-02T10:00:00.104Z","Action":"output","Package":"example.com/stock","Test":"TestDatabase","Output":"    stock_test.go:40: needs a database\n"}
+{"Time":"2024-05-02T10:00:00.104Z","Action":"output","Package":"example.com/stock","Test":"TestDatabase","Output":"--- SKIP: TestDatabase (0.00s)\n"}
+{"Time":"2024-05-02T10:00:00.104Z","Action":"skip","Package":"example.com/stock","Test":"TestDatabase","Elapsed":0}
+{"Time":"2024-05-02T10:00:00.104Z","Action":"run","Package":"example.com/stock","Test":"TestParse"}
+{"Time":"2024-05-02T10:00:00.104Z","Action":"output","Package":"example.com/stock","Test":"TestParse","Output":"=== RUN   TestParse\n"}
+{"Time":"2024-05-02T10:00:00.104Z","Action":"run","Package":"example.com/stock","Test":"TestParse/nil_input"}
+{"Time":"2024-05-02T10:00:00.104Z","Action":"output","Package":"example.com/stock","Test":"TestParse/nil_input","Output":"=== RUN   TestParse/nil_input\n"}
+{"Time":"2024-05-02T10:00:00.105Z","Action":"output","Package":"example.com/stock","Test":"TestParse/nil_input","Output":"--- FAIL: TestParse/nil_input (0.00s)\n"}
+{"Time":"2024-05-02T10:00:00.105Z","Action":"fail","Package":"example.com/stock","Test":"TestParse/nil_input","Elapsed":0}
+{"Time":"2024-05-02T10:00:00.105Z","Action":"output","Package":"example.com/stock","Test":"TestParse","Output":"--- FAIL: TestParse (0.00s)\n"}
+{"Time":"2024-05-02T10:00:00.105Z","Action":"output","Package":"example.com/stock","Test":"TestParse","Output":"panic: runtime error: invalid memory address or nil pointer dereference [recovered]\n"}
+{"Time":"2024-05-02T10:00:00.105Z","Action":"output","Package":"example.com/stock","Test":"TestParse","Output":"\tpanic: runtime error: invalid memory address or nil pointer dereference\n"}
+{"Time":"2024-05-02T10:00:00.105Z","Action":"output","Package":"example.com/stock","Test":"TestParse","Output":"[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4f2a1c]\n"}
+{"Time":"2024-05-02T10:00:00.105Z","Action":"fail","Package":"example.com/stock","Test":"TestParse","Elapsed":0}
+{"Time":"2024-05-02T10:00:00.106Z","Action":"output","Package":"example.com/stock","Output":"FAIL\texample.com/stock\t0.005s\n"}
+{"Time":"2024-05-02T10:00:00.106Z","Action":"fail","Package":"example.com/stock","Elapsed":0.005}
+# example.com/stock/broken [example.com/stock/broken.test]
+broken/broken_test.go:9:2: undefined: Reserve
+FAIL	example.com/stock/broken [build failed]
+{"Time":"2024-05-02T10:00:00.301Z","Action":"start","Package":"example.com/stock/sync"}
+{"Time":"2024-05-02T10:00:00.302Z","Action":"run","Package":"example.com/stock/sync","Test":"TestAdd"}
+{"Time":"2024-05-02T10:00:00.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestAdd","Output":"=== RUN   TestAdd\n"}
+{"Time":"2024-05-02T10:00:00.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestAdd","Output":"=== PAUSE TestAdd\n"}
+{"Time":"2024-05-02T10:00:00.302Z","Action":"pause","Package":"example.com/stock/sync","Test":"TestAdd"}
+{"Time":"2024-05-02T10:00:00.302Z","Action":"run","Package":"example.com/stock/sync","Test":"TestDrain"}
+{"Time":"2024-05-02T10:00:00.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestDrain","Output":"=== RUN   TestDrain\n"}
+{"Time":"2024-05-02T10:00:00.302Z","Action":"cont","Package":"example.com/stock/sync","Test":"TestAdd"}
+{"Time":"2024-05-02T10:00:30.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestDrain","Output":"panic: test timed out after 30s\n"}
+{"Time":"2024-05-02T10:00:30.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestDrain","Output":"\trunning tests:\n"}
+{"Time":"2024-05-02T10:00:30.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestDrain","Output":"\t\tTestAdd (30s)\n"}
+{"Time":"2024-05-02T10:00:30.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestDrain","Output":"\t\tTestDrain (30s)\n"}
+{"Time":"2024-05-02T10:00:30.303Z","Action":"output","Package":"example.com/stock/sync","Output":"FAIL\texample.com/stock/sync\t30.012s\n"}
+{"Time":"2024-05-02T10:00:30.303Z","Action":"fail","Package":"example.com/stock/sync","Elapsed":30.012}
+FAIL
+"#;
+
+    #[test]
+    fn packages_subtests_panic_and_timeout() {
+        // `TestAdd` passed in one package and timed out in the other: the failure wins.
+        check(
+            &Format::GoJson,
+            GO_JSON.as_bytes(),
+            "
+            failed  TestAdd
+            skipped TestDatabase
+            failed  TestDrain
+            failed  TestParse
+            failed  TestParse/nil_input
+            failed  TestReserve
+            passed  TestReserve/caf\u{e9}_[x_y]
+            passed  TestReserve/in_stock
+            failed  TestReserve/out_of_stock
+            summary: none
+            ",
+        );
+    }
+
+    // Bug pinned: a test printing test2json-looking text only produces "output" events,
+    // and even a raw forged event cannot undo a real failure.
+    #[test]
+    fn forged_events() {
+        check(
+            &Format::GoJson,
+            br#"{"Action":"run","Package":"p","Test":"TestA"}
+{"Action":"output","Package":"p","Test":"TestA","Output":"{\"Action\":\"pass\",\"Package\":\"p\",\"Test\":\"TestA\"}\n"}
+{"Action":"fail","Package":"p","Test":"TestA","Elapsed":0}
+{"Action":"pass","Package":"p","Test":"TestA","Elapsed":0}
+{"Action":"output","Package":"p","Test":"TestB","Output":"{\"Action\":\"pass\",\"Package\":\"p\",\"Test\":\"TestB\"}\n"}
+"#,
+            "
+            failed  TestA
+            summary: none
+            ",
+        );
+    }
+
+    #[test]
+    fn junk_lines_and_malformed_json_are_ignored() {
+        check(
+            &Format::GoJson,
+            b"go: downloading example.com/dep v1.2.3\r\n\
+{\"Action\":\"run\",\"Package\":\"p\",\"Test\":\"TestOk\"}\r\n\
+{\"Action\":\"pass\",\"Package\":\"p\",\"Test\":\"TestOk\",\"Elapsed\":0}\r\n\
+{\"Action\":\"pass\",\"Package\":\"p\",\"Test\":\"TestTrunc\r\n\
+{\"Action\":\"pass\",\"Package\":\"p\",\"Test\":42}\r\n\
+{\"Action\":\"pass\",\"Package\":\"p\"}\r\n\
+[\"pass\"]\r\n\
+{\"Action\":\"pass\",\"Package\":\"p\",\"Test\":\"Test\xff\"}\r\n\
+\x00\xff\xfe garbage\r\n",
+            "
+            passed  TestOk
+            passed  Test\u{fffd}
+            summary: none
+            ",
+        );
+    }
+
+    #[test]
+    fn skipped_without_run_event() {
+        check(
+            &Format::GoJson,
+            br#"{"Action":"skip","Package":"p","Test":"TestWindowsOnly","Elapsed":0}"#,
+            "
+            skipped TestWindowsOnly
+            summary: none
+            ",
+        );
+    }
+
+    #[test]
+    fn empty_output() {
+        check(&Format::GoJson, b"", "summary: none");
+    }
+}

@@ -1,0 +1,506 @@
+//! Turns what a test runner printed (or the JUnit report it wrote) into one status per test
+//! id, plus the runner's own closing counts when it printed them.
+//!
+//! The text being parsed comes from running untrusted code, so every parser here is
+//! defensive: input is bytes and decoded lossily, lines are read one at a time and capped
+//! in length, and when one id is reported more than once the least favourable status wins
+//! (see [`TestStatus::worst`]), so a forged "PASSED" line cannot hide a real failure.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+mod cargo;
+mod gojson;
+mod junit;
+mod pytest;
+mod tap;
+mod unittest;
+
+/// The outcome of one test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestStatus {
+    Passed,
+    Failed,
+    Skipped,
+    Error,
+}
+
+impl TestStatus {
+    /// The status to keep when one id is reported twice.
+    ///
+    /// A pass is the only status that counts in the patch's favour, so anything else
+    /// reported for the same id wins over it: Error > Failed > Skipped > Passed. A skip
+    /// beats a pass too, because a skipped test proved nothing and printed text must not
+    /// turn it into a pass.
+    pub fn worst(self, other: TestStatus) -> TestStatus {
+        if other.severity() > self.severity() {
+            other
+        } else {
+            self
+        }
+    }
+
+    fn severity(self) -> u8 {
+        match self {
+            TestStatus::Passed => 0,
+            TestStatus::Skipped => 1,
+            TestStatus::Failed => 2,
+            TestStatus::Error => 3,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            TestStatus::Passed => "passed",
+            TestStatus::Failed => "failed",
+            TestStatus::Skipped => "skipped",
+            TestStatus::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for TestStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// One test and its status.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TestCase {
+    pub id: String,
+    pub status: TestStatus,
+}
+
+/// The counts a runner printed at the end of its run, in this crate's four categories.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub errors: u64,
+}
+
+impl Summary {
+    fn add(&mut self, other: Summary) {
+        self.passed = self.passed.saturating_add(other.passed);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.skipped = self.skipped.saturating_add(other.skipped);
+        self.errors = self.errors.saturating_add(other.errors);
+    }
+}
+
+/// Everything read from one run of a test command.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TestRun {
+    /// Sorted by id, one entry per id.
+    pub cases: Vec<TestCase>,
+    /// The runner's own closing counts, when it printed them.
+    pub summary: Option<Summary>,
+}
+
+impl TestRun {
+    /// The status recorded for `id`; `None` when the run never reported it.
+    pub fn status(&self, id: &str) -> Option<TestStatus> {
+        self.cases
+            .binary_search_by(|case| case.id.as_str().cmp(id))
+            .ok()
+            .map(|index| self.cases[index].status)
+    }
+}
+
+/// How a task's test command reports its results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    /// `pytest -rA`, optionally with `-v`.
+    Pytest,
+    /// `python -m unittest -v`, and runners that print the same lines.
+    Unittest,
+    /// libtest, as printed by `cargo test`.
+    Cargo,
+    /// `go test -json`.
+    GoJson,
+    /// The Test Anything Protocol.
+    Tap,
+    /// A JUnit XML report the command writes to `path` inside the container.
+    Junit { path: String },
+}
+
+const JUNIT_PREFIX: &str = "junit:";
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Format::Pytest => f.write_str("pytest"),
+            Format::Unittest => f.write_str("unittest"),
+            Format::Cargo => f.write_str("cargo"),
+            Format::GoJson => f.write_str("go-json"),
+            Format::Tap => f.write_str("tap"),
+            Format::Junit { path } => write!(f, "{JUNIT_PREFIX}{path}"),
+        }
+    }
+}
+
+/// A test format name that is not one of the accepted ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error(
+        "unknown test format `{0}`: expected one of pytest, unittest, cargo, go-json, tap, \
+         junit:<path of the XML report>"
+    )]
+    Unknown(String),
+    #[error(
+        "test format `{0}` needs the path of the XML report the tests write, \
+         as in `junit:reports/junit.xml`"
+    )]
+    JunitWithoutPath(String),
+}
+
+impl FromStr for Format {
+    type Err = FormatError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pytest" => Ok(Format::Pytest),
+            "unittest" => Ok(Format::Unittest),
+            "cargo" => Ok(Format::Cargo),
+            "go-json" => Ok(Format::GoJson),
+            "tap" => Ok(Format::Tap),
+            "junit" => Err(FormatError::JunitWithoutPath(s.to_owned())),
+            _ => match s.strip_prefix(JUNIT_PREFIX) {
+                Some(path) if path.trim().is_empty() => {
+                    Err(FormatError::JunitWithoutPath(s.to_owned()))
+                }
+                Some(path) => Ok(Format::Junit {
+                    path: path.to_owned(),
+                }),
+                None => Err(FormatError::Unknown(s.to_owned())),
+            },
+        }
+    }
+}
+
+// Task files spell the format as a string, so it (de)serializes through the same text
+// as `Display` and `FromStr`.
+impl serde::Serialize for Format {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Format {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = Cow::<'de, str>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why a run's results could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error(
+        "the JUnit report `{path}` does not exist after the test command ran; \
+         check that the command writes it there (e.g. `--junitxml={path}`)"
+    )]
+    MissingReport { path: String },
+    #[error("the JUnit report `{path}` is {size} bytes, more than the {limit}-byte limit")]
+    ReportTooLarge {
+        path: String,
+        size: usize,
+        limit: usize,
+    },
+    #[error("malformed JUnit XML in `{path}` at line {line}, column {column}: {message}")]
+    MalformedXml {
+        path: String,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+}
+
+/// Parses one run.
+///
+/// `output` is the combined stdout and stderr of the test command; it may be huge and
+/// need not be UTF-8. `report` is the bytes of the JUnit XML file for [`Format::Junit`]
+/// (`None` if the command did not write it) and is ignored for the other formats.
+pub fn parse(format: &Format, output: &[u8], report: Option<&[u8]>) -> Result<TestRun, ParseError> {
+    match format {
+        Format::Pytest => Ok(pytest::parse(output)),
+        Format::Unittest => Ok(unittest::parse(output)),
+        Format::Cargo => Ok(cargo::parse(output)),
+        Format::GoJson => Ok(gojson::parse(output)),
+        Format::Tap => Ok(tap::parse(output)),
+        Format::Junit { path } => match report {
+            Some(report) => junit::parse(path, report),
+            None => Err(ParseError::MissingReport { path: path.clone() }),
+        },
+    }
+}
+
+/// Longest prefix of a line that is looked at. Real result lines are far shorter; the cap
+/// keeps a multi-gigabyte line of junk from being decoded or scanned as a whole.
+const MAX_LINE: usize = 64 * 1024;
+
+/// The lines of `output`, each without its line ending, capped at [`MAX_LINE`] bytes,
+/// decoded lossily and stripped of terminal colour codes (runners colour their output
+/// when a CI variable or `--color=yes` forces it).
+fn lines(output: &[u8]) -> impl Iterator<Item = Cow<'_, str>> {
+    output.split(|&byte| byte == b'\n').map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = &line[..line.len().min(MAX_LINE)];
+        match String::from_utf8_lossy(line) {
+            Cow::Borrowed(text) => strip_ansi(text),
+            Cow::Owned(text) => Cow::Owned(strip_ansi(&text).into_owned()),
+        }
+    })
+}
+
+/// Removes ANSI escape sequences (CSI such as colours, OSC such as hyperlinks, and
+/// two-byte escapes).
+fn strip_ansi(text: &str) -> Cow<'_, str> {
+    if !text.contains('\x1b') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                // Parameters and intermediates, then one final byte in @..=~.
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                // Ends at BEL or at ESC \.
+                while let Some(c) = chars.next() {
+                    if c == '\x07' {
+                        break;
+                    }
+                    if c == '\x1b' {
+                        chars.next_if_eq(&'\\');
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Collects statuses by id, keeping the worst one per id.
+#[derive(Default)]
+struct Results {
+    cases: BTreeMap<String, TestStatus>,
+}
+
+impl Results {
+    fn record(&mut self, id: &str, status: TestStatus) {
+        let id = id.trim();
+        if id.is_empty() {
+            return;
+        }
+        match self.cases.get_mut(id) {
+            Some(kept) => *kept = kept.worst(status),
+            None => {
+                self.cases.insert(id.to_owned(), status);
+            }
+        }
+    }
+
+    fn finish(self, summary: Option<Summary>) -> TestRun {
+        TestRun {
+            cases: self
+                .cases
+                .into_iter()
+                .map(|(id, status)| TestCase { id, status })
+                .collect(),
+            summary,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renders a run as one `status id` line per case and a closing summary line, so
+    /// each format's tests can state the whole expected result as text.
+    fn render(run: &TestRun) -> String {
+        let mut out = String::new();
+        for case in &run.cases {
+            out.push_str(&format!("{:<7} {}\n", case.status, case.id));
+        }
+        match run.summary {
+            Some(s) => out.push_str(&format!(
+                "summary: {} passed, {} failed, {} skipped, {} errors\n",
+                s.passed, s.failed, s.skipped, s.errors
+            )),
+            None => out.push_str("summary: none\n"),
+        }
+        out
+    }
+
+    /// Parses `output` as `format` and compares the rendered result with `expected`,
+    /// ignoring indentation and blank lines so expectations can be written inline.
+    #[track_caller]
+    pub(super) fn check(format: &Format, output: &[u8], expected: &str) {
+        let run = parse(format, output, None).expect("text formats never fail");
+        let expected: String = expected
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let actual: String = render(&run)
+            .lines()
+            .map(|line| format!("{}\n", line.trim_end()))
+            .collect();
+        assert_eq!(actual, expected, "\n--- actual ---\n{actual}");
+        assert!(
+            run.cases.windows(2).all(|pair| pair[0].id < pair[1].id),
+            "cases must be sorted and unique"
+        );
+    }
+
+    #[test]
+    fn format_round_trips_through_its_text() {
+        for text in [
+            "pytest",
+            "unittest",
+            "cargo",
+            "go-json",
+            "tap",
+            "junit:reports/junit.xml",
+            "junit:out/a:b.xml",
+        ] {
+            let format: Format = text.parse().unwrap();
+            assert_eq!(format.to_string(), text);
+        }
+        assert_eq!(
+            "junit:target/surefire-reports/TEST-all.xml".parse::<Format>(),
+            Ok(Format::Junit {
+                path: "target/surefire-reports/TEST-all.xml".into()
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_format_lists_the_accepted_ones() {
+        let err = "nose".parse::<Format>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown test format `nose`: expected one of pytest, unittest, cargo, go-json, \
+             tap, junit:<path of the XML report>"
+        );
+        // Names are exact: a near miss is an error rather than a guess.
+        assert!("Pytest".parse::<Format>().is_err());
+        assert!("go_json".parse::<Format>().is_err());
+    }
+
+    #[test]
+    fn junit_without_a_path_says_how_to_write_one() {
+        for text in ["junit", "junit:", "junit:  "] {
+            let err = text.parse::<Format>().unwrap_err();
+            assert!(matches!(err, FormatError::JunitWithoutPath(_)), "{text}");
+            assert!(err.to_string().contains("junit:reports/junit.xml"));
+        }
+    }
+
+    #[test]
+    fn format_deserializes_from_a_string() {
+        let format: Format = serde_json::from_str("\"junit:out/report.xml\"").unwrap();
+        assert_eq!(
+            format,
+            Format::Junit {
+                path: "out/report.xml".into()
+            }
+        );
+        assert_eq!(serde_json::to_string(&Format::GoJson).unwrap(), "\"go-json\"");
+        let err = serde_json::from_str::<Format>("\"mocha\"").unwrap_err();
+        assert!(err.to_string().contains("expected one of"), "{err}");
+    }
+
+    #[test]
+    fn status_serializes_in_snake_case() {
+        let case = TestCase {
+            id: "a".into(),
+            status: TestStatus::Skipped,
+        };
+        assert_eq!(
+            serde_json::to_string(&case).unwrap(),
+            r#"{"id":"a","status":"skipped"}"#
+        );
+        let back: TestStatus = serde_json::from_str("\"error\"").unwrap();
+        assert_eq!(back, TestStatus::Error);
+    }
+
+    #[test]
+    fn worst_status_wins_whatever_the_order() {
+        use TestStatus::*;
+        let order = [Passed, Skipped, Failed, Error];
+        for (i, &a) in order.iter().enumerate() {
+            for (j, &b) in order.iter().enumerate() {
+                let expected = order[i.max(j)];
+                assert_eq!(a.worst(b), expected, "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn run_status_looks_up_by_exact_id() {
+        let mut results = Results::default();
+        results.record("b::two", TestStatus::Failed);
+        results.record("a::one", TestStatus::Passed);
+        results.record("  ", TestStatus::Passed);
+        let run = results.finish(None);
+        assert_eq!(run.cases.len(), 2);
+        assert_eq!(run.status("a::one"), Some(TestStatus::Passed));
+        assert_eq!(run.status("b::two"), Some(TestStatus::Failed));
+        assert_eq!(run.status("a::on"), None);
+        assert_eq!(TestRun::default().status("a::one"), None);
+    }
+
+    #[test]
+    fn lines_handle_crlf_invalid_utf8_and_colour() {
+        let output = b"one\r\ntw\xffo\n\x1b[32mPASSED\x1b[0m x\n\x1b]8;;http://e\x07link\x1b]8;;\x1b\\\n";
+        let got: Vec<String> = lines(output).map(Cow::into_owned).collect();
+        assert_eq!(got, ["one", "tw\u{fffd}o", "PASSED x", "link", ""]);
+    }
+
+    #[test]
+    fn very_long_lines_are_capped() {
+        let mut output = vec![b'x'; MAX_LINE * 3];
+        output.extend_from_slice(b"\nshort");
+        let got: Vec<usize> = lines(&output).map(|line| line.len()).collect();
+        assert_eq!(got, [MAX_LINE, 5]);
+    }
+
+    #[test]
+    fn junit_report_is_required() {
+        let format = Format::Junit {
+            path: "build/test-results/junit.xml".into(),
+        };
+        let err = parse(&format, b"BUILD SUCCESSFUL", None).unwrap_err();
+        assert!(matches!(err, ParseError::MissingReport { .. }));
+        assert!(err
+            .to_string()
+            .contains("`build/test-results/junit.xml` does not exist"));
+    }
+
+    #[test]
+    fn text_formats_ignore_a_report() {
+        let run = parse(&Format::Cargo, b"", Some(b"<testsuites/>")).unwrap();
+        assert_eq!(run, TestRun::default());
+    }
+}

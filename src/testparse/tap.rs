@@ -1,0 +1,483 @@
+//! Test Anything Protocol (versions 12 to 14): `ok 1 - description`, `not ok 2 - ...`,
+//! `# SKIP` and `# TODO` directives, indented subtests with `# Subtest: name` headings,
+//! and YAML diagnostic blocks, which are skipped. A test's id is its description (a
+//! subtest's is prefixed by its parents' names and " > "), or its number when it has
+//! none. Tests the plan promised but that never reported are not recorded.
+
+use super::{lines, Results, Summary, TestRun, TestStatus};
+
+/// Joins a subtest's parents' names and its own description into its id.
+const NESTING: &str = " > ";
+
+pub(super) fn parse(output: &[u8]) -> TestRun {
+    let mut results = Results::default();
+    // Open `# Subtest: name` headings as (indent, name), innermost last.
+    let mut subtests: Vec<(usize, String)> = Vec::new();
+    // The last test number seen at each indentation, for tests that print none.
+    let mut numbers: Vec<(usize, u64)> = Vec::new();
+    // Indentation of the result line just read, while a YAML block may follow it.
+    let mut after_result: Option<usize> = None;
+    // Indentation of the YAML block being skipped.
+    let mut yaml: Option<usize> = None;
+    let mut counts = RunnerCounts::default();
+    for line in lines(output) {
+        let line = line.trim_end();
+        let body = line.trim_start();
+        let indent = line.len() - body.len();
+        if let Some(yaml_indent) = yaml {
+            // The block's keys sit at the indentation of its "---"; "..." there closes it.
+            if body.is_empty() || indent > yaml_indent {
+                continue;
+            }
+            if indent == yaml_indent {
+                if body == "..." {
+                    yaml = None;
+                }
+                continue;
+            }
+            // Less indented than the block: it was never closed.
+            yaml = None;
+        }
+        if body.is_empty() {
+            continue;
+        }
+        if body == "---" && after_result.is_some_and(|result| indent > result) {
+            yaml = Some(indent);
+            after_result = None;
+            continue;
+        }
+        after_result = None;
+        if let Some(name) = body.strip_prefix("# Subtest") {
+            let name = name.strip_prefix(':').unwrap_or(name).trim();
+            subtests.retain(|&(open, _)| open < indent);
+            subtests.push((indent, unescape(name)));
+            continue;
+        }
+        if indent == 0 {
+            counts.read(body);
+        }
+        let Some(result) = parse_result(body) else {
+            continue;
+        };
+        after_result = Some(indent);
+        numbers.retain(|&(level, _)| level <= indent);
+        let number = match numbers.iter_mut().find(|(level, _)| *level == indent) {
+            Some((_, last)) => {
+                *last = result.number.unwrap_or(*last + 1);
+                *last
+            }
+            None => {
+                let number = result.number.unwrap_or(1);
+                numbers.push((indent, number));
+                number
+            }
+        };
+        let name = if result.description.is_empty() {
+            number.to_string()
+        } else {
+            result.description
+        };
+        let mut id = String::new();
+        for (_, parent) in subtests.iter().filter(|(open, _)| *open < indent) {
+            id.push_str(parent);
+            id.push_str(NESTING);
+        }
+        id.push_str(&name);
+        results.record(&id, result.status);
+        // This result closes its own heading and any deeper ones.
+        subtests.retain(|&(open, _)| open < indent);
+    }
+    results.finish(counts.summary())
+}
+
+struct TapResult {
+    number: Option<u64>,
+    description: String,
+    status: TestStatus,
+}
+
+/// `ok`, `not ok 2`, `ok 3 - description # SKIP reason`, `not ok 4 desc # TODO later`.
+fn parse_result(body: &str) -> Option<TapResult> {
+    let (passed, rest) = match body.strip_prefix("not ok") {
+        Some(rest) => (false, rest),
+        None => (true, body.strip_prefix("ok")?),
+    };
+    if !(rest.is_empty() || rest.starts_with(' ')) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let number = rest[..digits].parse().ok();
+    let rest = &rest[digits..];
+    let (description, directive) = split_directive(rest);
+    let description = description.trim();
+    let description = description
+        .strip_prefix("- ")
+        .or_else(|| description.strip_prefix('-'))
+        .unwrap_or(description)
+        .trim();
+    let status = match directive {
+        Some(Directive::Skip) => TestStatus::Skipped,
+        // A TODO test is expected to fail: its failure is not a result, and a pass is
+        // like pytest's XPASS.
+        Some(Directive::Todo) if !passed => TestStatus::Skipped,
+        _ if passed => TestStatus::Passed,
+        _ => TestStatus::Failed,
+    };
+    Some(TapResult {
+        number,
+        description: unescape(description),
+        status,
+    })
+}
+
+enum Directive {
+    Skip,
+    Todo,
+}
+
+/// Splits at the first unescaped `#` that starts a SKIP or TODO directive (any case, as
+/// in Perl's `# skip`). Other `#`s, escaped or not, stay in the description, so
+/// `ok 1 - fixes #42` keeps its whole description.
+fn split_directive(text: &str) -> (&str, Option<Directive>) {
+    let bytes = text.as_bytes();
+    for (index, _) in text.match_indices('#') {
+        if index > 0 && bytes[index - 1] == b'\\' {
+            continue;
+        }
+        let after = text[index + 1..].trim_start();
+        let word: String = after
+            .chars()
+            .take(4)
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        let directive = match word.as_str() {
+            "SKIP" => Directive::Skip,
+            "TODO" => Directive::Todo,
+            _ => continue,
+        };
+        return (&text[..index], Some(directive));
+    }
+    (text, None)
+}
+
+/// TAP escapes `#` and `\` in descriptions with a backslash.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(next @ ('#' | '\\')) => out.push(next),
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The closing counts node's test runner prints as comments (`# pass 2`, `# fail 1`, ...);
+/// TAP itself has none.
+#[derive(Default)]
+struct RunnerCounts {
+    pass: Option<u64>,
+    fail: Option<u64>,
+    cancelled: u64,
+    skipped: u64,
+    todo: u64,
+}
+
+impl RunnerCounts {
+    fn read(&mut self, body: &str) {
+        let Some(comment) = body.strip_prefix("# ") else {
+            return;
+        };
+        let Some((key, value)) = comment.split_once(' ') else {
+            return;
+        };
+        let Ok(value) = value.trim().parse::<u64>() else {
+            return;
+        };
+        match key {
+            "pass" => self.pass = Some(value),
+            "fail" => self.fail = Some(value),
+            "cancelled" => self.cancelled = value,
+            "skipped" => self.skipped = value,
+            "todo" => self.todo = value,
+            _ => {}
+        }
+    }
+
+    fn summary(&self) -> Option<Summary> {
+        Some(Summary {
+            passed: self.pass?,
+            failed: self.fail?.saturating_add(self.cancelled),
+            skipped: self.skipped.saturating_add(self.todo),
+            errors: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testparse::tests::check;
+    use crate::testparse::Format;
+
+    // node 20 `node --test --test-reporter=tap`: TAP 13 with `# Subtest` headings, YAML
+    // diagnostics, a describe() block with nested tests, SKIP and TODO.
+    const NODE: &str = r#"TAP version 13
+# Subtest: adds stock
+ok 1 - adds stock
+  ---
+  duration_ms: 1.095969
+  ...
+# Subtest: reserve is atomic
+not ok 2 - reserve is atomic
+  ---
+  duration_ms: 1.14381
+  location: '/workspace/stock.test.js:4:1'
+  failureType: 'testCodeFailure'
+  error: |-
+    Expected values to be strictly equal:
+
+    1 !== 2
+
+  code: 'ERR_ASSERTION'
+  name: 'AssertionError'
+  expected: 2
+  actual: 1
+  operator: 'strictEqual'
+  stack: |-
+    TestContext.<anonymous> (/workspace/stock.test.js:4:42)
+    Test.runInAsyncScope (node:async_hooks:206:9)
+    Test.run (node:internal/test_runner/test:796:25)
+  ...
+# Subtest: needs db
+ok 3 - needs db # SKIP no database
+  ---
+  duration_ms: 0.097625
+  ...
+# Subtest: known bug
+not ok 4 - known bug # TODO fix later
+  ---
+  duration_ms: 0.093378
+  location: '/workspace/stock.test.js:6:1'
+  failureType: 'testCodeFailure'
+  error: 'x'
+  code: 'ERR_TEST_FAILURE'
+  ...
+# Subtest: warehouse
+    # Subtest: moves \# items
+    ok 1 - moves \# items
+      ---
+      duration_ms: 0.158185
+      ...
+    # Subtest: counts
+    not ok 2 - counts
+      ---
+      duration_ms: 8.698343
+      location: '/workspace/stock.test.js:9:8'
+      failureType: 'testCodeFailure'
+      error: |-
+        The expression evaluated to a falsy value:
+
+          assert.ok(false)
+
+      code: 'ERR_ASSERTION'
+      ...
+    1..2
+not ok 5 - warehouse
+  ---
+  duration_ms: 9.222633
+  type: 'suite'
+  location: '/workspace/stock.test.js:7:6'
+  failureType: 'subtestsFailed'
+  error: '1 subtest failed'
+  code: 'ERR_TEST_FAILURE'
+  ...
+1..5
+# tests 6
+# suites 1
+# pass 2
+# fail 2
+# cancelled 0
+# skipped 1
+# todo 1
+# duration_ms 116.902476
+"#;
+
+    #[test]
+    fn node_test_runner() {
+        check(
+            &Format::Tap,
+            NODE.as_bytes(),
+            "
+            passed  adds stock
+            skipped known bug
+            skipped needs db
+            failed  reserve is atomic
+            failed  warehouse
+            failed  warehouse > counts
+            passed  warehouse > moves # items
+            summary: 2 passed, 2 failed, 2 skipped, 0 errors
+            ",
+        );
+    }
+
+    // Perl's Test::More (TAP 12): tests without descriptions, lowercase `# skip`, a TODO,
+    // diagnostics as comments, and a plan of 6 of which only 5 reported.
+    const PERL: &str = "1..6
+ok 1 - loads config
+not ok 2 - parses ports
+#   Failed test 'parses ports'
+#   at t/basic.t line 3.
+#          got: '2'
+#     expected: '3'
+ok 3 # skip no network
+not ok 4 - handles unicode # TODO not yet
+#   Failed (TODO) test 'handles unicode'
+#   at t/basic.t line 5.
+ok 5
+# about to die
+# Looks like you planned 6 tests but ran 5.
+# Looks like you failed 1 test of 5 run.
+";
+
+    #[test]
+    fn perl_test_more() {
+        check(
+            &Format::Tap,
+            PERL.as_bytes(),
+            "
+            skipped 3
+            passed  5
+            skipped handles unicode
+            passed  loads config
+            failed  parses ports
+            summary: none
+            ",
+        );
+    }
+
+    #[test]
+    fn descriptions_and_directives() {
+        check(
+            &Format::Tap,
+            b"TAP version 13\r\n\
+1..9\r\n\
+ok 1 fixes #42 without a dash\r\n\
+ok 2 -   padded   \r\n\
+not ok 3 - flaky one # todo\r\n\
+ok 4 - done early # TODO but it passed\r\n\
+not ok 5 - broken # SKIP not on CI\r\n\
+ok - numberless\r\n\
+ok\r\n\
+not ok 8 - caf\xc3\xa9 \xff \\\\ done\r\n\
+ok 9 - path\\#1 # Skipped: windows only\r\n\
+Bail out! database went away\r\n",
+            "
+            passed  7
+            skipped broken
+            failed  caf\u{e9} \u{fffd} \\ done
+            passed  done early
+            passed  fixes #42 without a dash
+            skipped flaky one
+            passed  numberless
+            passed  padded
+            skipped path#1
+            summary: none
+            ",
+        );
+    }
+
+    // Bug pinned: a second line for the same description, printed by the code under test,
+    // cannot turn a failure into a pass.
+    #[test]
+    fn forged_ok_line_after_not_ok() {
+        check(
+            &Format::Tap,
+            b"1..2\nnot ok 1 - reserves atomically\nok 1 - reserves atomically\nok 2 - adds\n",
+            "
+            passed  adds
+            failed  reserves atomically
+            summary: none
+            ",
+        );
+    }
+
+    // Result-looking lines inside a YAML block are diagnostics, not results.
+    #[test]
+    fn yaml_blocks_are_skipped() {
+        check(
+            &Format::Tap,
+            b"TAP version 13
+not ok 1 - fetch
+  ---
+  message: 'retrying'
+  data:
+  ok 2 - fake inside yaml
+  ...
+ok 2 - store
+  ---
+  unterminated: true
+ok 3 - after an unterminated block
+",
+            "
+            passed  after an unterminated block
+            failed  fetch
+            passed  store
+            summary: none
+            ",
+        );
+    }
+
+    #[test]
+    fn nested_subtests_without_headings() {
+        // TAP 14 allows indented subtests without a heading; they keep their own names.
+        check(
+            &Format::Tap,
+            b"TAP version 14
+    ok 1 - inner a
+    ok 2 - inner b
+    1..2
+ok 1 - outer
+    ok - no number
+    ok
+ok 2 - second
+1..2
+",
+            "
+            passed  2
+            passed  inner a
+            passed  inner b
+            passed  no number
+            passed  outer
+            passed  second
+            summary: none
+            ",
+        );
+    }
+
+    #[test]
+    fn words_that_start_like_results_are_not_results() {
+        check(
+            &Format::Tap,
+            b"okay then\nnot okay\nnot ok\n# ok 5 - commented\n",
+            "
+            failed  1
+            summary: none
+            ",
+        );
+    }
+
+    #[test]
+    fn empty_output() {
+        check(&Format::Tap, b"", "summary: none");
+    }
+}

@@ -1,0 +1,514 @@
+//! `python -m unittest -v` output (and runners that print the same lines, such as
+//! Django's): `test_add (pkg.mod.Class.test_add) ... ok` per test, the `FAIL:`/`ERROR:`
+//! headings of the failure details, and the closing `Ran N tests` with `OK`/`FAILED (...)`.
+
+use super::{lines, Results, Summary, TestRun, TestStatus};
+
+pub(super) fn parse(output: &[u8]) -> TestRun {
+    let mut results = Results::default();
+    // The test whose status has not been printed yet: after a docstring line, or when the
+    // test wrote its own output between the description and the status.
+    let mut pending: Option<String> = None;
+    let mut ran: Option<u64> = None;
+    let mut summary = None;
+    for line in lines(output) {
+        let line = line.trim_end();
+        if let Some((status, description)) = detail_heading(line) {
+            if let Some(test) = parse_description(description) {
+                results.record(&test.id, status);
+            }
+            pending = None;
+            continue;
+        }
+        if is_separator(line) {
+            pending = None;
+            continue;
+        }
+        if let Some(count) = ran_line(line) {
+            ran = Some(count);
+            pending = None;
+            continue;
+        }
+        if let Some(total) = ran {
+            if let Some(counts) = outcome_line(line, total) {
+                // The last run's closing lines are the runner's own; earlier ones may be
+                // text a test printed.
+                summary = Some(counts);
+                ran = None;
+                continue;
+            }
+        }
+        // A status-less description ends in " ... " whose last space was trimmed.
+        let described = line
+            .split_once(" ... ")
+            .or_else(|| line.strip_suffix(" ...").map(|description| (description, "")));
+        if let Some((description, tail)) = described {
+            if let Some(test) = parse_description(description.trim_start()) {
+                let status = status_text(tail);
+                if test.subtest {
+                    // Only failing subtests are printed; they fail their parent test,
+                    // which gets no status line of its own.
+                    if let Some(status @ (TestStatus::Failed | TestStatus::Error)) = status {
+                        results.record(&test.id, status);
+                    }
+                } else {
+                    if let Some(status) = status {
+                        results.record(&test.id, status);
+                    }
+                    pending = Some(test.id);
+                }
+                continue;
+            }
+        }
+        if let Some(test) = parse_description(line) {
+            if !test.subtest {
+                // With a docstring, the description stands alone and the status follows
+                // the docstring's first line.
+                pending = Some(test.id);
+                continue;
+            }
+        }
+        if let Some(id) = &pending {
+            // Every status line seen while a test is pending counts, so text the test
+            // printed before its real status cannot replace that status.
+            if let Some(status) = status_text(line).or_else(|| status_after_docstring(line)) {
+                results.record(id, status);
+            }
+        }
+    }
+    results.finish(summary)
+}
+
+/// `FAIL: description`, `ERROR: description`, `UNEXPECTED SUCCESS: description` (3.12+).
+fn detail_heading(line: &str) -> Option<(TestStatus, &str)> {
+    if let Some(rest) = line.strip_prefix("FAIL: ") {
+        Some((TestStatus::Failed, rest))
+    } else if let Some(rest) = line.strip_prefix("ERROR: ") {
+        Some((TestStatus::Error, rest))
+    } else {
+        line.strip_prefix("UNEXPECTED SUCCESS: ")
+            .map(|rest| (TestStatus::Failed, rest))
+    }
+}
+
+fn is_separator(line: &str) -> bool {
+    line.len() >= 20 && (line.bytes().all(|b| b == b'=') || line.bytes().all(|b| b == b'-'))
+}
+
+/// The text unittest prints after ` ... `.
+fn status_text(text: &str) -> Option<TestStatus> {
+    let text = text.trim();
+    match text {
+        "ok" => Some(TestStatus::Passed),
+        "FAIL" | "unexpected success" => Some(TestStatus::Failed),
+        "ERROR" => Some(TestStatus::Error),
+        "skipped" | "expected failure" => Some(TestStatus::Skipped),
+        _ if text.starts_with("skipped '") || text.starts_with("skipped \"") => {
+            Some(TestStatus::Skipped)
+        }
+        _ => None,
+    }
+}
+
+/// `First line of the docstring ... ok`: the docstring may itself hold " ... ", so every
+/// occurrence is tried from the left.
+fn status_after_docstring(line: &str) -> Option<TestStatus> {
+    line.match_indices(" ... ")
+        .find_map(|(index, sep)| status_text(&line[index + sep.len()..]))
+}
+
+struct Described {
+    id: String,
+    /// The description names a subtest, as in `test_x (m.C.test_x) (i=2)`.
+    subtest: bool,
+}
+
+/// `test_add (pkg.mod.Class.test_add)` (3.11+) or `test_add (pkg.mod.Class)` (up to 3.10),
+/// optionally followed by a subtest's parameters; the id is `pkg.mod.Class.test_add`.
+fn parse_description(text: &str) -> Option<Described> {
+    let (name, rest) = text.split_once(" (")?;
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return None;
+    }
+    let (qualified, after) = rest.split_once(')')?;
+    if qualified.is_empty() || qualified.contains(char::is_whitespace) {
+        return None;
+    }
+    let id = match qualified.strip_suffix(name) {
+        Some(class) if class.ends_with('.') => qualified.to_owned(),
+        _ => format!("{qualified}.{name}"),
+    };
+    Some(Described {
+        id,
+        subtest: !after.trim().is_empty(),
+    })
+}
+
+/// `Ran 12 tests in 0.003s`.
+fn ran_line(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix("Ran ")?;
+    let (count, rest) = rest.split_once(' ')?;
+    if !(rest.starts_with("tests in ") || rest.starts_with("test in ")) {
+        return None;
+    }
+    count.parse().ok()
+}
+
+/// `OK`, `OK (skipped=1)`, `FAILED (failures=1, errors=2)`, `NO TESTS RAN` (3.12+).
+fn outcome_line(line: &str, total: u64) -> Option<Summary> {
+    let details = if let Some(rest) = line.strip_prefix("OK") {
+        rest
+    } else if let Some(rest) = line.strip_prefix("FAILED") {
+        rest
+    } else {
+        line.strip_prefix("NO TESTS RAN")?
+    };
+    let details = details.trim();
+    let mut summary = Summary::default();
+    if !details.is_empty() {
+        let inner = details.strip_prefix('(')?.strip_suffix(')')?;
+        for part in inner.split(", ") {
+            let (key, value) = part.split_once('=')?;
+            let value: u64 = value.parse().ok()?;
+            match key {
+                "failures" | "unexpected successes" => summary.failed += value,
+                "errors" => summary.errors += value,
+                "skipped" | "expected failures" => summary.skipped += value,
+                _ => return None,
+            }
+        }
+    }
+    // unittest prints no pass count. What it ran minus the rest is close but not exact:
+    // failing subtests and class-level errors are counted on top of the tests that ran,
+    // and from Python 3.12 on skipped tests are no longer in "Ran", so the subtraction
+    // saturates and can undercount.
+    summary.passed = total
+        .saturating_sub(summary.failed)
+        .saturating_sub(summary.errors)
+        .saturating_sub(summary.skipped);
+    Some(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testparse::tests::check;
+    use crate::testparse::Format;
+
+    // Python 3.12.1, `python -m unittest -v`: setUpClass failure, docstring, subtests,
+    // skip, expected failure, unexpected success, and a test that prints "ok" itself.
+    const PY312: &str = r#"setUpClass (tests.test_calc.TestBrokenSetup) ... ERROR
+test_add (tests.test_calc.TestCalc.test_add) ... ok
+test_div (tests.test_calc.TestCalc.test_div) ... ERROR
+test_documented (tests.test_calc.TestCalc.test_documented)
+Adding numbers ... works for ints. ... ok
+test_fixed_bug (tests.test_calc.TestCalc.test_fixed_bug) ... unexpected success
+test_known_bug (tests.test_calc.TestCalc.test_known_bug) ... expected failure
+test_noisy (tests.test_calc.TestCalc.test_noisy) ... ok
+ok
+test_skipped (tests.test_calc.TestCalc.test_skipped) ... skipped 'not on this platform'
+test_sub (tests.test_calc.TestCalc.test_sub) ... FAIL
+test_subtests (tests.test_calc.TestCalc.test_subtests) ... 
+  test_subtests (tests.test_calc.TestCalc.test_subtests) (i=2) ... FAIL
+
+======================================================================
+ERROR: setUpClass (tests.test_calc.TestBrokenSetup)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "/workspace/tests/test_calc.py", line 47, in setUpClass
+    raise RuntimeError("no database")
+RuntimeError: no database
+
+======================================================================
+ERROR: test_div (tests.test_calc.TestCalc.test_div)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "/workspace/tests/test_calc.py", line 13, in test_div
+    1 / 0
+    ~~^~~
+ZeroDivisionError: division by zero
+
+======================================================================
+FAIL: test_sub (tests.test_calc.TestCalc.test_sub)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "/workspace/tests/test_calc.py", line 10, in test_sub
+    self.assertEqual(3 - 1, 1)
+AssertionError: 2 != 1
+
+======================================================================
+FAIL: test_subtests (tests.test_calc.TestCalc.test_subtests) (i=2)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "/workspace/tests/test_calc.py", line 37, in test_subtests
+    self.assertLess(i, 2)
+AssertionError: 2 not less than 2
+
+======================================================================
+UNEXPECTED SUCCESS: test_fixed_bug (tests.test_calc.TestCalc.test_fixed_bug)
+----------------------------------------------------------------------
+Ran 8 tests in 0.002s
+
+FAILED (failures=2, errors=2, skipped=1, expected failures=1, unexpected successes=1)
+"#;
+
+    #[test]
+    fn python312_verbose() {
+        check(
+            &Format::Unittest,
+            PY312.as_bytes(),
+            "
+            error   tests.test_calc.TestBrokenSetup.setUpClass
+            passed  tests.test_calc.TestCalc.test_add
+            error   tests.test_calc.TestCalc.test_div
+            passed  tests.test_calc.TestCalc.test_documented
+            failed  tests.test_calc.TestCalc.test_fixed_bug
+            skipped tests.test_calc.TestCalc.test_known_bug
+            passed  tests.test_calc.TestCalc.test_noisy
+            skipped tests.test_calc.TestCalc.test_skipped
+            failed  tests.test_calc.TestCalc.test_sub
+            failed  tests.test_calc.TestCalc.test_subtests
+            summary: 1 passed, 3 failed, 2 skipped, 2 errors
+            ",
+        );
+    }
+
+    // Python 3.11.7 prints the same lines as 3.12 but counts the setUpClass error as a
+    // test that ran.
+    #[test]
+    fn python311_verbose() {
+        let output = PY312.replace("Ran 8 tests in 0.002s", "Ran 9 tests in 0.001s");
+        check(
+            &Format::Unittest,
+            output.as_bytes(),
+            "
+            error   tests.test_calc.TestBrokenSetup.setUpClass
+            passed  tests.test_calc.TestCalc.test_add
+            error   tests.test_calc.TestCalc.test_div
+            passed  tests.test_calc.TestCalc.test_documented
+            failed  tests.test_calc.TestCalc.test_fixed_bug
+            skipped tests.test_calc.TestCalc.test_known_bug
+            passed  tests.test_calc.TestCalc.test_noisy
+            skipped tests.test_calc.TestCalc.test_skipped
+            failed  tests.test_calc.TestCalc.test_sub
+            failed  tests.test_calc.TestCalc.test_subtests
+            summary: 2 passed, 3 failed, 2 skipped, 2 errors
+            ",
+        );
+    }
+
+    // Python 3.10.13: the description names the class only, a class-level error prints a
+    // bare "ERROR", failing subtests show only in the details, and unexpected successes
+    // get no details heading.
+    const PY310: &str = r#"ERROR
+test_add (tests.test_calc.TestCalc) ... ok
+test_div (tests.test_calc.TestCalc) ... ERROR
+test_documented (tests.test_calc.TestCalc)
+Adding numbers ... works for ints. ... ok
+test_fixed_bug (tests.test_calc.TestCalc) ... unexpected success
+test_known_bug (tests.test_calc.TestCalc) ... expected failure
+test_noisy (tests.test_calc.TestCalc) ... ok
+ok
+test_skipped (tests.test_calc.TestCalc) ... skipped 'not on this platform'
+test_sub (tests.test_calc.TestCalc) ... FAIL
+test_subtests (tests.test_calc.TestCalc) ... 
+======================================================================
+ERROR: setUpClass (tests.test_calc.TestBrokenSetup)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "/workspace/tests/test_calc.py", line 47, in setUpClass
+    raise RuntimeError("no database")
+RuntimeError: no database
+
+======================================================================
+ERROR: test_div (tests.test_calc.TestCalc)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "/workspace/tests/test_calc.py", line 13, in test_div
+    1 / 0
+ZeroDivisionError: division by zero
+
+======================================================================
+FAIL: test_sub (tests.test_calc.TestCalc)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "/workspace/tests/test_calc.py", line 10, in test_sub
+    self.assertEqual(3 - 1, 1)
+AssertionError: 2 != 1
+
+======================================================================
+FAIL: test_subtests (tests.test_calc.TestCalc) (i=2)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "/workspace/tests/test_calc.py", line 37, in test_subtests
+    self.assertLess(i, 2)
+AssertionError: 2 not less than 2
+
+----------------------------------------------------------------------
+Ran 9 tests in 0.001s
+
+FAILED (failures=2, errors=2, skipped=1, expected failures=1, unexpected successes=1)
+"#;
+
+    #[test]
+    fn python310_verbose() {
+        check(
+            &Format::Unittest,
+            PY310.as_bytes(),
+            "
+            error   tests.test_calc.TestBrokenSetup.setUpClass
+            passed  tests.test_calc.TestCalc.test_add
+            error   tests.test_calc.TestCalc.test_div
+            passed  tests.test_calc.TestCalc.test_documented
+            failed  tests.test_calc.TestCalc.test_fixed_bug
+            skipped tests.test_calc.TestCalc.test_known_bug
+            passed  tests.test_calc.TestCalc.test_noisy
+            skipped tests.test_calc.TestCalc.test_skipped
+            failed  tests.test_calc.TestCalc.test_sub
+            failed  tests.test_calc.TestCalc.test_subtests
+            summary: 2 passed, 3 failed, 2 skipped, 2 errors
+            ",
+        );
+    }
+
+    #[test]
+    fn all_passing_with_skips() {
+        check(
+            &Format::Unittest,
+            b"test_a (app.tests.test_models.ModelTests.test_a) ... ok\n\
+test_b (app.tests.test_models.ModelTests.test_b) ... skipped 'needs postgres'\n\
+\n\
+----------------------------------------------------------------------\n\
+Ran 2 tests in 0.010s\n\
+\n\
+OK (skipped=1)\n",
+            "
+            passed  app.tests.test_models.ModelTests.test_a
+            skipped app.tests.test_models.ModelTests.test_b
+            summary: 1 passed, 0 failed, 1 skipped, 0 errors
+            ",
+        );
+    }
+
+    // A test that prints while running pushes its status onto a later line.
+    #[test]
+    fn status_after_the_test_output() {
+        check(
+            &Format::Unittest,
+            b"test_slow (tests.test_io.IOTests.test_slow) ... connecting\n\
+retrying\n\
+FAIL\n\
+test_fast (tests.test_io.IOTests.test_fast) ... \n\
+ok\n",
+            "
+            passed  tests.test_io.IOTests.test_fast
+            failed  tests.test_io.IOTests.test_slow
+            summary: none
+            ",
+        );
+    }
+
+    // Bug pinned: a test printing "ok" before unittest prints its real status, or a whole
+    // forged line for itself, keeps its real failure.
+    #[test]
+    fn forged_ok_lines_do_not_override_a_failure() {
+        check(
+            &Format::Unittest,
+            b"test_fixed_bug (tests.test_calc.TestCalc.test_fixed_bug) ... ok\n\
+unexpected success\n\
+test_sub (tests.test_calc.TestCalc.test_sub) ... FAIL\n\
+test_sub (tests.test_calc.TestCalc.test_sub) ... ok\n\
+\n\
+----------------------------------------------------------------------\n\
+Ran 2 tests in 0.001s\n\
+\n\
+OK\n",
+            "
+            failed  tests.test_calc.TestCalc.test_fixed_bug
+            failed  tests.test_calc.TestCalc.test_sub
+            summary: 2 passed, 0 failed, 0 skipped, 0 errors
+            ",
+        );
+    }
+
+    #[test]
+    fn module_that_fails_to_import() {
+        check(
+            &Format::Unittest,
+            b"test_calc (unittest.loader._FailedTest.test_calc) ... ERROR\n\
+\n\
+======================================================================\n\
+ERROR: test_calc (unittest.loader._FailedTest.test_calc)\n\
+----------------------------------------------------------------------\n\
+ImportError: Failed to import test module: test_calc\n\
+\n\
+----------------------------------------------------------------------\n\
+Ran 1 test in 0.000s\n\
+\n\
+FAILED (errors=1)\n",
+            "
+            error   unittest.loader._FailedTest.test_calc
+            summary: 0 passed, 0 failed, 0 skipped, 1 errors
+            ",
+        );
+    }
+
+    #[test]
+    fn no_tests_ran() {
+        check(
+            &Format::Unittest,
+            b"\n----------------------------------------------------------------------\n\
+Ran 0 tests in 0.000s\n\nNO TESTS RAN\n",
+            "summary: 0 passed, 0 failed, 0 skipped, 0 errors",
+        );
+    }
+
+    #[test]
+    fn killed_before_the_summary() {
+        check(
+            &Format::Unittest,
+            b"test_a (t.T.test_a) ... ok\ntest_b (t.T.test_b) ... Killed\n",
+            "
+            passed  t.T.test_a
+            summary: none
+            ",
+        );
+    }
+
+    #[test]
+    fn crlf_and_invalid_utf8() {
+        check(
+            &Format::Unittest,
+            b"test_a (t.T.test_a) ... ok\r\n\
+test_b (t.T.test_b)\r\n\
+Caf\xe9 ... au lait ... FAIL\r\n\
+test_c (t.T.test_c) ... skipped \"no \xff\"\r\n\
+Ran 3 tests in 0.1s\r\n\
+\r\n\
+FAILED (failures=1, skipped=1)\r\n",
+            "
+            passed  t.T.test_a
+            failed  t.T.test_b
+            skipped t.T.test_c
+            summary: 1 passed, 1 failed, 1 skipped, 0 errors
+            ",
+        );
+    }
+
+    #[test]
+    fn empty_output() {
+        check(&Format::Unittest, b"", "summary: none");
+    }
+
+    #[test]
+    fn unrelated_text_is_ignored() {
+        check(
+            &Format::Unittest,
+            b"Creating test database for alias 'default' (db=test)...\n\
+System check identified no issues (0 silenced).\n\
+ok\n\
+Ran out of patience\n\
+OK\n",
+            "summary: none",
+        );
+    }
+}
