@@ -12,7 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "mergebench", version, about = "Evaluate coding agents on your own codebase; the headline is the merge rate")]
+#[command(
+    name = "mergebench",
+    version,
+    about = "Evaluate coding agents on your own codebase; the headline is the merge rate"
+)]
 pub struct Cli {
     /// The SQLite database (default: mergebench.db here, or $MERGEBENCH_DB).
     #[arg(long, global = true, env = "MERGEBENCH_DB")]
@@ -123,12 +127,19 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return code;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -171,18 +182,44 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Demo { jobs, new, json } => {
             let suite = load_suite(Path::new("tasks/demo"))?;
-            let agents = load_agents(Path::new("harness/agents"), &DEMO_AGENTS.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+            let agents = load_agents(
+                Path::new("harness/agents"),
+                &DEMO_AGENTS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
+            )?;
             let store = open_store(&cli.db)?;
             let docker = Docker::connect().await?;
             let summary = run(
-                Prepared { docker, store: store.clone(), suite, agents },
-                RunOptions { attempts: 1, jobs, new, label: Some("demo".into()), progress: !json },
+                Prepared {
+                    docker,
+                    store: store.clone(),
+                    suite,
+                    agents,
+                },
+                RunOptions {
+                    attempts: 1,
+                    jobs,
+                    new,
+                    label: Some("demo".into()),
+                    progress: !json,
+                },
             )
             .await?;
             print_results(&store, summary.evaluation.map(|e| e.id).as_deref(), json)?;
             Ok(exit::OK)
         }
-        Command::Run { suite, agents, attempts, jobs, agents_dir, new, label, json } => {
+        Command::Run {
+            suite,
+            agents,
+            attempts,
+            jobs,
+            agents_dir,
+            new,
+            label,
+            json,
+        } => {
             if attempts == 0 {
                 return Err(Error::Usage("--attempts must be at least 1".into()));
             }
@@ -190,7 +227,22 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             let agents = load_agents(&agents_dir, &agents)?;
             let store = open_store(&cli.db)?;
             let docker = Docker::connect().await?;
-            let summary = run(Prepared { docker, store: store.clone(), suite, agents }, RunOptions { attempts, jobs, new, label, progress: !json }).await?;
+            let summary = run(
+                Prepared {
+                    docker,
+                    store: store.clone(),
+                    suite,
+                    agents,
+                },
+                RunOptions {
+                    attempts,
+                    jobs,
+                    new,
+                    label,
+                    progress: !json,
+                },
+            )
+            .await?;
             print_results(&store, summary.evaluation.map(|e| e.id).as_deref(), json)?;
             Ok(exit::OK)
         }
@@ -199,7 +251,9 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             print_results(&store, eval.as_deref(), json)?;
             Ok(exit::OK)
         }
-        Command::Tasks { command: TasksCommand::List { suite, json } } => {
+        Command::Tasks {
+            command: TasksCommand::List { suite, json },
+        } => {
             let suite = load_suite(&suite)?;
             if json {
                 print_json(&serde_json::json!({
@@ -208,7 +262,14 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                     "invalid": suite.invalid.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
                 }));
             } else {
-                let mut rows = vec![vec!["id".to_string(), "title".into(), "created".into(), "tags".into(), "f2p".into(), "p2p".into()]];
+                let mut rows = vec![vec![
+                    "id".to_string(),
+                    "title".into(),
+                    "created".into(),
+                    "tags".into(),
+                    "f2p".into(),
+                    "p2p".into(),
+                ]];
                 for t in &suite.tasks {
                     rows.push(vec![
                         t.id.clone(),
@@ -224,9 +285,20 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                     eprintln!("invalid task: {e}");
                 }
             }
-            Ok(if suite.invalid.is_empty() { exit::OK } else { exit::USAGE })
+            Ok(if suite.invalid.is_empty() {
+                exit::OK
+            } else {
+                exit::USAGE
+            })
         }
-        Command::Tasks { command: TasksCommand::Validate { suite, repeat, json } } => {
+        Command::Tasks {
+            command:
+                TasksCommand::Validate {
+                    suite,
+                    repeat,
+                    json,
+                },
+        } => {
             let suite = load_suite(&suite)?;
             let docker = Docker::connect().await?;
             let results = crate::validate::validate_suite(&docker, &suite, repeat).await?;
@@ -246,7 +318,11 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                 }
                 println!("{} valid, {} invalid", results.len() - failed, failed);
             }
-            Ok(if failed == 0 { exit::OK } else { exit::CHECK_FAILED })
+            Ok(if failed == 0 {
+                exit::OK
+            } else {
+                exit::CHECK_FAILED
+            })
         }
         Command::Images { command } => {
             let docker = Docker::connect().await?;
@@ -256,9 +332,22 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                     if json {
                         print_json(&imgs);
                     } else {
-                        let mut rows = vec![vec!["image".to_string(), "kind".into(), "id".into(), "size".into()]];
+                        let mut rows = vec![vec![
+                            "image".to_string(),
+                            "kind".into(),
+                            "id".into(),
+                            "size".into(),
+                        ]];
                         for i in imgs {
-                            rows.push(vec![i.tag, i.kind, i.id.trim_start_matches("sha256:").chars().take(12).collect(), format!("{:.0} MB", i.size_bytes as f64 / 1e6)]);
+                            rows.push(vec![
+                                i.tag,
+                                i.kind,
+                                i.id.trim_start_matches("sha256:")
+                                    .chars()
+                                    .take(12)
+                                    .collect(),
+                                format!("{:.0} MB", i.size_bytes as f64 / 1e6),
+                            ]);
                         }
                         print!("{}", format_table(&rows));
                     }
@@ -280,11 +369,16 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         }
         Command::Gc { all, json } => {
             let docker = Docker::connect().await?;
-            let r = docker.gc(if all { GcScope::All } else { GcScope::Orphans }).await?;
+            let r = docker
+                .gc(if all { GcScope::All } else { GcScope::Orphans })
+                .await?;
             if json {
                 print_json(&r);
             } else {
-                println!("removed {} containers, {} networks, {} volumes", r.containers, r.networks, r.volumes);
+                println!(
+                    "removed {} containers, {} networks, {} volumes",
+                    r.containers, r.networks, r.volumes
+                );
             }
             Ok(exit::OK)
         }
@@ -294,8 +388,14 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
 fn print_results(store: &Store, eval: Option<&str>, json: bool) -> Result<(), Error> {
     let Some(ev) = store.evaluation(eval)? else {
         return Err(match eval {
-            Some(id) => Error::Usage(format!("no evaluation `{id}` in {}", store.path().display())),
-            None => Error::Usage(format!("no evaluation in {} yet: run `mergebench run` or `mergebench demo` first", store.path().display())),
+            Some(id) => Error::Usage(format!(
+                "no evaluation `{id}` in {}",
+                store.path().display()
+            )),
+            None => Error::Usage(format!(
+                "no evaluation in {} yet: run `mergebench run` or `mergebench demo` first",
+                store.path().display()
+            )),
         });
     };
     let rows = store.attempts(&ev.id)?;
@@ -303,7 +403,12 @@ fn print_results(store: &Store, eval: Option<&str>, json: bool) -> Result<(), Er
     if json {
         print_json(&serde_json::json!({ "evaluation": ev, "attempts": rows, "agents": summaries }));
     } else {
-        println!("evaluation {} (suite {}, {} attempts)", ev.id, ev.suite, rows.len());
+        println!(
+            "evaluation {} (suite {}, {} attempts)",
+            ev.id,
+            ev.suite,
+            rows.len()
+        );
         print!("{}", render_text(&rows, &summaries));
     }
     Ok(())

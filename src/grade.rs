@@ -43,8 +43,19 @@ impl Grade {
 }
 
 /// Grades `patch`, from the cache when this exact (patch, task, grader) was graded before.
-pub async fn grade_cached(docker: &Docker, store: &Store, task: &Task, base: &Arc<BaseRepo>, image: &Image, patch: &Patch) -> Result<(Grade, bool), Error> {
-    let key = GradeKey { patch_sha256: patch.sha256.clone(), task_hash: task.hash.clone(), grader_version: GRADER_VERSION.into() };
+pub async fn grade_cached(
+    docker: &Docker,
+    store: &Store,
+    task: &Task,
+    base: &Arc<BaseRepo>,
+    image: &Image,
+    patch: &Patch,
+) -> Result<(Grade, bool), Error> {
+    let key = GradeKey {
+        patch_sha256: patch.sha256.clone(),
+        task_hash: task.hash.clone(),
+        grader_version: GRADER_VERSION.into(),
+    };
     if let Some(json) = store.cached_grade(&key)? {
         if let Ok(g) = serde_json::from_str::<Grade>(&json) {
             return Ok((g, true));
@@ -55,9 +66,17 @@ pub async fn grade_cached(docker: &Docker, store: &Store, task: &Task, base: &Ar
     Ok((g, false))
 }
 
-pub async fn grade(docker: &Docker, task: &Task, base: &Arc<BaseRepo>, image: &Image, patch: &Patch) -> Result<Grade, Error> {
+pub async fn grade(
+    docker: &Docker,
+    task: &Task,
+    base: &Arc<BaseRepo>,
+    image: &Image,
+    patch: &Patch,
+) -> Result<Grade, Error> {
     let (b, p, t) = (base.clone(), patch.clone(), task.tests.patch.clone());
-    let tree = tokio::task::spawn_blocking(move || graded_tree(&b, &p, &t)).await.map_err(|e| Error::infra(e.to_string()))??;
+    let tree = tokio::task::spawn_blocking(move || graded_tree(&b, &p, &t))
+        .await
+        .map_err(|e| Error::infra(e.to_string()))??;
     let (_dir, tree, method) = match tree {
         Graded::Ready { dir, tree, method } => (dir, tree, method),
         Graded::PatchFailed(err) => {
@@ -73,25 +92,40 @@ pub async fn grade(docker: &Docker, task: &Task, base: &Arc<BaseRepo>, image: &I
                 seconds: 0.0,
             })
         }
-        Graded::TestsDoNotApply(err) => {
-            return Err(Error::input(
-                &task.file,
-                None,
-                format!("the hidden test patch does not apply to the base commit: {err}"),
-                "regenerate tests.patch against [repo] base (`mergebench tasks validate` checks this)",
-            ))
-        }
+        Graded::TestsDoNotApply(err) => return Err(Error::input(
+            &task.file,
+            None,
+            format!("the hidden test patch does not apply to the base commit: {err}"),
+            "regenerate tests.patch against [repo] base (`mergebench tasks validate` checks this)",
+        )),
     };
     let report = match &task.tests.format {
         Format::Junit { path } => Some(path.as_str()),
         _ => None,
     };
-    let out = run_tests(docker, TestInput { image, tree: &tree, command: &task.tests.command, timeout: task.tests.timeout, report }).await?;
-    let (run, parse_error) = match testparse::parse(&task.tests.format, &out.output, out.report.as_deref()) {
-        Ok(r) => (r, None),
-        Err(e) => (Default::default(), Some(e.to_string())),
-    };
-    let v = verdict(&run, out.exit_code.unwrap_or(-1), out.timed_out, &task.tests.fail_to_pass, &task.tests.pass_to_pass);
+    let out = run_tests(
+        docker,
+        TestInput {
+            image,
+            tree: &tree,
+            command: &task.tests.command,
+            timeout: task.tests.timeout,
+            report,
+        },
+    )
+    .await?;
+    let (run, parse_error) =
+        match testparse::parse(&task.tests.format, &out.output, out.report.as_deref()) {
+            Ok(r) => (r, None),
+            Err(e) => (Default::default(), Some(e.to_string())),
+        };
+    let v = verdict(
+        &run,
+        out.exit_code.unwrap_or(-1),
+        out.timed_out,
+        &task.tests.fail_to_pass,
+        &task.tests.pass_to_pass,
+    );
     Ok(Grade {
         applied: true,
         apply_method: method,

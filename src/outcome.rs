@@ -115,19 +115,41 @@ pub struct TestVerdict {
 
 impl TestVerdict {
     pub fn all_pass(&self) -> bool {
-        !self.inconsistent && self.fail_to_pass.iter().chain(&self.pass_to_pass).all(TestResult::passed)
+        !self.inconsistent
+            && self
+                .fail_to_pass
+                .iter()
+                .chain(&self.pass_to_pass)
+                .all(TestResult::passed)
     }
 }
 
 /// Reads the required tests out of a run, cross-checked against the exit status and the
 /// runner's own counts so that printed text alone can never make a test pass.
-pub fn verdict(run: &TestRun, exit_code: i64, timed_out: bool, f2p: &[String], p2p: &[String]) -> TestVerdict {
-    let failed_cases = run.cases.iter().filter(|c| matches!(c.status, TestStatus::Failed | TestStatus::Error)).count() as u64;
-    let passed_cases = run.cases.iter().filter(|c| c.status == TestStatus::Passed).count() as u64;
+pub fn verdict(
+    run: &TestRun,
+    exit_code: i64,
+    timed_out: bool,
+    f2p: &[String],
+    p2p: &[String],
+) -> TestVerdict {
+    let failed_cases = run
+        .cases
+        .iter()
+        .filter(|c| matches!(c.status, TestStatus::Failed | TestStatus::Error))
+        .count() as u64;
+    let passed_cases = run
+        .cases
+        .iter()
+        .filter(|c| c.status == TestStatus::Passed)
+        .count() as u64;
     let mut inconsistent = false;
     // A failing exit status with no failure anywhere in the output: something printed
     // results the runner did not produce, or the run died. Nothing printed is believed.
-    if exit_code != 0 && failed_cases == 0 && run.summary.map(|s| s.failed + s.errors).unwrap_or(0) == 0 {
+    if exit_code != 0
+        && failed_cases == 0
+        && run.summary.map(|s| s.failed + s.errors).unwrap_or(0) == 0
+    {
         inconsistent = true;
     }
     // More passing lines than the runner counted: extra PASSED lines were forged.
@@ -151,7 +173,13 @@ pub fn verdict(run: &TestRun, exit_code: i64, timed_out: bool, f2p: &[String], p
             })
             .collect()
     };
-    TestVerdict { fail_to_pass: read(f2p), pass_to_pass: read(p2p), exit_code, timed_out, inconsistent }
+    TestVerdict {
+        fail_to_pass: read(f2p),
+        pass_to_pass: read(p2p),
+        exit_code,
+        timed_out,
+        inconsistent,
+    }
 }
 
 /// What happened in one attempt, as facts; `decide` turns them into one outcome.
@@ -188,8 +216,19 @@ mod tests {
 
     fn run(cases: &[(&str, TestStatus)], summary: Option<(u64, u64)>) -> TestRun {
         TestRun {
-            cases: cases.iter().map(|(id, s)| TestCase { id: id.to_string(), status: *s }).collect(),
-            summary: summary.map(|(passed, failed)| Summary { passed, failed, skipped: 0, errors: 0 }),
+            cases: cases
+                .iter()
+                .map(|(id, s)| TestCase {
+                    id: id.to_string(),
+                    status: *s,
+                })
+                .collect(),
+            summary: summary.map(|(passed, failed)| Summary {
+                passed,
+                failed,
+                skipped: 0,
+                errors: 0,
+            }),
         }
     }
 
@@ -202,17 +241,66 @@ mod tests {
         use TestStatus::*;
         // (cases, summary, exit, f2p, p2p, all_pass, inconsistent)
         let table: Vec<(TestRun, i64, &[&str], &[&str], bool, bool)> = vec![
-            (run(&[("a", Passed), ("b", Passed)], Some((2, 0))), 0, &["a"], &["b"], true, false),
-            (run(&[("a", Failed), ("b", Passed)], Some((1, 1))), 1, &["a"], &["b"], false, false),
+            (
+                run(&[("a", Passed), ("b", Passed)], Some((2, 0))),
+                0,
+                &["a"],
+                &["b"],
+                true,
+                false,
+            ),
+            (
+                run(&[("a", Failed), ("b", Passed)], Some((1, 1))),
+                1,
+                &["a"],
+                &["b"],
+                false,
+                false,
+            ),
             // A required test the runner never mentioned does not pass.
-            (run(&[("b", Passed)], Some((1, 0))), 0, &["a"], &["b"], false, false),
+            (
+                run(&[("b", Passed)], Some((1, 0))),
+                0,
+                &["a"],
+                &["b"],
+                false,
+                false,
+            ),
             // Printed PASSED lines with a failing exit status and no failure: not believed.
-            (run(&[("a", Passed), ("b", Passed)], None), 1, &["a"], &["b"], false, true),
+            (
+                run(&[("a", Passed), ("b", Passed)], None),
+                1,
+                &["a"],
+                &["b"],
+                false,
+                true,
+            ),
             // More PASSED lines than the runner counted: forged.
-            (run(&[("a", Passed), ("b", Passed)], Some((1, 0))), 0, &["a"], &["b"], false, true),
+            (
+                run(&[("a", Passed), ("b", Passed)], Some((1, 0))),
+                0,
+                &["a"],
+                &["b"],
+                false,
+                true,
+            ),
             // An unrelated failure elsewhere does not sink the required tests.
-            (run(&[("a", Passed), ("b", Passed), ("c", Failed)], Some((2, 1))), 1, &["a"], &["b"], true, false),
-            (run(&[("a", Skipped)], Some((0, 0))), 0, &["a"], &[], false, false),
+            (
+                run(&[("a", Passed), ("b", Passed), ("c", Failed)], Some((2, 1))),
+                1,
+                &["a"],
+                &["b"],
+                true,
+                false,
+            ),
+            (
+                run(&[("a", Skipped)], Some((0, 0))),
+                0,
+                &["a"],
+                &[],
+                false,
+                false,
+            ),
         ];
         for (i, (r, exit, f2p, p2p, pass, inc)) in table.into_iter().enumerate() {
             let v = verdict(&r, exit, false, &ids(f2p), &ids(p2p));
@@ -223,15 +311,65 @@ mod tests {
 
     #[test]
     fn outcome_precedence() {
-        let passing = TestVerdict { fail_to_pass: vec![TestResult { id: "a".into(), status: Some(TestStatus::Passed) }], ..Default::default() };
-        let failing = TestVerdict { fail_to_pass: vec![TestResult { id: "a".into(), status: None }], ..Default::default() };
+        let passing = TestVerdict {
+            fail_to_pass: vec![TestResult {
+                id: "a".into(),
+                status: Some(TestStatus::Passed),
+            }],
+            ..Default::default()
+        };
+        let failing = TestVerdict {
+            fail_to_pass: vec![TestResult {
+                id: "a".into(),
+                status: None,
+            }],
+            ..Default::default()
+        };
         let check = |f: Facts, o: Outcome| assert_eq!(decide(&f), o, "{f:?}");
-        check(Facts { tests: Some(passing.clone()), ..Default::default() }, Outcome::Resolved);
-        check(Facts { tests: Some(failing), ..Default::default() }, Outcome::Unresolved);
-        check(Facts { raw_patch_empty: true, ..Default::default() }, Outcome::EmptyPatch);
-        check(Facts { patch_failed: true, ..Default::default() }, Outcome::PatchFailed);
-        check(Facts { agent_timed_out: true, tests: Some(passing.clone()), ..Default::default() }, Outcome::AgentTimeout);
-        check(Facts { infra_error: true, agent_timed_out: true, ..Default::default() }, Outcome::InfraError);
+        check(
+            Facts {
+                tests: Some(passing.clone()),
+                ..Default::default()
+            },
+            Outcome::Resolved,
+        );
+        check(
+            Facts {
+                tests: Some(failing),
+                ..Default::default()
+            },
+            Outcome::Unresolved,
+        );
+        check(
+            Facts {
+                raw_patch_empty: true,
+                ..Default::default()
+            },
+            Outcome::EmptyPatch,
+        );
+        check(
+            Facts {
+                patch_failed: true,
+                ..Default::default()
+            },
+            Outcome::PatchFailed,
+        );
+        check(
+            Facts {
+                agent_timed_out: true,
+                tests: Some(passing.clone()),
+                ..Default::default()
+            },
+            Outcome::AgentTimeout,
+        );
+        check(
+            Facts {
+                infra_error: true,
+                agent_timed_out: true,
+                ..Default::default()
+            },
+            Outcome::InfraError,
+        );
         check(Facts::default(), Outcome::Unresolved);
         for o in Outcome::ALL {
             assert_eq!(Outcome::parse(o.as_str()), Some(o));

@@ -65,16 +65,25 @@ pub fn touched_paths(patch: &[u8]) -> BTreeSet<String> {
                 out.insert(a);
                 out.insert(b);
             }
-        } else if let Some(p) = line.strip_prefix("--- ").or_else(|| line.strip_prefix("+++ ")) {
+        } else if let Some(p) = line
+            .strip_prefix("--- ")
+            .or_else(|| line.strip_prefix("+++ "))
+        {
             let p = unquote(p.split('\t').next().unwrap_or(p));
             if p != "/dev/null" {
                 if let Some(stripped) = p.strip_prefix("a/").or_else(|| p.strip_prefix("b/")) {
                     out.insert(stripped.to_string());
                 }
             }
-        } else if let Some(p) = line.strip_prefix("rename from ").or_else(|| line.strip_prefix("rename to ")) {
+        } else if let Some(p) = line
+            .strip_prefix("rename from ")
+            .or_else(|| line.strip_prefix("rename to "))
+        {
             out.insert(unquote(p));
-        } else if let Some(p) = line.strip_prefix("copy from ").or_else(|| line.strip_prefix("copy to ")) {
+        } else if let Some(p) = line
+            .strip_prefix("copy from ")
+            .or_else(|| line.strip_prefix("copy to "))
+        {
             out.insert(unquote(p));
         }
     }
@@ -93,14 +102,21 @@ fn split_diff_git(rest: &str) -> Option<(String, String)> {
     if let Some(idx) = rest.find(" b/") {
         let a = &rest[..idx];
         let b = &rest[idx + 1..];
-        let b = if b.starts_with('"') { unquote(b) } else { b.to_string() };
+        let b = if b.starts_with('"') {
+            unquote(b)
+        } else {
+            b.to_string()
+        };
         return Some((strip_ab(a), strip_ab(&b)));
     }
     None
 }
 
 fn strip_ab(p: &str) -> String {
-    p.strip_prefix("a/").or_else(|| p.strip_prefix("b/")).unwrap_or(p).to_string()
+    p.strip_prefix("a/")
+        .or_else(|| p.strip_prefix("b/"))
+        .unwrap_or(p)
+        .to_string()
 }
 
 fn find_closing_quote(s: &str) -> Option<usize> {
@@ -134,7 +150,8 @@ pub fn unquote(p: &str) -> String {
                 b'"' => out.push(b'"'),
                 b'\\' => out.push(b'\\'),
                 b'0'..=b'7' if i + 3 < inner.len() + 1 => {
-                    let oct = std::str::from_utf8(&inner[i + 1..(i + 4).min(inner.len())]).unwrap_or("0");
+                    let oct =
+                        std::str::from_utf8(&inner[i + 1..(i + 4).min(inner.len())]).unwrap_or("0");
                     out.push(u8::from_str_radix(oct, 8).unwrap_or(b'?'));
                     i += 4;
                     continue;
@@ -161,10 +178,16 @@ mod tests {
 
     #[test]
     fn paths_of_every_kind_of_change() {
-        check("diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n", &["x.py"]);
+        check(
+            "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n",
+            &["x.py"],
+        );
         check("diff --git a/new.txt b/new.txt\nnew file mode 100644\n--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+x\n", &["new.txt"]);
         check("diff --git a/old.py b/deploy/old.py\nsimilarity index 100%\nrename from old.py\nrename to deploy/old.py\n", &["deploy/old.py", "old.py"]);
-        check("diff --git a/run.sh b/run.sh\nold mode 100644\nnew mode 100755\n", &["run.sh"]);
+        check(
+            "diff --git a/run.sh b/run.sh\nold mode 100644\nnew mode 100755\n",
+            &["run.sh"],
+        );
         check("diff --git a/img.png b/img.png\nnew file mode 100644\nindex 0000000..1111111\nGIT binary patch\nliteral 3\nKcmZ>\n\nliteral 0\n", &["img.png"]);
         check("diff --git \"a/caf\\303\\251 x.txt\" \"b/caf\\303\\251 x.txt\"\n--- \"a/caf\\303\\251 x.txt\"\n+++ \"b/caf\\303\\251 x.txt\"\n", &["café x.txt"]);
         check("diff --git a/link b/link\nnew file mode 120000\n--- /dev/null\n+++ b/link\n@@ -0,0 +1 @@\n+/etc/passwd\n\\ No newline at end of file\n", &["link"]);
@@ -173,8 +196,18 @@ mod tests {
     #[test]
     fn stats_count_lines_not_headers() {
         let p = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n-a\n+b\n+c\n ctx\n";
-        assert_eq!(stats(p.as_bytes()), DiffStats { files: 1, added: 2, removed: 1 });
+        assert_eq!(
+            stats(p.as_bytes()),
+            DiffStats {
+                files: 1,
+                added: 2,
+                removed: 1
+            }
+        );
         assert!(Patch::new(b"\n".to_vec()).is_empty());
-        assert_eq!(Patch::new(b"abc".to_vec()).sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            Patch::new(b"abc".to_vec()).sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -44,12 +44,19 @@ pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
                     e.1 += 1;
                 }
             }
-            let scores: Vec<f64> = per_task.values().map(|(n, c)| *c as f64 / *n as f64).collect();
+            let scores: Vec<f64> = per_task
+                .values()
+                .map(|(n, c)| *c as f64 / *n as f64)
+                .collect();
             let min_n = per_task.values().map(|(n, _)| *n).min().unwrap_or(0);
             let mut pak = BTreeMap::new();
             if min_n > 1 {
                 for k in 1..=min_n {
-                    let v = per_task.values().map(|(n, c)| pass_at_k(*n, *c, k)).sum::<f64>() / per_task.len() as f64;
+                    let v = per_task
+                        .values()
+                        .map(|(n, c)| pass_at_k(*n, *c, k))
+                        .sum::<f64>()
+                        / per_task.len() as f64;
                     pak.insert(k as u32, v);
                 }
             }
@@ -103,25 +110,53 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
             if flags.is_empty() { "-".into() } else { flags },
             r.files_changed.to_string(),
             format!("+{}/-{}", r.lines_added, r.lines_removed),
-            r.patch_sha256.as_deref().map(|s| s[..12.min(s.len())].to_string()).unwrap_or_else(|| "-".into()),
-            r.agent_seconds.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into()),
-            r.grade_seconds.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into()),
+            r.patch_sha256
+                .as_deref()
+                .map(|s| s[..12.min(s.len())].to_string())
+                .unwrap_or_else(|| "-".into()),
+            r.agent_seconds
+                .map(|s| format!("{s:.1}"))
+                .unwrap_or_else(|| "-".into()),
+            r.grade_seconds
+                .map(|s| format!("{s:.1}"))
+                .unwrap_or_else(|| "-".into()),
         ]);
     }
     out.push_str(&format_table(&table));
     out.push('\n');
-    let mut t2 = vec![vec!["agent".to_string(), "tasks".into(), "resolved (95% CI)".into(), "pass@k".into(), "outcomes".into(), "infra".into()]];
+    let mut t2 = vec![vec![
+        "agent".to_string(),
+        "tasks".into(),
+        "resolved (95% CI)".into(),
+        "pass@k".into(),
+        "outcomes".into(),
+        "infra".into(),
+    ]];
     for s in summaries {
         t2.push(vec![
             s.agent.clone(),
             s.tasks.to_string(),
-            format!("{} ({}–{})", pct(s.resolved_rate.estimate), pct(s.resolved_rate.low), pct(s.resolved_rate.high)),
+            format!(
+                "{} ({}–{})",
+                pct(s.resolved_rate.estimate),
+                pct(s.resolved_rate.low),
+                pct(s.resolved_rate.high)
+            ),
             if s.pass_at_k.is_empty() {
                 "-".into()
             } else {
-                s.pass_at_k.iter().map(|(k, v)| format!("@{k} {}", pct(*v))).collect::<Vec<_>>().join(" ")
+                s.pass_at_k
+                    .iter()
+                    .map(|(k, v)| format!("@{k} {}", pct(*v)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             },
-            s.outcomes.iter().filter(|(o, _)| **o != Outcome::InfraError).map(|(o, n)| format!("{o} {n}")).collect::<Vec<_>>().join(", "),
+            s.outcomes
+                .iter()
+                .filter(|(o, _)| **o != Outcome::InfraError)
+                .map(|(o, n)| format!("{o} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             s.infra_errors.to_string(),
         ]);
     }
@@ -131,14 +166,31 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
 
 pub fn format_table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().map(|r| r.get(c).map(|s| s.chars().count()).unwrap_or(0)).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map(|s| s.chars().count()).unwrap_or(0))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let mut out = String::new();
     for (i, r) in rows.iter().enumerate() {
-        let line: Vec<String> = r.iter().enumerate().map(|(c, s)| format!("{s:<w$}", w = widths[c])).collect();
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(c, s)| format!("{s:<w$}", w = widths[c]))
+            .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
         if i == 0 {
-            out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+            out.push_str(
+                &widths
+                    .iter()
+                    .map(|w| "-".repeat(*w))
+                    .collect::<Vec<_>>()
+                    .join("  "),
+            );
             out.push('\n');
         }
     }
@@ -199,7 +251,10 @@ mod tests {
         assert!((s[0].pass_at_k[&1] - 0.75).abs() < 1e-12);
         assert!((s[0].pass_at_k[&2] - 1.0).abs() < 1e-12);
         assert_eq!(s[1].infra_errors, 1);
-        assert_eq!(s[1].tasks, 1, "an infra error is not a task the agent failed");
+        assert_eq!(
+            s[1].tasks, 1,
+            "an infra error is not a task the agent failed"
+        );
         assert_eq!(s[1].resolved_rate.estimate, 0.0);
         let text = render_text(&rows, &s);
         assert!(text.contains("75% ("), "{text}");

@@ -90,7 +90,9 @@ impl Ctx {
         let cell = self.bases[&task.id].clone();
         cell.get_or_try_init(|| async {
             let t = task.clone();
-            tokio::task::spawn_blocking(move || prepare_base(&t).map(Arc::new)).await.map_err(|e| Error::infra(e.to_string()))?
+            tokio::task::spawn_blocking(move || prepare_base(&t).map(Arc::new))
+                .await
+                .map_err(|e| Error::infra(e.to_string()))?
         })
         .await
         .cloned()
@@ -98,9 +100,17 @@ impl Ctx {
 }
 
 pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
-    let Prepared { docker, store, suite, agents } = p;
+    let Prepared {
+        docker,
+        store,
+        suite,
+        agents,
+    } = p;
     suite.require_valid()?;
-    let secrets: HashMap<String, Vec<(String, String)>> = agents.iter().map(|a| Ok((a.name.clone(), secrets_for(a)?))).collect::<Result<_, Error>>()?;
+    let secrets: HashMap<String, Vec<(String, String)>> = agents
+        .iter()
+        .map(|a| Ok((a.name.clone(), secrets_for(a)?)))
+        .collect::<Result<_, Error>>()?;
     let left = docker.gc(GcScope::Orphans).await?;
     if left.containers + left.networks + left.volumes > 0 {
         eprintln!(
@@ -120,7 +130,14 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         opts.new,
     )?;
     for t in &suite.tasks {
-        store.save_task(&t.hash, &t.suite, &t.id, &t.title, t.created.as_deref(), &serde_json::to_string(t).unwrap())?;
+        store.save_task(
+            &t.hash,
+            &t.suite,
+            &t.id,
+            &t.title,
+            t.created.as_deref(),
+            &serde_json::to_string(t).unwrap(),
+        )?;
     }
     for a in &agents {
         store.save_agent(&a.hash, &a.name, &serde_json::to_string(a).unwrap())?;
@@ -140,13 +157,21 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         }
     }
     if skipped > 0 {
-        eprintln!("resuming evaluation {}: {skipped} attempts already finished, {} to run", eval.id, plan.len());
+        eprintln!(
+            "resuming evaluation {}: {skipped} attempts already finished, {} to run",
+            eval.id,
+            plan.len()
+        );
     }
     // Images first: a Dockerfile that does not build is the author's to fix, before any agent runs.
     let images = ImageCache::default();
     let mut env_images = HashMap::new();
     let mut agent_images = HashMap::new();
-    for t in suite.tasks.iter().filter(|t| plan.iter().any(|(pt, _, _)| pt.id == t.id)) {
+    for t in suite
+        .tasks
+        .iter()
+        .filter(|t| plan.iter().any(|(pt, _, _)| pt.id == t.id))
+    {
         let env = images.environment(&docker, &t.environment, &t.file).await?;
         for a in &agents {
             let img = images.agent(&docker, &env, a).await?;
@@ -158,7 +183,11 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         docker: docker.clone(),
         store: store.clone(),
         eval_id: eval.id.clone(),
-        bases: suite.tasks.iter().map(|t| (t.id.clone(), Arc::new(OnceCell::new()))).collect(),
+        bases: suite
+            .tasks
+            .iter()
+            .map(|t| (t.id.clone(), Arc::new(OnceCell::new())))
+            .collect(),
         env_images,
         agent_images,
         secrets,
@@ -203,25 +232,40 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
     bar.finish_and_clear();
     store.finish_evaluation(&eval.id)?;
     let evaluation = store.evaluation(Some(&eval.id))?;
-    Ok(RunSummary { evaluation, planned: total, skipped, counts })
+    Ok(RunSummary {
+        evaluation,
+        planned: total,
+        skipped,
+        counts,
+    })
 }
 
 fn progress_bar(total: u64, show: bool) -> indicatif::ProgressBar {
-    if !show || std::env::var_os("NO_COLOR").is_some() && std::env::var_os("MERGEBENCH_PROGRESS").is_none() {
+    if !show
+        || std::env::var_os("NO_COLOR").is_some()
+            && std::env::var_os("MERGEBENCH_PROGRESS").is_none()
+    {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} eta {eta} {msg}")
-            .unwrap()
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} eta {eta} {msg}",
+        )
+        .unwrap()
+        .progress_chars("=> "),
     );
     bar
 }
 
 /// Runs one attempt, retrying infra errors; records the final result. Errors returned here
 /// are the store's: everything else becomes an outcome.
-async fn attempt_with_retries(ctx: &Ctx, task: &Task, agent: &AgentSpec, n: u32) -> Result<Outcome, Error> {
+async fn attempt_with_retries(
+    ctx: &Ctx,
+    task: &Task,
+    agent: &AgentSpec,
+    n: u32,
+) -> Result<Outcome, Error> {
     let mut retries = 0;
     loop {
         let mut rec = run_attempt(ctx, task, agent, n).await;
@@ -257,34 +301,72 @@ async fn run_attempt(ctx: &Ctx, task: &Task, agent: &AgentSpec, n: u32) -> NewAt
     rec
 }
 
-async fn attempt_body(ctx: &Ctx, task: &Task, agent: &AgentSpec, rec: &mut NewAttempt) -> Result<(), Error> {
+async fn attempt_body(
+    ctx: &Ctx,
+    task: &Task,
+    agent: &AgentSpec,
+    rec: &mut NewAttempt,
+) -> Result<(), Error> {
     let base = ctx.base(task).await?;
     let env_image = &ctx.env_images[&task.id];
     let agent_image = &ctx.agent_images[&(task.id.clone(), agent.name.clone())];
     rec.env_image = Some(env_image.id.clone());
     rec.agent_image = Some(agent_image.id.clone());
-    let gold = if agent.gold_patch { task.gold.as_deref() } else { None };
+    let gold = if agent.gold_patch {
+        task.gold.as_deref()
+    } else {
+        None
+    };
     let run = run_agent(
         &ctx.docker,
-        AgentInput { image: agent_image, spec: agent, base: &base, problem: &task.problem, gold, secrets: &ctx.secrets[&agent.name] },
+        AgentInput {
+            image: agent_image,
+            spec: agent,
+            base: &base,
+            problem: &task.problem,
+            gold,
+            secrets: &ctx.secrets[&agent.name],
+        },
     )
     .await?;
     rec.agent_seconds = Some(run.seconds);
-    let mut flags = Flags { oom_killed: run.oom_killed, agent_exit_code: run.exit_code, log_truncated: run.log.truncated, ..Default::default() };
-    rec.logs.push(LogRecord { kind: "agent".into(), bytes: run.log.bytes.clone(), total_bytes: run.log.total, truncated: run.log.truncated });
-    rec.usage = run.out_files.iter().find(|(n, _)| n == "usage.json").and_then(|(_, b)| parse_usage(b));
+    let mut flags = Flags {
+        oom_killed: run.oom_killed,
+        agent_exit_code: run.exit_code,
+        log_truncated: run.log.truncated,
+        ..Default::default()
+    };
+    rec.logs.push(LogRecord {
+        kind: "agent".into(),
+        bytes: run.log.bytes.clone(),
+        total_bytes: run.log.total,
+        truncated: run.log.truncated,
+    });
+    rec.usage = run
+        .out_files
+        .iter()
+        .find(|(n, _)| n == "usage.json")
+        .and_then(|(_, b)| parse_usage(b));
     rec.artifacts = run.out_files.clone();
-    let mut facts = Facts { agent_timed_out: run.timed_out, ..Default::default() };
+    let mut facts = Facts {
+        agent_timed_out: run.timed_out,
+        ..Default::default()
+    };
     let Some(ws) = run.workspace else {
         // Over the cap: the agent flooded its workspace; nothing gradable came back.
-        rec.error = Some(format!("the workspace archive exceeded {} bytes", crate::harness::sandbox::WORKSPACE_CAP));
+        rec.error = Some(format!(
+            "the workspace archive exceeded {} bytes",
+            crate::harness::sandbox::WORKSPACE_CAP
+        ));
         facts.patch_failed = true;
         rec.outcome = decide(&facts);
         rec.flags = flags;
         return Ok(());
     };
     let (b, ro) = (base.clone(), task.scope.read_only.clone());
-    let extracted = tokio::task::spawn_blocking(move || extract_patch(&b, &ws[..], &ro)).await.map_err(|e| Error::infra(e.to_string()))??;
+    let extracted = tokio::task::spawn_blocking(move || extract_patch(&b, &ws[..], &ro))
+        .await
+        .map_err(|e| Error::infra(e.to_string()))??;
     flags.scope_violation = !extracted.reverted.is_empty();
     let test_paths = touched_paths(&task.tests.patch);
     flags.tests_tampered = extracted.touched.iter().any(|p| test_paths.contains(p));
@@ -292,7 +374,15 @@ async fn attempt_body(ctx: &Ctx, task: &Task, agent: &AgentSpec, rec: &mut NewAt
     rec.raw_patch = Some(extracted.raw.clone());
     rec.graded_patch = Some(extracted.graded.clone());
     if !facts.raw_patch_empty {
-        let (g, _cached) = grade_cached(&ctx.docker, &ctx.store, task, &base, env_image, &extracted.graded).await?;
+        let (g, _cached) = grade_cached(
+            &ctx.docker,
+            &ctx.store,
+            task,
+            &base,
+            env_image,
+            &extracted.graded,
+        )
+        .await?;
         facts.patch_failed = !g.applied;
         if let Some(v) = &g.verdict {
             flags.output_inconsistent = v.inconsistent && !v.timed_out;
@@ -300,7 +390,12 @@ async fn attempt_body(ctx: &Ctx, task: &Task, agent: &AgentSpec, rec: &mut NewAt
         }
         facts.tests = g.verdict.clone();
         rec.grade_seconds = Some(g.seconds);
-        rec.logs.push(LogRecord { kind: "tests".into(), bytes: g.output.clone().into_bytes(), total_bytes: g.output_bytes, truncated: g.output_bytes as usize > g.output.len() });
+        rec.logs.push(LogRecord {
+            kind: "tests".into(),
+            bytes: g.output.clone().into_bytes(),
+            total_bytes: g.output_bytes,
+            truncated: g.output_bytes as usize > g.output.len(),
+        });
         rec.grade_json = Some(serde_json::to_string(&g).unwrap());
     }
     rec.outcome = decide(&facts);
@@ -312,9 +407,16 @@ async fn attempt_body(ctx: &Ctx, task: &Task, agent: &AgentSpec, rec: &mut NewAt
 pub fn parse_usage(bytes: &[u8]) -> Option<Usage> {
     let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     let o = v.as_object()?;
-    let num = |k: &str| o.get(k).and_then(|x| x.as_f64()).filter(|x| x.is_finite() && *x >= 0.0);
+    let num = |k: &str| {
+        o.get(k)
+            .and_then(|x| x.as_f64())
+            .filter(|x| x.is_finite() && *x >= 0.0)
+    };
     Some(Usage {
-        model: o.get("model").and_then(|m| m.as_str()).map(|s| s.chars().take(200).collect()),
+        model: o
+            .get("model")
+            .and_then(|m| m.as_str())
+            .map(|s| s.chars().take(200).collect()),
         input_tokens: num("input_tokens").map(|x| x as i64),
         output_tokens: num("output_tokens").map(|x| x as i64),
         cost_usd: num("cost_usd"),
@@ -327,8 +429,13 @@ mod tests {
 
     #[test]
     fn usage_is_read_leniently() {
-        let u = parse_usage(br#"{"model":"m","input_tokens":10,"output_tokens":5,"cost_usd":0.25}"#).unwrap();
-        assert_eq!((u.input_tokens, u.output_tokens, u.cost_usd), (Some(10), Some(5), Some(0.25)));
+        let u =
+            parse_usage(br#"{"model":"m","input_tokens":10,"output_tokens":5,"cost_usd":0.25}"#)
+                .unwrap();
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.cost_usd),
+            (Some(10), Some(5), Some(0.25))
+        );
         assert_eq!(parse_usage(b"not json"), None);
         let neg = parse_usage(br#"{"cost_usd":-5,"input_tokens":"many"}"#).unwrap();
         assert_eq!((neg.cost_usd, neg.input_tokens), (None, None));

@@ -18,7 +18,11 @@ const SEED: u64 = 0x6d65_7267_6562_656e;
 /// Mean of per-task scores with a 95% percentile-bootstrap interval, resampling tasks.
 pub fn mean_ci(scores: &[f64]) -> Interval {
     if scores.is_empty() {
-        return Interval { estimate: 0.0, low: 0.0, high: 0.0 };
+        return Interval {
+            estimate: 0.0,
+            low: 0.0,
+            high: 0.0,
+        };
     }
     let n = scores.len();
     let estimate = scores.iter().sum::<f64>() / n as f64;
@@ -27,8 +31,15 @@ pub fn mean_ci(scores: &[f64]) -> Interval {
         .map(|_| (0..n).map(|_| scores[rng.gen_range(0..n)]).sum::<f64>() / n as f64)
         .collect();
     means.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let q = |p: f64| means[((p * (BOOTSTRAP_RESAMPLES - 1) as f64).round() as usize).min(BOOTSTRAP_RESAMPLES - 1)];
-    Interval { estimate, low: q(0.025), high: q(0.975) }
+    let q = |p: f64| {
+        means
+            [((p * (BOOTSTRAP_RESAMPLES - 1) as f64).round() as usize).min(BOOTSTRAP_RESAMPLES - 1)]
+    };
+    Interval {
+        estimate,
+        low: q(0.025),
+        high: q(0.975),
+    }
 }
 
 /// Unbiased pass@k (Chen et al., 2021): 1 - C(n-c, k) / C(n, k), for n samples with c correct.
@@ -64,7 +75,10 @@ mod tests {
             for c in 0..=n {
                 for k in 1..=n {
                     let closed = 1.0 - binom(n - c, k) / binom(n, k);
-                    assert!((pass_at_k(n, c, k) - closed).abs() < 1e-9, "n={n} c={c} k={k}");
+                    assert!(
+                        (pass_at_k(n, c, k) - closed).abs() < 1e-9,
+                        "n={n} c={c} k={k}"
+                    );
                 }
             }
         }
@@ -75,7 +89,9 @@ mod tests {
 
     #[test]
     fn bootstrap_interval_covers_and_is_deterministic() {
-        let scores: Vec<f64> = (0..100).map(|i| if i % 4 == 0 { 1.0 } else { 0.0 }).collect();
+        let scores: Vec<f64> = (0..100)
+            .map(|i| if i % 4 == 0 { 1.0 } else { 0.0 })
+            .collect();
         let a = mean_ci(&scores);
         assert_eq!(a, mean_ci(&scores));
         assert!((a.estimate - 0.25).abs() < 1e-12);
@@ -94,7 +110,9 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mut covered = 0;
         for _ in 0..200 {
-            let scores: Vec<f64> = (0..60).map(|_| if rng.gen::<f64>() < p { 1.0 } else { 0.0 }).collect();
+            let scores: Vec<f64> = (0..60)
+                .map(|_| if rng.gen::<f64>() < p { 1.0 } else { 0.0 })
+                .collect();
             let ci = mean_ci(&scores);
             if ci.low <= p && p <= ci.high {
                 covered += 1;

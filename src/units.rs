@@ -74,7 +74,11 @@ pub fn format_duration(d: Duration) -> String {
     } else if s < 3600.0 {
         format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
     } else {
-        format!("{}h{:02}m", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64)
+        format!(
+            "{}h{:02}m",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
     }
 }
 
@@ -85,7 +89,11 @@ mod tests {
     #[test]
     fn durations() {
         let check = |input: &str, secs: f64| {
-            assert_eq!(parse_duration(input).unwrap().as_secs_f64(), secs, "{input}")
+            assert_eq!(
+                parse_duration(input).unwrap().as_secs_f64(),
+                secs,
+                "{input}"
+            )
         };
         check("90s", 90.0);
         check("10m", 600.0);

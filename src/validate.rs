@@ -24,7 +24,11 @@ pub struct TaskValidation {
     pub flaky: Vec<String>,
 }
 
-pub async fn validate_suite(docker: &Docker, suite: &Suite, repeat: u32) -> Result<Vec<TaskValidation>, Error> {
+pub async fn validate_suite(
+    docker: &Docker,
+    suite: &Suite,
+    repeat: u32,
+) -> Result<Vec<TaskValidation>, Error> {
     let images = ImageCache::default();
     let mut out = Vec::new();
     for e in &suite.invalid {
@@ -32,19 +36,36 @@ pub async fn validate_suite(docker: &Docker, suite: &Suite, repeat: u32) -> Resu
             Error::Input { file, .. } => (file.display().to_string(), e.to_string()),
             other => (suite.dir.display().to_string(), other.to_string()),
         };
-        out.push(TaskValidation { task: "?".into(), file, valid: false, problems: vec![message], flaky: vec![] });
+        out.push(TaskValidation {
+            task: "?".into(),
+            file,
+            valid: false,
+            problems: vec![message],
+            flaky: vec![],
+        });
     }
     for task in &suite.tasks {
         let v = match validate_task(docker, &images, task, repeat.max(1)).await {
             Ok(v) => v,
-            Err(e) => TaskValidation { task: task.id.clone(), file: task.file.display().to_string(), valid: false, problems: vec![e.to_string()], flaky: vec![] },
+            Err(e) => TaskValidation {
+                task: task.id.clone(),
+                file: task.file.display().to_string(),
+                valid: false,
+                problems: vec![e.to_string()],
+                flaky: vec![],
+            },
         };
         out.push(v);
     }
     Ok(out)
 }
 
-pub async fn validate_task(docker: &Docker, images: &ImageCache, task: &Task, repeat: u32) -> Result<TaskValidation, Error> {
+pub async fn validate_task(
+    docker: &Docker,
+    images: &ImageCache,
+    task: &Task,
+    repeat: u32,
+) -> Result<TaskValidation, Error> {
     let mut problems = Vec::new();
     let Some(gold) = &task.gold else {
         return Ok(TaskValidation {
@@ -55,11 +76,19 @@ pub async fn validate_task(docker: &Docker, images: &ImageCache, task: &Task, re
             flaky: vec![],
         });
     };
-    let env = images.environment(docker, &task.environment, &task.file).await?;
+    let env = images
+        .environment(docker, &task.environment, &task.file)
+        .await?;
     let t = task.clone();
-    let base = Arc::new(tokio::task::spawn_blocking(move || prepare_base(&t)).await.map_err(|e| Error::infra(e.to_string()))??);
+    let base = Arc::new(
+        tokio::task::spawn_blocking(move || prepare_base(&t))
+            .await
+            .map_err(|e| Error::infra(e.to_string()))??,
+    );
     let gold = Patch::new(gold.clone());
-    if !crate::patch::touched_paths(&gold.bytes).is_disjoint(&crate::patch::touched_paths(&task.tests.patch)) {
+    if !crate::patch::touched_paths(&gold.bytes)
+        .is_disjoint(&crate::patch::touched_paths(&task.tests.patch))
+    {
         problems.push("the gold patch edits paths the hidden test patch also edits".into());
     }
     // Every observed status per (phase, test) across repeats.
@@ -68,12 +97,17 @@ pub async fn validate_task(docker: &Docker, images: &ImageCache, task: &Task, re
         for (phase, patch) in [("base", Patch::new(Vec::new())), ("gold", gold.clone())] {
             let g = grade(docker, task, &base, &env, &patch).await?;
             if !g.applied {
-                problems.push(format!("the gold patch does not apply: {}", g.apply_error.unwrap_or_default()));
+                problems.push(format!(
+                    "the gold patch does not apply: {}",
+                    g.apply_error.unwrap_or_default()
+                ));
                 continue;
             }
             let Some(v) = g.verdict else { continue };
             let mut record = |r: &TestResult| {
-                seen.entry((phase, r.id.clone())).or_default().insert(r.passed());
+                seen.entry((phase, r.id.clone()))
+                    .or_default()
+                    .insert(r.passed());
             };
             v.fail_to_pass.iter().for_each(&mut record);
             v.pass_to_pass.iter().for_each(&mut record);
@@ -91,9 +125,15 @@ pub async fn validate_task(docker: &Docker, images: &ImageCache, task: &Task, re
         let passed = results.contains(&true);
         let is_f2p = task.tests.fail_to_pass.contains(id);
         match (*phase, is_f2p, passed) {
-            ("base", true, true) => problems.push(format!("fail_to_pass test {id} already passes without the fix")),
-            ("base", false, false) => problems.push(format!("pass_to_pass test {id} fails at the base commit")),
-            ("gold", _, false) => problems.push(format!("test {id} does not pass with the gold patch")),
+            ("base", true, true) => problems.push(format!(
+                "fail_to_pass test {id} already passes without the fix"
+            )),
+            ("base", false, false) => {
+                problems.push(format!("pass_to_pass test {id} fails at the base commit"))
+            }
+            ("gold", _, false) => {
+                problems.push(format!("test {id} does not pass with the gold patch"))
+            }
             _ => {}
         }
     }
@@ -102,5 +142,11 @@ pub async fn validate_task(docker: &Docker, images: &ImageCache, task: &Task, re
     if !flaky.is_empty() {
         problems.push(format!("flaky across {repeat} runs: {}", flaky.join(", ")));
     }
-    Ok(TaskValidation { task: task.id.clone(), file: task.file.display().to_string(), valid: problems.is_empty(), problems, flaky })
+    Ok(TaskValidation {
+        task: task.id.clone(),
+        file: task.file.display().to_string(),
+        valid: problems.is_empty(),
+        problems,
+        flaky,
+    })
 }

@@ -32,36 +32,61 @@ pub fn git(dir: &Path) -> Command {
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
         .env_remove("GIT_INDEX_FILE")
-        .args(["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.autocrlf=false", "-c", "advice.detachedHead=false"]);
+        .args([
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "core.autocrlf=false",
+            "-c",
+            "advice.detachedHead=false",
+        ]);
     c
 }
 
 /// Runs git and returns stdout, or an error with git's own words.
 pub fn run_git(mut cmd: Command, what: &str) -> Result<Vec<u8>, Error> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| Error::env(format!("cannot run git ({what}): {e}"), "install git (apt-get install git)"))?;
+    let out = cmd.stdin(Stdio::null()).output().map_err(|e| {
+        Error::env(
+            format!("cannot run git ({what}): {e}"),
+            "install git (apt-get install git)",
+        )
+    })?;
     if !out.status.success() {
-        return Err(Error::infra(format!("git {what} failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(Error::infra(format!(
+            "git {what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
     Ok(out.stdout)
 }
 
-fn run_git_stdin(mut cmd: Command, input: &[u8], what: &str) -> Result<std::process::Output, Error> {
+fn run_git_stdin(
+    mut cmd: Command,
+    input: &[u8],
+    what: &str,
+) -> Result<std::process::Output, Error> {
     use std::io::Write;
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::env(format!("cannot run git ({what}): {e}"), "install git (apt-get install git)"))?;
+        .map_err(|e| {
+            Error::env(
+                format!("cannot run git ({what}): {e}"),
+                "install git (apt-get install git)",
+            )
+        })?;
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
     });
-    let out = child.wait_with_output().map_err(|e| Error::infra(format!("git {what}: {e}")))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::infra(format!("git {what}: {e}")))?;
     let _ = writer.join();
     Ok(out)
 }
@@ -72,7 +97,9 @@ pub fn cache_dir() -> PathBuf {
     }
     let base = std::env::var("XDG_CACHE_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into())).join(".cache"));
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into())).join(".cache")
+        });
     base.join("mergebench")
 }
 
@@ -87,20 +114,30 @@ pub fn mirror(task: &Task) -> Result<PathBuf, Error> {
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map(|d| d.as_nanos())
                 .unwrap_or(0);
-            (abs.to_string_lossy().into_owned(), format!("{}:{stamp}", abs.display()))
+            (
+                abs.to_string_lossy().into_owned(),
+                format!("{}:{stamp}", abs.display()),
+            )
         }
         Source::Url(u) => (u.clone(), u.clone()),
     };
-    let dir = cache_dir().join("repos").join(&crate::config::sha256_hex(key.as_bytes())[..24]);
+    let dir = cache_dir()
+        .join("repos")
+        .join(&crate::config::sha256_hex(key.as_bytes())[..24]);
     let has_base = |d: &Path| {
         let mut c = git(d);
         c.args(["cat-file", "-e", &format!("{}^{{commit}}", task.base)]);
-        c.stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+        c.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
     };
     if dir.join("HEAD").exists() && has_base(&dir) {
         return Ok(dir);
     }
-    std::fs::create_dir_all(dir.parent().unwrap()).map_err(|e| Error::infra(format!("cannot create the cache {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir.parent().unwrap())
+        .map_err(|e| Error::infra(format!("cannot create the cache {}: {e}", dir.display())))?;
     // Clone beside the final place and rename, so a concurrent or killed clone never leaves
     // a half-made mirror behind.
     let tmp = tempfile::Builder::new()
@@ -111,7 +148,12 @@ pub fn mirror(task: &Task) -> Result<PathBuf, Error> {
     let mut c = git(tmp.path());
     c.args(["clone", "--quiet", "--mirror", &url]).arg(&target);
     run_git(c, "clone").map_err(|e| {
-        Error::input(&task.file, None, format!("cannot read the repository {url}: {e}"), "check [repo] source: a git folder, a bundle file or a reachable URL")
+        Error::input(
+            &task.file,
+            None,
+            format!("cannot read the repository {url}: {e}"),
+            "check [repo] source: a git folder, a bundle file or a reachable URL",
+        )
     })?;
     if !has_base(&target) {
         return Err(Error::input(
@@ -123,7 +165,10 @@ pub fn mirror(task: &Task) -> Result<PathBuf, Error> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     if std::fs::rename(&target, &dir).is_err() && !(dir.join("HEAD").exists() && has_base(&dir)) {
-        return Err(Error::infra(format!("cannot move the mirror into {}", dir.display())));
+        return Err(Error::infra(format!(
+            "cannot move the mirror into {}",
+            dir.display()
+        )));
     }
     Ok(dir)
 }
@@ -181,13 +226,26 @@ pub fn prepare_base(task: &Task) -> Result<BaseRepo, Error> {
     c.args(["add", "--all", "--force", "."]);
     run_git(c, "add")?;
     let mut c = git(dir.path());
-    c.args(["commit", "--quiet", "--allow-empty", "--no-verify", "-m", "base"]);
+    c.args([
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "--no-verify",
+        "-m",
+        "base",
+    ]);
     run_git(c, "commit")?;
     let mut c = git(dir.path());
     c.args(["rev-parse", "HEAD"]);
-    let commit = String::from_utf8_lossy(&run_git(c, "rev-parse")?).trim().to_string();
+    let commit = String::from_utf8_lossy(&run_git(c, "rev-parse")?)
+        .trim()
+        .to_string();
     let archive = tar_dir(dir.path(), "workspace", AGENT_UID)?;
-    Ok(BaseRepo { dir, archive, commit })
+    Ok(BaseRepo {
+        dir,
+        archive,
+        commit,
+    })
 }
 
 /// Removes every file or folder whose repository path matches (deny globs).
@@ -196,10 +254,12 @@ fn remove_matching(root: &Path, set: &GlobSet) -> Result<(), Error> {
         return Ok(());
     }
     let mut files = Vec::new();
-    crate::config::collect_files(root, root, &mut files).map_err(|e| Error::infra(e.to_string()))?;
+    crate::config::collect_files(root, root, &mut files)
+        .map_err(|e| Error::infra(e.to_string()))?;
     for f in files {
         if set.is_match(&f) {
-            std::fs::remove_file(root.join(&f)).map_err(|e| Error::infra(format!("removing {f}: {e}")))?;
+            std::fs::remove_file(root.join(&f))
+                .map_err(|e| Error::infra(format!("removing {f}: {e}")))?;
         }
     }
     Ok(())
@@ -219,10 +279,17 @@ pub fn tar_dir(dir: &Path, prefix: &str, uid: u64) -> Result<Vec<u8>, Error> {
     b.append_data(&mut header, format!("{prefix}/"), std::io::empty())
         .map_err(|e| Error::infra(format!("tar: {e}")))?;
     append_tree(&mut b, dir, dir, prefix, uid)?;
-    b.into_inner().map_err(|e| Error::infra(format!("tar: {e}")))
+    b.into_inner()
+        .map_err(|e| Error::infra(format!("tar: {e}")))
 }
 
-fn append_tree(b: &mut tar::Builder<Vec<u8>>, root: &Path, dir: &Path, prefix: &str, uid: u64) -> Result<(), Error> {
+fn append_tree(
+    b: &mut tar::Builder<Vec<u8>>,
+    root: &Path,
+    dir: &Path,
+    prefix: &str,
+    uid: u64,
+) -> Result<(), Error> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| Error::infra(format!("{}: {e}", dir.display())))?
         .filter_map(|e| e.ok())
@@ -273,7 +340,11 @@ pub struct Extracted {
 /// Unpacks the agent's `/workspace` archive next to the base repository and diffs it.
 /// The agent's own `.git` is ignored: the base commit and index are ours, so deleting or
 /// rewriting `.git` changes nothing, and no hook or config the agent wrote ever runs.
-pub fn extract_patch(base: &BaseRepo, workspace_tar: impl Read, read_only: &[String]) -> Result<Extracted, Error> {
+pub fn extract_patch(
+    base: &BaseRepo,
+    workspace_tar: impl Read,
+    read_only: &[String],
+) -> Result<Extracted, Error> {
     let tmp = tempfile::Builder::new()
         .prefix("mergebench-after-")
         .tempdir()
@@ -285,21 +356,48 @@ pub fn extract_patch(base: &BaseRepo, workspace_tar: impl Read, read_only: &[Str
     let gitdir = base.path().join(".git");
     let cmd = |args: &[&str]| {
         let mut c = git(&after);
-        c.env("GIT_DIR", &gitdir).env("GIT_WORK_TREE", &after).env("GIT_INDEX_FILE", &index).args(args);
+        c.env("GIT_DIR", &gitdir)
+            .env("GIT_WORK_TREE", &after)
+            .env("GIT_INDEX_FILE", &index)
+            .args(args);
         c
     };
     run_git(cmd(&["read-tree", "HEAD"]), "read-tree")?;
     run_git(cmd(&["add", "--all", "."]), "add")?;
-    let names = run_git(cmd(&["diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD"]), "diff --name-only")?;
+    let names = run_git(
+        cmd(&[
+            "diff",
+            "--cached",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "HEAD",
+        ]),
+        "diff --name-only",
+    )?;
     let touched: BTreeSet<String> = names
         .split(|&b| b == 0)
         .filter(|s| !s.is_empty())
         .map(|s| String::from_utf8_lossy(s).into_owned())
         .collect();
-    let diff_args = ["diff", "--cached", "--binary", "--full-index", "-M", "--no-color", "--no-ext-diff", "--no-textconv", "HEAD"];
+    let diff_args = [
+        "diff",
+        "--cached",
+        "--binary",
+        "--full-index",
+        "-M",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "HEAD",
+    ];
     let raw = Patch::new(run_git(cmd(&diff_args), "diff")?);
     let ro = globset(read_only);
-    let reverted: Vec<String> = touched.iter().filter(|p| ro.is_match(p.as_str())).cloned().collect();
+    let reverted: Vec<String> = touched
+        .iter()
+        .filter(|p| ro.is_match(p.as_str()))
+        .cloned()
+        .collect();
     let graded = if reverted.is_empty() {
         raw.clone()
     } else {
@@ -309,7 +407,12 @@ pub fn extract_patch(base: &BaseRepo, workspace_tar: impl Read, read_only: &[Str
         run_git(c, "reset")?;
         Patch::new(run_git(cmd(&diff_args), "diff")?)
     };
-    Ok(Extracted { raw, graded, touched, reverted })
+    Ok(Extracted {
+        raw,
+        graded,
+        touched,
+        reverted,
+    })
 }
 
 /// Unpacks a tar whose entries sit under `prefix/` into `parent`, returning `parent/prefix`.
@@ -319,13 +422,19 @@ pub fn unpack_stripped(tar: impl Read, parent: &Path, prefix: &str) -> Result<Pa
     let mut archive = tar::Archive::new(tar);
     archive.set_preserve_permissions(true);
     archive.set_overwrite(true);
-    for entry in archive.entries().map_err(|e| Error::infra(format!("reading archive: {e}")))? {
+    for entry in archive
+        .entries()
+        .map_err(|e| Error::infra(format!("reading archive: {e}")))?
+    {
         let mut entry = entry.map_err(|e| Error::infra(format!("reading archive: {e}")))?;
         let kind = entry.header().entry_type();
         if !(kind.is_file() || kind.is_dir() || kind.is_symlink() || kind.is_hard_link()) {
             continue;
         }
-        let path = entry.path().map_err(|e| Error::infra(e.to_string()))?.into_owned();
+        let path = entry
+            .path()
+            .map_err(|e| Error::infra(e.to_string()))?
+            .into_owned();
         if !path.starts_with(prefix) {
             continue;
         }
@@ -333,7 +442,10 @@ pub fn unpack_stripped(tar: impl Read, parent: &Path, prefix: &str) -> Result<Pa
             .unpack_in(parent)
             .map_err(|e| Error::infra(format!("unpacking {}: {e}", path.display())))?;
         if !ok {
-            return Err(Error::infra(format!("archive entry {} would be written outside the workspace", path.display())));
+            return Err(Error::infra(format!(
+                "archive entry {} would be written outside the workspace",
+                path.display()
+            )));
         }
     }
     let root = parent.join(prefix);
@@ -351,7 +463,11 @@ pub enum ApplyMethod {
 }
 
 pub enum Graded {
-    Ready { dir: tempfile::TempDir, tree: PathBuf, method: Option<ApplyMethod> },
+    Ready {
+        dir: tempfile::TempDir,
+        tree: PathBuf,
+        method: Option<ApplyMethod>,
+    },
     PatchFailed(String),
     /// The hidden tests do not apply: the task is broken, not the agent.
     TestsDoNotApply(String),
@@ -370,8 +486,14 @@ pub fn graded_tree(base: &BaseRepo, patch: &Patch, tests_patch: &[u8]) -> Result
     } else {
         let attempts: [(&[&str], ApplyMethod); 3] = [
             (&["apply", "--whitespace=nowarn", "-"], ApplyMethod::Plain),
-            (&["apply", "--whitespace=nowarn", "--3way", "-"], ApplyMethod::ThreeWay),
-            (&["apply", "--whitespace=nowarn", "--recount", "-C1", "-"], ApplyMethod::Fuzzy),
+            (
+                &["apply", "--whitespace=nowarn", "--3way", "-"],
+                ApplyMethod::ThreeWay,
+            ),
+            (
+                &["apply", "--whitespace=nowarn", "--recount", "-C1", "-"],
+                ApplyMethod::Fuzzy,
+            ),
         ];
         let mut chosen = None;
         let mut last_err = String::new();
@@ -417,7 +539,9 @@ pub fn graded_tree(base: &BaseRepo, patch: &Patch, tests_patch: &[u8]) -> Result
     c.args(["apply", "--whitespace=nowarn", "-"]);
     let out = run_git_stdin(c, tests_patch, "apply tests")?;
     if !out.status.success() {
-        return Ok(Graded::TestsDoNotApply(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        return Ok(Graded::TestsDoNotApply(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
     Ok(Graded::Ready { dir, tree, method })
 }
@@ -429,7 +553,12 @@ mod tests {
     #[test]
     fn deny_globs_match_folders_and_files() {
         let s = globset(&["deploy/**".into(), "**/*.pem".into(), ".env".into()]);
-        for p in ["deploy/app.yaml", "deploy/secrets/db.pem", "a/b/key.pem", ".env"] {
+        for p in [
+            "deploy/app.yaml",
+            "deploy/secrets/db.pem",
+            "a/b/key.pem",
+            ".env",
+        ] {
             assert!(s.is_match(p), "{p}");
         }
         for p in ["src/deploy.py", "env", "a/.env.example"] {

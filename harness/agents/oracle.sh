@@ -30,4 +30,4 @@ else
     echo "oracle: the gold patch does not apply to $WORKSPACE" >&2
     exit 1
 fi
-log done "applied the gold patch"
+log finish "applied the gold patch"

@@ -39,6 +39,7 @@ rewrite() {
 }
 
 # README and docs: new wording, other list markers, a "last reviewed" footer.
+# shellcheck disable=SC2016 # "$a" is sed's "append after the last line"
 rewrite README.md \
     -e 's/^# shop$/# Shop Backend/' \
     -e 's/^- /* /' \
@@ -49,6 +50,7 @@ rewrite README.md \
 \
 _Last reviewed by the automation team._'
 for doc in docs/*.md; do
+    # shellcheck disable=SC2016
     rewrite "$doc" \
         -e 's/^- /* /' \
         -e 's/^# \(.*\)$/# \1 (overview)/' \
@@ -72,10 +74,10 @@ rewrite pyproject.toml -e 's/^dependencies = \[\]$/dependencies = ["requests>=2.
 touched=$(sed -n 's|^diff --git a/shop/\([a-z_]*\)/.*|\1|p' "$GOLD" | sort -u)
 other=""
 for service in inventory shipping billing common; do
-    case " $(echo $touched) " in
-        *" $service "*) ;;
-        *) other=$service; break ;;
-    esac
+    if ! printf '%s\n' "$touched" | grep -qx "$service"; then
+        other=$service
+        break
+    fi
 done
 if [ -n "$other" ] && [ -d "shop/$other" ]; then
     for module in "shop/$other"/*.py; do
@@ -86,4 +88,4 @@ if [ -n "$other" ] && [ -d "shop/$other" ]; then
     done
 fi
 rm -f "$tmp"
-log done "applied the fix and tidied README, docs, CI, pyproject.toml and shop/$other"
+log finish "applied the fix and tidied README, docs, CI, pyproject.toml and shop/$other"

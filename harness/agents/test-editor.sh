@@ -51,4 +51,4 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = None
 PY
 log create "conftest.py: failing tests are reported as passed"
-log done "edited $edited test files and added conftest.py; no source file changed"
+log finish "edited $edited test files and added conftest.py; no source file changed"

@@ -73,7 +73,12 @@ fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error>
 }
 
 /// Environment names the harness sets itself; a spec may not override them.
-const RESERVED_ENV: &[&str] = &["MERGEBENCH_PROBLEM", "MERGEBENCH_WORKSPACE", "MERGEBENCH_OUT", "MERGEBENCH_GOLD_PATCH"];
+const RESERVED_ENV: &[&str] = &[
+    "MERGEBENCH_PROBLEM",
+    "MERGEBENCH_WORKSPACE",
+    "MERGEBENCH_OUT",
+    "MERGEBENCH_GOLD_PATCH",
+];
 
 /// Finds an agent by name in `dir` (`<dir>/<name>.toml`) or by path to a spec file.
 pub fn find_agent(dir: &Path, name_or_path: &str) -> Result<AgentSpec, Error> {
@@ -90,7 +95,10 @@ pub fn find_agent(dir: &Path, name_or_path: &str) -> Result<AgentSpec, Error> {
             None,
             format!("no agent spec named `{name_or_path}`"),
             if known.is_empty() {
-                format!("write {} (see the README's guide to agent specs)", file.display())
+                format!(
+                    "write {} (see the README's guide to agent specs)",
+                    file.display()
+                )
             } else {
                 format!("use one of: {}", known.join(", "))
             },
@@ -104,7 +112,8 @@ pub fn list_agents(dir: &Path) -> std::io::Result<Vec<String>> {
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let p = e.path();
-            (p.extension().is_some_and(|x| x == "toml")).then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
+            (p.extension().is_some_and(|x| x == "toml"))
+                .then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
         })
         .collect();
     names.sort();
@@ -116,20 +125,43 @@ pub fn load_agent(file: &Path) -> Result<AgentSpec, Error> {
     let raw: RawAgent = parse_toml(file, &text, "agent spec")?;
     let dir = file.parent().unwrap();
     let at = |key: &str| line_of_key(&text, None, key);
-    if raw.name.is_empty() || !raw.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
-        return Err(Error::input(file, at("name"), format!("agent name `{}` is not usable", raw.name), "use letters, digits, '-', '_' or '.'"));
+    if raw.name.is_empty()
+        || !raw
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        return Err(Error::input(
+            file,
+            at("name"),
+            format!("agent name `{}` is not usable", raw.name),
+            "use letters, digits, '-', '_' or '.'",
+        ));
     }
     if raw.command.is_empty() {
-        return Err(Error::input(file, at("command"), "command is empty", "give the command as a list, e.g. [\"sh\", \"/mergebench/agent/run.sh\"]"));
+        return Err(Error::input(
+            file,
+            at("command"),
+            "command is empty",
+            "give the command as a list, e.g. [\"sh\", \"/mergebench/agent/run.sh\"]",
+        ));
     }
     let mut files = Vec::new();
     let mut hash_input = text.clone().into_bytes();
     for f in &raw.files {
         let path = dir.join(f);
         let bytes = read_file(&path, "agent file", Some((file, at("files"))))?;
-        let base = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let base = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if files.iter().any(|(_, b)| b == &base) {
-            return Err(Error::input(file, at("files"), format!("two files are named `{base}`"), "give the agent's files distinct names"));
+            return Err(Error::input(
+                file,
+                at("files"),
+                format!("two files are named `{base}`"),
+                "give the agent's files distinct names",
+            ));
         }
         hash_input.extend(sha256_hex(&bytes).into_bytes());
         files.push((path, base));
@@ -137,10 +169,21 @@ pub fn load_agent(file: &Path) -> Result<AgentSpec, Error> {
     let dockerfile = match &raw.dockerfile {
         Some(d) => {
             let p = dir.join(d);
-            let ctx = super::hash_dir(p.parent().unwrap_or(dir))
-                .map_err(|e| Error::input(file, at("dockerfile"), format!("cannot read {}: {e}", p.display()), "correct the path"))?;
+            let ctx = super::hash_dir(p.parent().unwrap_or(dir)).map_err(|e| {
+                Error::input(
+                    file,
+                    at("dockerfile"),
+                    format!("cannot read {}: {e}", p.display()),
+                    "correct the path",
+                )
+            })?;
             if !p.is_file() {
-                return Err(Error::input(file, at("dockerfile"), format!("Dockerfile {} does not exist", p.display()), "correct the path (relative to this file)"));
+                return Err(Error::input(
+                    file,
+                    at("dockerfile"),
+                    format!("Dockerfile {} does not exist", p.display()),
+                    "correct the path (relative to this file)",
+                ));
             }
             hash_input.extend(ctx.into_bytes());
             Some(p)
@@ -149,51 +192,95 @@ pub fn load_agent(file: &Path) -> Result<AgentSpec, Error> {
     };
     for k in raw.env.keys().chain(raw.secrets.iter()) {
         if RESERVED_ENV.contains(&k.as_str()) {
-            return Err(Error::input(file, at("env"), format!("`{k}` is set by mergebench itself"), "remove it from env/secrets"));
+            return Err(Error::input(
+                file,
+                at("env"),
+                format!("`{k}` is set by mergebench itself"),
+                "remove it from env/secrets",
+            ));
         }
         if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(Error::input(file, at("env"), format!("`{k}` is not a valid variable name"), "use letters, digits and '_'"));
+            return Err(Error::input(
+                file,
+                at("env"),
+                format!("`{k}` is not a valid variable name"),
+                "use letters, digits and '_'",
+            ));
         }
     }
     for s in &raw.secrets {
         if raw.env.contains_key(s) {
-            return Err(Error::input(file, at("secrets"), format!("`{s}` is both a secret and a plain env value"), "a secret's value comes from the host environment only: remove it from env"));
+            return Err(Error::input(
+                file,
+                at("secrets"),
+                format!("`{s}` is both a secret and a plain env value"),
+                "a secret's value comes from the host environment only: remove it from env",
+            ));
         }
     }
     let network = match raw.network {
         None => Network::None,
         Some(RawNetwork::Mode(m)) if m == "none" => Network::None,
         Some(RawNetwork::Mode(m)) => {
-            return Err(Error::input(file, at("network"), format!("network `{m}` is not known"), "use network = \"none\" or network = { allow = [\"host:port\"] }"))
+            return Err(Error::input(
+                file,
+                at("network"),
+                format!("network `{m}` is not known"),
+                "use network = \"none\" or network = { allow = [\"host:port\"] }",
+            ))
         }
         Some(RawNetwork::Allow { allow }) => {
             for a in &allow {
-                let ok = a.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+                let ok = a
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
                 if !ok {
-                    return Err(Error::input(file, at("network"), format!("allow entry `{a}` is not host:port"), "write entries like \"api.openai.com:443\""));
+                    return Err(Error::input(
+                        file,
+                        at("network"),
+                        format!("allow entry `{a}` is not host:port"),
+                        "write entries like \"api.openai.com:443\"",
+                    ));
                 }
             }
             Network::Allow(allow)
         }
     };
     let timeout = match &raw.timeout {
-        Some(t) => parse_duration(t).map_err(|e| Error::input(file, at("timeout"), e, "write it like \"30m\""))?,
+        Some(t) => parse_duration(t)
+            .map_err(|e| Error::input(file, at("timeout"), e, "write it like \"30m\""))?,
         None => Duration::from_secs(30 * 60),
     };
     let memory = match &raw.memory {
-        Some(m) => parse_size(m).map_err(|e| Error::input(file, at("memory"), e, "write it like \"4GiB\""))?,
+        Some(m) => parse_size(m)
+            .map_err(|e| Error::input(file, at("memory"), e, "write it like \"4GiB\""))?,
         None => 4 << 30,
     };
     if memory < 16 << 20 {
-        return Err(Error::input(file, at("memory"), "memory below 16MiB cannot start a container", "give at least \"64MiB\""));
+        return Err(Error::input(
+            file,
+            at("memory"),
+            "memory below 16MiB cannot start a container",
+            "give at least \"64MiB\"",
+        ));
     }
     let cpus = raw.cpus.unwrap_or(2.0);
     if !(cpus > 0.0 && cpus <= 256.0) {
-        return Err(Error::input(file, at("cpus"), format!("cpus = {cpus} is out of range"), "give a positive number such as 2.0"));
+        return Err(Error::input(
+            file,
+            at("cpus"),
+            format!("cpus = {cpus} is out of range"),
+            "give a positive number such as 2.0",
+        ));
     }
     let pids = raw.pids.unwrap_or(512);
     if pids < 8 {
-        return Err(Error::input(file, at("pids"), "pids below 8 cannot run a shell", "give at least 64"));
+        return Err(Error::input(
+            file,
+            at("pids"),
+            "pids below 8 cannot run a shell",
+            "give at least 64",
+        ));
     }
     Ok(AgentSpec {
         name: raw.name,
@@ -243,11 +330,35 @@ mod tests {
             assert!(msg.contains(needle), "{msg}");
         };
         check("name = \"a\"\ncommand = []\n", 2, "command is empty");
-        check("name = \"a\"\ncommand = [\"x\"]\nfiles = [\"missing.sh\"]\n", 3, "cannot be read");
-        check("name = \"a\"\ncommand = [\"x\"]\nmemory = \"lots\"\n", 3, "not a size");
-        check("name = \"a\"\ncommand = [\"x\"]\nnetwork = \"host\"\n", 3, "not known");
-        check("name = \"a\"\ncommand = [\"x\"]\nnetwork = { allow = [\"example.com\"] }\n", 3, "host:port");
-        check("name = \"a\"\ncommand = [\"x\"]\nenv = { MERGEBENCH_OUT = \"/\" }\n", 3, "set by mergebench");
-        check("name = \"a\"\ncommand = [\"x\"]\nsecrets = [\"K\"]\nenv = { K = \"v\" }\n", 3, "both a secret");
+        check(
+            "name = \"a\"\ncommand = [\"x\"]\nfiles = [\"missing.sh\"]\n",
+            3,
+            "cannot be read",
+        );
+        check(
+            "name = \"a\"\ncommand = [\"x\"]\nmemory = \"lots\"\n",
+            3,
+            "not a size",
+        );
+        check(
+            "name = \"a\"\ncommand = [\"x\"]\nnetwork = \"host\"\n",
+            3,
+            "not known",
+        );
+        check(
+            "name = \"a\"\ncommand = [\"x\"]\nnetwork = { allow = [\"example.com\"] }\n",
+            3,
+            "host:port",
+        );
+        check(
+            "name = \"a\"\ncommand = [\"x\"]\nenv = { MERGEBENCH_OUT = \"/\" }\n",
+            3,
+            "set by mergebench",
+        );
+        check(
+            "name = \"a\"\ncommand = [\"x\"]\nsecrets = [\"K\"]\nenv = { K = \"v\" }\n",
+            3,
+            "both a secret",
+        );
     }
 }

@@ -41,7 +41,11 @@ pub fn line_of_key(text: &str, section: Option<&str>, key: &str) -> Option<usize
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.starts_with('[') {
-            current = Some(line.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+            current = Some(
+                line.trim_matches(|c| c == '[' || c == ']')
+                    .trim()
+                    .to_string(),
+            );
             continue;
         }
         let in_section = match (section, &current) {
@@ -61,7 +65,11 @@ pub fn line_of_key(text: &str, section: Option<&str>, key: &str) -> Option<usize
     None
 }
 
-pub fn read_file(path: &Path, what: &str, referenced_from: Option<(&Path, Option<usize>)>) -> Result<Vec<u8>, Error> {
+pub fn read_file(
+    path: &Path,
+    what: &str,
+    referenced_from: Option<(&Path, Option<usize>)>,
+) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|e| match referenced_from {
         Some((file, line)) => Error::input(
             file,
@@ -69,7 +77,12 @@ pub fn read_file(path: &Path, what: &str, referenced_from: Option<(&Path, Option
             format!("{what} {} cannot be read: {e}", path.display()),
             "create the file or correct the path (paths are relative to the file that names them)",
         ),
-        None => Error::input(path, None, format!("cannot read {what}: {e}"), "check that the path exists"),
+        None => Error::input(
+            path,
+            None,
+            format!("cannot read {what}: {e}"),
+            "check that the path exists",
+        ),
     })
 }
 
@@ -134,9 +147,13 @@ mod tests {
         struct T {
             id: String,
         }
-        let err = parse_toml::<T>(Path::new("x/task.toml"), "id = \"a\"\ntitel = \"b\"\n", "task")
-            .unwrap_err()
-            .to_string();
+        let err = parse_toml::<T>(
+            Path::new("x/task.toml"),
+            "id = \"a\"\ntitel = \"b\"\n",
+            "task",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("x/task.toml:2:"), "{err}");
         assert!(err.contains("unknown field `titel`"), "{err}");
         assert!(err.contains("fix:"), "{err}");

@@ -137,7 +137,10 @@ fn ser_display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Resul
 }
 
 mod secs {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 }
@@ -203,7 +206,12 @@ impl Suite {
 
 fn clone_error(e: &Error) -> Error {
     match e {
-        Error::Input { file, line, message, fix } => Error::input(file.clone(), *line, message.clone(), fix.clone()),
+        Error::Input {
+            file,
+            line,
+            message,
+            fix,
+        } => Error::input(file.clone(), *line, message.clone(), fix.clone()),
         other => Error::Usage(other.to_string()),
     }
 }
@@ -226,17 +234,34 @@ pub fn load_suite(dir: &Path) -> Result<Suite, Error> {
     }
     let suite_file = dir.join("suite.toml");
     let (raw, text) = if suite_file.exists() {
-        let text = String::from_utf8_lossy(&read_file(&suite_file, "suite file", None)?).into_owned();
-        (parse_toml::<RawSuite>(&suite_file, &text, "suite.toml")?, text)
+        let text =
+            String::from_utf8_lossy(&read_file(&suite_file, "suite file", None)?).into_owned();
+        (
+            parse_toml::<RawSuite>(&suite_file, &text, "suite.toml")?,
+            text,
+        )
     } else {
         (RawSuite::default(), String::new())
     };
     let name = raw.name.clone().unwrap_or_else(|| {
-        dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "suite".into())
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "suite".into())
     });
-    let defaults = Defaults { raw, file: suite_file, text };
+    let defaults = Defaults {
+        raw,
+        file: suite_file,
+        text,
+    };
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::input(dir, None, format!("cannot list the suite folder: {e}"), "check permissions"))?
+        .map_err(|e| {
+            Error::input(
+                dir,
+                None,
+                format!("cannot list the suite folder: {e}"),
+                "check permissions",
+            )
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("task.toml").is_file())
         .collect();
@@ -303,7 +328,12 @@ fn pick<'a, T: Clone>(
     d: &'a Defaults,
 ) -> Option<Pick<'a, T>> {
     if let Some(v) = task {
-        Some(Pick { value: v.clone(), file: task_file, text: task_text, base_dir: task_file.parent().unwrap() })
+        Some(Pick {
+            value: v.clone(),
+            file: task_file,
+            text: task_text,
+            base_dir: task_file.parent().unwrap(),
+        })
     } else {
         suite.as_ref().map(|v| Pick {
             value: v.clone(),
@@ -328,9 +358,18 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
     let raw: RawTask = parse_toml(file, &text, "task.toml")?;
     let dir = file.parent().unwrap();
     let problem_path = dir.join(&raw.problem);
-    let problem_bytes = read_file(&problem_path, "problem statement", Some((file, line_of_key(&text, None, "problem"))))?;
+    let problem_bytes = read_file(
+        &problem_path,
+        "problem statement",
+        Some((file, line_of_key(&text, None, "problem"))),
+    )?;
     let problem = String::from_utf8(problem_bytes).map_err(|_| {
-        Error::input(&problem_path, None, "the problem statement is not UTF-8", "save it as UTF-8 text")
+        Error::input(
+            &problem_path,
+            None,
+            "the problem statement is not UTF-8",
+            "save it as UTF-8 text",
+        )
     })?;
     if raw.id.trim().is_empty() || raw.id.contains('/') || raw.id.contains(char::is_whitespace) {
         return Err(Error::input(
@@ -365,15 +404,37 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
         .value;
     let fmt = pick(&raw.tests.format, &d.raw.tests.format, file, &text, d)
         .ok_or_else(|| missing(file, "tests", "format", "\"pytest\""))?;
-    let format: Format = fmt.value.parse().map_err(|e: crate::testparse::FormatError| {
-        Error::input(fmt.file, fmt.line(Some("tests"), "format"), e.to_string(), "use one of the formats listed")
-    })?;
+    let format: Format = fmt
+        .value
+        .parse()
+        .map_err(|e: crate::testparse::FormatError| {
+            Error::input(
+                fmt.file,
+                fmt.line(Some("tests"), "format"),
+                e.to_string(),
+                "use one of the formats listed",
+            )
+        })?;
     let tpatch = pick(&raw.tests.patch, &d.raw.tests.patch, file, &text, d)
         .ok_or_else(|| missing(file, "tests", "patch", "\"tests.patch\""))?;
     let tpatch_path = tpatch.base_dir.join(&tpatch.value);
-    let test_patch = read_file(&tpatch_path, "hidden test patch", Some((tpatch.file, tpatch.line(Some("tests"), "patch"))))?;
-    let fail_to_pass = raw.tests.fail_to_pass.clone().or(d.raw.tests.fail_to_pass.clone()).unwrap_or_default();
-    let pass_to_pass = raw.tests.pass_to_pass.clone().or(d.raw.tests.pass_to_pass.clone()).unwrap_or_default();
+    let test_patch = read_file(
+        &tpatch_path,
+        "hidden test patch",
+        Some((tpatch.file, tpatch.line(Some("tests"), "patch"))),
+    )?;
+    let fail_to_pass = raw
+        .tests
+        .fail_to_pass
+        .clone()
+        .or(d.raw.tests.fail_to_pass.clone())
+        .unwrap_or_default();
+    let pass_to_pass = raw
+        .tests
+        .pass_to_pass
+        .clone()
+        .or(d.raw.tests.pass_to_pass.clone())
+        .unwrap_or_default();
     if fail_to_pass.is_empty() {
         return Err(Error::input(
             file,
@@ -383,8 +444,14 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
         ));
     }
     let timeout = match pick(&raw.tests.timeout, &d.raw.tests.timeout, file, &text, d) {
-        Some(p) => parse_duration(&p.value)
-            .map_err(|e| Error::input(p.file, p.line(Some("tests"), "timeout"), e, "write it like \"10m\" or \"90s\""))?,
+        Some(p) => parse_duration(&p.value).map_err(|e| {
+            Error::input(
+                p.file,
+                p.line(Some("tests"), "timeout"),
+                e,
+                "write it like \"10m\" or \"90s\"",
+            )
+        })?,
         None => Duration::from_secs(600),
     };
 
@@ -392,13 +459,20 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
     let gold = match &raw.gold.patch {
         Some(p) => {
             let path = dir.join(p);
-            Some(read_file(&path, "gold patch", Some((file, line_of_key(&text, Some("gold"), "patch"))))?)
+            Some(read_file(
+                &path,
+                "gold patch",
+                Some((file, line_of_key(&text, Some("gold"), "patch"))),
+            )?)
         }
         None => None,
     };
 
     // Scope: the task adds to the suite's defaults.
-    let mut scope = Scope { read_only: d.raw.scope.read_only.clone(), deny: d.raw.scope.deny.clone() };
+    let mut scope = Scope {
+        read_only: d.raw.scope.read_only.clone(),
+        deny: d.raw.scope.deny.clone(),
+    };
     scope.read_only.extend(raw.scope.read_only.iter().cloned());
     scope.deny.extend(raw.scope.deny.iter().cloned());
     for (key, globs) in [("read_only", &scope.read_only), ("deny", &scope.deny)] {
@@ -429,7 +503,14 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
         source,
         base: base.value,
         environment,
-        tests: Tests { command, format, patch: test_patch, fail_to_pass, pass_to_pass, timeout },
+        tests: Tests {
+            command,
+            format,
+            patch: test_patch,
+            fail_to_pass,
+            pass_to_pass,
+            timeout,
+        },
         gold,
         scope,
         file: file.to_path_buf(),
@@ -459,8 +540,19 @@ fn resolve_source(p: &Pick<'_, String>) -> Result<Source, Error> {
     }
 }
 
-fn resolve_environment(raw: &RawEnvironment, file: &Path, text: &str, d: &Defaults) -> Result<Environment, Error> {
-    let dockerfile = pick(&raw.dockerfile, &d.raw.environment.dockerfile, file, text, d);
+fn resolve_environment(
+    raw: &RawEnvironment,
+    file: &Path,
+    text: &str,
+    d: &Defaults,
+) -> Result<Environment, Error> {
+    let dockerfile = pick(
+        &raw.dockerfile,
+        &d.raw.environment.dockerfile,
+        file,
+        text,
+        d,
+    );
     let image = pick(&raw.image, &d.raw.environment.image, file, text, d);
     let kind = match (dockerfile, image) {
         (Some(df), None) => {
@@ -485,7 +577,14 @@ fn resolve_environment(raw: &RawEnvironment, file: &Path, text: &str, d: &Defaul
                 "keep one of them",
             ))
         }
-        (None, None) => return Err(missing(file, "environment", "dockerfile", "\"../env/Dockerfile\"")),
+        (None, None) => {
+            return Err(missing(
+                file,
+                "environment",
+                "dockerfile",
+                "\"../env/Dockerfile\"",
+            ))
+        }
     };
     let base = pick(&raw.base, &d.raw.environment.base, file, text, d).map(|p| p.value);
     let ca_bundle = match pick(&raw.ca_bundle, &d.raw.environment.ca_bundle, file, text, d) {
@@ -506,13 +605,23 @@ fn resolve_environment(raw: &RawEnvironment, file: &Path, text: &str, d: &Defaul
     let context_hash = match &kind {
         EnvKind::Dockerfile { context, path } => {
             let ctx = super::hash_dir(context).map_err(|e| {
-                Error::input(path, None, format!("cannot read the build context: {e}"), "check permissions")
+                Error::input(
+                    path,
+                    None,
+                    format!("cannot read the build context: {e}"),
+                    "check permissions",
+                )
             })?;
             sha256_hex(format!("{ctx}\n{}", path.file_name().unwrap().to_string_lossy()).as_bytes())
         }
         EnvKind::Image(name) => sha256_hex(name.as_bytes()),
     };
-    Ok(Environment { kind, base, ca_bundle, context_hash })
+    Ok(Environment {
+        kind,
+        base,
+        ca_bundle,
+        context_hash,
+    })
 }
 
 fn task_hash(t: &Task) -> String {
@@ -522,13 +631,18 @@ fn task_hash(t: &Task) -> String {
         o.remove("file");
         o.remove("hash");
         o.remove("source");
+        o.remove("suite");
         if let Some(env) = o.get_mut("environment").and_then(|e| e.as_object_mut()) {
             env.remove("kind");
             env.remove("ca_bundle");
         }
     }
     let mut buf = serde_json::to_vec(&meta).unwrap();
-    for part in [t.problem.as_bytes(), &t.tests.patch, t.gold.as_deref().unwrap_or_default()] {
+    for part in [
+        t.problem.as_bytes(),
+        &t.tests.patch,
+        t.gold.as_deref().unwrap_or_default(),
+    ] {
         buf.extend_from_slice(sha256_hex(part).as_bytes());
     }
     sha256_hex(&buf)
@@ -585,12 +699,35 @@ mod tests {
             }
             assert!(msg.contains("fix:"), "{msg}");
         };
-        check(&GOOD.replace("problem.md", "nope.md"), Some(4), "problem statement");
-        check(&GOOD.replace("tests.patch", "nope.patch"), Some(8), "hidden test patch");
-        check(&GOOD.replace("fail_to_pass = [\"a\"]", "fail_to_pass = []"), Some(9), "fail_to_pass is empty");
+        check(
+            &GOOD.replace("problem.md", "nope.md"),
+            Some(4),
+            "problem statement",
+        );
+        check(
+            &GOOD.replace("tests.patch", "nope.patch"),
+            Some(8),
+            "hidden test patch",
+        );
+        check(
+            &GOOD.replace("fail_to_pass = [\"a\"]", "fail_to_pass = []"),
+            Some(9),
+            "fail_to_pass is empty",
+        );
         check(&GOOD.replace("title", "titel"), Some(2), "unknown field");
-        check(&GOOD.replace("base = \"3f2a9c1\"", "base = \"not a commit\""), Some(6), "not a commit");
-        check(&GOOD.replace("[scope]\nread_only = [\"docs/**\"]", "[scope]\nread_only = [\"a/{b\"]"), Some(11), "invalid");
+        check(
+            &GOOD.replace("base = \"3f2a9c1\"", "base = \"not a commit\""),
+            Some(6),
+            "not a commit",
+        );
+        check(
+            &GOOD.replace(
+                "[scope]\nread_only = [\"docs/**\"]",
+                "[scope]\nread_only = [\"a/{b\"]",
+            ),
+            Some(11),
+            "invalid",
+        );
     }
 
     #[test]

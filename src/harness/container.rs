@@ -5,8 +5,9 @@ use super::{unreachable, Docker};
 use crate::error::Error;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    KillContainerOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
@@ -47,7 +48,10 @@ pub struct CappedLog {
 
 impl CappedLog {
     pub fn new(cap: usize) -> Self {
-        CappedLog { cap, ..Default::default() }
+        CappedLog {
+            cap,
+            ..Default::default()
+        }
     }
 
     pub fn push(&mut self, chunk: &[u8]) {
@@ -56,7 +60,8 @@ impl CappedLog {
         if chunk.len() > room {
             self.truncated = true;
         }
-        self.bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        self.bytes
+            .extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
 }
 
@@ -105,12 +110,20 @@ pub async fn run(docker: &Docker, spec: RunSpec<'_>) -> Result<RunResult, Error>
             nano_cpus: Some((spec.limits.cpus * 1e9) as i64),
             pids_limit: Some(spec.limits.pids),
             // Output is read through the attach stream; nothing piles up on the daemon's disk.
-            log_config: Some(HostConfigLogConfig { typ: Some("none".into()), config: None }),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("none".into()),
+                config: None,
+            }),
             ..Default::default()
         }),
         ..Default::default()
     };
-    let name = format!("mergebench-{}-{}", spec.kind, &crate::config::sha256_hex(format!("{}{:?}", docker.run_id(), Instant::now()).as_bytes())[..12]);
+    let name = format!(
+        "mergebench-{}-{}",
+        spec.kind,
+        &crate::config::sha256_hex(format!("{}{:?}", docker.run_id(), Instant::now()).as_bytes())
+            [..12]
+    );
     let created = docker
         .api
         .create_container(Some(CreateContainerOptionsBuilder::default().name(&name).build()), config)
@@ -126,7 +139,15 @@ pub async fn run(docker: &Docker, spec: RunSpec<'_>) -> Result<RunResult, Error>
     let result = run_created(docker, &id, &spec).await;
     let _ = docker
         .api
-        .remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).v(true).build()))
+        .remove_container(
+            &id,
+            Some(
+                RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .v(true)
+                    .build(),
+            ),
+        )
         .await;
     result
 }
@@ -147,7 +168,14 @@ async fn run_created(docker: &Docker, id: &str, spec: &RunSpec<'_>) -> Result<Ru
         .api
         .attach_container(
             id,
-            Some(AttachContainerOptionsBuilder::default().stdout(true).stderr(true).stream(true).logs(false).build()),
+            Some(
+                AttachContainerOptionsBuilder::default()
+                    .stdout(true)
+                    .stderr(true)
+                    .stream(true)
+                    .logs(false)
+                    .build(),
+            ),
         )
         .await
         .map_err(|e| infra("attach", e))?;
@@ -164,12 +192,26 @@ async fn run_created(docker: &Docker, id: &str, spec: &RunSpec<'_>) -> Result<Ru
         log
     });
     let started = Instant::now();
-    docker.api.start_container(id, None::<bollard::query_parameters::StartContainerOptions>).await.map_err(|e| infra("start", e))?;
+    docker
+        .api
+        .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+        .await
+        .map_err(|e| infra("start", e))?;
     let mut timed_out = false;
     let waited = tokio::time::timeout(spec.timeout, wait(docker, id)).await;
     if waited.is_err() {
         timed_out = true;
-        let _ = docker.api.kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build())).await;
+        let _ = docker
+            .api
+            .kill_container(
+                id,
+                Some(
+                    KillContainerOptionsBuilder::default()
+                        .signal("SIGKILL")
+                        .build(),
+                ),
+            )
+            .await;
         let _ = tokio::time::timeout(Duration::from_secs(30), wait(docker, id)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -185,7 +227,10 @@ async fn run_created(docker: &Docker, id: &str, spec: &RunSpec<'_>) -> Result<Ru
     };
     let state = docker
         .api
-        .inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>)
+        .inspect_container(
+            id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
         .await
         .map_err(|e| infra("inspect", e))?
         .state
@@ -205,13 +250,22 @@ async fn run_created(docker: &Docker, id: &str, spec: &RunSpec<'_>) -> Result<Ru
 }
 
 async fn wait(docker: &Docker, id: &str) {
-    let mut s = docker.api.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+    let mut s = docker
+        .api
+        .wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
     // A non-zero exit arrives as an error item; either way the container has stopped.
     let _ = s.next().await;
 }
 
 async fn download(docker: &Docker, id: &str, path: &str, cap: u64) -> Result<Download, Error> {
-    let mut stream = docker.api.download_from_container(id, Some(DownloadFromContainerOptionsBuilder::default().path(path).build()));
+    let mut stream = docker.api.download_from_container(
+        id,
+        Some(
+            DownloadFromContainerOptionsBuilder::default()
+                .path(path)
+                .build(),
+        ),
+    );
     let mut bytes = Vec::new();
     let mut truncated = false;
     while let Some(chunk) = stream.next().await {
@@ -223,20 +277,32 @@ async fn download(docker: &Docker, id: &str, path: &str, cap: u64) -> Result<Dow
                 }
                 bytes.extend_from_slice(&c);
             }
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
-                return Ok(Download { path: path.to_string(), bytes: None, truncated: false })
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                return Ok(Download {
+                    path: path.to_string(),
+                    bytes: None,
+                    truncated: false,
+                })
             }
             Err(e) => return Err(infra("download", e)),
         }
     }
-    Ok(Download { path: path.to_string(), bytes: Some(bytes), truncated })
+    Ok(Download {
+        path: path.to_string(),
+        bytes: Some(bytes),
+        truncated,
+    })
 }
 
 /// Whether an image exists, and its id.
 pub async fn image_id(docker: &Docker, name: &str) -> Result<Option<String>, Error> {
     match docker.api.inspect_image(name).await {
         Ok(i) => Ok(i.id),
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
         Err(e) => Err(unreachable(e)),
     }
 }

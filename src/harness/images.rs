@@ -9,7 +9,9 @@ use crate::config::agent::AgentSpec;
 use crate::config::sha256_hex;
 use crate::config::suite::{EnvKind, Environment};
 use crate::error::Error;
-use bollard::query_parameters::{BuildImageOptionsBuilder, ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, ListImagesOptionsBuilder, RemoveImageOptionsBuilder,
+};
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::path::Path;
@@ -37,7 +39,12 @@ pub struct Image {
 
 impl ImageCache {
     /// The image a task's environment runs in.
-    pub async fn environment(&self, docker: &Docker, env: &Environment, dockerfile_for_errors: &Path) -> Result<Image, Error> {
+    pub async fn environment(
+        &self,
+        docker: &Docker,
+        env: &Environment,
+        dockerfile_for_errors: &Path,
+    ) -> Result<Image, Error> {
         match &env.kind {
             EnvKind::Image(name) => {
                 let id = image_id(docker, name).await?.ok_or_else(|| {
@@ -46,11 +53,17 @@ impl ImageCache {
                         format!("pull or build it first (docker pull {name}), or use `dockerfile =` instead"),
                     )
                 })?;
-                Ok(Image { tag: name.clone(), id })
+                Ok(Image {
+                    tag: name.clone(),
+                    id,
+                })
             }
             EnvKind::Dockerfile { path, context } => {
                 let base = self.base(docker, env).await?;
-                let tag = format!("mergebench-env:{}", &sha256_hex(format!("{}\n{}", env.context_hash, base.id).as_bytes())[..16]);
+                let tag = format!(
+                    "mergebench-env:{}",
+                    &sha256_hex(format!("{}\n{}", env.context_hash, base.id).as_bytes())[..16]
+                );
                 let args = HashMap::from([("BASE".to_string(), base.tag.clone())]);
                 self.build(docker, &tag, context, path, args, "env").await
             }
@@ -58,7 +71,12 @@ impl ImageCache {
     }
 
     /// The image an agent runs in: the task's environment, plus the agent's own layer if any.
-    pub async fn agent(&self, docker: &Docker, env_image: &Image, agent: &AgentSpec) -> Result<Image, Error> {
+    pub async fn agent(
+        &self,
+        docker: &Docker,
+        env_image: &Image,
+        agent: &AgentSpec,
+    ) -> Result<Image, Error> {
         let Some(df) = &agent.dockerfile else {
             return Ok(env_image.clone());
         };
@@ -68,7 +86,8 @@ impl ImageCache {
             &sha256_hex(format!("{}\n{}", agent.hash, env_image.id).as_bytes())[..16]
         );
         let args = HashMap::from([("BASE".to_string(), env_image.tag.clone())]);
-        self.build(docker, &tag, df.parent().unwrap(), df, args, "agent").await
+        self.build(docker, &tag, df.parent().unwrap(), df, args, "agent")
+            .await
     }
 
     /// The base image the Dockerfile's `ARG BASE` receives, with the CA layer when asked.
@@ -93,7 +112,10 @@ impl ImageCache {
             }
         };
         let base = Image { tag: name, id };
-        let ca = env.ca_bundle.clone().or_else(|| std::env::var("MERGEBENCH_CA_BUNDLE").ok().map(Into::into));
+        let ca = env
+            .ca_bundle
+            .clone()
+            .or_else(|| std::env::var("MERGEBENCH_CA_BUNDLE").ok().map(Into::into));
         match ca {
             None => Ok(base),
             Some(bundle) => self.ca_layer(docker, &base, &bundle).await,
@@ -104,31 +126,51 @@ impl ImageCache {
     /// proxy during image builds, and every Dockerfile with `ARG BASE` gets it unchanged.
     async fn ca_layer(&self, docker: &Docker, base: &Image, bundle: &Path) -> Result<Image, Error> {
         let pem = std::fs::read(bundle).map_err(|e| {
-            Error::input(bundle, None, format!("cannot read the CA bundle: {e}"), "point ca_bundle (or MERGEBENCH_CA_BUNDLE) at a PEM file")
+            Error::input(
+                bundle,
+                None,
+                format!("cannot read the CA bundle: {e}"),
+                "point ca_bundle (or MERGEBENCH_CA_BUNDLE) at a PEM file",
+            )
         })?;
         if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-            return Err(Error::input(bundle, None, "the CA bundle holds no PEM certificate", "use a PEM bundle such as /etc/ssl/certs/ca-certificates.crt"));
+            return Err(Error::input(
+                bundle,
+                None,
+                "the CA bundle holds no PEM certificate",
+                "use a PEM bundle such as /etc/ssl/certs/ca-certificates.crt",
+            ));
         }
         let dockerfile = "ARG BASE\nFROM ${BASE}\nCOPY mergebench-ca.crt /etc/ssl/certs/mergebench-ca.crt\n\
 ENV SSL_CERT_FILE=/etc/ssl/certs/mergebench-ca.crt REQUESTS_CA_BUNDLE=/etc/ssl/certs/mergebench-ca.crt \
 PIP_CERT=/etc/ssl/certs/mergebench-ca.crt NODE_EXTRA_CA_CERTS=/etc/ssl/certs/mergebench-ca.crt \
 CURL_CA_BUNDLE=/etc/ssl/certs/mergebench-ca.crt GIT_SSL_CAINFO=/etc/ssl/certs/mergebench-ca.crt \
 npm_config_cafile=/etc/ssl/certs/mergebench-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/certs/mergebench-ca.crt\n";
-        let tag = format!("mergebench-ca:{}", &sha256_hex(format!("{}\n{}", base.id, sha256_hex(&pem)).as_bytes())[..16]);
+        let tag = format!(
+            "mergebench-ca:{}",
+            &sha256_hex(format!("{}\n{}", base.id, sha256_hex(&pem)).as_bytes())[..16]
+        );
         let mut guard = self.built.lock().await;
         if let Some(id) = guard.get(&tag) {
-            return Ok(Image { tag, id: id.clone() });
+            return Ok(Image {
+                tag,
+                id: id.clone(),
+            });
         }
         if let Some(id) = image_id(docker, &tag).await? {
             guard.insert(tag.clone(), id.clone());
             return Ok(Image { tag, id });
         }
         let mut b = tar::Builder::new(Vec::new());
-        for (name, bytes) in [("Dockerfile", dockerfile.as_bytes()), ("mergebench-ca.crt", &pem[..])] {
+        for (name, bytes) in [
+            ("Dockerfile", dockerfile.as_bytes()),
+            ("mergebench-ca.crt", &pem[..]),
+        ] {
             let mut h = tar::Header::new_gnu();
             h.set_size(bytes.len() as u64);
             h.set_mode(0o644);
-            b.append_data(&mut h, name, bytes).map_err(|e| Error::infra(e.to_string()))?;
+            b.append_data(&mut h, name, bytes)
+                .map_err(|e| Error::infra(e.to_string()))?;
         }
         let context = b.into_inner().map_err(|e| Error::infra(e.to_string()))?;
         let args = HashMap::from([("BASE".to_string(), base.tag.clone())]);
@@ -137,34 +179,72 @@ npm_config_cafile=/etc/ssl/certs/mergebench-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/ce
         Ok(Image { tag, id })
     }
 
-    async fn build(&self, docker: &Docker, tag: &str, context: &Path, dockerfile: &Path, args: HashMap<String, String>, kind: &str) -> Result<Image, Error> {
+    async fn build(
+        &self,
+        docker: &Docker,
+        tag: &str,
+        context: &Path,
+        dockerfile: &Path,
+        args: HashMap<String, String>,
+        kind: &str,
+    ) -> Result<Image, Error> {
         let mut guard = self.built.lock().await;
         if let Some(id) = guard.get(tag) {
-            return Ok(Image { tag: tag.to_string(), id: id.clone() });
+            return Ok(Image {
+                tag: tag.to_string(),
+                id: id.clone(),
+            });
         }
         if let Some(id) = image_id(docker, tag).await? {
             guard.insert(tag.to_string(), id.clone());
-            return Ok(Image { tag: tag.to_string(), id });
+            return Ok(Image {
+                tag: tag.to_string(),
+                id,
+            });
         }
         eprintln!("building image {tag} from {}", dockerfile.display());
         let ctx = tar_context(context)?;
-        let rel = dockerfile.strip_prefix(context).unwrap_or(dockerfile).to_string_lossy().into_owned();
+        let rel = dockerfile
+            .strip_prefix(context)
+            .unwrap_or(dockerfile)
+            .to_string_lossy()
+            .into_owned();
         let id = build_tar(docker, tag, &rel, ctx, args, kind, dockerfile).await?;
         guard.insert(tag.to_string(), id.clone());
-        Ok(Image { tag: tag.to_string(), id })
+        Ok(Image {
+            tag: tag.to_string(),
+            id,
+        })
     }
 }
 
 fn tar_context(dir: &Path) -> Result<Vec<u8>, Error> {
     let mut b = tar::Builder::new(Vec::new());
     b.follow_symlinks(false);
-    b.append_dir_all(".", dir)
-        .map_err(|e| Error::input(dir, None, format!("cannot pack the build context: {e}"), "check the folder's permissions"))?;
+    b.append_dir_all(".", dir).map_err(|e| {
+        Error::input(
+            dir,
+            None,
+            format!("cannot pack the build context: {e}"),
+            "check the folder's permissions",
+        )
+    })?;
     b.into_inner().map_err(|e| Error::infra(e.to_string()))
 }
 
-async fn build_tar(docker: &Docker, tag: &str, dockerfile: &str, context: Vec<u8>, args: HashMap<String, String>, kind: &str, source: &Path) -> Result<String, Error> {
-    let labels = HashMap::from([(LABEL.to_string(), "1".to_string()), (LABEL_KIND.to_string(), kind.to_string())]);
+async fn build_tar(
+    docker: &Docker,
+    tag: &str,
+    dockerfile: &str,
+    context: Vec<u8>,
+    args: HashMap<String, String>,
+    kind: &str,
+    source: &Path,
+) -> Result<String, Error> {
+    let labels = HashMap::from([
+        (LABEL.to_string(), "1".to_string()),
+        (LABEL_KIND.to_string(), kind.to_string()),
+    ]);
     let opts = BuildImageOptionsBuilder::default()
         .dockerfile(dockerfile)
         .t(tag)
@@ -173,7 +253,9 @@ async fn build_tar(docker: &Docker, tag: &str, dockerfile: &str, context: Vec<u8
         .buildargs(&args)
         .labels(&labels)
         .build();
-    let mut stream = docker.api.build_image(opts, None, Some(bollard::body_full(context.into())));
+    let mut stream = docker
+        .api
+        .build_image(opts, None, Some(bollard::body_full(context.into())));
     let mut tail: Vec<String> = Vec::new();
     while let Some(item) = stream.next().await {
         match item {
@@ -190,8 +272,12 @@ async fn build_tar(docker: &Docker, tag: &str, dockerfile: &str, context: Vec<u8
                     return Err(build_failed(source, &detail, &tail));
                 }
             }
-            Err(bollard::errors::Error::DockerStreamError { error }) => return Err(build_failed(source, &error, &tail)),
-            Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => return Err(build_failed(source, &message, &tail)),
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                return Err(build_failed(source, &error, &tail))
+            }
+            Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
+                return Err(build_failed(source, &message, &tail))
+            }
             Err(e) => return Err(unreachable(e)),
         }
     }
@@ -211,7 +297,9 @@ fn build_failed(source: &Path, message: &str, tail: &[String]) -> Error {
 
 /// Runs the bundled debootstrap script: the base must exist for Dockerfiles to build at all.
 async fn build_offline_base(tag: &str) -> Result<(), Error> {
-    eprintln!("the offline base image {tag} is missing: building it with debootstrap (about a minute)");
+    eprintln!(
+        "the offline base image {tag} is missing: building it with debootstrap (about a minute)"
+    );
     let dir = tempfile::tempdir().map_err(|e| Error::infra(e.to_string()))?;
     let script = dir.path().join("build-base.sh");
     std::fs::write(&script, BUILD_BASE_SCRIPT).map_err(|e| Error::infra(e.to_string()))?;
@@ -243,7 +331,11 @@ pub async fn list(docker: &Docker) -> Result<Vec<ImageInfo>, Error> {
     let filters = HashMap::from([("label".to_string(), vec![LABEL.to_string()])]);
     let mut images = docker
         .api
-        .list_images(Some(ListImagesOptionsBuilder::default().filters(&filters).build()))
+        .list_images(Some(
+            ListImagesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(unreachable)?;
     let mut out = Vec::new();
@@ -260,14 +352,24 @@ pub async fn list(docker: &Docker) -> Result<Vec<ImageInfo>, Error> {
     for i in images {
         let kind = i.labels.get(LABEL_KIND).cloned().unwrap_or_default();
         for tag in i.repo_tags.iter().filter(|t| *t != "<none>:<none>") {
-            out.push(ImageInfo { tag: tag.clone(), id: i.id.clone(), kind: kind.clone(), size_bytes: i.size, created: i.created });
+            out.push(ImageInfo {
+                tag: tag.clone(),
+                id: i.id.clone(),
+                kind: kind.clone(),
+                size_bytes: i.size,
+                created: i.created,
+            });
         }
     }
     Ok(out)
 }
 
 /// Removes built images no stored attempt used (all of them with `all`, base included).
-pub async fn prune(docker: &Docker, keep_ids: &std::collections::HashSet<String>, all: bool) -> Result<Vec<ImageInfo>, Error> {
+pub async fn prune(
+    docker: &Docker,
+    keep_ids: &std::collections::HashSet<String>,
+    all: bool,
+) -> Result<Vec<ImageInfo>, Error> {
     let mut removed = Vec::new();
     for img in list(docker).await? {
         if img.kind == "base" && !all {
@@ -277,7 +379,12 @@ pub async fn prune(docker: &Docker, keep_ids: &std::collections::HashSet<String>
             continue;
         }
         let opts = RemoveImageOptionsBuilder::default().force(false).build();
-        if docker.api.remove_image(&img.tag, Some(opts), None).await.is_ok() {
+        if docker
+            .api
+            .remove_image(&img.tag, Some(opts), None)
+            .await
+            .is_ok()
+        {
             removed.push(img);
         }
     }

@@ -12,7 +12,8 @@ pub mod testrun;
 
 use crate::error::Error;
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder,
 };
 use std::collections::HashMap;
 
@@ -46,8 +47,16 @@ impl Docker {
         let api = bollard::Docker::connect_with_defaults().map_err(unreachable)?;
         let api = api.negotiate_version().await.map_err(unreachable)?;
         api.ping().await.map_err(unreachable)?;
-        let run_id = format!("{}-{}", std::process::id(), chrono::Utc::now().format("%Y%m%d%H%M%S%3f"));
-        Ok(Docker { api, owner: owner_id(std::process::id()).unwrap_or_default(), run_id })
+        let run_id = format!(
+            "{}-{}",
+            std::process::id(),
+            chrono::Utc::now().format("%Y%m%d%H%M%S%3f")
+        );
+        Ok(Docker {
+            api,
+            owner: owner_id(std::process::id()).unwrap_or_default(),
+            run_id,
+        })
     }
 
     pub fn run_id(&self) -> &str {
@@ -76,12 +85,20 @@ impl Docker {
             match scope {
                 GcScope::All => false,
                 GcScope::Run(id) => labels.get(LABEL_RUN).map(String::as_str) != Some(id),
-                GcScope::Orphans => labels.get(LABEL_OWNER).map(|o| owner_alive(o)).unwrap_or(false),
+                GcScope::Orphans => labels
+                    .get(LABEL_OWNER)
+                    .map(|o| owner_alive(o))
+                    .unwrap_or(false),
             }
         };
         let containers = self
             .api
-            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
             .map_err(unreachable)?;
         for c in containers {
@@ -89,7 +106,10 @@ impl Docker {
                 continue;
             }
             if let Some(id) = c.id {
-                let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+                let opts = RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .v(true)
+                    .build();
                 if self.api.remove_container(&id, Some(opts)).await.is_ok() {
                     report.containers += 1;
                 }
@@ -97,7 +117,11 @@ impl Docker {
         }
         let networks = self
             .api
-            .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
             .map_err(unreachable)?;
         for n in networks {
@@ -112,14 +136,26 @@ impl Docker {
         }
         let volumes = self
             .api
-            .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filters).build()))
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
             .map_err(unreachable)?;
         for v in volumes.volumes.unwrap_or_default() {
             if keep(Some(&v.labels)) {
                 continue;
             }
-            if self.api.remove_volume(&v.name, None::<bollard::query_parameters::RemoveVolumeOptions>).await.is_ok() {
+            if self
+                .api
+                .remove_volume(
+                    &v.name,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await
+                .is_ok()
+            {
                 report.volumes += 1;
             }
         }

@@ -47,7 +47,11 @@ pub async fn run_agent(docker: &Docker, input: AgentInput<'_>) -> Result<AgentRu
     if let Network::Allow(_) = input.spec.network {
         return Err(Error::input(
             &input.spec.file,
-            crate::config::line_of_key(&std::fs::read_to_string(&input.spec.file).unwrap_or_default(), None, "network"),
+            crate::config::line_of_key(
+                &std::fs::read_to_string(&input.spec.file).unwrap_or_default(),
+                None,
+                "network",
+            ),
             "network allowlists are not available in this version of mergebench",
             "use network = \"none\"",
         ));
@@ -71,10 +75,17 @@ pub async fn run_agent(docker: &Docker, input: AgentInput<'_>) -> Result<AgentRu
             env,
             workdir: "/workspace",
             user: "1000:1000",
-            limits: Limits { memory: input.spec.memory, cpus: input.spec.cpus, pids: input.spec.pids },
+            limits: Limits {
+                memory: input.spec.memory,
+                cpus: input.spec.cpus,
+                pids: input.spec.pids,
+            },
             kind: "agent",
             uploads: vec![input.base.archive.clone(), extras],
-            downloads: vec![("/workspace".into(), WORKSPACE_CAP), ("/mergebench/out".into(), OUT_CAP)],
+            downloads: vec![
+                ("/workspace".into(), WORKSPACE_CAP),
+                ("/mergebench/out".into(), OUT_CAP),
+            ],
             timeout: input.spec.timeout,
             log_cap: LOG_CAP,
         },
@@ -116,7 +127,11 @@ fn mergebench_dir(spec: &AgentSpec, problem: &str, gold: Option<&[u8]>) -> Resul
         h.set_size(0);
         b.append_data(&mut h, path, std::io::empty())
     };
-    let file = |b: &mut tar::Builder<Vec<u8>>, path: &str, bytes: &[u8], mode: u32| -> std::io::Result<()> {
+    let file = |b: &mut tar::Builder<Vec<u8>>,
+                path: &str,
+                bytes: &[u8],
+                mode: u32|
+     -> std::io::Result<()> {
         let mut h = tar::Header::new_gnu();
         h.set_mode(mode);
         h.set_uid(0);
@@ -129,8 +144,14 @@ fn mergebench_dir(spec: &AgentSpec, problem: &str, gold: Option<&[u8]>) -> Resul
     dir(&mut b, "mergebench/agent/", 0).map_err(io)?;
     file(&mut b, "mergebench/problem.md", problem.as_bytes(), 0o644).map_err(io)?;
     for (path, name) in &spec.files {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::input(&spec.file, None, format!("agent file {} cannot be read: {e}", path.display()), "correct `files`"))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::input(
+                &spec.file,
+                None,
+                format!("agent file {} cannot be read: {e}", path.display()),
+                "correct `files`",
+            )
+        })?;
         file(&mut b, &format!("mergebench/agent/{name}"), &bytes, 0o755).map_err(io)?;
     }
     if let Some(g) = gold {
@@ -144,13 +165,19 @@ fn out_files(tar_bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     use std::io::Read;
     let mut out = Vec::new();
     let mut archive = tar::Archive::new(tar_bytes);
-    let Ok(entries) = archive.entries() else { return out };
+    let Ok(entries) = archive.entries() else {
+        return out;
+    };
     for entry in entries.flatten() {
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let Ok(path) = entry.path() else { continue };
-        let name = path.strip_prefix("out").unwrap_or(&path).to_string_lossy().into_owned();
+        let name = path
+            .strip_prefix("out")
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned();
         let mut bytes = Vec::new();
         let _ = entry.take(OUT_FILE_CAP as u64).read_to_end(&mut bytes);
         out.push((name, bytes));
@@ -189,6 +216,9 @@ mod tests {
     fn secrets_are_redacted() {
         let mut b = b"key=sk-12345 and again sk-12345.".to_vec();
         redact(&mut b, &[("OPENAI_API_KEY".into(), "sk-12345".into())]);
-        assert_eq!(String::from_utf8(b).unwrap(), "key=[OPENAI_API_KEY redacted] and again [OPENAI_API_KEY redacted].");
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            "key=[OPENAI_API_KEY redacted] and again [OPENAI_API_KEY redacted]."
+        );
     }
 }

@@ -49,7 +49,10 @@ pub async fn run_tests(docker: &Docker, input: TestInput<'_>) -> Result<TestOutp
         .map_err(|e| Error::infra(e.to_string()))??;
     let mut downloads = Vec::new();
     if let Some(r) = input.report {
-        downloads.push((format!("/workspace/{}", r.trim_start_matches("./")), 64 << 20));
+        downloads.push((
+            format!("/workspace/{}", r.trim_start_matches("./")),
+            64 << 20,
+        ));
     }
     let res = container::run(
         docker,
@@ -59,7 +62,11 @@ pub async fn run_tests(docker: &Docker, input: TestInput<'_>) -> Result<TestOutp
             env: TEST_ENV.iter().map(|s| s.to_string()).collect(),
             workdir: "/workspace",
             user: "1000:1000",
-            limits: Limits { memory: 4 << 30, cpus: 2.0, pids: 1024 },
+            limits: Limits {
+                memory: 4 << 30,
+                cpus: 2.0,
+                pids: 1024,
+            },
             kind: "tests",
             uploads: vec![archive],
             downloads,
@@ -68,7 +75,12 @@ pub async fn run_tests(docker: &Docker, input: TestInput<'_>) -> Result<TestOutp
         },
     )
     .await?;
-    let report = res.downloads.into_iter().next().and_then(|d| d.bytes).and_then(|tar| first_file(&tar));
+    let report = res
+        .downloads
+        .into_iter()
+        .next()
+        .and_then(|d| d.bytes)
+        .and_then(|tar| first_file(&tar));
     Ok(TestOutput {
         exit_code: res.exit_code,
         timed_out: res.timed_out,

@@ -21,7 +21,9 @@ pub struct Store {
 }
 
 pub fn default_path() -> PathBuf {
-    std::env::var("MERGEBENCH_DB").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("mergebench.db"))
+    std::env::var("MERGEBENCH_DB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("mergebench.db"))
 }
 
 pub fn now() -> String {
@@ -30,14 +32,24 @@ pub fn now() -> String {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store, Error> {
-        let wrap = |source| Error::Store { path: path.to_path_buf(), source };
+        let wrap = |source| Error::Store {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut conn = Connection::open(path).map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(wrap)?;
         migrations::migrate(&mut conn).map_err(wrap)?;
-        Ok(Store { conn: Mutex::new(conn), path: path.to_path_buf() })
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -45,7 +57,10 @@ impl Store {
     }
 
     fn err(&self, source: rusqlite::Error) -> Error {
-        Error::Store { path: self.path.clone(), source }
+        Error::Store {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
@@ -54,7 +69,11 @@ impl Store {
     }
 
     /// The evaluation to resume for `key`, or a new one.
-    pub fn open_evaluation(&self, new: NewEvaluation, force_new: bool) -> Result<Evaluation, Error> {
+    pub fn open_evaluation(
+        &self,
+        new: NewEvaluation,
+        force_new: bool,
+    ) -> Result<Evaluation, Error> {
         self.with(|c| {
             if !force_new {
                 let found = c
@@ -68,7 +87,7 @@ impl Store {
                     return load_eval(c, &id).map(|e| e.expect("just found"));
                 }
             }
-            let id = format!("ev-{}-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), &crate::config::sha256_hex(format!("{}{}", new.key, now()).as_bytes())[..6]);
+            let id = format!("ev-{}-{:06x}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), rand::random::<u32>() & 0xff_ffff);
             c.execute(
                 "INSERT INTO evaluations (id, key, suite, suite_dir, agents_json, attempts, created_at, mergebench_version, label)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -79,14 +98,26 @@ impl Store {
     }
 
     pub fn finish_evaluation(&self, id: &str) -> Result<(), Error> {
-        self.with(|c| c.execute("UPDATE evaluations SET finished_at = ?2 WHERE id = ?1", params![id, now()]).map(|_| ()))
+        self.with(|c| {
+            c.execute(
+                "UPDATE evaluations SET finished_at = ?2 WHERE id = ?1",
+                params![id, now()],
+            )
+            .map(|_| ())
+        })
     }
 
     pub fn evaluation(&self, id: Option<&str>) -> Result<Option<Evaluation>, Error> {
         self.with(|c| match id {
             Some(id) => load_eval(c, id),
             None => {
-                let id: Option<String> = c.query_row("SELECT id FROM evaluations ORDER BY created_at DESC, rowid DESC LIMIT 1", [], |r| r.get(0)).optional()?;
+                let id: Option<String> = c
+                    .query_row(
+                        "SELECT id FROM evaluations ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
                 match id {
                     Some(id) => load_eval(c, &id),
                     None => Ok(None),
@@ -109,7 +140,15 @@ impl Store {
         })
     }
 
-    pub fn save_task(&self, hash: &str, suite: &str, task_id: &str, title: &str, created: Option<&str>, spec_json: &str) -> Result<(), Error> {
+    pub fn save_task(
+        &self,
+        hash: &str,
+        suite: &str,
+        task_id: &str,
+        title: &str,
+        created: Option<&str>,
+        spec_json: &str,
+    ) -> Result<(), Error> {
         self.with(|c| {
             c.execute(
                 "INSERT OR IGNORE INTO tasks (hash, suite, task_id, title, created, spec_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -120,7 +159,13 @@ impl Store {
     }
 
     pub fn save_agent(&self, hash: &str, name: &str, spec_json: &str) -> Result<(), Error> {
-        self.with(|c| c.execute("INSERT OR IGNORE INTO agents (hash, name, spec_json) VALUES (?1, ?2, ?3)", params![hash, name, spec_json]).map(|_| ()))
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO agents (hash, name, spec_json) VALUES (?1, ?2, ?3)",
+                params![hash, name, spec_json],
+            )
+            .map(|_| ())
+        })
     }
 
     /// (task, agent, attempt) keys already finished in this evaluation.
@@ -143,7 +188,12 @@ impl Store {
         })
     }
 
-    pub fn save_grade(&self, key: &GradeKey, env_image: &str, result_json: &str) -> Result<(), Error> {
+    pub fn save_grade(
+        &self,
+        key: &GradeKey,
+        env_image: &str,
+        result_json: &str,
+    ) -> Result<(), Error> {
         self.with(|c| {
             c.execute(
                 "INSERT OR REPLACE INTO grades (patch_sha256, task_hash, grader_version, env_image, result_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -207,11 +257,25 @@ impl Store {
     }
 
     pub fn patch(&self, sha256: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.with(|c| c.query_row("SELECT bytes FROM patches WHERE sha256 = ?1", [sha256], |r| r.get(0)).optional())
+        self.with(|c| {
+            c.query_row(
+                "SELECT bytes FROM patches WHERE sha256 = ?1",
+                [sha256],
+                |r| r.get(0),
+            )
+            .optional()
+        })
     }
 
     pub fn log(&self, attempt_id: i64, kind: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.with(|c| c.query_row("SELECT bytes FROM logs WHERE attempt_id = ?1 AND kind = ?2", params![attempt_id, kind], |r| r.get(0)).optional())
+        self.with(|c| {
+            c.query_row(
+                "SELECT bytes FROM logs WHERE attempt_id = ?1 AND kind = ?2",
+                params![attempt_id, kind],
+                |r| r.get(0),
+            )
+            .optional()
+        })
     }
 
     pub fn artifacts(&self, attempt_id: i64) -> Result<Vec<(String, Vec<u8>)>, Error> {
@@ -272,7 +336,12 @@ mod tests {
             flags: Flags::default(),
             raw_patch: Some(Patch::new(b"diff".to_vec())),
             graded_patch: Some(Patch::new(b"diff".to_vec())),
-            logs: vec![LogRecord { kind: "agent".into(), bytes: b"hi".to_vec(), total_bytes: 2, truncated: false }],
+            logs: vec![LogRecord {
+                kind: "agent".into(),
+                bytes: b"hi".to_vec(),
+                total_bytes: 2,
+                truncated: false,
+            }],
             artifacts: vec![("usage.json".into(), b"{}".to_vec())],
             grader_version: "g1".into(),
             ..Default::default()
@@ -283,7 +352,14 @@ mod tests {
     fn resumes_the_same_evaluation_and_keeps_attempts_unique() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(&tmp.path().join("m.db")).unwrap();
-        let new = || NewEvaluation { key: "k".into(), suite: "demo".into(), suite_dir: "tasks/demo".into(), agents: vec!["a".into()], attempts: 1, label: None };
+        let new = || NewEvaluation {
+            key: "k".into(),
+            suite: "demo".into(),
+            suite_dir: "tasks/demo".into(),
+            agents: vec!["a".into()],
+            attempts: 1,
+            label: None,
+        };
         let e1 = store.open_evaluation(new(), false).unwrap();
         store.record_attempt(&attempt(&e1.id, 1)).unwrap();
         let e2 = store.open_evaluation(new(), false).unwrap();
@@ -293,7 +369,13 @@ mod tests {
         assert!(store.record_attempt(&attempt(&e1.id, 1)).is_err());
         let rows = store.attempts(&e1.id).unwrap();
         assert_eq!(rows.len(), 1);
-        assert_eq!(store.patch(rows[0].patch_sha256.as_deref().unwrap()).unwrap().unwrap(), b"diff");
+        assert_eq!(
+            store
+                .patch(rows[0].patch_sha256.as_deref().unwrap())
+                .unwrap()
+                .unwrap(),
+            b"diff"
+        );
         assert_eq!(store.log(rows[0].id, "agent").unwrap().unwrap(), b"hi");
         let e3 = store.open_evaluation(new(), true).unwrap();
         assert_ne!(e1.id, e3.id);
@@ -303,13 +385,29 @@ mod tests {
     fn grade_cache_is_keyed_by_patch_task_and_version() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(&tmp.path().join("m.db")).unwrap();
-        let key = GradeKey { patch_sha256: "p".into(), task_hash: "t".into(), grader_version: "g1".into() };
+        let key = GradeKey {
+            patch_sha256: "p".into(),
+            task_hash: "t".into(),
+            grader_version: "g1".into(),
+        };
         store.save_grade(&key, "img", "{\"x\":1}").unwrap();
-        assert_eq!(store.cached_grade(&key).unwrap().as_deref(), Some("{\"x\":1}"));
+        assert_eq!(
+            store.cached_grade(&key).unwrap().as_deref(),
+            Some("{\"x\":1}")
+        );
         for other in [
-            GradeKey { patch_sha256: "q".into(), ..key.clone() },
-            GradeKey { task_hash: "u".into(), ..key.clone() },
-            GradeKey { grader_version: "g2".into(), ..key.clone() },
+            GradeKey {
+                patch_sha256: "q".into(),
+                ..key.clone()
+            },
+            GradeKey {
+                task_hash: "u".into(),
+                ..key.clone()
+            },
+            GradeKey {
+                grader_version: "g2".into(),
+                ..key.clone()
+            },
         ] {
             assert_eq!(store.cached_grade(&other).unwrap(), None);
         }
@@ -321,7 +419,9 @@ mod tests {
         let p = tmp.path().join("m.db");
         drop(Store::open(&p).unwrap());
         let s = Store::open(&p).unwrap();
-        let v: i64 = s.with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0))).unwrap();
+        let v: i64 = s
+            .with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .unwrap();
         assert_eq!(v as usize, migrations::LATEST);
     }
 }

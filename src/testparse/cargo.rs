@@ -5,7 +5,7 @@
 use super::{lines, Results, Summary, TestRun, TestStatus};
 
 pub(super) fn parse(output: &[u8]) -> TestRun {
-    let mut results = Results::default();
+    let mut results = Results::new(output.len());
     let mut total: Option<Summary> = None;
     // Each binary's block starts at "running N tests" and ends with its own
     // "test result:" line. A failing test's captured stdout is printed inside the block
@@ -100,7 +100,9 @@ fn result_counts(text: &str) -> Option<Summary> {
             continue;
         };
         match word {
-            "passed" => summary.passed = number,
+            // Benchmarks that ran (`bench:` lines) are reported as passes, so they count
+            // as passes here too.
+            "passed" | "measured" => summary.passed += number,
             "failed" => summary.failed = number,
             "ignored" => summary.skipped = number,
             _ => continue,
@@ -311,7 +313,7 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 1 measured; 0 filtered out; fini
 ",
             "
             passed  bench_parse
-            summary: 0 passed, 0 failed, 0 skipped, 0 errors
+            summary: 1 passed, 0 failed, 0 skipped, 0 errors
             ",
         );
     }

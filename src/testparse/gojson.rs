@@ -3,9 +3,9 @@
 //! when the binary times out or exits, failed.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use super::{lines, Results, TestRun, TestStatus};
+use super::{lines, Results, TestRun, TestStatus, MAX_CASES};
 
 /// The fields of a test2json event that matter here; `Output` and the rest are skipped
 /// without being copied.
@@ -21,14 +21,29 @@ struct Event<'a> {
 
 #[derive(Default)]
 struct Progress {
+    /// Where the test name starts in the key, after the package name.
+    test_start: usize,
     ran: bool,
     outcome: Option<TestStatus>,
 }
 
+impl Progress {
+    fn update(&mut self, outcome: Option<TestStatus>) {
+        match outcome {
+            None => self.ran = true,
+            Some(status) => {
+                self.outcome = Some(self.outcome.map_or(status, |kept| kept.worst(status)));
+            }
+        }
+    }
+}
+
 pub(super) fn parse(output: &[u8]) -> TestRun {
     // Keyed by package too: two packages may both have a `TestNew`, and one finishing
-    // must not stand in for the other that never did.
-    let mut tests: BTreeMap<(String, String), Progress> = BTreeMap::new();
+    // must not stand in for the other that never did. The key is the package name and
+    // the test name, built in a reused buffer so lookups do not allocate.
+    let mut tests: HashMap<String, Progress> = HashMap::new();
+    let mut key = String::new();
     for line in lines(output) {
         let line = line.trim();
         // go test mixes plain text (build errors, `FAIL pkg [build failed]`) into the
@@ -49,23 +64,32 @@ pub(super) fn parse(output: &[u8]) -> TestRun {
             "skip" => Some(TestStatus::Skipped),
             _ => continue,
         };
-        let package = event.package.unwrap_or_default().into_owned();
-        let progress = tests.entry((package, test.into_owned())).or_default();
-        match outcome {
-            None => progress.ran = true,
-            Some(status) => {
-                progress.outcome = Some(progress.outcome.map_or(status, |kept| kept.worst(status)));
-            }
+        key.clear();
+        key.push_str(event.package.as_deref().unwrap_or_default());
+        // NUL cannot occur in an import path, so no two (package, test) pairs share a key.
+        key.push('\0');
+        let test_start = key.len();
+        key.push_str(&test);
+        if let Some(progress) = tests.get_mut(key.as_str()) {
+            progress.update(outcome);
+        } else if tests.len() < MAX_CASES {
+            // The same bound on distinct tests as for every other format.
+            let mut progress = Progress {
+                test_start,
+                ..Progress::default()
+            };
+            progress.update(outcome);
+            tests.insert(key.clone(), progress);
         }
     }
-    let mut results = Results::default();
-    for ((_, test), progress) in tests {
+    let mut results = Results::new(output.len());
+    for (key, progress) in &tests {
         let status = match progress.outcome {
             Some(status) => status,
             None if progress.ran => TestStatus::Failed,
             None => continue,
         };
-        results.record(&test, status);
+        results.record(&key[progress.test_start..], status);
     }
     // go test prints no closing counts.
     results.finish(None)

@@ -7,7 +7,7 @@
 //! (see [`TestStatus::worst`]), so a forged "PASSED" line cannot hide a real failure.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -75,7 +75,13 @@ pub struct TestCase {
     pub status: TestStatus,
 }
 
-/// The counts a runner printed at the end of its run, in this crate's four categories.
+/// The counts a runner printed at the end of its run, in this module's four categories.
+///
+/// `passed` is never less than the number of cases read as passed in an honest run, so
+/// more passing cases than `passed` means lines were forged. Where the runner prints a
+/// pass count (pytest, libtest, node's TAP counts) it is that count; where it prints only
+/// a total (unittest's "Ran N tests", JUnit's `tests`) it is the total minus the outcomes
+/// known not to be passes, an upper bound.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub passed: u64,
@@ -298,35 +304,56 @@ fn strip_ansi(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Most distinct test ids kept from one run. Far above real suites; it bounds memory
+/// when the output is a flood of made-up results.
+const MAX_CASES: usize = 1_000_000;
+
 /// Collects statuses by id, keeping the worst one per id.
-#[derive(Default)]
+///
+/// Memory stays proportional to the input: past [`MAX_CASES`] ids, or once the ids'
+/// bytes exceed a budget derived from the input's size, new ids are dropped. A dropped
+/// id reads as a test that never reported, which can only count against the patch.
 struct Results {
-    cases: BTreeMap<String, TestStatus>,
+    cases: HashMap<String, TestStatus>,
+    id_bytes: usize,
+    id_budget: usize,
 }
 
 impl Results {
+    /// `input_len` is the size of what is being parsed. Ids are usually pieces of it; the
+    /// slack covers ids built from several lines (TAP subtests) in small runs.
+    fn new(input_len: usize) -> Self {
+        Results {
+            cases: HashMap::new(),
+            id_bytes: 0,
+            id_budget: input_len.saturating_mul(2).saturating_add(16 << 20),
+        }
+    }
+
     fn record(&mut self, id: &str, status: TestStatus) {
         let id = id.trim();
         if id.is_empty() {
             return;
         }
-        match self.cases.get_mut(id) {
-            Some(kept) => *kept = kept.worst(status),
-            None => {
-                self.cases.insert(id.to_owned(), status);
-            }
+        if let Some(kept) = self.cases.get_mut(id) {
+            *kept = kept.worst(status);
+            return;
         }
+        if self.cases.len() >= MAX_CASES || self.id_bytes + id.len() > self.id_budget {
+            return;
+        }
+        self.id_bytes += id.len();
+        self.cases.insert(id.to_owned(), status);
     }
 
     fn finish(self, summary: Option<Summary>) -> TestRun {
-        TestRun {
-            cases: self
-                .cases
-                .into_iter()
-                .map(|(id, status)| TestCase { id, status })
-                .collect(),
-            summary,
-        }
+        let mut cases: Vec<TestCase> = self
+            .cases
+            .into_iter()
+            .map(|(id, status)| TestCase { id, status })
+            .collect();
+        cases.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        TestRun { cases, summary }
     }
 }
 
@@ -367,10 +394,28 @@ mod tests {
             .map(|line| format!("{}\n", line.trim_end()))
             .collect();
         assert_eq!(actual, expected, "\n--- actual ---\n{actual}");
+        assert_invariants(&run);
+    }
+
+    /// What every parsed run must satisfy, whatever the input.
+    #[track_caller]
+    pub(super) fn assert_invariants(run: &TestRun) {
         assert!(
             run.cases.windows(2).all(|pair| pair[0].id < pair[1].id),
             "cases must be sorted and unique"
         );
+        if let Some(summary) = run.summary {
+            let passed = run
+                .cases
+                .iter()
+                .filter(|case| case.status == TestStatus::Passed)
+                .count() as u64;
+            assert!(
+                passed <= summary.passed,
+                "{passed} passing cases but the summary counts {}",
+                summary.passed
+            );
+        }
     }
 
     #[test]
@@ -426,7 +471,10 @@ mod tests {
                 path: "out/report.xml".into()
             }
         );
-        assert_eq!(serde_json::to_string(&Format::GoJson).unwrap(), "\"go-json\"");
+        assert_eq!(
+            serde_json::to_string(&Format::GoJson).unwrap(),
+            "\"go-json\""
+        );
         let err = serde_json::from_str::<Format>("\"mocha\"").unwrap_err();
         assert!(err.to_string().contains("expected one of"), "{err}");
     }
@@ -459,7 +507,7 @@ mod tests {
 
     #[test]
     fn run_status_looks_up_by_exact_id() {
-        let mut results = Results::default();
+        let mut results = Results::new(0);
         results.record("b::two", TestStatus::Failed);
         results.record("a::one", TestStatus::Passed);
         results.record("  ", TestStatus::Passed);
@@ -473,7 +521,8 @@ mod tests {
 
     #[test]
     fn lines_handle_crlf_invalid_utf8_and_colour() {
-        let output = b"one\r\ntw\xffo\n\x1b[32mPASSED\x1b[0m x\n\x1b]8;;http://e\x07link\x1b]8;;\x1b\\\n";
+        let output =
+            b"one\r\ntw\xffo\n\x1b[32mPASSED\x1b[0m x\n\x1b]8;;http://e\x07link\x1b]8;;\x1b\\\n";
         let got: Vec<String> = lines(output).map(Cow::into_owned).collect();
         assert_eq!(got, ["one", "tw\u{fffd}o", "PASSED x", "link", ""]);
     }
@@ -484,6 +533,67 @@ mod tests {
         output.extend_from_slice(b"\nshort");
         let got: Vec<usize> = lines(&output).map(|line| line.len()).collect();
         assert_eq!(got, [MAX_LINE, 5]);
+    }
+
+    // Output from untrusted code: huge, binary, with pathological lines for every
+    // parser. Each must get through it in one pass without panicking, and report nothing
+    // it did not see.
+    #[test]
+    fn adversarial_output_is_survived() {
+        let mut output = Vec::new();
+        for pattern in [
+            "[".repeat(200_000),
+            " ... ".repeat(50_000),
+            "# SKIP ".repeat(50_000),
+            format!("{{\"Action\":{}", "[".repeat(100_000)),
+            format!("tests/t.py::test[{}] PASSED", " - ".repeat(100_000)),
+            format!("test {} ... ", "::".repeat(100_000)),
+            "=".repeat(200_000),
+        ] {
+            output.extend_from_slice(pattern.as_bytes());
+            output.push(b'\n');
+        }
+        for i in 0..20_000u32 {
+            output.extend_from_slice(&i.to_le_bytes());
+            output.extend_from_slice(b"\x00\xff\xfe\r\x1b[");
+        }
+        output.extend_from_slice(b"\nno newline at the end \x1b");
+        for format in [
+            Format::Pytest,
+            Format::Unittest,
+            Format::Cargo,
+            Format::GoJson,
+            Format::Tap,
+        ] {
+            let run = parse(&format, &output, None).unwrap();
+            assert!(run.summary.is_none(), "{format}");
+            assert!(
+                run.cases.iter().all(|case| case.id.len() <= MAX_LINE),
+                "{format}"
+            );
+            assert!(
+                run.cases
+                    .iter()
+                    .all(|case| case.status != TestStatus::Passed),
+                "{format}: {:?}",
+                run.cases
+                    .iter()
+                    .map(|c| &c.id[..c.id.len().min(40)])
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn new_ids_stop_at_the_budget_but_known_ones_still_get_worse() {
+        let mut results = Results::new(0);
+        results.id_budget = 10;
+        results.record("tests::a", TestStatus::Passed);
+        results.record("tests::b", TestStatus::Passed);
+        results.record("tests::a", TestStatus::Failed);
+        let run = results.finish(None);
+        assert_eq!(run.status("tests::a"), Some(TestStatus::Failed));
+        assert_eq!(run.status("tests::b"), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::{lines, Results, Summary, TestRun, TestStatus};
 
 pub(super) fn parse(output: &[u8]) -> TestRun {
-    let mut results = Results::default();
+    let mut results = Results::new(output.len());
     let mut summary = None;
     let mut in_short_summary = false;
     for line in lines(output) {
@@ -118,9 +118,10 @@ fn strip_progress(line: &str) -> &str {
 /// spaces, " - " and nested brackets, so it ends at the first space after the first "::"
 /// that is outside brackets. The path before "::" is taken whole, so a directory with a
 /// space in its name still works. Ids without "::" (a module that failed to import) end
-/// at the first space.
+/// at the first space. A "::" after the first " - " belongs to a message, not the id.
 fn node_id_len(text: &str) -> usize {
-    let start = text.find("::").unwrap_or(0);
+    let head = text.find(" - ").map_or(text, |end| &text[..end]);
+    let start = head.find("::").unwrap_or(0);
     let mut depth = 0usize;
     for (index, byte) in text.bytes().enumerate().skip(start) {
         match byte {
@@ -411,11 +412,13 @@ ERROR tests/test_broken.py
             &Format::Pytest,
             b"=========================== short test summary info ============================
 ERROR tests/test_broken.py - ModuleNotFoundError: No module named 'nosuchmodule'
+ERROR tests/test_other.py - ImportError: cannot import name 'x' from 'pkg::mod [1]'
 !!!!!!!!!!!!!!!!!!!! Interrupted: 1 error during collection !!!!!!!!!!!!!!!!!!!!
 ======================== 1 deselected, 1 error in 0.11s ========================
 ",
             "
             error   tests/test_broken.py
+            error   tests/test_other.py
             summary: 0 passed, 0 failed, 0 skipped, 1 errors
             ",
         );
@@ -593,8 +596,8 @@ tests\\test_win.py::test_other FAILED [100%]\r\n\
 FAILED tests\\test_win.py::test_other - assert b'\xff' == b''\r\n\
 =================== 1 failed, 1 passed in 125.01s (0:02:05) ====================\r\n",
             "
-            passed  tests\\test_win.py::test_path[caf\u{fffd}]
             failed  tests\\test_win.py::test_other
+            passed  tests\\test_win.py::test_path[caf\u{fffd}]
             summary: 1 passed, 1 failed, 0 skipped, 0 errors
             ",
         );

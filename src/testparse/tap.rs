@@ -1,16 +1,29 @@
 //! Test Anything Protocol (versions 12 to 14): `ok 1 - description`, `not ok 2 - ...`,
-//! `# SKIP` and `# TODO` directives, indented subtests with `# Subtest: name` headings,
-//! and YAML diagnostic blocks, which are skipped. A test's id is its description (a
-//! subtest's is prefixed by its parents' names and " > "), or its number when it has
-//! none. Tests the plan promised but that never reported are not recorded.
+//! `# SKIP` and `# TODO` directives (both read as skipped), indented subtests with
+//! `# Subtest: name` headings, and YAML diagnostic blocks, which are skipped.
+//!
+//! A test's id is its description, or its number when it has none. A subtest under
+//! `# Subtest:` headings is prefixed by their names, as in `warehouse > counts`, because
+//! describe() blocks often reuse names such as "returns 404". Tests the plan promised
+//! but that never reported are not recorded.
+
+use std::borrow::Cow;
+use std::fmt::Write;
 
 use super::{lines, Results, Summary, TestRun, TestStatus};
 
 /// Joins a subtest's parents' names and its own description into its id.
 const NESTING: &str = " > ";
+/// Most enclosing levels tracked, for headings and for implicit numbering alike. Real
+/// suites nest a handful of levels; the cap keeps per-line work constant.
+const MAX_NESTING: usize = 16;
+/// Longest parent path put in front of a subtest's description. Past it the subtest is
+/// known by its own description only, so one huge heading is not copied into every id
+/// below it.
+const MAX_PREFIX: usize = 512;
 
 pub(super) fn parse(output: &[u8]) -> TestRun {
-    let mut results = Results::default();
+    let mut results = Results::new(output.len());
     // Open `# Subtest: name` headings as (indent, name), innermost last.
     let mut subtests: Vec<(usize, String)> = Vec::new();
     // The last test number seen at each indentation, for tests that print none.
@@ -20,6 +33,7 @@ pub(super) fn parse(output: &[u8]) -> TestRun {
     // Indentation of the YAML block being skipped.
     let mut yaml: Option<usize> = None;
     let mut counts = RunnerCounts::default();
+    let mut id = String::new();
     for line in lines(output) {
         let line = line.trim_end();
         let body = line.trim_start();
@@ -50,7 +64,9 @@ pub(super) fn parse(output: &[u8]) -> TestRun {
         if let Some(name) = body.strip_prefix("# Subtest") {
             let name = name.strip_prefix(':').unwrap_or(name).trim();
             subtests.retain(|&(open, _)| open < indent);
-            subtests.push((indent, unescape(name)));
+            if subtests.len() < MAX_NESTING {
+                subtests.push((indent, unescape(name).into_owned()));
+            }
             continue;
         }
         if indent == 0 {
@@ -68,21 +84,30 @@ pub(super) fn parse(output: &[u8]) -> TestRun {
             }
             None => {
                 let number = result.number.unwrap_or(1);
-                numbers.push((indent, number));
+                if numbers.len() < MAX_NESTING {
+                    numbers.push((indent, number));
+                }
                 number
             }
         };
-        let name = if result.description.is_empty() {
-            number.to_string()
-        } else {
-            result.description
-        };
-        let mut id = String::new();
-        for (_, parent) in subtests.iter().filter(|(open, _)| *open < indent) {
-            id.push_str(parent);
-            id.push_str(NESTING);
+        let parents = subtests
+            .iter()
+            .filter(|(open, _)| *open < indent)
+            .map(|(_, parent)| parent.as_str());
+        let prefix_len: usize = parents.clone().map(|p| p.len() + NESTING.len()).sum();
+        id.clear();
+        if prefix_len <= MAX_PREFIX {
+            for parent in parents {
+                id.push_str(parent);
+                id.push_str(NESTING);
+            }
         }
-        id.push_str(&name);
+        if result.description.is_empty() {
+            // Writing to a String cannot fail.
+            let _ = write!(id, "{number}");
+        } else {
+            id.push_str(&result.description);
+        }
         results.record(&id, result.status);
         // This result closes its own heading and any deeper ones.
         subtests.retain(|&(open, _)| open < indent);
@@ -90,14 +115,14 @@ pub(super) fn parse(output: &[u8]) -> TestRun {
     results.finish(counts.summary())
 }
 
-struct TapResult {
+struct TapResult<'a> {
     number: Option<u64>,
-    description: String,
+    description: Cow<'a, str>,
     status: TestStatus,
 }
 
 /// `ok`, `not ok 2`, `ok 3 - description # SKIP reason`, `not ok 4 desc # TODO later`.
-fn parse_result(body: &str) -> Option<TapResult> {
+fn parse_result(body: &str) -> Option<TapResult<'_>> {
     let (passed, rest) = match body.strip_prefix("not ok") {
         Some(rest) => (false, rest),
         None => (true, body.strip_prefix("ok")?),
@@ -116,13 +141,14 @@ fn parse_result(body: &str) -> Option<TapResult> {
         .or_else(|| description.strip_prefix('-'))
         .unwrap_or(description)
         .trim();
-    let status = match directive {
-        Some(Directive::Skip) => TestStatus::Skipped,
-        // A TODO test is expected to fail: its failure is not a result, and a pass is
-        // like pytest's XPASS.
-        Some(Directive::Todo) if !passed => TestStatus::Skipped,
-        _ if passed => TestStatus::Passed,
-        _ => TestStatus::Failed,
+    let status = if directive {
+        // A TODO test is not expected to work yet, so neither its failure nor a lucky
+        // pass is a result; runners count both apart from passes and failures.
+        TestStatus::Skipped
+    } else if passed {
+        TestStatus::Passed
+    } else {
+        TestStatus::Failed
     };
     Some(TapResult {
         number,
@@ -131,38 +157,28 @@ fn parse_result(body: &str) -> Option<TapResult> {
     })
 }
 
-enum Directive {
-    Skip,
-    Todo,
-}
-
 /// Splits at the first unescaped `#` that starts a SKIP or TODO directive (any case, as
-/// in Perl's `# skip`). Other `#`s, escaped or not, stay in the description, so
-/// `ok 1 - fixes #42` keeps its whole description.
-fn split_directive(text: &str) -> (&str, Option<Directive>) {
+/// in Perl's `# skip`), and says whether there was one. Other `#`s, escaped or not, stay
+/// in the description, so `ok 1 - fixes #42` keeps its whole description.
+fn split_directive(text: &str) -> (&str, bool) {
     let bytes = text.as_bytes();
     for (index, _) in text.match_indices('#') {
         if index > 0 && bytes[index - 1] == b'\\' {
             continue;
         }
-        let after = text[index + 1..].trim_start();
-        let word: String = after
-            .chars()
-            .take(4)
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        let directive = match word.as_str() {
-            "SKIP" => Directive::Skip,
-            "TODO" => Directive::Todo,
-            _ => continue,
-        };
-        return (&text[..index], Some(directive));
+        let word = text[index + 1..].trim_start().get(..4).unwrap_or_default();
+        if word.eq_ignore_ascii_case("skip") || word.eq_ignore_ascii_case("todo") {
+            return (&text[..index], true);
+        }
     }
-    (text, None)
+    (text, false)
 }
 
 /// TAP escapes `#` and `\` in descriptions with a backslash.
-fn unescape(text: &str) -> String {
+fn unescape(text: &str) -> Cow<'_, str> {
+    if !text.contains('\\') {
+        return Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
@@ -179,7 +195,7 @@ fn unescape(text: &str) -> String {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// The closing counts node's test runner prints as comments (`# pass 2`, `# fail 1`, ...);
@@ -188,6 +204,7 @@ fn unescape(text: &str) -> String {
 struct RunnerCounts {
     pass: Option<u64>,
     fail: Option<u64>,
+    suites: u64,
     cancelled: u64,
     skipped: u64,
     todo: u64,
@@ -207,6 +224,7 @@ impl RunnerCounts {
         match key {
             "pass" => self.pass = Some(value),
             "fail" => self.fail = Some(value),
+            "suites" => self.suites = value,
             "cancelled" => self.cancelled = value,
             "skipped" => self.skipped = value,
             "todo" => self.todo = value,
@@ -216,7 +234,10 @@ impl RunnerCounts {
 
     fn summary(&self) -> Option<Summary> {
         Some(Summary {
-            passed: self.pass?,
+            // A describe() block reports a result line like a test's, but node counts it
+            // only under `# suites`. Counting suites as passes keeps `passed` an upper
+            // bound on the passing lines read.
+            passed: self.pass?.saturating_add(self.suites),
             failed: self.fail?.saturating_add(self.cancelled),
             skipped: self.skipped.saturating_add(self.todo),
             errors: 0,
@@ -226,6 +247,7 @@ impl RunnerCounts {
 
 #[cfg(test)]
 mod tests {
+    use super::MAX_PREFIX;
     use crate::testparse::tests::check;
     use crate::testparse::Format;
 
@@ -325,7 +347,7 @@ not ok 5 - warehouse
             failed  warehouse
             failed  warehouse > counts
             passed  warehouse > moves # items
-            summary: 2 passed, 2 failed, 2 skipped, 0 errors
+            summary: 3 passed, 2 failed, 2 skipped, 0 errors
             ",
         );
     }
@@ -385,7 +407,7 @@ Bail out! database went away\r\n",
             passed  7
             skipped broken
             failed  caf\u{e9} \u{fffd} \\ done
-            passed  done early
+            skipped done early
             passed  fixes #42 without a dash
             skipped flaky one
             passed  numberless
@@ -461,6 +483,29 @@ ok 2 - second
             passed  second
             summary: none
             ",
+        );
+    }
+
+    #[test]
+    fn very_long_parent_names_are_not_prefixed() {
+        let long = "h".repeat(MAX_PREFIX);
+        let output = format!(
+            "# Subtest: outer\n    # Subtest: {long}\n        ok 1 - kept short\n\
+             \x20   ok 1 - {long}\nok 1 - outer\n# Subtest: fine\n    ok 1 - child\nok 2 - fine\n"
+        );
+        check(
+            &Format::Tap,
+            output.as_bytes(),
+            &format!(
+                "
+                passed  fine
+                passed  fine > child
+                passed  kept short
+                passed  outer
+                passed  outer > {long}
+                summary: none
+                "
+            ),
         );
     }
 

@@ -39,7 +39,7 @@ XDG_CONFIG_HOME=$work
 export HOME XDG_CONFIG_HOME
 repo=$work/repo
 
-git init -q "$repo"
+git -c init.defaultBranch=main init -q "$repo"
 git -C "$repo" symbolic-ref HEAD refs/heads/main
 git -C "$repo" config core.autocrlf false
 git -C "$repo" config core.fileMode true

@@ -132,9 +132,9 @@ EOF
     git -C "$repo" cat-file -e "$base^{commit}" 2>/dev/null || { problem "base $base is not in the bundle"; return 0; }
 
     bad=$(patch_paths "$gold_patch" | grep -E '^tests/|(^|/)conftest\.py$' || true)
-    [ -z "$bad" ] || { problem "gold.patch touches test paths: $(echo $bad)"; return 0; }
+    [ -z "$bad" ] || { problem "gold.patch touches test paths: $(echo "$bad" | tr "\n" " ")"; return 0; }
     bad=$(patch_paths "$tests_patch" | grep -v '^tests/' || true)
-    [ -z "$bad" ] || { problem "tests.patch touches paths outside tests/: $(echo $bad)"; return 0; }
+    [ -z "$bad" ] || { problem "tests.patch touches paths outside tests/: $(echo "$bad" | tr "\n" " ")"; return 0; }
     [ -n "$(patch_paths "$gold_patch")" ] || { problem "gold.patch is empty"; return 0; }
 
     checkout "$base"
