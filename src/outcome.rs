@@ -5,7 +5,9 @@
 use crate::testparse::{TestRun, TestStatus};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Resolved,
@@ -13,6 +15,8 @@ pub enum Outcome {
     PatchFailed,
     EmptyPatch,
     AgentTimeout,
+    /// The default of an attempt that has not reached a verdict.
+    #[default]
     InfraError,
 }
 
@@ -239,8 +243,9 @@ mod tests {
     #[test]
     fn verdicts() {
         use TestStatus::*;
-        // (cases, summary, exit, f2p, p2p, all_pass, inconsistent)
-        let table: Vec<(TestRun, i64, &[&str], &[&str], bool, bool)> = vec![
+        // (run, exit, f2p, p2p, all_pass, inconsistent)
+        type Row<'a> = (TestRun, i64, &'a [&'a str], &'a [&'a str], bool, bool);
+        let table: Vec<Row> = vec![
             (
                 run(&[("a", Passed), ("b", Passed)], Some((2, 0))),
                 0,

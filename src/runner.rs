@@ -202,7 +202,8 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         async move { attempt_with_retries(&ctx, &t, &a, n).await }
     }))
     .buffer_unordered(opts.jobs.max(1));
-    tokio::pin!(work);
+    // Boxed so that dropping it cancels the attempts in flight before their containers go.
+    let mut work = Box::pin(work);
     let interrupted = loop {
         tokio::select! {
             next = work.next() => match next {

@@ -98,6 +98,7 @@ const MIGRATIONS: &[&str] = &[
     );",
 ];
 
+#[cfg(test)]
 pub const LATEST: usize = MIGRATIONS.len();
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

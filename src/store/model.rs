@@ -80,12 +80,6 @@ pub struct NewAttempt {
     pub artifacts: Vec<(String, Vec<u8>)>,
 }
 
-impl Default for Outcome {
-    fn default() -> Self {
-        Outcome::InfraError
-    }
-}
-
 pub const ATTEMPT_COLUMNS: &str = "id, eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds, total_seconds, usage_json, mergebench_version, grader_version, started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed";
 
 #[derive(Debug, Clone, Serialize)]
