@@ -77,6 +77,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ImagesCommand,
     },
+    /// Print the harness's speed beside a docker-CLI baseline, and the --jobs scaling.
+    Bench {
+        /// Fewer attempts: a quick look rather than a figure to quote.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Remove containers, networks and volumes that killed runs left behind.
     Gc {
         /// Remove everything mergebench made, even what a live run is using.
@@ -365,6 +371,23 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                     }
                 }
             }
+            Ok(exit::OK)
+        }
+        Command::Bench { quick } => {
+            let opts = if quick {
+                crate::bench::BenchOptions {
+                    attempts: 3,
+                    scaling_attempts: 4,
+                    sleep_secs: 2,
+                }
+            } else {
+                crate::bench::BenchOptions {
+                    attempts: 10,
+                    scaling_attempts: 8,
+                    sleep_secs: 3,
+                }
+            };
+            print!("{}", crate::bench::bench(opts).await?);
             Ok(exit::OK)
         }
         Command::Gc { all, json } => {

@@ -4,6 +4,7 @@
 //!
 //! See ARCHITECTURE.md for the map of this crate.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -215,6 +215,7 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
                 Some(Err(e)) => {
                     bar.abandon();
                     drop(work);
+                    docker.settle().await;
                     let _ = docker.gc(GcScope::Run(docker.run_id())).await;
                     return Err(e);
                 }
@@ -224,6 +225,7 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         }
     };
     drop(work);
+    docker.settle().await;
     if interrupted {
         bar.abandon_with_message("interrupted");
         let _ = docker.gc(GcScope::Run(docker.run_id())).await;

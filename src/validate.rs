@@ -57,6 +57,7 @@ pub async fn validate_suite(
         };
         out.push(v);
     }
+    docker.settle().await;
     Ok(out)
 }
 

@@ -83,6 +83,15 @@ pub struct RunResult {
     pub seconds: f64,
 }
 
+fn trace(t0: Instant, what: &str) {
+    if std::env::var_os("MERGEBENCH_TRACE").is_some() {
+        eprintln!(
+            "trace {:>8.1} ms {what}",
+            t0.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+}
+
 fn infra(what: &str, e: impl std::fmt::Display) -> Error {
     Error::infra(format!("docker {what}: {e}"))
 }
@@ -118,6 +127,7 @@ pub async fn run(docker: &Docker, spec: RunSpec<'_>) -> Result<RunResult, Error>
         }),
         ..Default::default()
     };
+    let t0 = Instant::now();
     let name = format!(
         "mergebench-{}-{}",
         spec.kind,
@@ -136,34 +146,51 @@ pub async fn run(docker: &Docker, spec: RunSpec<'_>) -> Result<RunResult, Error>
             other => infra("create", other),
         })?;
     let id = created.id;
-    let result = run_created(docker, &id, &spec).await;
-    let _ = docker
-        .api
-        .remove_container(
-            &id,
-            Some(
-                RemoveContainerOptionsBuilder::default()
-                    .force(true)
-                    .v(true)
-                    .build(),
-            ),
-        )
-        .await;
+    trace(t0, "created");
+    let result = run_created(docker, &id, &spec, t0).await;
+    // Removal is off the attempt's critical path; `Docker::settle` waits for it before exit.
+    let api = docker.api.clone();
+    docker.defer(tokio::spawn(async move {
+        let _ = api
+            .remove_container(
+                &id,
+                Some(
+                    RemoveContainerOptionsBuilder::default()
+                        .force(true)
+                        .v(true)
+                        .build(),
+                ),
+            )
+            .await;
+    }));
+    trace(t0, "done");
     result
 }
 
-async fn run_created(docker: &Docker, id: &str, spec: &RunSpec<'_>) -> Result<RunResult, Error> {
-    for archive in &spec.uploads {
+async fn run_created(
+    docker: &Docker,
+    id: &str,
+    spec: &RunSpec<'_>,
+    t0: Instant,
+) -> Result<RunResult, Error> {
+    // One archive, one upload: each archive call on a stopped container mounts its filesystem.
+    if !spec.uploads.is_empty() {
+        let archive = if spec.uploads.len() == 1 {
+            spec.uploads[0].clone()
+        } else {
+            concat_archives(&spec.uploads)?
+        };
         docker
             .api
             .upload_to_container(
                 id,
                 Some(UploadToContainerOptionsBuilder::default().path("/").build()),
-                bollard::body_full(archive.clone().into()),
+                bollard::body_full(archive.into()),
             )
             .await
             .map_err(|e| infra("upload", e))?;
     }
+    trace(t0, "uploaded");
     let attach = docker
         .api
         .attach_container(
@@ -191,12 +218,14 @@ async fn run_created(docker: &Docker, id: &str, spec: &RunSpec<'_>) -> Result<Ru
         }
         log
     });
+    trace(t0, "attached");
     let started = Instant::now();
     docker
         .api
         .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
         .await
         .map_err(|e| infra("start", e))?;
+    trace(t0, "started");
     let mut timed_out = false;
     let waited = tokio::time::timeout(spec.timeout, wait(docker, id)).await;
     if waited.is_err() {
@@ -215,6 +244,7 @@ async fn run_created(docker: &Docker, id: &str, spec: &RunSpec<'_>) -> Result<Ru
         let _ = tokio::time::timeout(Duration::from_secs(30), wait(docker, id)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
+    trace(t0, "exited");
     // The stream ends when the container does; a reader still busy after that is draining a
     // flood, and what it has is what we keep.
     let log = match tokio::time::timeout(Duration::from_secs(20), reader).await {
@@ -235,10 +265,15 @@ async fn run_created(docker: &Docker, id: &str, spec: &RunSpec<'_>) -> Result<Ru
         .map_err(|e| infra("inspect", e))?
         .state
         .unwrap_or_default();
-    let mut downloads = Vec::new();
-    for (path, cap) in &spec.downloads {
-        downloads.push(download(docker, id, path, *cap).await?);
-    }
+    trace(t0, "inspected");
+    // Concurrent: the daemon mounts the filesystem for each, and the mounts overlap.
+    let downloads = futures_util::future::try_join_all(
+        spec.downloads
+            .iter()
+            .map(|(path, cap)| download(docker, id, path, *cap)),
+    )
+    .await?;
+    trace(t0, "downloaded");
     Ok(RunResult {
         exit_code: if timed_out { None } else { state.exit_code },
         timed_out,
@@ -296,6 +331,32 @@ async fn download(docker: &Docker, id: &str, path: &str, cap: u64) -> Result<Dow
     })
 }
 
+/// Joins tar archives into one (each alone ends with the end-of-archive marker).
+pub fn concat_archives(parts: &[Vec<u8>]) -> Result<Vec<u8>, Error> {
+    let mut b = tar::Builder::new(Vec::new());
+    for part in parts {
+        let mut a = tar::Archive::new(&part[..]);
+        for entry in a.entries().map_err(|e| infra("archive", e))? {
+            let mut entry = entry.map_err(|e| infra("archive", e))?;
+            let mut header = entry.header().clone();
+            let path = entry.path().map_err(|e| infra("archive", e))?.into_owned();
+            if header.entry_type().is_symlink() || header.entry_type().is_hard_link() {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| infra("archive", e))?
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                b.append_link(&mut header, &path, target)
+                    .map_err(|e| infra("archive", e))?;
+            } else {
+                b.append_data(&mut header, &path, &mut entry)
+                    .map_err(|e| infra("archive", e))?;
+            }
+        }
+    }
+    b.into_inner().map_err(|e| infra("archive", e))
+}
+
 /// Whether an image exists, and its id.
 pub async fn image_id(docker: &Docker, name: &str) -> Result<Option<String>, Error> {
     match docker.api.inspect_image(name).await {
@@ -310,6 +371,25 @@ pub async fn image_id(docker: &Docker, name: &str) -> Result<Option<String>, Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn archives_join_into_one() {
+        let make = |name: &str, body: &[u8]| {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, body).unwrap();
+            b.into_inner().unwrap()
+        };
+        let joined = concat_archives(&[make("a/x", b"one"), make("b/y", b"two")]).unwrap();
+        let names: Vec<String> = tar::Archive::new(&joined[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["a/x", "b/y"]);
+    }
 
     #[test]
     fn capped_log_keeps_the_head_and_counts_the_rest() {

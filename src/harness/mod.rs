@@ -29,6 +29,8 @@ pub struct Docker {
     owner: String,
     /// One id per mergebench invocation, on everything it creates.
     run_id: String,
+    /// Container removals still in flight.
+    pending: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 fn docker_host() -> String {
@@ -56,7 +58,23 @@ impl Docker {
             api,
             owner: owner_id(std::process::id()).unwrap_or_default(),
             run_id,
+            pending: Default::default(),
         })
+    }
+
+    pub(crate) fn defer(&self, task: tokio::task::JoinHandle<()>) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.retain(|t| !t.is_finished());
+        p.push(task);
+    }
+
+    /// Waits until every deferred removal has finished.
+    pub async fn settle(&self) {
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in tasks {
+            let _ = t.await;
+        }
     }
 
     pub fn run_id(&self) -> &str {

@@ -1,0 +1,583 @@
+//! The scorer end to end: one hand-made diff per rule with the findings it
+//! must produce, hostile inputs, and SARIF checked against the 2.1.0 schema.
+
+use std::collections::BTreeSet;
+
+use super::catalog as id;
+use super::config::{Config, ConventionsConfig, CustomRule, LicenseRule, Owners, OwnershipConfig};
+use super::gate;
+use super::ownership::Ownership;
+use super::render::{self, OutputFormat};
+use super::report::ConventionReport;
+use super::{score, Severity};
+
+fn table_config() -> ConventionsConfig {
+    let mut c = ConventionsConfig::default();
+    c.max_files.limit = Some(3);
+    c.max_lines.limit = Some(50);
+    c.license_header = LicenseRule {
+        text: Some("SPDX-License-Identifier: Apache-2.0".into()),
+        globs: Some(vec!["src/**/*.rs".into()]),
+        ..LicenseRule::default()
+    };
+    c.custom.push(CustomRule {
+        id: "no-unwrap".into(),
+        pattern: r"\.unwrap\(\)".into(),
+        message: "handle the error instead of calling unwrap()".into(),
+        severity: Some(Severity::Error),
+        paths: vec!["src/".into()],
+        exclude: vec![],
+    });
+    c
+}
+
+fn ownership() -> Ownership {
+    let mut o = OwnershipConfig::default();
+    o.entries
+        .insert("src/stock/".into(), Owners::One("inventory".into()));
+    o.entries
+        .insert("src/billing/".into(), Owners::One("billing".into()));
+    Ownership::from_config(&o, None).unwrap()
+}
+
+fn run(
+    diff: &[u8],
+    expected_area: &[&str],
+    base: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> ConventionReport {
+    let area: Vec<String> = expected_area.iter().map(|s| s.to_string()).collect();
+    score(diff, &table_config(), &ownership(), &area, base)
+}
+
+fn ids(r: &ConventionReport) -> BTreeSet<String> {
+    r.findings.iter().map(|f| f.rule_id.clone()).collect()
+}
+
+fn check(diff: &str, expected: &[&str]) {
+    check_with(diff.as_bytes(), &[], &|_| None, expected);
+}
+
+fn check_with(
+    diff: &[u8],
+    area: &[&str],
+    base: &dyn Fn(&str) -> Option<Vec<u8>>,
+    expected: &[&str],
+) {
+    let r = run(diff, area, base);
+    let want: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        ids(&r),
+        want,
+        "\n--- diff ---\n{}\n--- findings ---\n{:#?}",
+        String::from_utf8_lossy(diff),
+        r.findings
+    );
+}
+
+/// A modified file with one hunk: `context` lines around `added`.
+fn modify(path: &str, context: &[&str], added: &[&str]) -> String {
+    let mut s = format!(
+        "diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -1,{} +1,{} @@\n",
+        context.len(),
+        context.len() + added.len()
+    );
+    for c in context {
+        s.push_str(&format!(" {c}\n"));
+    }
+    for a in added {
+        s.push_str(&format!("+{a}\n"));
+    }
+    s
+}
+
+fn new_file(path: &str, lines: &[&str]) -> String {
+    let mut s = format!(
+        "diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{} @@\n",
+        lines.len()
+    );
+    for l in lines {
+        s.push_str(&format!("+{l}\n"));
+    }
+    s
+}
+
+#[test]
+fn one_row_per_rule() {
+    let big: Vec<String> = (0..60).map(|i| format!("line {i}")).collect();
+    let big: Vec<&str> = big.iter().map(String::as_str).collect();
+    let rows: Vec<(String, Vec<&str>)> = vec![
+        // Clean change: nothing.
+        (modify("src/stock/reserve.py", &["def f():"], &["    return 1"]), vec![]),
+        // Size.
+        (
+            ["a.txt", "b.txt", "c.txt", "d.txt"]
+                .iter()
+                .map(|p| modify(p, &["x"], &["y"]))
+                .collect(),
+            vec![id::MAX_FILES],
+        ),
+        (modify("notes.txt", &["x"], &big), vec![id::MAX_LINES]),
+        // Paths.
+        (modify("tests/test_stock.py", &["def test():"], &["    assert 1"]), vec![id::TEST_FILES]),
+        (modify(".github/workflows/ci.yml", &["on: push"], &["jobs: {}"]), vec![id::CI_CONFIG]),
+        (modify(".gitlab-ci.yml", &["stages:"], &["  - test"]), vec![id::CI_CONFIG]),
+        (modify(".ci/run.sh", &["set -e"], &["make"]), vec![id::CI_CONFIG]),
+        (modify("deploy/app.yaml", &["replicas: 1"], &["image: x"]), vec![id::INFRA]),
+        (modify("infra/main.tf", &["resource {}"], &["# more"]), vec![id::INFRA]),
+        (
+            modify("Cargo.toml", &["[dependencies]"], &["regex = \"1\""]),
+            vec![id::DEPENDENCIES],
+        ),
+        (new_file("assets/logo.png.b64", &["aGVsbG8="]), vec![]),
+        (
+            "diff --git a/assets/logo.png b/assets/logo.png\nnew file mode 100644\nindex 0000000..1234567\nBinary files /dev/null and b/assets/logo.png differ\n".to_string(),
+            vec![id::BINARY_FILE],
+        ),
+        (
+            "diff --git a/../../etc/passwd b/../../etc/passwd\n--- a/../../etc/passwd\n+++ b/../../etc/passwd\n@@ -1 +1 @@\n-root\n+toor\n".to_string(),
+            vec![id::UNSAFE_PATH],
+        ),
+        (
+            "diff --git a/link b/link\nnew file mode 120000\n--- /dev/null\n+++ b/link\n@@ -0,0 +1 @@\n+/etc/shadow\n\\ No newline at end of file\n".to_string(),
+            vec![id::UNSAFE_PATH],
+        ),
+        (modify("docs/./guide.txt", &["a"], &["b"]), vec![id::PATH_NORMALISED]),
+        // Secrets.
+        (
+            modify("src/stock/settings.py", &["DEBUG = False"], &["AWS_KEY = \"AKIAIOSFODNN7EXAMPLE\""]),
+            vec![id::AWS_KEY],
+        ),
+        (
+            modify("src/stock/ci.py", &["x = 1"], &["TOKEN = 'ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789'"]),
+            vec![id::GITHUB_TOKEN],
+        ),
+        (
+            modify("src/stock/chat.py", &["x = 1"], &["HOOK = \"xoxb-123456789012-abcdefghijkl\""]),
+            vec![id::SLACK_TOKEN],
+        ),
+        (
+            new_file("keys/server.txt", &["-----BEGIN RSA PRIVATE KEY-----", "MIIEow==", "-----END RSA PRIVATE KEY-----"]),
+            vec![id::PRIVATE_KEY],
+        ),
+        (
+            modify("src/stock/db.py", &["x = 1"], &["db_password = \"S3cr3t!Pa55w0rd\""]),
+            vec![id::ASSIGNMENT],
+        ),
+        (
+            modify("src/stock/blob.py", &["x = 1"], &["BLOB = \"Zm9vYmFyQmF6UXV4MTIzNDU2Nzg5MGFiY2RlZkdISUpLTA9x\""]),
+            vec![id::HIGH_ENTROPY],
+        ),
+        (new_file("config/.env", &["DEBUG=1"]), vec![id::SENSITIVE_FILE]),
+        (new_file(".env.example", &["DEBUG=1"]), vec![]),
+        // Leftovers.
+        (modify("src/stock/a.py", &["def f():"], &["    print(x)"]), vec![id::DEBUG_LEFTOVER]),
+        (modify("src/stock/a.py", &["def f():"], &["    breakpoint()"]), vec![id::DEBUG_LEFTOVER]),
+        (modify("src/stock/a.py", &["import os"], &["import pdb"]), vec![id::DEBUG_LEFTOVER]),
+        (modify("web/app.ts", &["function f() {"], &["  console.log(x);"]), vec![id::DEBUG_LEFTOVER]),
+        (modify("src/stock/lib.rs", &["fn f() {"], &["    dbg!(x);"]), vec![id::DEBUG_LEFTOVER]),
+        (modify("README.md", &["# Title"], &["Call print(x) to see it."]), vec![]),
+        (modify("src/stock/a.py", &["def f():"], &["    # TODO: handle errors"]), vec![id::TODO]),
+        (modify("src/stock/a.py", &["def f():"], &["    return todos"]), vec![]),
+        // Whitespace.
+        (
+            "diff --git a/src/stock/a.py b/src/stock/a.py\n--- a/src/stock/a.py\n+++ b/src/stock/a.py\n@@ -1 +1,2 @@\n x = 1\n+y = 2\n\\ No newline at end of file\n".to_string(),
+            vec![id::TRAILING_NEWLINE],
+        ),
+        (
+            "diff --git a/src/stock/a.py b/src/stock/a.py\n--- a/src/stock/a.py\n+++ b/src/stock/a.py\n@@ -1 +1 @@\n-x = 1\n\\ No newline at end of file\n+x = 2\n\\ No newline at end of file\n".to_string(),
+            vec![],
+        ),
+        (
+            modify("src/stock/a.py", &["a = 1", "b = 2", "c = 3"], &["d = 4\r"]),
+            vec![id::LINE_ENDINGS],
+        ),
+        (
+            modify("src/stock/a.py", &["def f():", "    a = 1", "    b = 2", "    c = 3"], &["\td = 4"]),
+            vec![id::INDENTATION],
+        ),
+        (
+            modify("Makefile", &["all:", "\tcc a.c", "\tcc b.c", "\tcc c.c"], &["  echo"]),
+            vec![],
+        ),
+        // License header for new Rust sources only.
+        (new_file("src/stock/new.rs", &["pub fn f() {}"]), vec![id::LICENSE_HEADER]),
+        (
+            new_file("src/stock/ok.rs", &["// SPDX-License-Identifier: Apache-2.0", "pub fn f() {}"]),
+            vec![],
+        ),
+        // The suite's own rule.
+        (modify("src/stock/lib.rs", &["fn f() {"], &["    let v = x.unwrap();"]), vec!["custom.no-unwrap"]),
+        (modify("tools/lib.rs", &["fn f() {"], &["    let v = x.unwrap();"]), vec![]),
+    ];
+    for (diff, expected) in rows {
+        check(&diff, &expected);
+    }
+}
+
+#[test]
+fn expected_area_rule() {
+    let area = ["src/stock/reserve.py"];
+    let none = |_: &str| None;
+    // Same directory: inside.
+    check_with(
+        modify("src/stock/models.py", &["x"], &["y"]).as_bytes(),
+        &area,
+        &none,
+        &[],
+    );
+    // Another service: outside.
+    check_with(
+        modify("src/billing/pay.py", &["x"], &["y"]).as_bytes(),
+        &area,
+        &none,
+        &[id::OUTSIDE_AREA],
+    );
+    // Tests are left to the test-file rule.
+    check_with(
+        modify("tests/test_pay.py", &["x"], &["y"]).as_bytes(),
+        &area,
+        &none,
+        &[id::TEST_FILES],
+    );
+}
+
+#[test]
+fn dependency_rule_names_what_was_added() {
+    let base = |p: &str| -> Option<Vec<u8>> {
+        (p == "Cargo.toml").then(|| {
+            b"[package]\nname = \"x\"\nversion = \"0.1.0\"\n\n[dependencies]\nserde = \"1\"\ntoml = \"0.7\"\n".to_vec()
+        })
+    };
+    // The hunk starts inside [dependencies]: the base file tells us so.
+    let diff = "diff --git a/Cargo.toml b/Cargo.toml\n--- a/Cargo.toml\n+++ b/Cargo.toml\n@@ -6,2 +6,3 @@\n serde = \"1\"\n-toml = \"0.7\"\n+toml = \"0.8\"\n+regex = \"1\"\n";
+    let r = run(diff.as_bytes(), &[], &base);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.rule_id == id::DEPENDENCIES)
+        .unwrap();
+    assert!(f.message.contains("adds regex"), "{}", f.message);
+    assert!(f.message.contains("updates toml"), "{}", f.message);
+
+    // A version bump in [package] is not a dependency.
+    let diff = "diff --git a/Cargo.toml b/Cargo.toml\n--- a/Cargo.toml\n+++ b/Cargo.toml\n@@ -2,2 +2,2 @@\n name = \"x\"\n-version = \"0.1.0\"\n+version = \"0.2.0\"\n";
+    let r = run(diff.as_bytes(), &[], &base);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.rule_id == id::DEPENDENCIES)
+        .unwrap();
+    assert!(!f.message.contains("version"), "{}", f.message);
+
+    let rows: &[(&str, &[&str], &str)] = &[
+        (
+            "package.json",
+            &["  \"dependencies\": {", "    \"react\": \"^18.0.0\","],
+            "adds react",
+        ),
+        (
+            "requirements.txt",
+            &[
+                "flask==3.0",
+                "# comment",
+                "-r base.txt",
+                "requests[socks]>=2",
+            ],
+            "adds flask, requests",
+        ),
+        (
+            "go.mod",
+            &["require github.com/pkg/errors v0.9.1"],
+            "adds github.com/pkg/errors",
+        ),
+        ("Gemfile", &["gem 'rails', '~> 7.0'"], "adds rails"),
+        (
+            "Cargo.lock",
+            &["[[package]]", "name = \"itoa\"", "version = \"1.0.0\""],
+            "lockfile `Cargo.lock`: adds itoa",
+        ),
+        (
+            "pyproject.toml",
+            &["[project]", "dependencies = [", "  \"httpx>=0.27\",", "]"],
+            "adds httpx",
+        ),
+    ];
+    for (path, lines, want) in rows {
+        let r = run(new_file(path, lines).as_bytes(), &[], &|_| None);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.rule_id == id::DEPENDENCIES)
+            .unwrap_or_else(|| panic!("{path}: {:?}", r.findings));
+        assert!(f.message.contains(want), "{path}: {}", f.message);
+    }
+}
+
+#[test]
+fn indentation_and_line_endings_use_the_base_file_when_context_is_thin() {
+    let base = |_: &str| Some(b"def f():\r\n    a = 1\r\n    b = 2\r\n    c = 3\r\n".to_vec());
+    // No context at all in the hunk; the base says CRLF and spaces.
+    let diff = b"diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -4,0 +5 @@\n+\td = 4\n";
+    check_with(diff, &[], &base, &[id::LINE_ENDINGS, id::INDENTATION]);
+}
+
+#[test]
+fn license_header_removed() {
+    let diff = "diff --git a/src/stock/a.rs b/src/stock/a.rs\n--- a/src/stock/a.rs\n+++ b/src/stock/a.rs\n@@ -1,2 +1 @@\n-// SPDX-License-Identifier: Apache-2.0\n pub fn f() {}\n";
+    check(diff, &[id::LICENSE_HEADER]);
+}
+
+// ---- hostile input ----
+
+#[test]
+fn secret_split_across_two_added_lines() {
+    let diff = modify(
+        "src/stock/cfg.py",
+        &["x = 1"],
+        &["KEY = (\"AKIAIOSF\" +", "       \"ODNN7EXAMPLE\")"],
+    );
+    let r = run(diff.as_bytes(), &[], &|_| None);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.rule_id == id::AWS_KEY)
+        .expect("split key found");
+    assert_eq!(f.line, Some(2));
+    assert!(
+        f.message.contains("split across lines 2-3"),
+        "{}",
+        f.message
+    );
+    // The finding never repeats the secret.
+    assert!(!f.message.contains("IOSFODNN7EXAMPLE"), "{}", f.message);
+    assert!(!f.message.contains("ODNN7EXAMPLE"), "{}", f.message);
+
+    let diff = modify(
+        "src/stock/cfg.js",
+        &["x = 1"],
+        &["const k = \"AKIA\" + \"IOSFODNN7EXAMPLE\";"],
+    );
+    let r = run(diff.as_bytes(), &[], &|_| None);
+    assert!(ids(&r).contains(id::AWS_KEY), "{:?}", r.findings);
+}
+
+#[test]
+fn rename_into_deploy_is_an_infra_edit() {
+    let plain = "diff --git a/scripts/run.sh b/deploy/run.sh\nsimilarity index 100%\nrename from scripts/run.sh\nrename to deploy/run.sh\n";
+    check(plain, &[id::INFRA]);
+    // The same move hidden behind `..`.
+    let sneaky = "diff --git a/scripts/run.sh b/scripts/../deploy/run.sh\nsimilarity index 100%\nrename from scripts/run.sh\nrename to scripts/../deploy/run.sh\n";
+    check(sneaky, &[id::INFRA, id::PATH_NORMALISED]);
+}
+
+#[test]
+fn binary_patch_and_non_utf8_bytes() {
+    let mut diff = b"diff --git a/img.bin b/img.bin\nnew file mode 100644\nindex 0000000..3f2a9c1\nGIT binary patch\nliteral 16\nXcmZ?wbaKyQU|?ix-Mt!AKIAIOSFODNN7EXAMPLE\n\nliteral 0\nHcmV?d00001\n\n".to_vec();
+    // Latin-1 content, a key on a non-UTF-8 line, and a non-UTF-8 path.
+    diff.extend_from_slice(b"diff --git a/src/stock/caf\xe9.py b/src/stock/caf\xe9.py\n--- a/src/stock/caf\xe9.py\n+++ b/src/stock/caf\xe9.py\n@@ -1 +1,2 @@\n x = '\xe9'\n+k = 'AKIAIOSFODNN7EXAMPLE' # \xff\xfe\n");
+    let r = run(&diff, &[], &|_| None);
+    let got = ids(&r);
+    assert!(got.contains(id::BINARY_FILE), "{got:?}");
+    assert!(got.contains(id::AWS_KEY), "{got:?}");
+    assert!(
+        got.contains(id::PATH_NORMALISED),
+        "non-UTF-8 path noted: {got:?}"
+    );
+    // The binary payload is not scanned as text.
+    let aws: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == id::AWS_KEY)
+        .collect();
+    assert_eq!(aws.len(), 1);
+    assert!(aws[0].path.as_deref().unwrap().starts_with("src/stock/caf"));
+    // Everything still renders and serialises.
+    let report = gate::Report::new(r, blast_for(&diff), None);
+    for f in [
+        OutputFormat::Text,
+        OutputFormat::Json,
+        OutputFormat::Sarif,
+        OutputFormat::Markdown,
+    ] {
+        assert!(!render::render(&report, f, "0").is_empty());
+    }
+}
+
+fn blast_for(diff: &[u8]) -> super::BlastRadius {
+    let parsed = super::diff::parse(diff);
+    super::blast_radius(&parsed, &ownership(), &super::BlastConfig::default())
+}
+
+#[test]
+fn dot_dot_paths_are_reported() {
+    let diff = modify("src/../../outside.txt", &["a"], &["b"]);
+    let r = run(diff.as_bytes(), &[], &|_| None);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.rule_id == id::UNSAFE_PATH)
+        .unwrap();
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        f.message.contains("outside the repository"),
+        "{}",
+        f.message
+    );
+}
+
+/// A 50 MB patch: every rule has more to say than the cap, and the report
+/// stays small. Memory: the parser keeps byte ranges, not lines, and each
+/// rule keeps at most `max_findings_per_rule` findings.
+#[test]
+fn fifty_megabyte_diff_is_scored_with_bounded_findings() {
+    let mut diff = Vec::with_capacity(52 << 20);
+    let mut files = 0u64;
+    while diff.len() < 50 << 20 {
+        let path = format!("src/stock/gen_{files}.py");
+        diff.extend_from_slice(
+            format!("diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -1,1 +1,2001 @@\n def f():\n").as_bytes(),
+        );
+        for i in 0..2000 {
+            let line: &[u8] = match i % 100 {
+                0 => b"+    print(value)  # TODO remove\n",
+                1 => b"+    key = \"AKIAIOSFODNN7EXAMPLE\"\n",
+                _ => b"+    value = compute(value, 12345, 'some ordinary text here')\n",
+            };
+            diff.extend_from_slice(line);
+        }
+        files += 1;
+    }
+    let started = std::time::Instant::now();
+    let r = run(&diff, &[], &|_| None);
+    let elapsed = started.elapsed();
+    eprintln!(
+        "50 MB diff: {} MB, {files} files, scored in {elapsed:?}",
+        diff.len() >> 20
+    );
+    let cap = table_config().max_findings_per_rule as usize;
+    for rule in [id::AWS_KEY, id::DEBUG_LEFTOVER, id::TODO] {
+        let kept = r.findings.iter().filter(|f| f.rule_id == rule).count();
+        assert_eq!(kept, cap, "{rule}");
+        assert!(r.suppressed[rule] > 1000, "{rule}: {:?}", r.suppressed);
+    }
+    assert!(r.findings.len() <= 20 * cap);
+    assert_eq!(r.stats.files, files);
+    assert_eq!(r.stats.lines_added, files * 2000);
+    // The secret never reaches the report, even at this volume.
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("AKIAIOSFODNN7EXAMPLE"));
+}
+
+// ---- SARIF against the 2.1.0 schema ----
+
+const SCHEMA: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/sarif-2.1.0-schema.json"
+));
+
+fn validate(sarif: &serde_json::Value) -> Result<(), Vec<String>> {
+    let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("schema is JSON");
+    let validator = jsonschema::draft7::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(sarif)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+const AWS_AND_CI: &str = "diff --git a/src/settings.py b/src/settings.py\n--- a/src/settings.py\n+++ b/src/settings.py\n@@ -1,2 +1,3 @@\n DEBUG = False\n+AWS_ACCESS_KEY_ID = \"AKIAIOSFODNN7EXAMPLE\"\n REGION = \"eu-west-1\"\ndiff --git a/.github/workflows/ci.yml b/.github/workflows/ci.yml\n--- a/.github/workflows/ci.yml\n+++ b/.github/workflows/ci.yml\n@@ -1,3 +1,3 @@\n on: [push]\n-jobs: {}\n+jobs: { x: {} }\n";
+
+/// The gate's acceptance case: an AWS key and a CI edit fail the gate with
+/// valid SARIF that names both; a README-only change passes.
+#[test]
+fn gate_sarif_for_aws_key_and_ci_edit_is_valid_and_names_both() {
+    let cfg = Config::minimal();
+    let r = gate::run(AWS_AND_CI.as_bytes(), &cfg, &[], &|_| None).unwrap();
+    assert_eq!(r.exit_code(), 1);
+    let text = render::render(&r, OutputFormat::Sarif, "0.1.0");
+    let sarif: serde_json::Value = serde_json::from_str(&text).unwrap();
+    validate(&sarif).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let named = |rule: &str, uri: &str| {
+        results.iter().any(|res| {
+            res["ruleId"] == rule
+                && res["level"] == "error"
+                && res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == uri
+        })
+    };
+    assert!(named(id::AWS_KEY, "src/settings.py"), "{text}");
+    assert!(named(id::CI_CONFIG, ".github/workflows/ci.yml"), "{text}");
+    let aws = results.iter().find(|r| r["ruleId"] == id::AWS_KEY).unwrap();
+    assert_eq!(
+        aws["locations"][0]["physicalLocation"]["region"]["startLine"],
+        2
+    );
+    assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"));
+
+    let readme = "diff --git a/README.md b/README.md\n--- a/README.md\n+++ b/README.md\n@@ -1 +1,2 @@\n # Project\n+More words.\n";
+    let r = gate::run(readme.as_bytes(), &cfg, &[], &|_| None).unwrap();
+    assert_eq!(r.exit_code(), 0);
+    validate(&r.to_sarif("0.1.0")).unwrap();
+}
+
+#[test]
+fn sarif_is_valid_for_every_rule_and_hostile_paths() {
+    let mut all = String::new();
+    all.push_str(&modify(
+        "src/stock/a.py",
+        &["def f():"],
+        &[
+            "    print(x)  # TODO",
+            "\tdb_password = \"S3cr3t!Pa55w0rd\"",
+        ],
+    ));
+    all.push_str(&modify("a dir/we#ird?%name.py", &["x"], &["y"]));
+    all.push_str(&modify("docs/./x.md", &["x"], &["y"]));
+    all.push_str(&new_file("src/stock/new.rs", &["fn f() { x.unwrap(); }"]));
+    all.push_str("diff --git \"a/caf\\303\\251 \\\"q\\\".txt\" \"b/caf\\303\\251 \\\"q\\\".txt\"\n--- \"a/caf\\303\\251 \\\"q\\\".txt\"\n+++ \"b/caf\\303\\251 \\\"q\\\".txt\"\n@@ -1 +1 @@\n-a\n+b\n");
+    let mut bytes = all.into_bytes();
+    bytes.extend_from_slice(b"diff --git a/bad\xff.txt b/bad\xff.txt\n--- a/bad\xff.txt\n+++ b/bad\xff.txt\n@@ -1 +1 @@\n-a\n+b\n");
+    let r = run(&bytes, &[], &|_| None);
+    assert!(r.findings.len() > 6, "{:?}", r.findings);
+    let sarif = super::to_sarif(&r, "0.1.0");
+    validate(&sarif).unwrap();
+    // Max-files is a finding without a location: still valid.
+    assert!(sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["ruleId"] == id::MAX_FILES && x.get("locations").is_none()));
+}
+
+#[test]
+fn the_schema_rejects_broken_sarif() {
+    // Guards against a schema so loose that everything passes.
+    let good = super::to_sarif(&ConventionReport::default(), "0.1.0");
+    validate(&good).unwrap();
+    let mut bad = good.clone();
+    bad["version"] = "2.0.0".into();
+    assert!(validate(&bad).is_err());
+    let mut bad = good.clone();
+    bad["runs"][0]["results"] =
+        serde_json::json!([{ "ruleId": "x", "level": "fatal", "message": { "text": "m" } }]);
+    assert!(validate(&bad).is_err());
+    let mut bad = good.clone();
+    bad["runs"][0]["results"] = serde_json::json!([{ "ruleId": "x" }]);
+    assert!(validate(&bad).is_err(), "a result needs a message");
+    let mut bad = good.clone();
+    bad["runs"][0]["results"] = serde_json::json!([{ "message": { "text": "m" }, "locations": [{ "physicalLocation": { "artifactLocation": { "uri": "a" }, "region": { "startLine": 0 } } }] }]);
+    assert!(validate(&bad).is_err(), "lines start at 1");
+    let mut bad = good;
+    bad["runs"][0]["tool"]["driver"]
+        .as_object_mut()
+        .unwrap()
+        .remove("name");
+    assert!(validate(&bad).is_err(), "a driver needs a name");
+}
