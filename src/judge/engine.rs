@@ -86,6 +86,7 @@ impl Judge {
     /// Compiles the templates and sets up the provider (reading its key from the environment).
     pub fn load(spec: JudgeSpec) -> Result<Judge, Error> {
         let prompts = Prompts::compile(&spec)?;
+        prompts.check(&spec)?;
         let (provider, redactor) = Provider::new(&spec)?;
         Ok(Judge {
             limit: Semaphore::new(spec.concurrency),
@@ -179,6 +180,14 @@ impl Judge {
                         CallError::Retryable { retry_after, .. } if retry < backoff.max_retries => {
                             tokio::time::sleep(backoff.delay(retry, retry_after)).await;
                             retry += 1;
+                        }
+                        CallError::Retryable {
+                            unreachable: true, ..
+                        } => {
+                            return Err(Failure::Halt(Halt::Unusable(format!(
+                                "{message} (no connection in {} tries)",
+                                retry + 1
+                            ))))
                         }
                         CallError::Retryable { .. } => {
                             return Err(Failure::Failed(format!(

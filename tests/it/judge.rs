@@ -1090,3 +1090,33 @@ async fn the_api_key_appears_nowhere_in_the_database_output_or_errors() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_provider_that_cannot_be_reached_stops_the_run() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = demo_eval();
+    let j = write_judge(
+        d.tmp.path(),
+        "down",
+        "openai",
+        &format!("http://127.0.0.1:{port}/v1"),
+        "",
+    );
+    let started = Instant::now();
+    let (code, out, err) = d.judge(&j, &[], &[]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("cannot be used") && err.contains("no connection in 4 tries"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "it stopped instead of failing every attempt"
+    );
+    assert!(judged_attempts(&d.results()).is_empty());
+}

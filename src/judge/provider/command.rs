@@ -101,6 +101,7 @@ impl CommandProvider {
                     ),
                     status: None,
                     retry_after: None,
+                    unreachable: false,
                 })
             }
         };

@@ -81,6 +81,7 @@ impl Http {
                 message,
                 status: None,
                 retry_after: None,
+                unreachable: e.is_connect(),
             }
         };
         let resp = req.send().await.map_err(transport)?;
@@ -106,6 +107,7 @@ impl Http {
                 message,
                 status: Some(status),
                 retry_after: wait,
+                unreachable: false,
             },
             401 | 403 => CallError::Unusable {
                 message: format!(

@@ -42,6 +42,9 @@ pub enum CallError {
         message: String,
         status: Option<i64>,
         retry_after: Option<Duration>,
+        /// No connection could be made at all: when retries run out, the provider is down
+        /// or the URL is wrong, and every other request would fail the same way.
+        unreachable: bool,
     },
     /// This request failed for good; others may not (e.g. a patch too long for the model).
     Failed {
