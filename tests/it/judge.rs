@@ -1,6 +1,7 @@
 //! The LLM judge against local HTTP servers that speak the OpenAI and Anthropic wire formats
 //! (wiremock on 127.0.0.1), the command provider with the bundled heuristic reviewer, and the
-//! `judge` command over a stored evaluation of the demo suite. No Docker, no network.
+//! `judge` command over a stored evaluation of the demo suite. No network; only the last
+//! test (`run --judge`) uses Docker.
 
 use crate::fixture::{bin, sqlite};
 use mergebench::config::suite::load_suite;
@@ -243,6 +244,21 @@ async fn openai_happy_path_asks_for_the_schema_and_records_tokens_and_cost() {
         b.calls(),
         vec![vec!["verdict", "200", "NULL", "1000", "200", "0.0014"]]
     );
+}
+
+#[tokio::test]
+async fn a_cost_the_provider_reports_wins_over_the_price_table() {
+    let server = MockServer::start().await;
+    let reply = ResponseTemplate::new(200).set_body_json(json!({
+        "model": "gateway/test-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": verdict("merge").to_string()}}],
+        "usage": {"prompt_tokens": 1000, "completion_tokens": 200, "cost": 0.25}
+    }));
+    sequence(&server, OPENAI_PATH, vec![], reply).await;
+    let b = bench("openai", &format!("{}/v1", server.uri()), "");
+    let j = b.review(&Budget::default(), PATCH).await.unwrap();
+    assert_eq!(j.cost_usd, Some(0.25), "not the table's $0.0014");
+    assert_eq!(b.calls()[0][5], "0.25");
 }
 
 #[tokio::test]
@@ -1119,4 +1135,33 @@ async fn a_provider_that_cannot_be_reached_stops_the_run() {
         "it stopped instead of failing every attempt"
     );
     assert!(judged_attempts(&d.results()).is_empty());
+}
+
+#[test]
+fn run_with_a_judge_judges_after_grading() {
+    let f = crate::fixture::Fixture::new();
+    f.agent(
+        "oracle",
+        "set -e\ncd \"$MERGEBENCH_WORKSPACE\"\ngit apply \"$MERGEBENCH_GOLD_PATCH\"\n",
+        "gold_patch = true\n",
+    );
+    f.agent(
+        "wide",
+        "set -e\ncd \"$MERGEBENCH_WORKSPACE\"\ngit apply \"$MERGEBENCH_GOLD_PATCH\"\nmkdir -p docs ci\necho rewritten > docs/guide.md\necho x > ci/build.yml\n",
+        "gold_patch = true\n",
+    );
+    let heuristic = repo().join("judges/heuristic.toml");
+    let r = f.run(
+        &["oracle", "wide"],
+        &["--judge", heuristic.to_str().unwrap()],
+    );
+    let oracle = crate::fixture::attempt(&r, "oracle");
+    assert_eq!(oracle["outcome"], "resolved");
+    assert_eq!(oracle["judge"]["verdict"], "merge");
+    assert_eq!(oracle["judge"]["judge"], "heuristic");
+    assert_eq!(oracle["mergeable"], true);
+    let wide = crate::fixture::attempt(&r, "wide");
+    assert_eq!(wide["outcome"], "resolved");
+    assert_eq!(wide["judge"]["verdict"], "revise", "{}", wide["judge"]);
+    assert_eq!(wide["mergeable"], false);
 }
