@@ -48,6 +48,7 @@ pub struct PassSummary {
     pub skipped: Vec<Skipped>,
     /// What this run spent (cached samples cost nothing again).
     pub spent: Spent,
+    /// Tokens of this run's requests (cached samples excluded).
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub budget: Limits,
@@ -133,6 +134,8 @@ pub async fn judge_evaluation(
     let mut work = Box::pin(work);
     let mut judged = Vec::new();
     let mut not_judged = 0;
+    // Tokens this run spent, counted once per judged patch however many attempts share it.
+    let (mut input_tokens, mut output_tokens) = (0, 0);
     let mut halted: Option<Error> = None;
     loop {
         tokio::select! {
@@ -140,6 +143,10 @@ pub async fn judge_evaluation(
                 None => break,
                 Some((rows, Ok(j))) => {
                     bar.inc(1);
+                    for s in j.samples.iter().filter(|s| !s.cached) {
+                        input_tokens += s.input_tokens.unwrap_or(0);
+                        output_tokens += s.output_tokens.unwrap_or(0);
+                    }
                     for r in rows {
                         store.save_judgement(r.id, &j.to_row())?;
                         judged.push(JudgedAttempt {
@@ -190,16 +197,8 @@ pub async fn judge_evaluation(
         judge_version: judge.spec.version.clone(),
         model: judge.spec.model.clone(),
         attempts,
-        input_tokens: judged
-            .iter()
-            .filter(|j| j.judgement.requests > 0)
-            .map(|j| j.judgement.input_tokens)
-            .sum(),
-        output_tokens: judged
-            .iter()
-            .filter(|j| j.judgement.requests > 0)
-            .map(|j| j.judgement.output_tokens)
-            .sum(),
+        input_tokens,
+        output_tokens,
         judged,
         not_judged,
         skipped,

@@ -1165,3 +1165,55 @@ fn run_with_a_judge_judges_after_grading() {
     assert_eq!(wide["judge"]["verdict"], "revise", "{}", wide["judge"]);
     assert_eq!(wide["mergeable"], false);
 }
+
+#[tokio::test]
+async fn attempts_that_share_a_patch_are_judged_once() {
+    let server = MockServer::start().await;
+    sequence(
+        &server,
+        OPENAI_PATH,
+        vec![],
+        openai_reply(&verdict("merge").to_string()),
+    )
+    .await;
+    let d = demo_eval();
+    // A second agent that submitted exactly the oracle's patch for the first task.
+    let suite = load_suite(&repo().join("tasks/demo")).unwrap();
+    let t0 = &suite.tasks[0];
+    let p = Patch::new(t0.gold.clone().unwrap());
+    Store::open(&d.db)
+        .unwrap()
+        .record_attempt(&NewAttempt {
+            eval_id: d.eval.clone(),
+            task_id: t0.id.clone(),
+            task_hash: t0.hash.clone(),
+            agent: "twin".into(),
+            agent_hash: "h".into(),
+            attempt: 1,
+            outcome: Outcome::Resolved,
+            raw_patch: Some(p.clone()),
+            graded_patch: Some(p),
+            grade_json: Some(passing_grade(t0)),
+            grader_version: "tests-1".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let j = write_judge(
+        d.tmp.path(),
+        "local",
+        "openai",
+        &format!("{}/v1", server.uri()),
+        "",
+    );
+    let (code, out, err) = d.judge(&j, &["--json"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let pass: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(pass["attempts"], 5);
+    assert_eq!(pass["judged"].as_array().unwrap().len(), 5);
+    assert_eq!(pass["spent"]["requests"], 4);
+    assert_eq!(
+        pass["input_tokens"], 4000,
+        "the shared patch's tokens are counted once"
+    );
+    assert_eq!(requests(&server).await.len(), 4);
+}
