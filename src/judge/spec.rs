@@ -160,13 +160,6 @@ fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error>
     s.serialize_f64(d.as_secs_f64())
 }
 
-impl JudgeSpec {
-    /// The first 12 characters of the version, for tables.
-    pub fn short_version(&self) -> &str {
-        &self.version[..12]
-    }
-}
-
 /// Finds a judge by name in `dir` (`<dir>/<name>.toml`) or by path to a judge file.
 pub fn find_judge(dir: &Path, name_or_path: &str) -> Result<JudgeSpec, Error> {
     let file = if name_or_path.ends_with(".toml") {
