@@ -4,8 +4,12 @@ use crate::config::agent::{find_agent, AgentSpec};
 use crate::config::suite::load_suite;
 use crate::error::{exit, Error};
 use crate::harness::{Docker, GcScope};
-use crate::results::{format_table, render_text, summarize};
-use crate::runner::{run, Prepared, RunOptions};
+use crate::judge::budget::Budget;
+use crate::judge::pass::{judge_evaluation, PassOptions, PassSummary};
+use crate::judge::spec::Limits;
+use crate::judge::{find_judge, Judge};
+use crate::results::{format_table, render_text, summarize, views};
+use crate::runner::{run, JudgeSetup, Prepared, RunOptions};
 use crate::store::{self, Store};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -27,13 +31,18 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// The whole pipeline on tasks/demo with the bundled agents.
+    /// The whole pipeline on tasks/demo with the bundled agents and the offline heuristic judge.
     Demo {
         #[arg(long, default_value_t = 4)]
         jobs: usize,
         /// Start a fresh evaluation instead of resuming the last demo.
         #[arg(long)]
         new: bool,
+        /// The judge (judges/<name>.toml or a path to a judge file).
+        #[arg(long, default_value = "heuristic")]
+        judge: String,
+        #[command(flatten)]
+        judge_opts: JudgeOpts,
         #[arg(long)]
         json: bool,
     },
@@ -62,6 +71,26 @@ pub enum Command {
         /// A free-form label stored with the evaluation (e.g. "nightly 2026-11-25").
         #[arg(long)]
         label: Option<String>,
+        /// Judge every attempt after grading (judges/<name>.toml or a path to a judge file).
+        #[arg(long)]
+        judge: Option<String>,
+        #[command(flatten)]
+        judge_opts: JudgeOpts,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Judge every attempt of an evaluation that has a non-empty patch (cached verdicts are reused).
+    Judge {
+        #[arg(long = "eval")]
+        eval: Option<String>,
+        /// The judge (judges/<name>.toml or a path to a judge file).
+        #[arg(long, default_value = "merge-review")]
+        judge: String,
+        /// The suite the evaluation ran (default: the folder recorded with it).
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        #[command(flatten)]
+        judge_opts: JudgeOpts,
         #[arg(long)]
         json: bool,
     },
@@ -91,6 +120,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Where judges live and the run's budget for them.
+#[derive(clap::Args, Debug, Clone)]
+pub struct JudgeOpts {
+    /// Folder of judge files.
+    #[arg(long, env = "MERGEBENCH_JUDGES", default_value = "judges")]
+    pub judges_dir: PathBuf,
+    /// Stop after this many requests to the judge's provider (overrides the judge's [budget]).
+    #[arg(long)]
+    pub max_calls: Option<u64>,
+    /// Stop once the judge's requests cost this many USD (overrides the judge's [budget]).
+    #[arg(long)]
+    pub max_cost: Option<f64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -182,11 +225,43 @@ fn load_agents(dir: &Path, names: &[String]) -> Result<Vec<AgentSpec>, Error> {
     Ok(out)
 }
 
+/// Loads a judge (reading its key from the environment) and sets the run's budget: the
+/// command line's limits over the judge file's.
+fn judge_setup(name: &str, o: &JudgeOpts) -> Result<JudgeSetup, Error> {
+    if o.max_cost.is_some_and(|c| !(c.is_finite() && c >= 0.0)) {
+        return Err(Error::Usage(
+            "--max-cost must be a non-negative number of USD".into(),
+        ));
+    }
+    let spec = find_judge(&o.judges_dir, name)?;
+    let limits = Limits {
+        max_calls: o.max_calls.or(spec.budget.max_calls),
+        max_cost: o.max_cost.or(spec.budget.max_cost),
+    };
+    if limits.max_cost.is_some() && spec.price.is_none() {
+        eprintln!(
+            "note: judge `{}` has no [price] table: the cost limit counts only costs the provider reports",
+            spec.name
+        );
+    }
+    Ok(JudgeSetup {
+        judge: Judge::load(spec)?,
+        budget: Budget::new(limits),
+    })
+}
+
 pub const DEMO_AGENTS: &[&str] = &["oracle", "noop", "regressor", "test-editor", "overreach"];
 
 async fn dispatch(cli: Cli) -> Result<i32, Error> {
     match cli.command {
-        Command::Demo { jobs, new, json } => {
+        Command::Demo {
+            jobs,
+            new,
+            judge,
+            judge_opts,
+            json,
+        } => {
+            let judge = judge_setup(&judge, &judge_opts)?;
             let suite = load_suite(Path::new("tasks/demo"))?;
             let agents = load_agents(
                 Path::new("harness/agents"),
@@ -210,9 +285,13 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                     new,
                     label: Some("demo".into()),
                     progress: !json,
+                    judge: Some(judge),
                 },
             )
             .await?;
+            if let Some(p) = &summary.judge {
+                eprintln!("{}", p.describe());
+            }
             print_results(&store, summary.evaluation.map(|e| e.id).as_deref(), json)?;
             Ok(exit::OK)
         }
@@ -224,11 +303,16 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             agents_dir,
             new,
             label,
+            judge,
+            judge_opts,
             json,
         } => {
             if attempts == 0 {
                 return Err(Error::Usage("--attempts must be at least 1".into()));
             }
+            let judge = judge
+                .map(|name| judge_setup(&name, &judge_opts))
+                .transpose()?;
             let suite = load_suite(&suite)?;
             let agents = load_agents(&agents_dir, &agents)?;
             let store = open_store(&cli.db)?;
@@ -246,10 +330,44 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                     new,
                     label,
                     progress: !json,
+                    judge,
                 },
             )
             .await?;
+            if let Some(p) = &summary.judge {
+                eprintln!("{}", p.describe());
+            }
             print_results(&store, summary.evaluation.map(|e| e.id).as_deref(), json)?;
+            Ok(exit::OK)
+        }
+        Command::Judge {
+            eval,
+            judge,
+            suite,
+            judge_opts,
+            json,
+        } => {
+            let setup = judge_setup(&judge, &judge_opts)?;
+            let store = open_store(&cli.db)?;
+            let ev = find_evaluation(&store, eval.as_deref())?;
+            let suite_dir = suite.unwrap_or_else(|| PathBuf::from(&ev.suite_dir));
+            let suite = load_suite(&suite_dir)?;
+            let summary = judge_evaluation(
+                &store,
+                &ev,
+                &suite,
+                &setup.judge,
+                &setup.budget,
+                PassOptions { progress: !json },
+            )
+            .await?;
+            if json {
+                print_json(&summary);
+            } else {
+                println!("evaluation {} (suite {})", ev.id, ev.suite);
+                print!("{}", render_judged(&summary));
+                println!("{}", summary.describe());
+            }
             Ok(exit::OK)
         }
         Command::Results { eval, json } => {
@@ -408,23 +526,77 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
     }
 }
 
+/// The judge command's table: one line per judged attempt.
+fn render_judged(p: &PassSummary) -> String {
+    let mut rows = vec![vec![
+        "task".to_string(),
+        "agent".into(),
+        "#".into(),
+        "outcome".into(),
+        "judge".into(),
+        "agree".into(),
+        "scores".into(),
+        "tokens".into(),
+        "cost".into(),
+        "cached".into(),
+        "flags".into(),
+    ]];
+    for a in &p.judged {
+        let j = &a.judgement;
+        rows.push(vec![
+            a.task_id.clone(),
+            a.agent.clone(),
+            a.attempt.to_string(),
+            a.outcome.to_string(),
+            j.label().into(),
+            j.agreement
+                .map(|x| format!("{:.0}%", x * 100.0))
+                .unwrap_or_else(|| "-".into()),
+            if j.scores.is_empty() {
+                "-".into()
+            } else {
+                j.scores
+                    .values()
+                    .map(|v| format!("{v:.0}"))
+                    .collect::<Vec<_>>()
+                    .join("/")
+            },
+            format!("{}/{}", j.input_tokens, j.output_tokens),
+            j.cost_usd
+                .map(|c| format!("${c:.4}"))
+                .unwrap_or_else(|| "-".into()),
+            if j.requests == 0 { "yes" } else { "no" }.into(),
+            if j.injection_suspected {
+                "judge_injection_suspected".into()
+            } else {
+                "-".into()
+            },
+        ]);
+    }
+    format_table(&rows)
+}
+
+fn find_evaluation(store: &Store, eval: Option<&str>) -> Result<crate::store::Evaluation, Error> {
+    store.evaluation(eval)?.ok_or_else(|| match eval {
+        Some(id) => Error::Usage(format!(
+            "no evaluation `{id}` in {}",
+            store.path().display()
+        )),
+        None => Error::Usage(format!(
+            "no evaluation in {} yet: run `mergebench run` or `mergebench demo` first",
+            store.path().display()
+        )),
+    })
+}
+
 fn print_results(store: &Store, eval: Option<&str>, json: bool) -> Result<(), Error> {
-    let Some(ev) = store.evaluation(eval)? else {
-        return Err(match eval {
-            Some(id) => Error::Usage(format!(
-                "no evaluation `{id}` in {}",
-                store.path().display()
-            )),
-            None => Error::Usage(format!(
-                "no evaluation in {} yet: run `mergebench run` or `mergebench demo` first",
-                store.path().display()
-            )),
-        });
-    };
+    let ev = find_evaluation(store, eval)?;
     let rows = store.attempts(&ev.id)?;
     let summaries = summarize(&rows);
     if json {
-        print_json(&serde_json::json!({ "evaluation": ev, "attempts": rows, "agents": summaries }));
+        print_json(
+            &serde_json::json!({ "evaluation": ev, "attempts": views(&rows), "agents": summaries }),
+        );
     } else {
         println!(
             "evaluation {} (suite {}, {} attempts)",

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod grade;
 pub mod harness;
+pub mod judge;
 pub mod outcome;
 pub mod patch;
 pub mod results;

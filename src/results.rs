@@ -1,11 +1,46 @@
-//! The results of an evaluation: every attempt, and per agent the resolved rate with its
-//! 95% bootstrap interval and pass@k. Pure: rows in, summary out.
+//! The results of an evaluation: every attempt with its judge verdict and whether it is
+//! mergeable, and per agent the resolved and merge rates with their 95% bootstrap intervals
+//! and pass@k. Pure: rows in, summary out.
 
 use crate::outcome::Outcome;
 use crate::stats::{mean_ci, pass_at_k, Interval};
 use crate::store::AttemptRow;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// Whether a judge has judged this evaluation: then its verdict is part of mergeability.
+pub fn judged(rows: &[AttemptRow]) -> bool {
+    rows.iter().any(|r| r.judge.is_some())
+}
+
+/// DESIGN.md: a patch is mergeable when it is resolved, passes the conventions, has no scope
+/// violation, and the judge (where one is configured) says merge. Conventions are not scored
+/// yet and count as passed.
+pub fn mergeable(row: &AttemptRow, judged: bool) -> bool {
+    let judge_says_merge = row
+        .judge
+        .as_ref()
+        .is_some_and(|j| j.verdict.as_deref() == Some("merge"));
+    row.outcome == Outcome::Resolved && !row.flags.scope_violation && (!judged || judge_says_merge)
+}
+
+/// An attempt as `results --json` shows it.
+#[derive(Debug, Serialize)]
+pub struct AttemptView<'a> {
+    #[serde(flatten)]
+    pub row: &'a AttemptRow,
+    pub mergeable: bool,
+}
+
+pub fn views(rows: &[AttemptRow]) -> Vec<AttemptView<'_>> {
+    let judged = judged(rows);
+    rows.iter()
+        .map(|row| AttemptView {
+            row,
+            mergeable: mergeable(row, judged),
+        })
+        .collect()
+}
 
 #[derive(Debug, Serialize)]
 pub struct AgentSummary {
@@ -14,6 +49,8 @@ pub struct AgentSummary {
     pub attempts: usize,
     /// Over tasks: each task scores the share of its attempts that resolved.
     pub resolved_rate: Interval,
+    /// Over tasks, like the resolved rate: the headline figure.
+    pub merge_rate: Interval,
     /// pass@k for k = 1..=attempts per task (only when attempts > 1).
     pub pass_at_k: BTreeMap<u32, f64>,
     pub outcomes: BTreeMap<Outcome, usize>,
@@ -21,9 +58,13 @@ pub struct AgentSummary {
     pub infra_errors: usize,
     pub scope_violations: usize,
     pub tests_tampered: usize,
+    /// Attempts the judge has a verdict (or judge_error) for.
+    pub judged: usize,
+    pub judge_injection_suspected: usize,
 }
 
 pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
+    let judged_eval = judged(rows);
     let mut by_agent: BTreeMap<&str, Vec<&AttemptRow>> = BTreeMap::new();
     for r in rows {
         by_agent.entry(&r.agent).or_default().push(r);
@@ -32,6 +73,7 @@ pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
         .into_iter()
         .map(|(agent, rows)| {
             let mut per_task: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+            let mut merged: BTreeMap<&str, u64> = BTreeMap::new();
             let mut outcomes = BTreeMap::new();
             for r in &rows {
                 *outcomes.entry(r.outcome).or_default() += 1;
@@ -43,10 +85,15 @@ pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
                 if r.outcome == Outcome::Resolved {
                     e.1 += 1;
                 }
+                *merged.entry(&r.task_id).or_default() += mergeable(r, judged_eval) as u64;
             }
             let scores: Vec<f64> = per_task
                 .values()
                 .map(|(n, c)| *c as f64 / *n as f64)
+                .collect();
+            let merge_scores: Vec<f64> = per_task
+                .iter()
+                .map(|(t, (n, _))| merged[t] as f64 / *n as f64)
                 .collect();
             let min_n = per_task.values().map(|(n, _)| *n).min().unwrap_or(0);
             let mut pak = BTreeMap::new();
@@ -65,11 +112,17 @@ pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
                 tasks: per_task.len(),
                 attempts: rows.len(),
                 resolved_rate: mean_ci(&scores),
+                merge_rate: mean_ci(&merge_scores),
                 pass_at_k: pak,
                 infra_errors: outcomes.get(&Outcome::InfraError).copied().unwrap_or(0),
                 outcomes,
                 scope_violations: rows.iter().filter(|r| r.flags.scope_violation).count(),
                 tests_tampered: rows.iter().filter(|r| r.flags.tests_tampered).count(),
+                judged: rows.iter().filter(|r| r.judge.is_some()).count(),
+                judge_injection_suspected: rows
+                    .iter()
+                    .filter(|r| r.judge.as_ref().is_some_and(|j| j.injection_suspected))
+                    .count(),
             }
         })
         .collect()
@@ -79,14 +132,21 @@ fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
+fn interval(i: &Interval) -> String {
+    format!("{} ({}–{})", pct(i.estimate), pct(i.low), pct(i.high))
+}
+
 /// The plain-text table `results` and `demo` print.
 pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
+    let judged_eval = judged(rows);
     let mut out = String::new();
     let mut table = vec![vec![
         "task".to_string(),
         "agent".into(),
         "#".into(),
         "outcome".into(),
+        "judge".into(),
+        "mergeable".into(),
         "flags".into(),
         "files".into(),
         "+/-".into(),
@@ -95,7 +155,11 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
         "tests s".into(),
     ]];
     for r in rows {
-        let mut flags = r.flags.names().join(",");
+        let mut names = r.flags.names();
+        if r.judge.as_ref().is_some_and(|j| j.injection_suspected) {
+            names.push("judge_injection_suspected");
+        }
+        let mut flags = names.join(",");
         if let Some(code) = r.flags.agent_exit_code.filter(|c| *c != 0) {
             if !flags.is_empty() {
                 flags.push(',');
@@ -107,6 +171,16 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
             r.agent.clone(),
             r.attempt.to_string(),
             r.outcome.to_string(),
+            r.judge
+                .as_ref()
+                .map(|j| j.verdict.clone().unwrap_or_else(|| j.status.clone()))
+                .unwrap_or_else(|| "-".into()),
+            if mergeable(r, judged_eval) {
+                "yes"
+            } else {
+                "no"
+            }
+            .into(),
             if flags.is_empty() { "-".into() } else { flags },
             r.files_changed.to_string(),
             format!("+{}/-{}", r.lines_added, r.lines_removed),
@@ -128,6 +202,7 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
         "agent".to_string(),
         "tasks".into(),
         "resolved (95% CI)".into(),
+        "mergeable (95% CI)".into(),
         "pass@k".into(),
         "outcomes".into(),
         "infra".into(),
@@ -136,12 +211,8 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
         t2.push(vec![
             s.agent.clone(),
             s.tasks.to_string(),
-            format!(
-                "{} ({}–{})",
-                pct(s.resolved_rate.estimate),
-                pct(s.resolved_rate.low),
-                pct(s.resolved_rate.high)
-            ),
+            interval(&s.resolved_rate),
+            interval(&s.merge_rate),
             if s.pass_at_k.is_empty() {
                 "-".into()
             } else {
@@ -231,6 +302,7 @@ mod tests {
             files_changed: 0,
             lines_added: 0,
             lines_removed: 0,
+            judge: None,
         }
     }
 
@@ -258,5 +330,70 @@ mod tests {
         assert_eq!(s[1].resolved_rate.estimate, 0.0);
         let text = render_text(&rows, &s);
         assert!(text.contains("75% ("), "{text}");
+    }
+
+    fn judged_row(task: &str, outcome: Outcome, verdict: Option<&str>) -> AttemptRow {
+        let mut r = row("a", task, 1, outcome);
+        r.judge = Some(crate::store::JudgementRow {
+            judge: "j".into(),
+            judge_version: "v".into(),
+            model: None,
+            status: if verdict.is_some() {
+                "ok"
+            } else {
+                "judge_error"
+            }
+            .into(),
+            verdict: verdict.map(str::to_string),
+            error: None,
+            agreement: Some(1.0),
+            samples: 1,
+            injection_suspected: false,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: None,
+            created_at: String::new(),
+            detail: serde_json::Value::Null,
+        });
+        r
+    }
+
+    #[test]
+    fn mergeable_needs_resolved_in_scope_and_a_merge_verdict_when_judged() {
+        use Outcome::*;
+        // No judge has seen the evaluation: resolved and in scope is mergeable.
+        assert!(mergeable(&row("a", "t", 1, Resolved), false));
+        assert!(!mergeable(&row("a", "t", 1, Unresolved), false));
+        let mut scoped = row("a", "t", 1, Resolved);
+        scoped.flags.scope_violation = true;
+        assert!(!mergeable(&scoped, false));
+        // Judged: only a merge verdict counts; a judge_error or no judgement is not a merge.
+        assert!(mergeable(&judged_row("t", Resolved, Some("merge")), true));
+        assert!(!mergeable(&judged_row("t", Resolved, Some("revise")), true));
+        assert!(!mergeable(&judged_row("t", Resolved, None), true));
+        assert!(!mergeable(&row("a", "t", 1, Resolved), true));
+        assert!(!mergeable(
+            &judged_row("t", Unresolved, Some("merge")),
+            true
+        ));
+
+        let rows = vec![
+            judged_row("t1", Resolved, Some("merge")),
+            judged_row("t2", Resolved, Some("revise")),
+            row("a", "t3", 1, EmptyPatch),
+        ];
+        let s = summarize(&rows);
+        assert!((s[0].resolved_rate.estimate - 2.0 / 3.0).abs() < 1e-12);
+        assert!((s[0].merge_rate.estimate - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(s[0].judged, 2);
+        let text = render_text(&rows, &s);
+        assert!(
+            text.contains("mergeable") && text.contains("revise"),
+            "{text}"
+        );
+        let json = serde_json::to_value(views(&rows)).unwrap();
+        assert_eq!(json[0]["mergeable"], true);
+        assert_eq!(json[1]["mergeable"], false);
+        assert_eq!(json[0]["judge"]["verdict"], "merge");
     }
 }

@@ -1,5 +1,6 @@
 //! Runs an evaluation: plans task × agent × attempt, runs J at once, resumes what a previous
 //! run of the same evaluation finished, retries infra errors, and stops cleanly on Ctrl-C.
+//! With a judge, a judge pass over the evaluation follows the grading.
 
 use crate::config::agent::AgentSpec;
 use crate::config::suite::{Suite, Task};
@@ -8,6 +9,9 @@ use crate::grade::{grade_cached, GRADER_VERSION};
 use crate::harness::images::{Image, ImageCache};
 use crate::harness::sandbox::{run_agent, AgentInput};
 use crate::harness::{Docker, GcScope};
+use crate::judge::budget::Budget;
+use crate::judge::pass::{judge_evaluation, PassOptions, PassSummary};
+use crate::judge::Judge;
 use crate::outcome::{decide, Facts, Flags, Outcome};
 use crate::patch::touched_paths;
 use crate::store::{now, Evaluation, LogRecord, NewAttempt, NewEvaluation, Store, Usage};
@@ -28,6 +32,14 @@ pub struct RunOptions {
     pub new: bool,
     pub label: Option<String>,
     pub progress: bool,
+    /// Judge every attempt after grading (cached verdicts are reused).
+    pub judge: Option<JudgeSetup>,
+}
+
+/// A loaded judge and the run's budget for it.
+pub struct JudgeSetup {
+    pub judge: Judge,
+    pub budget: Budget,
 }
 
 pub struct Prepared {
@@ -43,6 +55,7 @@ pub struct RunSummary {
     pub planned: usize,
     pub skipped: usize,
     pub counts: BTreeMap<Outcome, usize>,
+    pub judge: Option<PassSummary>,
 }
 
 /// Host values of every agent's declared secrets; a missing one stops the run before it starts.
@@ -235,15 +248,32 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
     bar.finish_and_clear();
     store.finish_evaluation(&eval.id)?;
     let evaluation = store.evaluation(Some(&eval.id))?;
+    let judge = match (&opts.judge, &evaluation) {
+        (Some(j), Some(ev)) => Some(
+            judge_evaluation(
+                &store,
+                ev,
+                &suite,
+                &j.judge,
+                &j.budget,
+                PassOptions {
+                    progress: opts.progress,
+                },
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     Ok(RunSummary {
         evaluation,
         planned: total,
         skipped,
         counts,
+        judge,
     })
 }
 
-fn progress_bar(total: u64, show: bool) -> indicatif::ProgressBar {
+pub fn progress_bar(total: u64, show: bool) -> indicatif::ProgressBar {
     if !show
         || std::env::var_os("NO_COLOR").is_some()
             && std::env::var_os("MERGEBENCH_PROGRESS").is_none()

@@ -96,6 +96,59 @@ const MIGRATIONS: &[&str] = &[
         bytes BLOB NOT NULL,
         PRIMARY KEY (attempt_id, name)
     );",
+    // 2: the LLM judge. Samples are cached per (patch, task, judge version, sample); every
+    // request to a provider is recorded with what it cost; judgements attach to attempts.
+    "CREATE TABLE judge_samples (
+        patch_sha256 TEXT NOT NULL,
+        task_hash TEXT NOT NULL,
+        judge_version TEXT NOT NULL,
+        sample INTEGER NOT NULL,
+        judge TEXT NOT NULL,
+        model TEXT,
+        verdict_json TEXT,
+        error TEXT,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        cost_usd REAL,
+        requests INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (patch_sha256, task_hash, judge_version, sample)
+    );
+    CREATE TABLE judge_calls (
+        id INTEGER PRIMARY KEY,
+        judge TEXT NOT NULL,
+        judge_version TEXT NOT NULL,
+        patch_sha256 TEXT,
+        task_hash TEXT,
+        sample INTEGER,
+        purpose TEXT NOT NULL,
+        status INTEGER,
+        error TEXT,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        cost_usd REAL,
+        seconds REAL NOT NULL,
+        mergebench_version TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE judgements (
+        attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+        judge TEXT NOT NULL,
+        judge_version TEXT NOT NULL,
+        model TEXT,
+        verdict TEXT,
+        error TEXT,
+        agreement REAL,
+        samples INTEGER NOT NULL,
+        injection_suspected INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost_usd REAL,
+        result_json TEXT NOT NULL,
+        mergebench_version TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (attempt_id, judge_version)
+    );",
 ];
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ pub use model::*;
 
 use crate::error::Error;
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -248,11 +248,95 @@ impl Store {
         })
     }
 
+    /// Every attempt of an evaluation, each with its latest judgement.
     pub fn attempts(&self, eval_id: &str) -> Result<Vec<AttemptRow>, Error> {
         self.with(|c| {
-            c.prepare(&format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"))?
+            let mut rows: Vec<AttemptRow> = c
+                .prepare(&format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"))?
                 .query_map([eval_id], AttemptRow::from_row)?
-                .collect()
+                .collect::<rusqlite::Result<_>>()?;
+            let mut latest = judgements_of(c, eval_id)?;
+            for r in &mut rows {
+                r.judge = latest.remove(&r.id);
+            }
+            Ok(rows)
+        })
+    }
+
+    pub fn cached_judge_sample(
+        &self,
+        key: &JudgeSampleKey,
+    ) -> Result<Option<JudgeSampleRow>, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT judge, model, verdict_json, error, input_tokens, output_tokens, cost_usd, requests FROM judge_samples
+                 WHERE patch_sha256 = ?1 AND task_hash = ?2 AND judge_version = ?3 AND sample = ?4",
+                params![key.patch_sha256, key.task_hash, key.judge_version, key.sample],
+                |r| {
+                    Ok(JudgeSampleRow {
+                        judge: r.get(0)?,
+                        model: r.get(1)?,
+                        verdict_json: r.get(2)?,
+                        error: r.get(3)?,
+                        input_tokens: r.get(4)?,
+                        output_tokens: r.get(5)?,
+                        cost_usd: r.get(6)?,
+                        requests: r.get(7)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    pub fn save_judge_sample(
+        &self,
+        key: &JudgeSampleKey,
+        row: &JudgeSampleRow,
+    ) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO judge_samples (patch_sha256, task_hash, judge_version, sample, judge, model, verdict_json, error,
+                    input_tokens, output_tokens, cost_usd, requests, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    key.patch_sha256, key.task_hash, key.judge_version, key.sample, row.judge, row.model, row.verdict_json,
+                    row.error, row.input_tokens, row.output_tokens, row.cost_usd, row.requests, now()
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn record_judge_call(&self, call: &JudgeCallRecord) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO judge_calls (judge, judge_version, patch_sha256, task_hash, sample, purpose, status, error,
+                    input_tokens, output_tokens, cost_usd, seconds, mergebench_version, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    call.judge, call.judge_version, call.patch_sha256, call.task_hash, call.sample, call.purpose, call.status,
+                    call.error, call.input_tokens, call.output_tokens, call.cost_usd, call.seconds, crate::VERSION, now()
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Records a judgement of an attempt (replacing an earlier one by the same judge version).
+    pub fn save_judgement(&self, attempt_id: i64, j: &JudgementRow) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO judgements (attempt_id, judge, judge_version, model, verdict, error, agreement, samples,
+                    injection_suspected, input_tokens, output_tokens, cost_usd, result_json, mergebench_version, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                params![
+                    attempt_id, j.judge, j.judge_version, j.model, j.verdict, j.error, j.agreement, j.samples,
+                    j.injection_suspected, j.input_tokens, j.output_tokens, j.cost_usd, j.detail.to_string(),
+                    crate::VERSION, now()
+                ],
+            )
+            .map(|_| ())
         })
     }
 
@@ -294,6 +378,50 @@ impl Store {
                 .collect()
         })
     }
+}
+
+/// The latest judgement of each attempt of an evaluation.
+fn judgements_of(c: &Connection, eval_id: &str) -> rusqlite::Result<HashMap<i64, JudgementRow>> {
+    let mut out = HashMap::new();
+    let mut stmt = c.prepare(
+        "SELECT j.attempt_id, j.judge, j.judge_version, j.model, j.verdict, j.error, j.agreement, j.samples,
+                j.injection_suspected, j.input_tokens, j.output_tokens, j.cost_usd, j.created_at, j.result_json
+         FROM judgements j JOIN attempts a ON a.id = j.attempt_id
+         WHERE a.eval_id = ?1 ORDER BY j.created_at, j.rowid",
+    )?;
+    let rows = stmt.query_map([eval_id], |r| {
+        let verdict: Option<String> = r.get(4)?;
+        let detail: String = r.get(13)?;
+        Ok((
+            r.get::<_, i64>(0)?,
+            JudgementRow {
+                judge: r.get(1)?,
+                judge_version: r.get(2)?,
+                model: r.get(3)?,
+                status: if verdict.is_some() {
+                    "ok"
+                } else {
+                    "judge_error"
+                }
+                .into(),
+                verdict,
+                error: r.get(5)?,
+                agreement: r.get(6)?,
+                samples: r.get(7)?,
+                injection_suspected: r.get(8)?,
+                input_tokens: r.get(9)?,
+                output_tokens: r.get(10)?,
+                cost_usd: r.get(11)?,
+                created_at: r.get(12)?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, j) = row?;
+        out.insert(id, j);
+    }
+    Ok(out)
 }
 
 fn load_eval(c: &Connection, id: &str) -> rusqlite::Result<Option<Evaluation>> {

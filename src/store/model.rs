@@ -111,6 +111,8 @@ pub struct AttemptRow {
     pub files_changed: u32,
     pub lines_added: u32,
     pub lines_removed: u32,
+    /// The latest judgement of this attempt, if a judge has seen it.
+    pub judge: Option<JudgementRow>,
 }
 
 impl AttemptRow {
@@ -147,6 +149,71 @@ impl AttemptRow {
             files_changed: r.get(24)?,
             lines_added: r.get(25)?,
             lines_removed: r.get(26)?,
+            judge: None,
         })
     }
+}
+
+/// A judge sample is cached under (patch, task, judge version, sample number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JudgeSampleKey {
+    pub patch_sha256: String,
+    pub task_hash: String,
+    pub judge_version: String,
+    pub sample: u32,
+}
+
+/// One cached judge sample: a validated verdict, or the judge_error that malformed output
+/// twice earned. Failed requests are never cached, so a later run asks again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JudgeSampleRow {
+    pub judge: String,
+    pub model: Option<String>,
+    pub verdict_json: Option<String>,
+    pub error: Option<String>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub cost_usd: Option<f64>,
+    pub requests: u32,
+}
+
+/// One request to a model provider, successful or not: what was spent is known per call.
+#[derive(Debug, Clone, Default)]
+pub struct JudgeCallRecord {
+    pub judge: String,
+    pub judge_version: String,
+    pub patch_sha256: Option<String>,
+    pub task_hash: Option<String>,
+    pub sample: Option<u32>,
+    /// verdict, repair or pairwise.
+    pub purpose: String,
+    /// HTTP status or the command's exit code.
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub cost_usd: Option<f64>,
+    pub seconds: f64,
+}
+
+/// A judge's finding on one attempt (the latest one is shown with the attempt).
+#[derive(Debug, Clone, Serialize)]
+pub struct JudgementRow {
+    pub judge: String,
+    pub judge_version: String,
+    pub model: Option<String>,
+    /// ok or judge_error.
+    pub status: String,
+    /// merge, revise or reject; None with status judge_error.
+    pub verdict: Option<String>,
+    pub error: Option<String>,
+    pub agreement: Option<f64>,
+    pub samples: u32,
+    pub injection_suspected: bool,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_usd: Option<f64>,
+    pub created_at: String,
+    /// Scores, reasons, rationale, votes, each sample, injection findings.
+    pub detail: serde_json::Value,
 }

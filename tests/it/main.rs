@@ -3,5 +3,6 @@
 
 mod cli;
 mod fixture;
+mod judge;
 mod sandbox;
 mod validate;
