@@ -99,6 +99,7 @@ async fn timed_run(
             new: true,
             label: Some("bench".into()),
             progress: false,
+            judge: None,
         },
     )
     .await?;
