@@ -106,6 +106,24 @@ pub enum Command {
         #[command(subcommand)]
         command: ImagesCommand,
     },
+    /// Score a real diff with the conventions and blast-radius rules (for CI on pull requests).
+    Gate {
+        /// A diff file, or `-` for stdin.
+        #[arg(long, conflicts_with = "range", required_unless_present = "range")]
+        diff: Option<String>,
+        /// A git range (BASE..HEAD) inside the repository.
+        #[arg(long)]
+        range: Option<String>,
+        /// The repository root (mergebench.toml and CODEOWNERS are read there).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// text | json | sarif | markdown
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Also write the output to this file (stdout still gets it).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the harness's speed beside a docker-CLI baseline, and the --jobs scaling.
     Bench {
         /// Fewer attempts: a quick look rather than a figure to quote.
@@ -491,6 +509,13 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             }
             Ok(exit::OK)
         }
+        Command::Gate {
+            diff,
+            range,
+            repo,
+            format,
+            out,
+        } => gate(diff, range, &repo, &format, out.as_deref()),
         Command::Bench { quick } => {
             let opts = if quick {
                 crate::bench::BenchOptions {
@@ -607,4 +632,62 @@ fn print_results(store: &Store, eval: Option<&str>, json: bool) -> Result<(), Er
         print!("{}", render_text(&rows, &summaries));
     }
     Ok(())
+}
+
+/// `mergebench gate`: exit 1 when an error-severity rule fails or the tier reaches `fail_on`.
+fn gate(
+    diff: Option<String>,
+    range: Option<String>,
+    repo: &Path,
+    format: &str,
+    out: Option<&Path>,
+) -> Result<i32, Error> {
+    use crate::conventions::{gate, render};
+    let usage = |e: &gate::GateError| match e.exit_code() {
+        3 => Error::env(e.to_string(), "install git and run inside the repository"),
+        _ => Error::Usage(e.to_string()),
+    };
+    let config = |e: crate::conventions::ConfigError| Error::Usage(e.to_string());
+    let format: render::OutputFormat = format.parse().map_err(|e: String| Error::Usage(e))?;
+    let report = match (diff, range) {
+        (Some(d), None) => {
+            let bytes = gate::read_diff(&d).map_err(|e| usage(&e))?;
+            let cfg = gate::load_repo_config(repo).map_err(config)?;
+            let name = if d == "-" {
+                "stdin".to_string()
+            } else {
+                d.clone()
+            };
+            gate::run_named(&bytes, &name, &cfg, &[], &|_| None).map_err(|e| usage(&e))?
+        }
+        (None, Some(r)) => {
+            let bytes = gate::diff_for_range(repo, &r).map_err(|e| usage(&e))?;
+            let base = gate::range_base(repo, &r).map_err(|e| usage(&e))?;
+            // Rules come from the base, so a pull request cannot switch off its own checks.
+            let cfg = gate::load_repo_config_at(repo, &base).map_err(|e| usage(&e))?;
+            let reader = gate::git_base_reader(repo, &base);
+            gate::run_named(&bytes, &r, &cfg, &[], &reader).map_err(|e| usage(&e))?
+        }
+        _ => {
+            return Err(Error::Usage(
+                "give exactly one of --diff FILE (or -) and --range A..B".into(),
+            ))
+        }
+    };
+    let text = render::render(&report, format, crate::VERSION);
+    if let Some(path) = out {
+        std::fs::write(path, &text).map_err(|e| {
+            Error::input(
+                path,
+                None,
+                format!("cannot write: {e}"),
+                "choose a writable path",
+            )
+        })?;
+    }
+    print!("{text}");
+    if !text.ends_with('\n') {
+        println!();
+    }
+    Ok(report.exit_code())
 }

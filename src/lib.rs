@@ -7,6 +7,8 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod conventions;
+pub mod conventions_scorer;
 pub mod error;
 pub mod grade;
 pub mod harness;

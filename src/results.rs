@@ -13,15 +13,27 @@ pub fn judged(rows: &[AttemptRow]) -> bool {
     rows.iter().any(|r| r.judge.is_some())
 }
 
+/// Whether the attempt's patch passes the conventions (None: not scored, e.g. no patch).
+pub fn conventions_passed(row: &AttemptRow) -> Option<bool> {
+    row.conventions.as_ref().and_then(|c| c["passed"].as_bool())
+}
+
+/// The blast-radius tier of the attempt's patch, when scored.
+pub fn tier(row: &AttemptRow) -> Option<&str> {
+    row.conventions.as_ref().and_then(|c| c["tier"].as_str())
+}
+
 /// DESIGN.md: a patch is mergeable when it is resolved, passes the conventions, has no scope
-/// violation, and the judge (where one is configured) says merge. Conventions are not scored
-/// yet and count as passed.
+/// violation, and the judge (where one is configured) says merge.
 pub fn mergeable(row: &AttemptRow, judged: bool) -> bool {
     let judge_says_merge = row
         .judge
         .as_ref()
         .is_some_and(|j| j.verdict.as_deref() == Some("merge"));
-    row.outcome == Outcome::Resolved && !row.flags.scope_violation && (!judged || judge_says_merge)
+    row.outcome == Outcome::Resolved
+        && conventions_passed(row) != Some(false)
+        && !row.flags.scope_violation
+        && (!judged || judge_says_merge)
 }
 
 /// An attempt as `results --json` shows it.
@@ -145,6 +157,8 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
         "agent".into(),
         "#".into(),
         "outcome".into(),
+        "conventions".into(),
+        "tier".into(),
         "judge".into(),
         "mergeable".into(),
         "flags".into(),
@@ -171,6 +185,12 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
             r.agent.clone(),
             r.attempt.to_string(),
             r.outcome.to_string(),
+            match (conventions_passed(r), r.conventions.as_ref()) {
+                (Some(true), _) => "pass".to_string(),
+                (Some(false), Some(c)) => format!("fail ({})", c["errors"].as_u64().unwrap_or(0)),
+                _ => "-".to_string(),
+            },
+            tier(r).unwrap_or("-").to_string(),
             r.judge
                 .as_ref()
                 .map(|j| j.verdict.clone().unwrap_or_else(|| j.status.clone()))
@@ -302,6 +322,7 @@ mod tests {
             files_changed: 0,
             lines_added: 0,
             lines_removed: 0,
+            conventions: None,
             judge: None,
         }
     }

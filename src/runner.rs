@@ -96,6 +96,7 @@ struct Ctx {
     env_images: HashMap<String, Image>,
     agent_images: HashMap<(String, String), Image>,
     secrets: HashMap<String, Vec<(String, String)>>,
+    conventions: crate::conventions_scorer::Settings,
 }
 
 impl Ctx {
@@ -204,6 +205,7 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         env_images,
         agent_images,
         secrets,
+        conventions: crate::conventions_scorer::Settings::from_suite(&suite)?,
     });
     let total = plan.len();
     let bar = progress_bar(total as u64, opts.progress);
@@ -430,6 +432,19 @@ async fn attempt_body(
             truncated: g.output_bytes as usize > g.output.len(),
         });
         rec.grade_json = Some(serde_json::to_string(&g).unwrap());
+        // The conventions see what the agent proposed, reverted paths included: a reviewer
+        // reads the whole pull request.
+        let c = crate::conventions_scorer::score_cached(
+            &ctx.docker,
+            &ctx.store,
+            &ctx.conventions,
+            task,
+            &base,
+            env_image,
+            &extracted.raw,
+        )
+        .await?;
+        rec.conventions_json = Some(serde_json::to_string(&c).unwrap());
     }
     rec.outcome = decide(&facts);
     rec.flags = flags;

@@ -476,6 +476,15 @@ pub enum Graded {
 /// The tree tests run on: base + patch (plain, then three-way, then fuzzy), hidden-test paths
 /// restored to base, hidden tests applied.
 pub fn graded_tree(base: &BaseRepo, patch: &Patch, tests_patch: &[u8]) -> Result<Graded, Error> {
+    build_tree(base, patch, Some(tests_patch))
+}
+
+/// Base + patch only: the tree a linter looks at (no hidden tests).
+pub fn patched_tree(base: &BaseRepo, patch: &Patch) -> Result<Graded, Error> {
+    build_tree(base, patch, None)
+}
+
+fn build_tree(base: &BaseRepo, patch: &Patch, tests_patch: Option<&[u8]>) -> Result<Graded, Error> {
     let dir = tempfile::Builder::new()
         .prefix("mergebench-grade-")
         .tempdir()
@@ -518,6 +527,9 @@ pub fn graded_tree(base: &BaseRepo, patch: &Patch, tests_patch: &[u8]) -> Result
             Some(m) => Some(m),
             None => return Ok(Graded::PatchFailed(last_err)),
         }
+    };
+    let Some(tests_patch) = tests_patch else {
+        return Ok(Graded::Ready { dir, tree, method });
     };
     // Restore hidden-test paths to the base, whatever the patch did to them.
     let test_paths = crate::patch::touched_paths(tests_patch);

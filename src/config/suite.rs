@@ -1,6 +1,7 @@
 //! Task suites: `suite.toml` defaults merged into each `<task>/task.toml`.
 
 use super::{line_of_key, parse_toml, read_file, sha256_hex};
+use crate::conventions::{BlastConfig, ConventionsConfig, OwnershipConfig};
 use crate::error::Error;
 use crate::testparse::Format;
 use crate::units::parse_duration;
@@ -63,10 +64,12 @@ struct RawSuite {
     tests: RawTests,
     #[serde(default)]
     scope: RawScope,
-    /// Scored by the conventions module; kept as TOML so this file does not fix its schema.
-    conventions: Option<toml::Value>,
-    ownership: Option<toml::Value>,
-    blast_radius: Option<toml::Value>,
+    #[serde(default)]
+    conventions: ConventionsConfig,
+    #[serde(default)]
+    ownership: OwnershipConfig,
+    #[serde(default)]
+    blast_radius: BlastConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,9 +183,11 @@ pub struct Suite {
     pub tasks: Vec<Task>,
     /// Tasks that could not be loaded: reported, never silently dropped.
     pub invalid: Vec<Error>,
-    pub conventions: Option<toml::Value>,
-    pub ownership: Option<toml::Value>,
-    pub blast_radius: Option<toml::Value>,
+    /// `[conventions]`: the convention rules every attempt's patch is scored by.
+    pub conventions: ConventionsConfig,
+    /// `[ownership]`: path globs to owners, for blast radius and the expected area.
+    pub ownership: OwnershipConfig,
+    pub blast_radius: BlastConfig,
 }
 
 impl Suite {

@@ -149,6 +149,17 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         PRIMARY KEY (attempt_id, judge_version)
     );",
+    // 3: the conventions scorer. Results are cached per (patch, task, scorer version); the
+    // attempt keeps its own copy for results and reports.
+    "CREATE TABLE convention_results (
+        patch_sha256 TEXT NOT NULL,
+        task_hash TEXT NOT NULL,
+        version TEXT NOT NULL,
+        result_json TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (patch_sha256, task_hash, version)
+    );
+    ALTER TABLE attempts ADD COLUMN conventions_json TEXT;",
 ];
 
 #[cfg(test)]

@@ -218,8 +218,8 @@ impl Store {
                 "INSERT INTO attempts (eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, agent_exit_code,
                     patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds,
                     total_seconds, usage_json, cost_usd, input_tokens, output_tokens, mergebench_version, grader_version,
-                    started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+                    started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
                 params![
                     a.eval_id, a.task_id, a.task_hash, a.agent, a.agent_hash, a.attempt, a.outcome.as_str(),
                     serde_json::to_string(&a.flags).unwrap(), a.flags.agent_exit_code,
@@ -231,6 +231,7 @@ impl Store {
                     a.graded_patch.as_ref().map(|p| p.stats().files).unwrap_or(0),
                     a.graded_patch.as_ref().map(|p| p.stats().added).unwrap_or(0),
                     a.graded_patch.as_ref().map(|p| p.stats().removed).unwrap_or(0),
+                    a.conventions_json,
                 ],
             )?;
             let id = tx.last_insert_rowid();
@@ -335,6 +336,38 @@ impl Store {
                     j.injection_suspected, j.input_tokens, j.output_tokens, j.cost_usd, j.detail.to_string(),
                     crate::VERSION, now()
                 ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn cached_conventions(
+        &self,
+        patch_sha256: &str,
+        task_hash: &str,
+        version: &str,
+    ) -> Result<Option<String>, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT result_json FROM convention_results WHERE patch_sha256 = ?1 AND task_hash = ?2 AND version = ?3",
+                params![patch_sha256, task_hash, version],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    pub fn save_conventions(
+        &self,
+        patch_sha256: &str,
+        task_hash: &str,
+        version: &str,
+        result_json: &str,
+    ) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO convention_results (patch_sha256, task_hash, version, result_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![patch_sha256, task_hash, version, result_json, now()],
             )
             .map(|_| ())
         })

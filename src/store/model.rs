@@ -65,6 +65,7 @@ pub struct NewAttempt {
     pub raw_patch: Option<Patch>,
     pub graded_patch: Option<Patch>,
     pub grade_json: Option<String>,
+    pub conventions_json: Option<String>,
     pub error: Option<String>,
     pub env_image: Option<String>,
     pub agent_image: Option<String>,
@@ -80,7 +81,7 @@ pub struct NewAttempt {
     pub artifacts: Vec<(String, Vec<u8>)>,
 }
 
-pub const ATTEMPT_COLUMNS: &str = "id, eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds, total_seconds, usage_json, mergebench_version, grader_version, started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed";
+pub const ATTEMPT_COLUMNS: &str = "id, eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds, total_seconds, usage_json, mergebench_version, grader_version, started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AttemptRow {
@@ -111,6 +112,8 @@ pub struct AttemptRow {
     pub files_changed: u32,
     pub lines_added: u32,
     pub lines_removed: u32,
+    /// The conventions scorer's result (findings, blast radius, tier), when it ran.
+    pub conventions: Option<serde_json::Value>,
     /// The latest judgement of this attempt, if a judge has seen it.
     pub judge: Option<JudgementRow>,
 }
@@ -149,6 +152,9 @@ impl AttemptRow {
             files_changed: r.get(24)?,
             lines_added: r.get(25)?,
             lines_removed: r.get(26)?,
+            conventions: r
+                .get::<_, Option<String>>(27)?
+                .and_then(|c| serde_json::from_str(&c).ok()),
             judge: None,
         })
     }

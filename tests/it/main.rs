@@ -3,6 +3,7 @@
 
 mod cli;
 mod fixture;
+mod gate;
 mod judge;
 mod sandbox;
 mod validate;
