@@ -300,3 +300,127 @@ fn secrets_reach_the_agent_but_never_the_store() {
         "the secret's value is in the database file"
     );
 }
+
+/// Containers (running or not) whose owner label names process `pid`.
+fn containers_of(pid: u32) -> Vec<String> {
+    owned_by(&["ps", "-a"], pid)
+}
+
+/// Docker objects of one kind (`ps -a`, `network ls`, `volume ls`) owned by process `pid`,
+/// as their owner labels.
+fn owned_by(list: &[&str], pid: u32) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args(list)
+        .args([
+            "--filter",
+            "label=mergebench",
+            "--format",
+            "{{.Label \"mergebench.owner\"}}",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker {list:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|owner| owner.split(':').nth(1) == Some(&pid.to_string()))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn kill_9_mid_run_then_resume_repeats_nothing_and_leaves_nothing() {
+    let f = Fixture::new();
+    f.agent("slow", "sleep 4\nsed -i 's/a - b/a + b/' calc.py\n", "");
+    let args = |c: &mut std::process::Command| {
+        c.arg("--db")
+            .arg(f.db())
+            .args(["run", "--suite"])
+            .arg(f.suite())
+            .arg("--agents-dir")
+            .arg(f.agents())
+            .args([
+                "--agent",
+                "slow",
+                "--attempts",
+                "6",
+                "--jobs",
+                "2",
+                "--json",
+            ]);
+    };
+    let mut c = bin();
+    args(&mut c);
+    let mut child = c
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait until at least one attempt is stored and the next ones are running.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let done = f.db().exists() && sqlite(&f.db(), "SELECT count(*) FROM attempts")[0][0] != "0";
+        if done && !containers_of(pid).is_empty() {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let done_before: usize = sqlite(&f.db(), "SELECT count(*) FROM attempts")[0][0]
+        .parse()
+        .unwrap();
+    assert!(done_before < 6, "killed too late to test resuming");
+    assert!(
+        !containers_of(pid).is_empty(),
+        "the killed run should have left containers"
+    );
+
+    let mut c = bin();
+    args(&mut c);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already finished"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = sqlite(
+        &f.db(),
+        "SELECT attempt, count(*) FROM attempts GROUP BY attempt ORDER BY attempt",
+    );
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r[1] == "1"),
+        "an attempt was repeated: {rows:?}"
+    );
+    assert_eq!(
+        sqlite(&f.db(), "SELECT count(DISTINCT eval_id) FROM attempts")[0][0],
+        "1",
+        "resumed the same evaluation"
+    );
+    assert!(
+        containers_of(pid).is_empty(),
+        "the killed run's containers are still there"
+    );
+    assert!(
+        owned_by(&["network", "ls"], pid).is_empty(),
+        "networks left behind"
+    );
+    assert!(
+        owned_by(&["volume", "ls"], pid).is_empty(),
+        "volumes left behind"
+    );
+}
