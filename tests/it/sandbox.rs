@@ -424,3 +424,107 @@ fn kill_9_mid_run_then_resume_repeats_nothing_and_leaves_nothing() {
         "volumes left behind"
     );
 }
+
+#[test]
+fn patches_are_extracted_exactly() {
+    let f = Fixture::new();
+    // Every kind of change at once: edit, new, delete, rename, mode, binary, symlink, an
+    // ignored file (excluded) and an untracked one (included).
+    f.agent(
+        "kinds",
+        "set -e\n\
+         sed -i 's/a - b/a + b/' calc.py\n\
+         echo notes > NOTES.md\n\
+         git mv README.md README.txt\n\
+         printf '#!/bin/sh\\necho hi\\n' > run.sh && chmod +x run.sh\n\
+         printf '\\000\\001\\002\\377binary' > blob.bin\n\
+         ln -s calc.py alias.py\n\
+         echo '*.log' > .gitignore && echo noise > debug.log\n",
+        "",
+    );
+    f.agent("deleter", "git rm -q README.md\n", "");
+    f.agent("chmodder", "chmod +x calc.py\n", "");
+    let r = f.run(&["kinds", "deleter", "chmodder"], &["--jobs", "3"]);
+    let db = f.db();
+    let patch = |agent: &str| {
+        sqlite(&db, &format!("SELECT p.bytes FROM attempts a JOIN patches p ON p.sha256 = a.raw_patch_sha256 WHERE a.agent = '{agent}'"))[0][0].clone()
+    };
+    let p = patch("kinds");
+    for needle in [
+        "rename from README.md",
+        "rename to README.txt",
+        "new file mode 100755",
+        "b/run.sh",
+        "GIT binary patch",
+        "new file mode 120000",
+        "b/alias.py",
+        "b/NOTES.md",
+        "+*.log",
+    ] {
+        assert!(p.contains(needle), "missing `{needle}` in:\n{p}");
+    }
+    assert!(
+        !p.contains("debug.log"),
+        "an ignored file was included:\n{p}"
+    );
+    assert_eq!(
+        attempt(&r, "kinds")["outcome"],
+        "resolved",
+        "the exact patch applies on a clean base"
+    );
+    assert!(patch("deleter").contains("deleted file mode 100644"));
+    let c = patch("chmodder");
+    assert!(
+        c.contains("old mode 100644") && c.contains("new mode 100755"),
+        "{c}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_keeps_finished_attempts() {
+    let f = Fixture::new();
+    f.agent("slow", "sleep 4\n", "");
+    let mut c = bin();
+    c.arg("--db")
+        .arg(f.db())
+        .args(["run", "--suite"])
+        .arg(f.suite())
+        .arg("--agents-dir")
+        .arg(f.agents())
+        .args(["--agent", "slow", "--attempts", "6", "--jobs", "2"]);
+    let child = c
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let done = f.db().exists() && sqlite(&f.db(), "SELECT count(*) FROM attempts")[0][0] != "0";
+        if done && !containers_of(pid).is_empty() {
+            break;
+        }
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(
+        containers_of(pid).is_empty(),
+        "Ctrl-C left containers behind"
+    );
+    let kept: usize = sqlite(&f.db(), "SELECT count(*) FROM attempts")[0][0]
+        .parse()
+        .unwrap();
+    assert!((1..6).contains(&kept), "{kept}");
+}
