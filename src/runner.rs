@@ -132,6 +132,19 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
             left.containers, left.networks, left.volumes
         );
     }
+    // Images first: a Dockerfile that does not build is the author's to fix, before an evaluation
+    // is even opened, so a failed build leaves nothing half-written.
+    let images = ImageCache::default();
+    let mut env_images = HashMap::new();
+    let mut agent_images = HashMap::new();
+    for t in &suite.tasks {
+        let env = images.environment(&docker, &t.environment, &t.file).await?;
+        for a in &agents {
+            let img = images.agent(&docker, &env, a).await?;
+            agent_images.insert((t.id.clone(), a.name.clone()), img);
+        }
+        env_images.insert(t.id.clone(), env);
+    }
     let eval = store.open_evaluation(
         NewEvaluation {
             key: evaluation_key(&suite, &agents, opts.attempts),
@@ -176,22 +189,6 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
             eval.id,
             plan.len()
         );
-    }
-    // Images first: a Dockerfile that does not build is the author's to fix, before any agent runs.
-    let images = ImageCache::default();
-    let mut env_images = HashMap::new();
-    let mut agent_images = HashMap::new();
-    for t in suite
-        .tasks
-        .iter()
-        .filter(|t| plan.iter().any(|(pt, _, _)| pt.id == t.id))
-    {
-        let env = images.environment(&docker, &t.environment, &t.file).await?;
-        for a in &agents {
-            let img = images.agent(&docker, &env, a).await?;
-            agent_images.insert((t.id.clone(), a.name.clone()), img);
-        }
-        env_images.insert(t.id.clone(), env);
     }
     let ctx = Arc::new(Ctx {
         docker: docker.clone(),

@@ -137,3 +137,75 @@ fn docker_unreachable_is_an_environment_error() {
                 == "0"
     );
 }
+
+#[test]
+fn an_unknown_image_is_an_environment_error_naming_the_file() {
+    let f = Fixture::new();
+    write(
+        &f.agents(),
+        "noop.toml",
+        "name = \"noop\"\ncommand = [\"true\"]\n",
+    );
+    let suite = f.suite().join("suite.toml");
+    let text = std::fs::read_to_string(&suite).unwrap().replace(
+        "dockerfile = \"env/Dockerfile\"",
+        "image = \"mergebench-no-such-image:1\"",
+    );
+    std::fs::write(&suite, text).unwrap();
+    let out = bin()
+        .arg("--db")
+        .arg(f.db())
+        .args(["run", "--suite"])
+        .arg(f.suite())
+        .arg("--agents-dir")
+        .arg(f.agents())
+        .args(["--agent", "noop"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("mergebench-no-such-image:1")
+            && err.contains("task.toml")
+            && err.contains("fix:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_dockerfile_that_does_not_build_names_the_dockerfile() {
+    let f = Fixture::new();
+    write(
+        &f.agents(),
+        "noop.toml",
+        "name = \"noop\"\ncommand = [\"true\"]\n",
+    );
+    write(
+        &f.suite(),
+        "env/Dockerfile",
+        "ARG BASE=mergebench-base:bookworm\nFROM ${BASE}\nRUN exit 7\n",
+    );
+    let out = bin()
+        .arg("--db")
+        .arg(f.db())
+        .args(["run", "--suite"])
+        .arg(f.suite())
+        .arg("--agents-dir")
+        .arg(f.agents())
+        .args(["--agent", "noop"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("env/Dockerfile")
+            && err.contains("image build failed")
+            && err.contains("fix:"),
+        "{err}"
+    );
+    // Nothing was half-written: no evaluation was opened.
+    assert_eq!(
+        crate::fixture::sqlite(&f.db(), "SELECT count(*) FROM evaluations")[0][0],
+        "0"
+    );
+}
