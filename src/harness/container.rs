@@ -10,6 +10,7 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy)]
@@ -123,6 +124,12 @@ pub async fn run(docker: &Docker, spec: RunSpec<'_>) -> Result<RunResult, Error>
                 typ: Some("none".into()),
                 config: None,
             }),
+            // Scratch space in memory, so it counts against the memory limit instead of
+            // filling the daemon's disk.
+            tmpfs: Some(HashMap::from([(
+                "/tmp".to_string(),
+                "rw,nosuid,nodev,size=1g,mode=1777".to_string(),
+            )])),
             ..Default::default()
         }),
         ..Default::default()
