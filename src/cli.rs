@@ -280,38 +280,24 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             json,
         } => {
             let judge = judge_setup(&judge, &judge_opts)?;
-            let suite = load_suite(Path::new("tasks/demo"))?;
-            let agents = load_agents(
+            let agents: Vec<String> = DEMO_AGENTS.iter().map(|s| s.to_string()).collect();
+            let opts = RunOptions {
+                attempts: 1,
+                jobs,
+                new,
+                label: Some("demo".into()),
+                progress: !json,
+                judge: Some(judge),
+            };
+            run_and_print(
+                &cli.db,
+                Path::new("tasks/demo"),
                 Path::new("harness/agents"),
-                &DEMO_AGENTS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>(),
-            )?;
-            let store = open_store(&cli.db)?;
-            let docker = Docker::connect().await?;
-            let summary = run(
-                Prepared {
-                    docker,
-                    store: store.clone(),
-                    suite,
-                    agents,
-                },
-                RunOptions {
-                    attempts: 1,
-                    jobs,
-                    new,
-                    label: Some("demo".into()),
-                    progress: !json,
-                    judge: Some(judge),
-                },
+                &agents,
+                opts,
+                json,
             )
-            .await?;
-            if let Some(p) = &summary.judge {
-                eprintln!("{}", p.describe());
-            }
-            print_results(&store, summary.evaluation.map(|e| e.id).as_deref(), json)?;
-            Ok(exit::OK)
+            .await
         }
         Command::Run {
             suite,
@@ -331,32 +317,15 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             let judge = judge
                 .map(|name| judge_setup(&name, &judge_opts))
                 .transpose()?;
-            let suite = load_suite(&suite)?;
-            let agents = load_agents(&agents_dir, &agents)?;
-            let store = open_store(&cli.db)?;
-            let docker = Docker::connect().await?;
-            let summary = run(
-                Prepared {
-                    docker,
-                    store: store.clone(),
-                    suite,
-                    agents,
-                },
-                RunOptions {
-                    attempts,
-                    jobs,
-                    new,
-                    label,
-                    progress: !json,
-                    judge,
-                },
-            )
-            .await?;
-            if let Some(p) = &summary.judge {
-                eprintln!("{}", p.describe());
-            }
-            print_results(&store, summary.evaluation.map(|e| e.id).as_deref(), json)?;
-            Ok(exit::OK)
+            let opts = RunOptions {
+                attempts,
+                jobs,
+                new,
+                label,
+                progress: !json,
+                judge,
+            };
+            run_and_print(&cli.db, &suite, &agents_dir, &agents, opts, json).await
         }
         Command::Judge {
             eval,
@@ -612,6 +581,36 @@ fn find_evaluation(store: &Store, eval: Option<&str>) -> Result<crate::store::Ev
             store.path().display()
         )),
     })
+}
+
+/// `run` and `demo`: load, run (resuming), then print the evaluation's results.
+async fn run_and_print(
+    db: &Option<PathBuf>,
+    suite: &Path,
+    agents_dir: &Path,
+    agents: &[String],
+    opts: RunOptions,
+    json: bool,
+) -> Result<i32, Error> {
+    let suite = load_suite(suite)?;
+    let agents = load_agents(agents_dir, agents)?;
+    let store = open_store(db)?;
+    let docker = Docker::connect().await?;
+    let summary = run(
+        Prepared {
+            docker,
+            store: store.clone(),
+            suite,
+            agents,
+        },
+        opts,
+    )
+    .await?;
+    if let Some(p) = &summary.judge {
+        eprintln!("{}", p.describe());
+    }
+    print_results(&store, summary.evaluation.map(|e| e.id).as_deref(), json)?;
+    Ok(exit::OK)
 }
 
 fn print_results(store: &Store, eval: Option<&str>, json: bool) -> Result<(), Error> {

@@ -141,28 +141,13 @@ fn docker_unreachable_is_an_environment_error() {
 #[test]
 fn an_unknown_image_is_an_environment_error_naming_the_file() {
     let f = Fixture::new();
-    write(
-        &f.agents(),
-        "noop.toml",
-        "name = \"noop\"\ncommand = [\"true\"]\n",
-    );
     let suite = f.suite().join("suite.toml");
     let text = std::fs::read_to_string(&suite).unwrap().replace(
         "dockerfile = \"env/Dockerfile\"",
         "image = \"mergebench-no-such-image:1\"",
     );
     std::fs::write(&suite, text).unwrap();
-    let out = bin()
-        .arg("--db")
-        .arg(f.db())
-        .args(["run", "--suite"])
-        .arg(f.suite())
-        .arg("--agents-dir")
-        .arg(f.agents())
-        .args(["--agent", "noop"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (out, err) = run_noop(&f);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(
         err.contains("mergebench-no-such-image:1")
@@ -176,26 +161,11 @@ fn an_unknown_image_is_an_environment_error_naming_the_file() {
 fn a_dockerfile_that_does_not_build_names_the_dockerfile() {
     let f = Fixture::new();
     write(
-        &f.agents(),
-        "noop.toml",
-        "name = \"noop\"\ncommand = [\"true\"]\n",
-    );
-    write(
         &f.suite(),
         "env/Dockerfile",
         "ARG BASE=mergebench-base:bookworm\nFROM ${BASE}\nRUN exit 7\n",
     );
-    let out = bin()
-        .arg("--db")
-        .arg(f.db())
-        .args(["run", "--suite"])
-        .arg(f.suite())
-        .arg("--agents-dir")
-        .arg(f.agents())
-        .args(["--agent", "noop"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (out, err) = run_noop(&f);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
         err.contains("env/Dockerfile")
@@ -208,4 +178,25 @@ fn a_dockerfile_that_does_not_build_names_the_dockerfile() {
         crate::fixture::sqlite(&f.db(), "SELECT count(*) FROM evaluations")[0][0],
         "0"
     );
+}
+
+/// `run` with a no-op agent on the fixture suite: (output, stderr).
+fn run_noop(f: &Fixture) -> (std::process::Output, String) {
+    write(
+        &f.agents(),
+        "noop.toml",
+        "name = \"noop\"\ncommand = [\"true\"]\n",
+    );
+    let out = bin()
+        .arg("--db")
+        .arg(f.db())
+        .args(["run", "--suite"])
+        .arg(f.suite())
+        .arg("--agents-dir")
+        .arg(f.agents())
+        .args(["--agent", "noop"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, err)
 }

@@ -301,6 +301,23 @@ fn secrets_reach_the_agent_but_never_the_store() {
     );
 }
 
+/// Waits until run `pid` has stored an attempt and has containers running the next ones.
+fn wait_until_running(f: &Fixture, pid: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let stored =
+            f.db().exists() && sqlite(&f.db(), "SELECT count(*) FROM attempts")[0][0] != "0";
+        if stored && !containers_of(pid).is_empty() {
+            return;
+        }
+    }
+}
+
 /// Containers (running or not) whose owner label names process `pid`.
 fn containers_of(pid: u32) -> Vec<String> {
     owned_by(&["ps", "-a"], pid)
@@ -360,19 +377,7 @@ fn kill_9_mid_run_then_resume_repeats_nothing_and_leaves_nothing() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    // Wait until at least one attempt is stored and the next ones are running.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run never got going"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let done = f.db().exists() && sqlite(&f.db(), "SELECT count(*) FROM attempts")[0][0] != "0";
-        if done && !containers_of(pid).is_empty() {
-            break;
-        }
-    }
+    wait_until_running(&f, pid);
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
     let done_before: usize = sqlite(&f.db(), "SELECT count(*) FROM attempts")[0][0]
@@ -498,18 +503,7 @@ fn ctrl_c_stops_cleanly_and_keeps_finished_attempts() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run never got going"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let done = f.db().exists() && sqlite(&f.db(), "SELECT count(*) FROM attempts")[0][0] != "0";
-        if done && !containers_of(pid).is_empty() {
-            break;
-        }
-    }
+    wait_until_running(&f, pid);
     let status = std::process::Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status()
