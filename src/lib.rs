@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod grade;
 pub mod harness;
+pub mod mine;
 pub mod outcome;
 pub mod patch;
 pub mod results;

@@ -3,5 +3,6 @@
 
 mod cli;
 mod fixture;
+mod mine;
 mod sandbox;
 mod validate;
