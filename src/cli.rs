@@ -426,7 +426,21 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             let opts = args.options();
             let store = open_store(&cli.db)?;
             let docker = Docker::connect().await?;
-            let report = crate::mine::mine(&docker, &store, &opts).await?;
+            docker.gc(GcScope::Orphans).await?;
+            // Boxed so that dropping it on Ctrl-C removes its staged task folders and stops
+            // its test runs before their containers are collected.
+            let mut work = Box::pin(crate::mine::mine(&docker, &store, &opts));
+            let finished = tokio::select! {
+                r = &mut work => Some(r),
+                _ = tokio::signal::ctrl_c() => None,
+            };
+            drop(work);
+            let Some(report) = finished else {
+                let _ = docker.gc(GcScope::Run(docker.run_id())).await;
+                eprintln!("interrupted: tasks already written are kept; the same command again skips them");
+                return Err(Error::Interrupted);
+            };
+            let report = report?;
             if json {
                 print_json(&serde_json::json!({
                     "run": report.run,
