@@ -150,7 +150,8 @@ impl Mirror {
         Ok(out)
     }
 
-    /// Which of `words` occur as whole words in any text file of `rev`'s tree.
+    /// Which of `words` occur as whole words in any text file of `rev`'s tree, or in the
+    /// path of any of its files: `deploy/app.yaml` already names `app` and `yaml`.
     pub fn present_in_tree(
         &self,
         rev: &str,
@@ -176,11 +177,19 @@ impl Mirror {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        Ok(String::from_utf8_lossy(&out.stdout)
+        let mut found: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(str::to_string)
             .filter(|w| words.contains(w))
-            .collect())
+            .collect();
+        let paths = self.git(&["ls-tree", "-r", "--name-only", "-z", rev], "ls-tree")?;
+        for w in String::from_utf8_lossy(&paths)
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| words.contains(*w))
+        {
+            found.insert(w.to_string());
+        }
+        Ok(found)
     }
 
     /// The names at the top of `rev`'s tree.

@@ -585,3 +585,53 @@ fn filters_and_bad_input_are_decided_before_any_container() {
         "{err}"
     );
 }
+
+#[test]
+fn history_walks_first_parents_and_knows_the_names_in_a_tree() {
+    use mergebench::mine::history::{bundle_has, Mirror};
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = small_history(tmp.path());
+    let m = Mirror::clone_from(path(&repo)).unwrap();
+    let subjects = |all: bool| -> Vec<String> {
+        m.walk(all)
+            .unwrap()
+            .iter()
+            .map(|c| c.subject().to_string())
+            .collect()
+    };
+    assert_eq!(
+        subjects(false),
+        vec![
+            "Add sub_numbers()",
+            "Merge pull request #7 from team/mul-types",
+            "Move calc to arith so that add adds",
+            "Describe mul and test negatives",
+            "Test mul by zero",
+            "Initial calc"
+        ]
+    );
+    // Every commit instead: the pull request's own commit, not its merge.
+    let all = subjects(true);
+    assert!(all.contains(&"Reject strings in mul".to_string()));
+    assert!(!all.iter().any(|s| s.starts_with("Merge")));
+    let merge = m.walk(false).unwrap().remove(1);
+    assert_eq!(
+        m.branch_messages(&merge).unwrap(),
+        vec!["Reject strings in mul"]
+    );
+    // Names in file contents and in file paths are there already; others are not.
+    let head = m.head().unwrap();
+    let words: BTreeSet<String> = ["sub_numbers", "arith", "py", "test_coin", "nowhere_else"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let present = m.present_in_tree(&head, &words).unwrap();
+    assert_eq!(
+        present.into_iter().collect::<Vec<_>>(),
+        vec!["arith", "py", "sub_numbers", "test_coin"]
+    );
+    let bundle = tmp.path().join("repo.bundle");
+    m.bundle(&bundle).unwrap();
+    assert!(bundle_has(&bundle, &head));
+    assert!(!bundle_has(&bundle, &merge.sha));
+}
