@@ -172,6 +172,101 @@ pub enum TasksCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Tasks from a repository's history: commits that change code and tests, proven in Docker.
+    Mine(Box<MineArgs>),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MineArgs {
+    /// The repository: a folder, a git bundle or a URL.
+    #[arg(long)]
+    pub repo: String,
+    /// The suite folder to write (its suite.toml, if any, gives environment and test globs).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Only commits that landed on or after this day (YYYY-MM-DD, UTC).
+    #[arg(long, value_parser = parse_day)]
+    pub since: Option<chrono::NaiveDate>,
+    /// Only commits that landed on or before this day (YYYY-MM-DD, UTC).
+    #[arg(long, value_parser = parse_day)]
+    pub until: Option<chrono::NaiveDate>,
+    /// Only commits that change a path matching this glob (repeatable).
+    #[arg(long = "paths", value_name = "GLOB")]
+    pub paths: Vec<String>,
+    /// Stop after writing N tasks (newest commits first).
+    #[arg(long, value_name = "N")]
+    pub max: Option<usize>,
+    /// Run each tree N times; tests whose result changes are left out as flaky.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: u32,
+    /// Candidates checked at once.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Every non-merge commit instead of the first-parent line.
+    #[arg(long)]
+    pub all_commits: bool,
+    /// Folder of linked issues' texts (<number>.md or <number>.txt) added to problem statements.
+    #[arg(long, value_name = "DIR")]
+    pub issues: Option<PathBuf>,
+    /// When a commit message names what the fix adds: redact those names, or drop the commit.
+    #[arg(long, value_enum, default_value_t = crate::mine::LeakPolicy::Redact)]
+    pub leak: crate::mine::LeakPolicy,
+    /// New suites: the task image's Dockerfile (copied to env/; default: proposed).
+    #[arg(long, help_heading = "New suite")]
+    pub dockerfile: Option<PathBuf>,
+    /// New suites: a ready image instead of a Dockerfile.
+    #[arg(long, help_heading = "New suite")]
+    pub image: Option<String>,
+    /// New suites: the Dockerfile's ARG BASE (default: the offline base).
+    #[arg(long, help_heading = "New suite")]
+    pub base: Option<String>,
+    /// New suites: the test command (default: from the repository's language).
+    #[arg(long, help_heading = "New suite")]
+    pub test_command: Option<String>,
+    /// New suites: pytest | unittest | cargo | go-json | tap | junit:<path>.
+    #[arg(long, help_heading = "New suite")]
+    pub format: Option<String>,
+    /// New suites: a test-file glob (repeatable); these changes become the hidden tests.
+    #[arg(long = "tests", value_name = "GLOB", help_heading = "New suite")]
+    pub tests: Vec<String>,
+    /// New suites: the test command's time limit.
+    #[arg(long, help_heading = "New suite")]
+    pub timeout: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| format!("`{s}` is not a day like 2026-03-01 ({e})"))
+}
+
+impl MineArgs {
+    pub fn options(self: Box<Self>) -> crate::mine::MineOptions {
+        crate::mine::MineOptions {
+            repo: self.repo,
+            out: self.out,
+            since: self.since,
+            until: self.until,
+            paths: self.paths,
+            max: self.max,
+            repeat: self.repeat,
+            jobs: self.jobs,
+            all_commits: self.all_commits,
+            issues: self.issues,
+            leak: self.leak,
+            env: crate::mine::EnvOptions {
+                dockerfile: self.dockerfile,
+                image: self.image,
+                base: self.base,
+                test_command: self.test_command,
+                format: self.format,
+                tests: self.tests,
+                timeout: self.timeout,
+            },
+            progress: !self.json,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -434,6 +529,58 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             } else {
                 exit::CHECK_FAILED
             })
+        }
+        Command::Tasks {
+            command: TasksCommand::Mine(args),
+        } => {
+            let json = args.json;
+            let opts = args.options();
+            let store = open_store(&cli.db)?;
+            let docker = Docker::connect().await?;
+            docker.gc(GcScope::Orphans).await?;
+            // Boxed so that dropping it on Ctrl-C removes its staged task folders and stops
+            // its test runs before their containers are collected.
+            let mut work = Box::pin(crate::mine::mine(&docker, &store, &opts));
+            let finished = tokio::select! {
+                r = &mut work => Some(r),
+                _ = tokio::signal::ctrl_c() => None,
+            };
+            drop(work);
+            let Some(report) = finished else {
+                let _ = docker.gc(GcScope::Run(docker.run_id())).await;
+                eprintln!("interrupted: tasks already written are kept; the same command again skips them");
+                return Err(Error::Interrupted);
+            };
+            let report = report?;
+            if json {
+                print_json(&serde_json::json!({
+                    "run": report.run,
+                    "suite": report.suite,
+                    "setup": report.setup,
+                    "funnel": report.funnel,
+                    "commits": report.commits,
+                    "written": report.written,
+                    "candidates_checked": report.candidates_checked,
+                    "seconds": report.seconds,
+                    "checked_per_minute": report.checked_per_minute(),
+                }));
+            } else {
+                for line in &report.setup {
+                    println!("{line}");
+                }
+                print!("{}", crate::mine::funnel::render(&report.commits));
+                println!(
+                    "wrote {} task{} to {} in {:.0}s ({:.1} candidates checked per minute); run {} in {}",
+                    report.written.len(),
+                    if report.written.len() == 1 { "" } else { "s" },
+                    report.suite.display(),
+                    report.seconds,
+                    report.checked_per_minute(),
+                    report.run,
+                    store.path().display(),
+                );
+            }
+            Ok(exit::OK)
         }
         Command::Images { command } => {
             let docker = Docker::connect().await?;

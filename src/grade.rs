@@ -12,7 +12,7 @@ use crate::harness::Docker;
 use crate::outcome::{verdict, TestVerdict};
 use crate::patch::Patch;
 use crate::store::{GradeKey, Store};
-use crate::testparse::{self, Format};
+use crate::testparse::{self, Format, TestRun};
 use crate::workspace::{graded_tree, ApplyMethod, BaseRepo, Graded};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -73,13 +73,8 @@ pub async fn grade(
     image: &Image,
     patch: &Patch,
 ) -> Result<Grade, Error> {
-    let (b, p, t) = (base.clone(), patch.clone(), task.tests.patch.clone());
-    let tree = tokio::task::spawn_blocking(move || graded_tree(&b, &p, &t))
-        .await
-        .map_err(|e| Error::infra(e.to_string()))??;
-    let (_dir, tree, method) = match tree {
-        Graded::Ready { dir, tree, method } => (dir, tree, method),
-        Graded::PatchFailed(err) => {
+    let ran = match run_graded(docker, task, base, image, patch).await? {
+        Ran::PatchFailed(err) => {
             return Ok(Grade {
                 applied: false,
                 apply_method: None,
@@ -92,6 +87,65 @@ pub async fn grade(
                 seconds: 0.0,
             })
         }
+        Ran::Tests(r) => r,
+    };
+    let v = verdict(
+        &ran.run,
+        ran.exit_code,
+        ran.timed_out,
+        &task.tests.fail_to_pass,
+        &task.tests.pass_to_pass,
+    );
+    Ok(Grade {
+        applied: true,
+        apply_method: ran.method,
+        apply_error: None,
+        verdict: Some(v),
+        output: head_tail(&ran.output, KEEP_OUTPUT),
+        output_bytes: ran.output.len() as u64,
+        parse_error: ran.parse_error,
+        oom_killed: ran.oom_killed,
+        seconds: ran.seconds,
+    })
+}
+
+/// What running the hidden tests on a patched tree gave, before any test list is applied:
+/// every test the runner reported. `tasks mine` reads it to find the lists in the first place.
+#[derive(Debug)]
+pub struct TestsRan {
+    pub method: Option<ApplyMethod>,
+    pub run: TestRun,
+    /// -1 when the command left no exit status.
+    pub exit_code: i64,
+    pub timed_out: bool,
+    pub parse_error: Option<String>,
+    pub output: Vec<u8>,
+    pub oom_killed: bool,
+    pub seconds: f64,
+}
+
+#[derive(Debug)]
+pub enum Ran {
+    PatchFailed(String),
+    Tests(TestsRan),
+}
+
+/// Builds the graded tree (patch, hidden-test paths restored, hidden tests applied) and runs
+/// the task's test command on it in a fresh container.
+pub async fn run_graded(
+    docker: &Docker,
+    task: &Task,
+    base: &Arc<BaseRepo>,
+    image: &Image,
+    patch: &Patch,
+) -> Result<Ran, Error> {
+    let (b, p, t) = (base.clone(), patch.clone(), task.tests.patch.clone());
+    let tree = tokio::task::spawn_blocking(move || graded_tree(&b, &p, &t))
+        .await
+        .map_err(|e| Error::infra(e.to_string()))??;
+    let (_dir, tree, method) = match tree {
+        Graded::Ready { dir, tree, method } => (dir, tree, method),
+        Graded::PatchFailed(err) => return Ok(Ran::PatchFailed(err)),
         Graded::TestsDoNotApply(err) => return Err(Error::input(
             &task.file,
             None,
@@ -119,24 +173,16 @@ pub async fn grade(
             Ok(r) => (r, None),
             Err(e) => (Default::default(), Some(e.to_string())),
         };
-    let v = verdict(
-        &run,
-        out.exit_code.unwrap_or(-1),
-        out.timed_out,
-        &task.tests.fail_to_pass,
-        &task.tests.pass_to_pass,
-    );
-    Ok(Grade {
-        applied: true,
-        apply_method: method,
-        apply_error: None,
-        verdict: Some(v),
-        output: head_tail(&out.output, KEEP_OUTPUT),
-        output_bytes: out.output.len() as u64,
+    Ok(Ran::Tests(TestsRan {
+        method,
+        run,
+        exit_code: out.exit_code.unwrap_or(-1),
+        timed_out: out.timed_out,
         parse_error,
+        output: out.output,
         oom_killed: out.oom_killed,
         seconds: out.seconds,
-    })
+    }))
 }
 
 /// The first and last `keep/2` bytes of `bytes`, lossily decoded: where failures show.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod grade;
 pub mod harness;
 pub mod judge;
+pub mod mine;
 pub mod outcome;
 pub mod patch;
 pub mod results;

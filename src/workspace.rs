@@ -136,6 +136,14 @@ pub fn mirror(task: &Task) -> Result<PathBuf, Error> {
     if dir.join("HEAD").exists() && has_base(&dir) {
         return Ok(dir);
     }
+    // One clone at a time in this process: two tasks that start together on a new source
+    // would otherwise both clone, and the second would replace the mirror the first is
+    // already reading from.
+    static CLONING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = CLONING.lock().unwrap_or_else(|p| p.into_inner());
+    if dir.join("HEAD").exists() && has_base(&dir) {
+        return Ok(dir);
+    }
     std::fs::create_dir_all(dir.parent().unwrap())
         .map_err(|e| Error::infra(format!("cannot create the cache {}: {e}", dir.display())))?;
     // Clone beside the final place and rename, so a concurrent or killed clone never leaves

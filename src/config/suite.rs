@@ -229,35 +229,7 @@ struct Defaults {
 }
 
 pub fn load_suite(dir: &Path) -> Result<Suite, Error> {
-    if !dir.is_dir() {
-        return Err(Error::input(
-            dir,
-            None,
-            "no such suite folder",
-            "pass --suite with a folder that holds suite.toml and one folder per task (e.g. tasks/demo)",
-        ));
-    }
-    let suite_file = dir.join("suite.toml");
-    let (raw, text) = if suite_file.exists() {
-        let text =
-            String::from_utf8_lossy(&read_file(&suite_file, "suite file", None)?).into_owned();
-        (
-            parse_toml::<RawSuite>(&suite_file, &text, "suite.toml")?,
-            text,
-        )
-    } else {
-        (RawSuite::default(), String::new())
-    };
-    let name = raw.name.clone().unwrap_or_else(|| {
-        dir.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "suite".into())
-    });
-    let defaults = Defaults {
-        raw,
-        file: suite_file,
-        text,
-    };
+    let (defaults, name) = read_defaults(dir)?;
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| {
             Error::input(
@@ -268,6 +240,12 @@ pub fn load_suite(dir: &Path) -> Result<Suite, Error> {
             )
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
+        // Hidden folders are work in progress (`tasks mine` writes a task into one and
+        // renames it into place), never tasks.
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .filter(|p| p.join("task.toml").is_file())
         .collect();
     entries.sort();
@@ -309,6 +287,115 @@ pub fn load_suite(dir: &Path) -> Result<Suite, Error> {
         ownership: raw.ownership,
         blast_radius: raw.blast_radius,
     })
+}
+
+/// Reads `dir/suite.toml` (absent means no defaults) and the suite's name.
+fn read_defaults(dir: &Path) -> Result<(Defaults, String), Error> {
+    if !dir.is_dir() {
+        return Err(Error::input(
+            dir,
+            None,
+            "no such suite folder",
+            "pass --suite with a folder that holds suite.toml and one folder per task (e.g. tasks/demo)",
+        ));
+    }
+    let suite_file = dir.join("suite.toml");
+    let (raw, text) = if suite_file.exists() {
+        let text =
+            String::from_utf8_lossy(&read_file(&suite_file, "suite file", None)?).into_owned();
+        (
+            parse_toml::<RawSuite>(&suite_file, &text, "suite.toml")?,
+            text,
+        )
+    } else {
+        (RawSuite::default(), String::new())
+    };
+    let name = raw.name.clone().unwrap_or_else(|| {
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "suite".into())
+    });
+    Ok((
+        Defaults {
+            raw,
+            file: suite_file,
+            text,
+        },
+        name,
+    ))
+}
+
+/// What every task of a suite shares, resolved without any task: `tasks mine` needs it
+/// before the first task exists.
+#[derive(Debug, Clone)]
+pub struct SuiteSettings {
+    pub name: String,
+    pub file: PathBuf,
+    pub source: Source,
+    pub environment: Environment,
+    pub command: String,
+    pub format: Format,
+    pub timeout: Duration,
+    pub scope: Scope,
+}
+
+/// Reads `dir/suite.toml` as the settings every task would inherit; a setting it lacks is an
+/// error naming that file.
+pub fn load_settings(dir: &Path) -> Result<SuiteSettings, Error> {
+    let (d, name) = read_defaults(dir)?;
+    let (file, text) = (d.file.clone(), d.text.clone());
+    let none = RawTests::default();
+    let src = pick(&None, &d.raw.repo.source, &file, &text, &d)
+        .ok_or_else(|| missing(&file, "repo", "source", "\"repo.bundle\""))?;
+    let source = resolve_source(&src)?;
+    let environment = resolve_environment(&RawEnvironment::default(), &file, &text, &d)?;
+    let command = pick(&none.command, &d.raw.tests.command, &file, &text, &d)
+        .ok_or_else(|| missing(&file, "tests", "command", "\"python3 -m pytest -rA\""))?
+        .value;
+    let fmt = pick(&none.format, &d.raw.tests.format, &file, &text, &d)
+        .ok_or_else(|| missing(&file, "tests", "format", "\"pytest\""))?;
+    let format: Format = fmt
+        .value
+        .parse()
+        .map_err(|e: crate::testparse::FormatError| {
+            Error::input(
+                fmt.file,
+                fmt.line(Some("tests"), "format"),
+                e.to_string(),
+                "use one of the formats listed",
+            )
+        })?;
+    let timeout = match &d.raw.tests.timeout {
+        Some(t) => parse_duration(t).map_err(|e| {
+            Error::input(
+                &file,
+                line_of_key(&text, Some("tests"), "timeout"),
+                e,
+                "write it like \"10m\" or \"90s\"",
+            )
+        })?,
+        None => Duration::from_secs(600),
+    };
+    Ok(SuiteSettings {
+        name,
+        file: file.clone(),
+        source,
+        environment,
+        command,
+        format,
+        timeout,
+        scope: Scope {
+            read_only: d.raw.scope.read_only.clone(),
+            deny: d.raw.scope.deny.clone(),
+        },
+    })
+}
+
+/// Loads one task file with the defaults of the suite in `suite_dir`; the file need not sit
+/// in a folder `load_suite` would list (a task being written is checked this way first).
+pub fn load_task_at(suite_dir: &Path, task_file: &Path) -> Result<Task, Error> {
+    let (d, name) = read_defaults(suite_dir)?;
+    load_task(task_file, &name, &d)
 }
 
 /// A value given in the task file wins over the suite's; errors point at whichever file gave it.
@@ -732,6 +819,44 @@ mod tests {
             ),
             Some(11),
             "invalid",
+        );
+    }
+
+    #[test]
+    fn hidden_folders_are_work_in_progress_not_tasks() {
+        let (tmp, s) = suite_with(GOOD);
+        assert_eq!(s.unwrap().tasks.len(), 1);
+        let half = tmp.path().join(".mine-t1-abc");
+        std::fs::create_dir_all(&half).unwrap();
+        std::fs::copy(tmp.path().join("t1/task.toml"), half.join("task.toml")).unwrap();
+        let s = load_suite(tmp.path()).unwrap();
+        assert_eq!(s.tasks.len(), 1, "{:?}", s.invalid);
+        assert!(s.invalid.is_empty());
+        // Yet a task file there loads on its own, with the suite's defaults.
+        std::fs::copy(tmp.path().join("t1/problem.md"), half.join("problem.md")).unwrap();
+        std::fs::copy(tmp.path().join("t1/tests.patch"), half.join("tests.patch")).unwrap();
+        let t = load_task_at(tmp.path(), &half.join("task.toml")).unwrap();
+        assert_eq!(t.tests.command, "pytest");
+    }
+
+    #[test]
+    fn settings_load_without_tasks_and_name_what_is_missing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        write(d, "suite.toml", "[repo]\nsource = \"repo\"\n[environment]\nimage = \"x:1\"\n[tests]\ncommand = \"pytest\"\nformat = \"pytest\"\n[scope]\nread_only = [\"tests/**\"]\n");
+        std::fs::create_dir_all(d.join("repo")).unwrap();
+        let s = load_settings(d).unwrap();
+        assert_eq!(s.scope.read_only, vec!["tests/**"]);
+        assert_eq!(s.timeout, Duration::from_secs(600));
+        write(
+            d,
+            "suite.toml",
+            "[repo]\nsource = \"repo\"\n[environment]\nimage = \"x:1\"\n",
+        );
+        let e = load_settings(d).unwrap_err().to_string();
+        assert!(
+            e.contains("suite.toml") && e.contains("no `command` in [tests]"),
+            "{e}"
         );
     }
 

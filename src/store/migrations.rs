@@ -160,6 +160,28 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (patch_sha256, task_hash, version)
     );
     ALTER TABLE attempts ADD COLUMN conventions_json TEXT;",
+    // 4: `tasks mine` runs and the fate of every commit they looked at (the survival funnel).
+    "CREATE TABLE mine_runs (
+        id TEXT PRIMARY KEY,
+        repo TEXT NOT NULL,
+        suite_dir TEXT NOT NULL,
+        options_json TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        mergebench_version TEXT NOT NULL
+    );
+    CREATE TABLE mine_commits (
+        run_id TEXT NOT NULL REFERENCES mine_runs(id),
+        seq INTEGER NOT NULL,
+        commit_sha TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        committed_at TEXT NOT NULL,
+        reached TEXT NOT NULL,
+        reason TEXT,
+        task_id TEXT,
+        notes_json TEXT NOT NULL,
+        PRIMARY KEY (run_id, commit_sha)
+    );",
 ];
 
 #[cfg(test)]

@@ -457,6 +457,108 @@ fn judgements_of(c: &Connection, eval_id: &str) -> rusqlite::Result<HashMap<i64,
     Ok(out)
 }
 
+impl Store {
+    /// Starts recording a `tasks mine` run; returns its id.
+    pub fn start_mine_run(
+        &self,
+        repo: &str,
+        suite_dir: &str,
+        options: &serde_json::Value,
+    ) -> Result<String, Error> {
+        let id = format!(
+            "mine-{}-{:06x}",
+            chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+            rand::random::<u32>() & 0xff_ffff
+        );
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO mine_runs (id, repo, suite_dir, options_json, started_at, mergebench_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, repo, suite_dir, options.to_string(), now(), crate::VERSION],
+            )
+            .map(|_| ())
+        })?;
+        Ok(id)
+    }
+
+    /// Records the fate of one commit; a commit is recorded once per run, in scan order.
+    pub fn record_mine_commit(&self, run_id: &str, row: &MineCommitRow) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO mine_commits (run_id, seq, commit_sha, subject, committed_at, reached, reason, task_id, notes_json)
+                 VALUES (?1, (SELECT COUNT(*) FROM mine_commits WHERE run_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    run_id, row.commit, row.subject, row.committed_at, row.reached, row.reason, row.task_id,
+                    serde_json::to_string(&row.notes).unwrap()
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn finish_mine_run(&self, run_id: &str) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE mine_runs SET finished_at = ?2 WHERE id = ?1",
+                params![run_id, now()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// A mining run by id, or the latest one.
+    pub fn mine_run(&self, id: Option<&str>) -> Result<Option<MineRun>, Error> {
+        self.with(|c| {
+            let sql = "SELECT id, repo, suite_dir, options_json, started_at, finished_at, mergebench_version FROM mine_runs";
+            let read = |r: &rusqlite::Row<'_>| {
+                Ok(MineRun {
+                    id: r.get(0)?,
+                    repo: r.get(1)?,
+                    suite_dir: r.get(2)?,
+                    options: serde_json::from_str(&r.get::<_, String>(3)?)
+                        .unwrap_or(serde_json::Value::Null),
+                    started_at: r.get(4)?,
+                    finished_at: r.get(5)?,
+                    mergebench_version: r.get(6)?,
+                })
+            };
+            match id {
+                Some(id) => c
+                    .query_row(&format!("{sql} WHERE id = ?1"), [id], read)
+                    .optional(),
+                None => c
+                    .query_row(
+                        &format!("{sql} ORDER BY started_at DESC, rowid DESC LIMIT 1"),
+                        [],
+                        read,
+                    )
+                    .optional(),
+            }
+        })
+    }
+
+    /// Every commit a mining run recorded, in scan order.
+    pub fn mine_commits(&self, run_id: &str) -> Result<Vec<MineCommitRow>, Error> {
+        self.with(|c| {
+            c.prepare(
+                "SELECT commit_sha, subject, committed_at, reached, reason, task_id, notes_json
+                 FROM mine_commits WHERE run_id = ?1 ORDER BY seq",
+            )?
+            .query_map([run_id], |r| {
+                Ok(MineCommitRow {
+                    commit: r.get(0)?,
+                    subject: r.get(1)?,
+                    committed_at: r.get(2)?,
+                    reached: r.get(3)?,
+                    reason: r.get(4)?,
+                    task_id: r.get(5)?,
+                    notes: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                })
+            })?
+            .collect()
+        })
+    }
+}
+
 fn load_eval(c: &Connection, id: &str) -> rusqlite::Result<Option<Evaluation>> {
     c.query_row(
         "SELECT id, key, suite, suite_dir, agents_json, attempts, created_at, finished_at, mergebench_version, label FROM evaluations WHERE id = ?1",
@@ -572,6 +674,39 @@ mod tests {
         ] {
             assert_eq!(store.cached_grade(&other).unwrap(), None);
         }
+    }
+
+    #[test]
+    fn mining_runs_keep_every_commit_in_scan_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("m.db")).unwrap();
+        let run = store
+            .start_mine_run("repo", "tasks/x", &serde_json::json!({"max": 5}))
+            .unwrap();
+        let row = |sha: &str, reached: &str, reason: Option<&str>| MineCommitRow {
+            commit: sha.into(),
+            subject: format!("subject {sha}"),
+            committed_at: "2026-01-01T00:00:00Z".into(),
+            reached: reached.into(),
+            reason: reason.map(Into::into),
+            task_id: None,
+            notes: vec!["a note".into()],
+        };
+        let rows = [
+            row("b", "written", None),
+            row("a", "scanned", Some("changes no test file")),
+        ];
+        for r in &rows {
+            store.record_mine_commit(&run, r).unwrap();
+        }
+        // A commit is recorded once per run.
+        assert!(store.record_mine_commit(&run, &rows[0]).is_err());
+        store.finish_mine_run(&run).unwrap();
+        assert_eq!(store.mine_commits(&run).unwrap(), rows);
+        let latest = store.mine_run(None).unwrap().unwrap();
+        assert_eq!(latest.id, run);
+        assert_eq!(latest.options["max"], 5);
+        assert!(latest.finished_at.is_some());
     }
 
     #[test]

@@ -223,3 +223,31 @@ pub struct JudgementRow {
     /// Scores, reasons, rationale, votes, each sample, injection findings.
     pub detail: serde_json::Value,
 }
+
+/// One `tasks mine` run.
+#[derive(Debug, Clone, Serialize)]
+pub struct MineRun {
+    pub id: String,
+    pub repo: String,
+    pub suite_dir: String,
+    pub options: serde_json::Value,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub mergebench_version: String,
+}
+
+/// What became of one commit a mining run looked at: the last funnel stage it reached and,
+/// when it stopped short of a written task, why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MineCommitRow {
+    pub commit: String,
+    pub subject: String,
+    pub committed_at: String,
+    /// A funnel stage name: scanned, candidate, patches_apply, environment_built,
+    /// validated or written.
+    pub reached: String,
+    pub reason: Option<String>,
+    pub task_id: Option<String>,
+    /// What was left out or changed on the way (flaky tests, redacted identifiers).
+    pub notes: Vec<String>,
+}
