@@ -6,11 +6,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod egress;
 pub mod error;
 pub mod grade;
 pub mod harness;
 pub mod outcome;
 pub mod patch;
+pub mod refagent;
 pub mod results;
 pub mod runner;
 pub mod stats;

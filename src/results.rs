@@ -21,6 +21,8 @@ pub struct AgentSummary {
     pub infra_errors: usize,
     pub scope_violations: usize,
     pub tests_tampered: usize,
+    /// Connections the egress proxy refused, over all attempts.
+    pub egress_refused: u64,
 }
 
 pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
@@ -70,6 +72,7 @@ pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
                 outcomes,
                 scope_violations: rows.iter().filter(|r| r.flags.scope_violation).count(),
                 tests_tampered: rows.iter().filter(|r| r.flags.tests_tampered).count(),
+                egress_refused: rows.iter().map(|r| r.flags.egress_refused).sum(),
             }
         })
         .collect()
@@ -102,6 +105,12 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
             }
             flags.push_str(&format!("exit={code}"));
         }
+        if r.flags.egress_refused > 0 {
+            if !flags.is_empty() {
+                flags.push(',');
+            }
+            flags.push_str(&format!("egress_refused={}", r.flags.egress_refused));
+        }
         table.push(vec![
             r.task_id.clone(),
             r.agent.clone(),
@@ -131,6 +140,7 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
         "pass@k".into(),
         "outcomes".into(),
         "infra".into(),
+        "egress refused".into(),
     ]];
     for s in summaries {
         t2.push(vec![
@@ -158,6 +168,7 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
                 .collect::<Vec<_>>()
                 .join(", "),
             s.infra_errors.to_string(),
+            s.egress_refused.to_string(),
         ]);
     }
     out.push_str(&format_table(&t2));
@@ -231,6 +242,7 @@ mod tests {
             files_changed: 0,
             lines_added: 0,
             lines_removed: 0,
+            egress: None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Runs an evaluation: plans task × agent × attempt, runs J at once, resumes what a previous
 //! run of the same evaluation finished, retries infra errors, and stops cleanly on Ctrl-C.
 
-use crate::config::agent::AgentSpec;
+use crate::config::agent::{AgentSpec, Network};
 use crate::config::suite::{Suite, Task};
 use crate::error::Error;
 use crate::grade::{grade_cached, GRADER_VERSION};
@@ -45,9 +45,10 @@ pub struct RunSummary {
     pub counts: BTreeMap<Outcome, usize>,
 }
 
-/// Host values of every agent's declared secrets; a missing one stops the run before it starts.
+/// Host values of every agent's declared secrets; a missing required one stops the run
+/// before it starts, a missing optional one is left out.
 pub fn secrets_for(agent: &AgentSpec) -> Result<Vec<(String, String)>, Error> {
-    agent
+    let mut out: Vec<(String, String)> = agent
         .secrets
         .iter()
         .map(|name| match std::env::var(name) {
@@ -59,7 +60,15 @@ pub fn secrets_for(agent: &AgentSpec) -> Result<Vec<(String, String)>, Error> {
                 format!("export {name}=... before running (its value is passed to the container, never stored)"),
             )),
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    for name in &agent.optional_secrets {
+        if let Ok(v) = std::env::var(name) {
+            if !v.is_empty() {
+                out.push((name.clone(), v));
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub fn evaluation_key(suite: &Suite, agents: &[AgentSpec], attempts: u32) -> String {
@@ -83,6 +92,8 @@ struct Ctx {
     env_images: HashMap<String, Image>,
     agent_images: HashMap<(String, String), Image>,
     secrets: HashMap<String, Vec<(String, String)>>,
+    /// Built when any agent allowlists hosts.
+    proxy_image: Option<Image>,
 }
 
 impl Ctx {
@@ -179,6 +190,15 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         }
         env_images.insert(t.id.clone(), env);
     }
+    let proxy_image = if agents
+        .iter()
+        .any(|a| matches!(a.network, Network::Allow(_)))
+        && !plan.is_empty()
+    {
+        Some(images.proxy(&docker).await?)
+    } else {
+        None
+    };
     let ctx = Arc::new(Ctx {
         docker: docker.clone(),
         store: store.clone(),
@@ -191,6 +211,7 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         env_images,
         agent_images,
         secrets,
+        proxy_image,
     });
     let total = plan.len();
     let bar = progress_bar(total as u64, opts.progress);
@@ -327,6 +348,7 @@ async fn attempt_body(
             problem: &task.problem,
             gold,
             secrets: &ctx.secrets[&agent.name],
+            proxy_image: ctx.proxy_image.as_ref(),
         },
     )
     .await?;
@@ -349,6 +371,17 @@ async fn attempt_body(
         .find(|(n, _)| n == "usage.json")
         .and_then(|(_, b)| parse_usage(b));
     rec.artifacts = run.out_files.clone();
+    if let Some(log) = &run.egress {
+        let summary = crate::egress::summarize(&log.bytes);
+        flags.egress_refused = summary.refused;
+        rec.egress = Some(summary);
+        rec.logs.push(LogRecord {
+            kind: "egress".into(),
+            bytes: log.bytes.clone(),
+            total_bytes: log.bytes.len() as u64,
+            truncated: log.truncated,
+        });
+    }
     let mut facts = Facts {
         agent_timed_out: run.timed_out,
         ..Default::default()

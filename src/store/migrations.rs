@@ -96,6 +96,8 @@ const MIGRATIONS: &[&str] = &[
         bytes BLOB NOT NULL,
         PRIMARY KEY (attempt_id, name)
     );",
+    // 2: allowlisted egress: what the agent's proxy passed and refused, per destination.
+    "ALTER TABLE attempts ADD COLUMN egress_json TEXT;",
 ];
 
 #[cfg(test)]
