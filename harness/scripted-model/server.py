@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""A scripted model server: speaks the OpenAI chat-completions wire format (with tool calls,
-streamed or not) and plays conversations written in advance.
+"""A scripted model server: speaks OpenAI's chat-completions and Responses and Anthropic's
+Messages wire formats (with tool calls, streamed or not) and plays conversations written in
+advance.
 
 It stands in for a model provider when an agent's whole path has to be proven without a
 vendor account: the real agent binary, in its container, behind the egress proxy, talking
@@ -20,14 +21,18 @@ SCRIPT.json:
       ]}
   ]}
 
-A request is answered from the first conversation whose `match` occurs in its first user
-message (a conversation without `match` takes any request). Which reply: the number of
-assistant messages the request already holds, so the server keeps no state and any number
-of agents can talk to it at once. Past the end of its list a conversation repeats its last
+A request is answered from the first conversation whose `match` occurs in one of its user
+messages (a conversation without `match` takes any request). Which reply: the number of
+assistant messages the request holds after the first user message that matched, so the
+server keeps no state and any number of agents can talk to it at once. Past the end of its list a conversation repeats its last
 reply. Without `usage`, tokens are counted as characters / 4.
 
+The same script serves every format: `tool_calls` become chat-completions tool calls,
+Responses function_call items or Anthropic tool_use blocks. Messages requests without tools (an agent's side calls for titles and the
+like) are answered "ok" without touching the script.
+
 Every request is appended to the log as one JSON line: path, the conversation it matched,
-the reply index, whether an Authorization header came, and the request body.
+the reply index, whether a key came (Authorization or x-api-key), and the request body.
 
 Only the Python standard library is used.
 """
@@ -54,14 +59,20 @@ def text_of(content):
 
 
 def pick(messages):
-    first_user = next((text_of(m.get("content")) for m in messages if m.get("role") == "user"), "")
-    turn = sum(1 for m in messages if m.get("role") == "assistant")
-    for i, conv in enumerate(SCRIPT.get("conversations", [])):
+    """(conversation index, reply index, reply) for a request's messages."""
+    users = [(i, text_of(m.get("content"))) for i, m in enumerate(messages) if m.get("role") == "user"]
+    for n, conv in enumerate(SCRIPT.get("conversations", [])):
         match = conv.get("match", "")
-        if match in first_user:
-            replies = conv.get("replies") or [{"content": "nothing scripted"}]
-            return i, min(turn, len(replies) - 1), replies[min(turn, len(replies) - 1)]
-    return None, turn, {"content": "no scripted conversation matches this request"}
+        start = next((i for i, text in users if match in text), None)
+        if start is None:
+            continue
+        # Agents that send worked examples first (Aider) have assistant turns before the
+        # task; only those after it count.
+        turn = sum(1 for m in messages[start:] if m.get("role") == "assistant")
+        replies = conv.get("replies") or [{"content": "nothing scripted"}]
+        index = min(turn, len(replies) - 1)
+        return n, index, replies[index]
+    return None, 0, {"content": "no scripted conversation matches this request"}
 
 
 def usage_of(reply, messages):
@@ -122,26 +133,41 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.send_json(400, {"error": {"message": "the body is not JSON"}})
             return
-        if not self.path.rstrip("/").endswith("/chat/completions"):
-            self.send_json(404, {"error": {"message": f"no route {self.path}; this server speaks /v1/chat/completions"}})
+        route = self.path.split("?")[0].rstrip("/")
+        if route.endswith("/chat/completions"):
+            self.openai(body)
+        elif route.endswith("/messages/count_tokens"):
+            self.send_json(200, {"input_tokens": usage_of({}, body.get("messages") or [])["prompt_tokens"]})
+        elif route.endswith("/messages"):
+            self.anthropic(body)
+        elif route.endswith("/responses"):
+            self.responses_api(body)
+        else:
+            self.log_request_body(None, 0, body)
+            self.send_json(404, {"error": {"message": f"no route {self.path}; this server speaks /v1/chat/completions, /v1/messages and /v1/responses"}})
+
+    def log_request_body(self, conv, turn, body):
+        if not LOG_PATH:
             return
+        with LOG_LOCK, open(LOG_PATH, "a", encoding="utf-8") as f:
+            f.write(
+                json.dumps(
+                    {
+                        "time": time.time(),
+                        "path": self.path,
+                        "conversation": conv,
+                        "reply": turn,
+                        "authorization": bool(self.headers.get("Authorization") or self.headers.get("x-api-key")),
+                        "body": body,
+                    }
+                )
+                + "\n"
+            )
+
+    def openai(self, body):
         messages = body.get("messages") or []
         conv, turn, reply = pick(messages)
-        if LOG_PATH:
-            with LOG_LOCK, open(LOG_PATH, "a", encoding="utf-8") as f:
-                f.write(
-                    json.dumps(
-                        {
-                            "time": time.time(),
-                            "path": self.path,
-                            "conversation": conv,
-                            "reply": turn,
-                            "authorization": bool(self.headers.get("Authorization")),
-                            "body": body,
-                        }
-                    )
-                    + "\n"
-                )
+        self.log_request_body(conv, turn, body)
         calls = tool_calls_of(reply, turn)
         usage = usage_of(reply, messages)
         finish = "tool_calls" if calls else "stop"
@@ -165,6 +191,151 @@ class Handler(BaseHTTPRequestHandler):
                 "usage": usage,
             },
         )
+
+    def anthropic(self, body):
+        """Anthropic's Messages API, streamed or not. Requests without tools are an agent's
+        side calls (titles, summaries): they get a short text and do not use the script."""
+        messages = body.get("messages") or []
+        if body.get("tools"):
+            conv, turn, reply = pick(messages)
+        else:
+            conv, turn, reply = None, 0, {"content": "ok"}
+        self.log_request_body(conv, turn, body)
+        u = usage_of(reply, messages)
+        usage = {"input_tokens": u["prompt_tokens"], "output_tokens": u["completion_tokens"]}
+        blocks = []
+        if reply.get("content"):
+            blocks.append({"type": "text", "text": reply["content"]})
+        for i, c in enumerate(reply.get("tool_calls") or []):
+            args = c.get("arguments", {})
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": c.get("id", f"toolu_{turn}_{i}"),
+                    "name": c["name"],
+                    "input": json.loads(args) if isinstance(args, str) else args,
+                }
+            )
+        stop = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
+        message = {
+            "id": f"msg_scripted_{turn}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "scripted"),
+            "content": blocks,
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        if not body.get("stream"):
+            self.send_json(200, message)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+        def event(kind, data):
+            data = {"type": kind, **data}
+            self.wfile.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
+
+        event(
+            "message_start",
+            {"message": {**message, "content": [], "stop_reason": None, "usage": {"input_tokens": usage["input_tokens"], "output_tokens": 1}}},
+        )
+        for i, b in enumerate(blocks):
+            if b["type"] == "text":
+                event("content_block_start", {"index": i, "content_block": {"type": "text", "text": ""}})
+                event("content_block_delta", {"index": i, "delta": {"type": "text_delta", "text": b["text"]}})
+            else:
+                event("content_block_start", {"index": i, "content_block": {**b, "input": {}}})
+                event(
+                    "content_block_delta",
+                    {"index": i, "delta": {"type": "input_json_delta", "partial_json": json.dumps(b["input"])}},
+                )
+            event("content_block_stop", {"index": i})
+        event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": usage["output_tokens"]}})
+        event("message_stop", {})
+        self.wfile.flush()
+
+    def responses_api(self, body):
+        """OpenAI's Responses API (Codex), streamed or not. The input's items become messages:
+        user text, and one assistant turn per run of the model's own items."""
+        items = body.get("input") or []
+        if isinstance(items, str):
+            items = [{"type": "message", "role": "user", "content": items}]
+        messages, in_turn = [], False
+        for it in items:
+            mine = it.get("type") in ("function_call", "reasoning") or (
+                it.get("type") == "message" and it.get("role") == "assistant"
+            )
+            if mine and not in_turn:
+                messages.append({"role": "assistant", "content": ""})
+            elif not mine and it.get("type") == "message":
+                messages.append({"role": it.get("role"), "content": it.get("content")})
+            in_turn = mine
+        conv, turn, reply = pick(messages)
+        self.log_request_body(conv, turn, body)
+        u = usage_of(reply, messages)
+        output = []
+        if reply.get("content"):
+            output.append(
+                {
+                    "type": "message",
+                    "id": f"msg_scripted_{turn}",
+                    "role": "assistant",
+                    "status": "completed",
+                    "content": [{"type": "output_text", "text": reply["content"], "annotations": []}],
+                }
+            )
+        for c in tool_calls_of(reply, turn):
+            output.append(
+                {
+                    "type": "function_call",
+                    "id": f"fc_{c['id']}",
+                    "call_id": c["id"],
+                    "name": c["function"]["name"],
+                    "arguments": c["function"]["arguments"],
+                    "status": "completed",
+                }
+            )
+        response = {
+            "id": f"resp_scripted_{turn}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "model": body.get("model", "scripted"),
+            "status": "completed",
+            "output": output,
+            "usage": {
+                "input_tokens": u["prompt_tokens"],
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens": u["completion_tokens"],
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": u["total_tokens"],
+            },
+        }
+        if not body.get("stream"):
+            self.send_json(200, response)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+        def event(kind, data):
+            data = {"type": kind, **data}
+            self.wfile.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
+
+        event("response.created", {"response": {**response, "status": "in_progress", "output": []}})
+        for i, item in enumerate(output):
+            event("response.output_item.added", {"output_index": i, "item": item})
+            event("response.output_item.done", {"output_index": i, "item": item})
+        event("response.completed", {"response": response})
+        self.wfile.flush()
 
     def stream(self, rid, created, model, reply, calls, finish, usage, body):
         self.send_response(200)
