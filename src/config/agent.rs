@@ -141,9 +141,16 @@ pub fn list_agents(dir: &Path) -> std::io::Result<Vec<String>> {
 }
 
 pub fn load_agent(file: &Path) -> Result<AgentSpec, Error> {
+    load_agent_with(file, &|k| std::env::var(k).ok())
+}
+
+/// `load_agent` with `${NAME}` read through `lookup` (tests pass their own environment).
+fn load_agent_with(
+    file: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<AgentSpec, Error> {
     let text = String::from_utf8_lossy(&read_file(file, "agent spec", None)?).into_owned();
-    let raw: RawAgent = parse_toml(file, &text, "agent spec")?;
-    let mut raw = raw;
+    let mut raw: RawAgent = parse_toml(file, &text, "agent spec")?;
     // `NAME?`: passed when the host sets it, not required (a local model needs no key).
     let mut optional_secrets = Vec::new();
     raw.secrets.retain(|s| match s.strip_suffix('?') {
@@ -256,9 +263,8 @@ pub fn load_agent(file: &Path) -> Result<AgentSpec, Error> {
             ));
         }
     }
-    let lookup = |k: &str| std::env::var(k).ok();
     let expand_at = |key: &str, v: &str| {
-        expand(v, &all_secrets, &lookup).map_err(|e| {
+        expand(v, &all_secrets, lookup).map_err(|e| {
             Error::input(
                 file,
                 at(key),
@@ -424,11 +430,20 @@ mod tests {
     use super::*;
 
     fn load(text: &str) -> Result<AgentSpec, Error> {
+        load_env(text, &[])
+    }
+
+    fn load_env(text: &str, env: &[(&str, &str)]) -> Result<AgentSpec, Error> {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("run.sh"), "true\n").unwrap();
         let f = tmp.path().join("a.toml");
         std::fs::write(&f, text).unwrap();
-        load_agent(&f)
+        let lookup = |k: &str| {
+            env.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        };
+        load_agent_with(&f, &lookup)
     }
 
     #[test]
@@ -467,14 +482,12 @@ mod tests {
 
     #[test]
     fn variables_in_env_and_allowlists_come_from_the_host() {
-        std::env::set_var("MB_SPEC_TEST_BASE_URL", "http://local-model:8000/v1");
-        let spec = "name = \"a\"\ncommand = [\"x\"]\nenv = { BASE = \"${MB_SPEC_TEST_BASE_URL:-https://api.openai.com/v1}\" }\nnetwork = { allow = [\"${MB_SPEC_TEST_BASE_URL:-https://api.openai.com/v1}\"] }\n";
-        let a = load(spec).unwrap();
+        let spec = "name = \"a\"\ncommand = [\"x\"]\nenv = { BASE = \"${MB_BASE_URL:-https://api.openai.com/v1}\" }\nnetwork = { allow = [\"${MB_BASE_URL:-https://api.openai.com/v1}\"] }\n";
+        let a = load_env(spec, &[("MB_BASE_URL", "http://local-model:8000/v1")]).unwrap();
         assert_eq!(a.env["BASE"], "http://local-model:8000/v1");
         assert_eq!(a.network, Network::Allow(vec!["local-model:8000".into()]));
-        std::env::remove_var("MB_SPEC_TEST_BASE_URL");
         let b = load(spec).unwrap();
-        assert_eq!(a.env["BASE"], "http://local-model:8000/v1");
+        assert_eq!(b.env["BASE"], "https://api.openai.com/v1");
         assert_eq!(b.network, Network::Allow(vec!["api.openai.com:443".into()]));
         assert_ne!(a.hash, b.hash, "pointed elsewhere, it is another agent");
         let msg = load("name = \"a\"\ncommand = [\"x\"]\nsecrets = [\"OPENAI_API_KEY\"]\nenv = { K = \"${OPENAI_API_KEY}\" }\n")
