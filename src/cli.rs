@@ -130,6 +130,9 @@ pub enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// The reference agent: a tool-using loop for any OpenAI-compatible endpoint. Runs
+    /// inside an agent's container (harness/agents/reference.toml).
+    Agent(AgentArgs),
     /// Remove containers, networks and volumes that killed runs left behind.
     Gc {
         /// Remove everything mergebench made, even what a live run is using.
@@ -152,6 +155,62 @@ pub struct JudgeOpts {
     /// Stop once the judge's requests cost this many USD (overrides the judge's [budget]).
     #[arg(long)]
     pub max_cost: Option<f64>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AgentArgs {
+    /// The problem statement.
+    #[arg(
+        long,
+        env = "MERGEBENCH_PROBLEM",
+        default_value = "/mergebench/problem.md"
+    )]
+    pub problem: PathBuf,
+    /// The repository to change; commands run here.
+    #[arg(long, env = "MERGEBENCH_WORKSPACE", default_value = ".")]
+    pub workspace: PathBuf,
+    /// Where usage.json and trajectory.jsonl are written.
+    #[arg(long, env = "MERGEBENCH_OUT", default_value = "/mergebench/out")]
+    pub out: PathBuf,
+    /// The endpoint, up to and including /v1 (e.g. http://localhost:11434/v1 for Ollama).
+    #[arg(
+        long,
+        env = "MERGEBENCH_AGENT_BASE_URL",
+        default_value = "https://api.openai.com/v1"
+    )]
+    pub base_url: String,
+    /// The model name the endpoint knows (e.g. gpt-4.1, qwen2.5-coder:32b).
+    #[arg(long, env = "MERGEBENCH_AGENT_MODEL")]
+    pub model: String,
+    /// The name of the variable that holds the API key (the key itself never goes on a
+    /// command line). Unset or empty: no Authorization header, as local servers expect.
+    #[arg(
+        long,
+        env = "MERGEBENCH_AGENT_API_KEY_ENV",
+        default_value = "OPENAI_API_KEY"
+    )]
+    pub api_key_env: String,
+    /// Model calls over the run.
+    #[arg(long, env = "MERGEBENCH_AGENT_MAX_STEPS", default_value_t = 50)]
+    pub max_steps: u32,
+    /// Input plus output tokens over the run.
+    #[arg(long, env = "MERGEBENCH_AGENT_MAX_TOKENS", default_value_t = 2_000_000)]
+    pub max_tokens: u64,
+    /// USD over the run; 0 for no limit.
+    #[arg(long, env = "MERGEBENCH_AGENT_MAX_COST", default_value_t = 5.0)]
+    pub max_cost: f64,
+    /// USD per million input tokens, when the endpoint does not report cost.
+    #[arg(long, env = "MERGEBENCH_AGENT_INPUT_PRICE", default_value_t = 0.0)]
+    pub input_price: f64,
+    /// USD per million output tokens, when the endpoint does not report cost.
+    #[arg(long, env = "MERGEBENCH_AGENT_OUTPUT_PRICE", default_value_t = 0.0)]
+    pub output_price: f64,
+    /// How long one shell command may run (e.g. 2m).
+    #[arg(long, env = "MERGEBENCH_AGENT_COMMAND_TIMEOUT", default_value = "2m")]
+    pub command_timeout: String,
+    /// Sampling temperature (default: the endpoint's).
+    #[arg(long, env = "MERGEBENCH_AGENT_TEMPERATURE")]
+    pub temperature: Option<f64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -649,6 +708,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             print!("{}", crate::bench::bench(opts).await?);
             Ok(exit::OK)
         }
+        Command::Agent(a) => run_reference_agent(a).await,
         Command::Gc { all, json } => {
             let docker = Docker::connect().await?;
             let r = docker
@@ -758,6 +818,41 @@ async fn run_and_print(
     }
     print_results(&store, summary.evaluation.map(|e| e.id).as_deref(), json)?;
     Ok(exit::OK)
+}
+
+/// `mergebench agent`: exit 0 when the model called finish, 1 when a limit or the model's
+/// silence ended the run, 3 when the endpoint failed.
+async fn run_reference_agent(a: AgentArgs) -> Result<i32, Error> {
+    use crate::refagent::{run, Config, Status};
+    let command_timeout = crate::units::parse_duration(&a.command_timeout)
+        .map_err(|e| Error::Usage(format!("--command-timeout: {e}")))?;
+    if a.model.trim().is_empty() {
+        return Err(Error::Usage(
+            "--model (or MERGEBENCH_AGENT_MODEL) is empty".into(),
+        ));
+    }
+    let cfg = Config {
+        problem: a.problem,
+        workspace: a.workspace,
+        out: a.out,
+        base_url: a.base_url,
+        model: a.model,
+        api_key: std::env::var(&a.api_key_env).ok(),
+        max_steps: a.max_steps,
+        max_tokens: a.max_tokens,
+        max_cost: a.max_cost,
+        input_price: a.input_price,
+        output_price: a.output_price,
+        command_timeout,
+        temperature: a.temperature,
+    };
+    let status = run(&cfg).await.map_err(Error::Usage)?;
+    eprintln!("mergebench agent: {}", status.as_str());
+    Ok(match status {
+        Status::Finished => exit::OK,
+        Status::ModelError => exit::ENVIRONMENT,
+        _ => exit::CHECK_FAILED,
+    })
 }
 
 fn print_results(store: &Store, eval: Option<&str>, json: bool) -> Result<(), Error> {

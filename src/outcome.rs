@@ -52,7 +52,9 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+/// Defaults fill fields newer than a stored row.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Flags {
     /// The agent changed read-only paths; they were reverted before grading.
     pub scope_violation: bool,
@@ -65,6 +67,8 @@ pub struct Flags {
     /// The test output claimed success the exit status or the runner's counts deny.
     pub output_inconsistent: bool,
     pub tests_timed_out: bool,
+    /// Connections the egress proxy refused: the agent tried a host off its allowlist.
+    pub egress_refused: u64,
 }
 
 impl Flags {

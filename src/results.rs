@@ -73,6 +73,8 @@ pub struct AgentSummary {
     /// Attempts the judge has a verdict (or judge_error) for.
     pub judged: usize,
     pub judge_injection_suspected: usize,
+    /// Connections the egress proxy refused, over all attempts.
+    pub egress_refused: u64,
 }
 
 pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
@@ -135,6 +137,7 @@ pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
                     .iter()
                     .filter(|r| r.judge.as_ref().is_some_and(|j| j.injection_suspected))
                     .count(),
+                egress_refused: rows.iter().map(|r| r.flags.egress_refused).sum(),
             }
         })
         .collect()
@@ -179,6 +182,12 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
                 flags.push(',');
             }
             flags.push_str(&format!("exit={code}"));
+        }
+        if r.flags.egress_refused > 0 {
+            if !flags.is_empty() {
+                flags.push(',');
+            }
+            flags.push_str(&format!("egress_refused={}", r.flags.egress_refused));
         }
         table.push(vec![
             r.task_id.clone(),
@@ -226,6 +235,7 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
         "pass@k".into(),
         "outcomes".into(),
         "infra".into(),
+        "egress refused".into(),
     ]];
     for s in summaries {
         t2.push(vec![
@@ -249,6 +259,7 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
                 .collect::<Vec<_>>()
                 .join(", "),
             s.infra_errors.to_string(),
+            s.egress_refused.to_string(),
         ]);
     }
     out.push_str(&format_table(&t2));
@@ -324,6 +335,7 @@ mod tests {
             lines_removed: 0,
             conventions: None,
             judge: None,
+            egress: None,
         }
     }
 

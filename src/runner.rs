@@ -2,7 +2,7 @@
 //! run of the same evaluation finished, retries infra errors, and stops cleanly on Ctrl-C.
 //! With a judge, a judge pass over the evaluation follows the grading.
 
-use crate::config::agent::AgentSpec;
+use crate::config::agent::{AgentSpec, Network};
 use crate::config::suite::{Suite, Task};
 use crate::error::Error;
 use crate::grade::{grade_cached, GRADER_VERSION};
@@ -58,9 +58,10 @@ pub struct RunSummary {
     pub judge: Option<PassSummary>,
 }
 
-/// Host values of every agent's declared secrets; a missing one stops the run before it starts.
+/// Host values of every agent's declared secrets; a missing required one stops the run
+/// before it starts, a missing optional one is left out.
 pub fn secrets_for(agent: &AgentSpec) -> Result<Vec<(String, String)>, Error> {
-    agent
+    let mut out: Vec<(String, String)> = agent
         .secrets
         .iter()
         .map(|name| match std::env::var(name) {
@@ -72,7 +73,15 @@ pub fn secrets_for(agent: &AgentSpec) -> Result<Vec<(String, String)>, Error> {
                 format!("export {name}=... before running (its value is passed to the container, never stored)"),
             )),
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    for name in &agent.optional_secrets {
+        if let Ok(v) = std::env::var(name) {
+            if !v.is_empty() {
+                out.push((name.clone(), v));
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub fn evaluation_key(suite: &Suite, agents: &[AgentSpec], attempts: u32) -> String {
@@ -97,6 +106,8 @@ struct Ctx {
     agent_images: HashMap<(String, String), Image>,
     secrets: HashMap<String, Vec<(String, String)>>,
     conventions: crate::conventions_scorer::Settings,
+    /// Built when any agent allowlists hosts.
+    proxy_image: Option<Image>,
 }
 
 impl Ctx {
@@ -145,6 +156,14 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         }
         env_images.insert(t.id.clone(), env);
     }
+    let proxy_image = if agents
+        .iter()
+        .any(|a| matches!(a.network, Network::Allow(_)))
+    {
+        Some(images.proxy(&docker).await?)
+    } else {
+        None
+    };
     let eval = store.open_evaluation(
         NewEvaluation {
             key: evaluation_key(&suite, &agents, opts.attempts),
@@ -203,6 +222,7 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         agent_images,
         secrets,
         conventions: crate::conventions_scorer::Settings::from_suite(&suite)?,
+        proxy_image,
     });
     let total = plan.len();
     let bar = progress_bar(total as u64, opts.progress);
@@ -358,6 +378,7 @@ async fn attempt_body(
             problem: &task.problem,
             gold,
             secrets: &ctx.secrets[&agent.name],
+            proxy_image: ctx.proxy_image.as_ref(),
         },
     )
     .await?;
@@ -380,6 +401,17 @@ async fn attempt_body(
         .find(|(n, _)| n == "usage.json")
         .and_then(|(_, b)| parse_usage(b));
     rec.artifacts = run.out_files.clone();
+    if let Some(log) = &run.egress {
+        let summary = crate::egress::summarize(&log.bytes);
+        flags.egress_refused = summary.refused;
+        rec.egress = Some(summary);
+        rec.logs.push(LogRecord {
+            kind: "egress".into(),
+            bytes: log.bytes.clone(),
+            total_bytes: log.bytes.len() as u64,
+            truncated: log.truncated,
+        });
+    }
     let mut facts = Facts {
         agent_timed_out: run.timed_out,
         ..Default::default()

@@ -1,5 +1,6 @@
 //! Agent specs: `harness/agents/<name>.toml`, what runs in the sandbox and with which limits.
 
+use super::expand::expand;
 use super::{line_of_key, parse_toml, read_file, sha256_hex};
 use crate::error::Error;
 use crate::units::{parse_duration, parse_size};
@@ -36,6 +37,8 @@ struct RawAgent {
     pids: Option<i64>,
     #[serde(default)]
     gold_patch: bool,
+    #[serde(default)]
+    mergebench_binary: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -56,6 +59,8 @@ pub struct AgentSpec {
     pub env: BTreeMap<String, String>,
     /// Names of host variables passed through; their values are never stored.
     pub secrets: Vec<String>,
+    /// Written `NAME?` in the spec: passed through when set, not required.
+    pub optional_secrets: Vec<String>,
     pub network: Network,
     #[serde(serialize_with = "ser_secs")]
     pub timeout: Duration,
@@ -64,6 +69,12 @@ pub struct AgentSpec {
     pub pids: i64,
     /// Scripted agents only: receives the task's gold patch at /mergebench/gold.patch.
     pub gold_patch: bool,
+    /// The running mergebench executable is added to the Dockerfile's build context as
+    /// `mergebench` (the reference agent's image copies it in).
+    pub mergebench_binary: bool,
+    /// Hash of the Dockerfile's folder (its build context): what the agent's image is
+    /// tagged by, so editing the spec or its scripts rebuilds nothing.
+    pub image_hash: Option<String>,
     pub file: PathBuf,
     pub hash: String,
 }
@@ -78,6 +89,15 @@ const RESERVED_ENV: &[&str] = &[
     "MERGEBENCH_WORKSPACE",
     "MERGEBENCH_OUT",
     "MERGEBENCH_GOLD_PATCH",
+    // Set to the egress proxy for allowlisted agents; anything else would lead nowhere.
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
 ];
 
 /// Finds an agent by name in `dir` (`<dir>/<name>.toml`) or by path to a spec file.
@@ -121,8 +141,31 @@ pub fn list_agents(dir: &Path) -> std::io::Result<Vec<String>> {
 }
 
 pub fn load_agent(file: &Path) -> Result<AgentSpec, Error> {
+    load_agent_with(file, &|k| std::env::var(k).ok())
+}
+
+/// `load_agent` with `${NAME}` read through `lookup` (tests pass their own environment).
+fn load_agent_with(
+    file: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<AgentSpec, Error> {
     let text = String::from_utf8_lossy(&read_file(file, "agent spec", None)?).into_owned();
-    let raw: RawAgent = parse_toml(file, &text, "agent spec")?;
+    let mut raw: RawAgent = parse_toml(file, &text, "agent spec")?;
+    // `NAME?`: passed when the host sets it, not required (a local model needs no key).
+    let mut optional_secrets = Vec::new();
+    raw.secrets.retain(|s| match s.strip_suffix('?') {
+        Some(name) => {
+            optional_secrets.push(name.to_string());
+            false
+        }
+        None => true,
+    });
+    let all_secrets: Vec<String> = raw
+        .secrets
+        .iter()
+        .chain(&optional_secrets)
+        .cloned()
+        .collect();
     let dir = file.parent().unwrap();
     let at = |key: &str| line_of_key(&text, None, key);
     if raw.name.is_empty()
@@ -166,6 +209,7 @@ pub fn load_agent(file: &Path) -> Result<AgentSpec, Error> {
         hash_input.extend(sha256_hex(&bytes).into_bytes());
         files.push((path, base));
     }
+    let mut image_hash = None;
     let dockerfile = match &raw.dockerfile {
         Some(d) => {
             let p = dir.join(d);
@@ -185,12 +229,13 @@ pub fn load_agent(file: &Path) -> Result<AgentSpec, Error> {
                     "correct the path (relative to this file)",
                 ));
             }
-            hash_input.extend(ctx.into_bytes());
+            hash_input.extend(ctx.as_bytes());
+            image_hash = Some(ctx);
             Some(p)
         }
         None => None,
     };
-    for k in raw.env.keys().chain(raw.secrets.iter()) {
+    for k in raw.env.keys().chain(all_secrets.iter()) {
         if RESERVED_ENV.contains(&k.as_str()) {
             return Err(Error::input(
                 file,
@@ -208,7 +253,7 @@ pub fn load_agent(file: &Path) -> Result<AgentSpec, Error> {
             ));
         }
     }
-    for s in &raw.secrets {
+    for s in &all_secrets {
         if raw.env.contains_key(s) {
             return Err(Error::input(
                 file,
@@ -217,6 +262,20 @@ pub fn load_agent(file: &Path) -> Result<AgentSpec, Error> {
                 "a secret's value comes from the host environment only: remove it from env",
             ));
         }
+    }
+    let expand_at = |key: &str, v: &str| {
+        expand(v, &all_secrets, lookup).map_err(|e| {
+            Error::input(
+                file,
+                at(key),
+                format!("cannot expand `{v}`: {e}"),
+                "set the variable, give a default (${NAME:-value}), or pass secrets through `secrets`",
+            )
+        })
+    };
+    let mut env = BTreeMap::new();
+    for (k, v) in &raw.env {
+        env.insert(k.clone(), expand_at("env", v)?);
     }
     let network = match raw.network {
         None => Network::None,
@@ -230,20 +289,30 @@ pub fn load_agent(file: &Path) -> Result<AgentSpec, Error> {
             ))
         }
         Some(RawNetwork::Allow { allow }) => {
+            let mut entries = Vec::new();
             for a in &allow {
-                let ok = a
-                    .rsplit_once(':')
-                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
-                if !ok {
+                let expanded = expand_at("network", a)?;
+                let Some(entry) = allow_entry(&expanded) else {
                     return Err(Error::input(
                         file,
                         at("network"),
-                        format!("allow entry `{a}` is not host:port"),
-                        "write entries like \"api.openai.com:443\"",
+                        format!("allow entry `{expanded}` is not host:port or an http(s) URL"),
+                        "write entries like \"api.openai.com:443\" or \"https://api.openai.com/v1\"",
                     ));
+                };
+                if !entries.contains(&entry) {
+                    entries.push(entry);
                 }
             }
-            Network::Allow(allow)
+            if entries.is_empty() {
+                return Err(Error::input(
+                    file,
+                    at("network"),
+                    "the allowlist is empty",
+                    "list the hosts the agent needs, or write network = \"none\"",
+                ));
+            }
+            Network::Allow(entries)
         }
     };
     let timeout = match &raw.timeout {
@@ -282,23 +351,78 @@ pub fn load_agent(file: &Path) -> Result<AgentSpec, Error> {
             "give at least 64",
         ));
     }
+    // What the variables expanded to is part of the agent: the same spec pointed at another
+    // endpoint is another agent.
+    hash_input.extend(format!("\n{env:?}\n{network:?}").into_bytes());
     Ok(AgentSpec {
         name: raw.name,
         description: raw.description,
         files,
         command: raw.command,
         dockerfile,
-        env: raw.env,
+        env,
         secrets: raw.secrets,
+        optional_secrets,
         network,
         timeout,
         cpus,
         memory,
         pids,
         gold_patch: raw.gold_patch,
+        mergebench_binary: raw.mergebench_binary,
+        image_hash,
         file: file.to_path_buf(),
         hash: sha256_hex(&hash_input),
     })
+}
+
+/// `host:port`, `*.domain:port`, or an http(s) URL (its host and port, the scheme's default
+/// when none is given), normalised to lower-case `host:port`.
+pub fn allow_entry(s: &str) -> Option<String> {
+    let s = s.trim();
+    let (host, port) = if let Some((scheme, rest)) = s.split_once("://") {
+        let default = match scheme.to_ascii_lowercase().as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return None,
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let authority = authority.rsplit('@').next().unwrap_or("");
+        match split_port(authority) {
+            Some((h, Some(p))) => (h, p),
+            Some((h, None)) => (h, default),
+            None => return None,
+        }
+    } else {
+        match split_port(s) {
+            Some((h, Some(p))) => (h, p),
+            _ => return None,
+        }
+    };
+    let bare = host.strip_prefix("*.").unwrap_or(host);
+    let ok = !bare.is_empty()
+        && port > 0
+        && bare
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '[' | ']' | '_'));
+    ok.then(|| format!("{}:{port}", host.to_ascii_lowercase()))
+}
+
+/// `host[:port]`, with IPv6 literals in brackets.
+fn split_port(s: &str) -> Option<(&str, Option<u16>)> {
+    if s.starts_with('[') {
+        let close = s.find(']')?;
+        let tail = &s[close + 1..];
+        return match tail.strip_prefix(':') {
+            Some(p) => Some((&s[..=close], Some(p.parse().ok()?))),
+            None if tail.is_empty() => Some((&s[..=close], None)),
+            None => None,
+        };
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) => Some((h, Some(p.parse().ok()?))),
+        None => Some((s, None)),
+    }
 }
 
 #[cfg(test)]
@@ -306,20 +430,73 @@ mod tests {
     use super::*;
 
     fn load(text: &str) -> Result<AgentSpec, Error> {
+        load_env(text, &[])
+    }
+
+    fn load_env(text: &str, env: &[(&str, &str)]) -> Result<AgentSpec, Error> {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("run.sh"), "true\n").unwrap();
         let f = tmp.path().join("a.toml");
         std::fs::write(&f, text).unwrap();
-        load_agent(&f)
+        let lookup = |k: &str| {
+            env.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        };
+        load_agent_with(&f, &lookup)
     }
 
     #[test]
     fn loads_a_full_spec() {
-        let a = load("name = \"a\"\nfiles = [\"run.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/run.sh\"]\nsecrets = [\"OPENAI_API_KEY\"]\nnetwork = { allow = [\"api.openai.com:443\"] }\ntimeout = \"2m\"\ncpus = 1.5\nmemory = \"512MiB\"\n").unwrap();
+        let a = load("name = \"a\"\nfiles = [\"run.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/run.sh\"]\nsecrets = [\"OPENAI_API_KEY\", \"GATEWAY_KEY?\"]\nnetwork = { allow = [\"api.openai.com:443\"] }\ntimeout = \"2m\"\ncpus = 1.5\nmemory = \"512MiB\"\n").unwrap();
         assert_eq!(a.files[0].1, "run.sh");
+        assert_eq!(a.secrets, ["OPENAI_API_KEY"]);
+        assert_eq!(a.optional_secrets, ["GATEWAY_KEY"]);
         assert_eq!(a.network, Network::Allow(vec!["api.openai.com:443".into()]));
         assert_eq!(a.timeout, Duration::from_secs(120));
         assert_eq!(a.memory, 512 << 20);
+    }
+
+    #[test]
+    fn allow_entries_are_host_port_or_urls() {
+        for (input, expected) in [
+            ("api.openai.com:443", Some("api.openai.com:443")),
+            ("API.OpenAI.com:443", Some("api.openai.com:443")),
+            ("https://api.anthropic.com", Some("api.anthropic.com:443")),
+            ("http://model:8000/v1", Some("model:8000")),
+            (
+                "https://user@gw.internal:8443/v1?x=1",
+                Some("gw.internal:8443"),
+            ),
+            ("*.openai.azure.com:443", Some("*.openai.azure.com:443")),
+            ("[::1]:8080", Some("[::1]:8080")),
+            ("example.com", None),
+            ("ftp://example.com", None),
+            ("example.com:99999", None),
+            ("bad host:80", None),
+            (":443", None),
+        ] {
+            assert_eq!(allow_entry(input).as_deref(), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn variables_in_env_and_allowlists_come_from_the_host() {
+        let spec = "name = \"a\"\ncommand = [\"x\"]\nenv = { BASE = \"${MB_BASE_URL:-https://api.openai.com/v1}\" }\nnetwork = { allow = [\"${MB_BASE_URL:-https://api.openai.com/v1}\"] }\n";
+        let a = load_env(spec, &[("MB_BASE_URL", "http://local-model:8000/v1")]).unwrap();
+        assert_eq!(a.env["BASE"], "http://local-model:8000/v1");
+        assert_eq!(a.network, Network::Allow(vec!["local-model:8000".into()]));
+        let b = load(spec).unwrap();
+        assert_eq!(b.env["BASE"], "https://api.openai.com/v1");
+        assert_eq!(b.network, Network::Allow(vec!["api.openai.com:443".into()]));
+        assert_ne!(a.hash, b.hash, "pointed elsewhere, it is another agent");
+        let msg = load("name = \"a\"\ncommand = [\"x\"]\nsecrets = [\"OPENAI_API_KEY\"]\nenv = { K = \"${OPENAI_API_KEY}\" }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("a.toml:4") && msg.contains("looks like a secret"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -349,6 +526,16 @@ mod tests {
             "name = \"a\"\ncommand = [\"x\"]\nnetwork = { allow = [\"example.com\"] }\n",
             3,
             "host:port",
+        );
+        check(
+            "name = \"a\"\ncommand = [\"x\"]\nnetwork = { allow = [] }\n",
+            3,
+            "allowlist is empty",
+        );
+        check(
+            "name = \"a\"\ncommand = [\"x\"]\nenv = { HTTPS_PROXY = \"http://elsewhere\" }\n",
+            3,
+            "set by mergebench",
         );
         check(
             "name = \"a\"\ncommand = [\"x\"]\nenv = { MERGEBENCH_OUT = \"/\" }\n",

@@ -4,6 +4,7 @@
 //! are relative to that file.
 
 pub mod agent;
+pub mod expand;
 pub mod suite;
 
 use crate::error::Error;

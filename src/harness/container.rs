@@ -36,6 +36,8 @@ pub struct RunSpec<'a> {
     pub downloads: Vec<(String, u64)>,
     pub timeout: Duration,
     pub log_cap: usize,
+    /// The Docker network to join; None: no network at all (only loopback).
+    pub network: Option<String>,
 }
 
 /// Output kept up to a cap; the rest is counted so the report can say how much was cut.
@@ -97,6 +99,35 @@ fn infra(what: &str, e: impl std::fmt::Display) -> Error {
     Error::infra(format!("docker {what}: {e}"))
 }
 
+/// What every container mergebench starts shares: no capabilities, no new privileges, hard
+/// limits, no log on the daemon's disk, and no network unless one is named.
+pub(crate) fn locked_down(limits: Limits, network: Option<&str>) -> HostConfig {
+    HostConfig {
+        network_mode: Some(network.unwrap_or("none").to_string()),
+        cap_drop: Some(vec!["ALL".into()]),
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        memory: Some(limits.memory as i64),
+        memory_swap: Some(limits.memory as i64),
+        nano_cpus: Some((limits.cpus * 1e9) as i64),
+        pids_limit: Some(limits.pids),
+        // Output is read through the attach stream; nothing piles up on the daemon's disk.
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("none".into()),
+            config: None,
+        }),
+        ..Default::default()
+    }
+}
+
+/// A name no other container has: the kind, then a hash of the run and the moment.
+pub(crate) fn unique_name(docker: &Docker, kind: &str) -> String {
+    format!(
+        "mergebench-{kind}-{}",
+        &crate::config::sha256_hex(format!("{}{:?}", docker.run_id(), Instant::now()).as_bytes())
+            [..12]
+    )
+}
+
 /// Runs one container to completion and removes it, whatever happens in between.
 pub async fn run(docker: &Docker, spec: RunSpec<'_>) -> Result<RunResult, Error> {
     let config = ContainerCreateBody {
@@ -110,37 +141,21 @@ pub async fn run(docker: &Docker, spec: RunSpec<'_>) -> Result<RunResult, Error>
         attach_stderr: Some(true),
         tty: Some(false),
         open_stdin: Some(false),
-        network_disabled: Some(true),
+        network_disabled: Some(spec.network.is_none()),
         host_config: Some(HostConfig {
-            network_mode: Some("none".into()),
-            cap_drop: Some(vec!["ALL".into()]),
-            security_opt: Some(vec!["no-new-privileges".into()]),
-            memory: Some(spec.limits.memory as i64),
-            memory_swap: Some(spec.limits.memory as i64),
-            nano_cpus: Some((spec.limits.cpus * 1e9) as i64),
-            pids_limit: Some(spec.limits.pids),
-            // Output is read through the attach stream; nothing piles up on the daemon's disk.
-            log_config: Some(HostConfigLogConfig {
-                typ: Some("none".into()),
-                config: None,
-            }),
             // Scratch space in memory, so it counts against the memory limit instead of
-            // filling the daemon's disk.
+            // filling the daemon's disk. (Not for the egress proxy, whose log under /tmp must
+            // outlive its container's stop.)
             tmpfs: Some(HashMap::from([(
                 "/tmp".to_string(),
                 "rw,nosuid,nodev,size=1g,mode=1777".to_string(),
             )])),
-            ..Default::default()
+            ..locked_down(spec.limits, spec.network.as_deref())
         }),
         ..Default::default()
     };
     let t0 = Instant::now();
-    let name = format!(
-        "mergebench-{}-{}",
-        spec.kind,
-        &crate::config::sha256_hex(format!("{}{:?}", docker.run_id(), Instant::now()).as_bytes())
-            [..12]
-    );
+    let name = unique_name(docker, spec.kind);
     let created = docker
         .api
         .create_container(Some(CreateContainerOptionsBuilder::default().name(&name).build()), config)

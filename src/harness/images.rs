@@ -4,7 +4,7 @@
 //! bundle), so it is built once and shared by every task and agent that use it.
 
 use super::container::image_id;
-use super::{unreachable, Docker, LABEL, LABEL_KIND};
+use super::{unreachable, Docker, LABEL_KIND};
 use crate::config::agent::AgentSpec;
 use crate::config::sha256_hex;
 use crate::config::suite::{EnvKind, Environment};
@@ -14,12 +14,14 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::Mutex;
 
 pub const DEFAULT_BASE: &str = "mergebench-base:bookworm";
 const BUILD_BASE_SCRIPT: &str = include_str!("../../harness/base/build-base.sh");
+const PROXY_DOCKERFILE: &str = include_str!("../../harness/proxy/Dockerfile");
+const PROXY_SCRIPT: &str = include_str!("../../harness/proxy/proxy.py");
 
 pub fn default_base() -> String {
     std::env::var("MERGEBENCH_BASE_IMAGE").unwrap_or_else(|_| DEFAULT_BASE.to_string())
@@ -65,7 +67,12 @@ impl ImageCache {
                     &sha256_hex(format!("{}\n{}", env.context_hash, base.id).as_bytes())[..16]
                 );
                 let args = HashMap::from([("BASE".to_string(), base.tag.clone())]);
-                self.build(docker, &tag, context, path, args, "env").await
+                let folder = Folder {
+                    context,
+                    dockerfile: path,
+                    extra: Vec::new(),
+                };
+                self.build(docker, &tag, folder, args, "env").await
             }
         }
     }
@@ -80,22 +87,54 @@ impl ImageCache {
         let Some(df) = &agent.dockerfile else {
             return Ok(env_image.clone());
         };
+        let mut key = format!(
+            "{}\n{}",
+            agent.image_hash.as_deref().unwrap_or(&agent.hash),
+            env_image.id
+        );
+        let mut extra = Vec::new();
+        if agent.mergebench_binary {
+            let own = own_binary()?;
+            key.push_str(&own.sha256);
+            extra.push(ExtraFile {
+                name: "mergebench",
+                path: own.path.clone(),
+                mode: 0o755,
+            });
+        }
         let tag = format!(
             "mergebench-agent-{}:{}",
             agent.name.to_ascii_lowercase(),
-            &sha256_hex(format!("{}\n{}", agent.hash, env_image.id).as_bytes())[..16]
+            &sha256_hex(key.as_bytes())[..16]
         );
         let args = HashMap::from([("BASE".to_string(), env_image.tag.clone())]);
-        self.build(docker, &tag, df.parent().unwrap(), df, args, "agent")
-            .await
+        let folder = Folder {
+            context: df.parent().unwrap(),
+            dockerfile: df,
+            extra,
+        };
+        self.build(docker, &tag, folder, args, "agent").await
     }
 
     /// The base image the Dockerfile's `ARG BASE` receives, with the CA layer when asked.
     async fn base(&self, docker: &Docker, env: &Environment) -> Result<Image, Error> {
-        let name = env.base.clone().unwrap_or_else(default_base);
+        let base = self.plain_base(docker, env.base.as_deref()).await?;
+        let ca = env
+            .ca_bundle
+            .clone()
+            .or_else(|| std::env::var("MERGEBENCH_CA_BUNDLE").ok().map(Into::into));
+        match ca {
+            None => Ok(base),
+            Some(bundle) => self.ca_layer(docker, &base, &bundle).await,
+        }
+    }
+
+    /// A named base, or the offline default (built with debootstrap when it is missing).
+    async fn plain_base(&self, docker: &Docker, named: Option<&str>) -> Result<Image, Error> {
+        let name = named.map(str::to_string).unwrap_or_else(default_base);
         let id = match image_id(docker, &name).await? {
             Some(id) => id,
-            None if env.base.is_none() => {
+            None if named.is_none() => {
                 let _guard = self.built.lock().await;
                 match image_id(docker, &name).await? {
                     Some(id) => id,
@@ -111,15 +150,32 @@ impl ImageCache {
                 ))
             }
         };
-        let base = Image { tag: name, id };
-        let ca = env
-            .ca_bundle
-            .clone()
-            .or_else(|| std::env::var("MERGEBENCH_CA_BUNDLE").ok().map(Into::into));
-        match ca {
-            None => Ok(base),
-            Some(bundle) => self.ca_layer(docker, &base, &bundle).await,
-        }
+        Ok(Image { tag: name, id })
+    }
+
+    /// The egress proxy's image: the offline base plus `harness/proxy/proxy.py`. Built from
+    /// copies compiled into mergebench, so it matches the binary that starts it.
+    pub async fn proxy(&self, docker: &Docker) -> Result<Image, Error> {
+        let base = self.plain_base(docker, None).await?;
+        let tag = format!(
+            "mergebench-proxy:{}",
+            &sha256_hex(format!("{}\n{PROXY_DOCKERFILE}\n{PROXY_SCRIPT}", base.id).as_bytes())
+                [..16]
+        );
+        let context = tar_files(&[
+            ("Dockerfile", PROXY_DOCKERFILE.as_bytes()),
+            ("proxy.py", PROXY_SCRIPT.as_bytes()),
+        ])?;
+        let args = HashMap::from([("BASE".to_string(), base.tag.clone())]);
+        self.build_from_tar(
+            docker,
+            &tag,
+            context,
+            args,
+            "proxy",
+            Path::new("harness/proxy/Dockerfile"),
+        )
+        .await
     }
 
     /// Layers a CA bundle into the base so that pip, npm, curl and git trust a TLS-inspecting
@@ -150,43 +206,25 @@ npm_config_cafile=/etc/ssl/certs/mergebench-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/ce
             "mergebench-ca:{}",
             &sha256_hex(format!("{}\n{}", base.id, sha256_hex(&pem)).as_bytes())[..16]
         );
-        let mut guard = self.built.lock().await;
-        if let Some(id) = guard.get(&tag) {
-            return Ok(Image {
-                tag,
-                id: id.clone(),
-            });
-        }
-        if let Some(id) = image_id(docker, &tag).await? {
-            guard.insert(tag.clone(), id.clone());
-            return Ok(Image { tag, id });
-        }
-        let mut b = tar::Builder::new(Vec::new());
-        for (name, bytes) in [
+        let context = tar_files(&[
             ("Dockerfile", dockerfile.as_bytes()),
             ("mergebench-ca.crt", &pem[..]),
-        ] {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(bytes.len() as u64);
-            h.set_mode(0o644);
-            b.append_data(&mut h, name, bytes)
-                .map_err(|e| Error::infra(e.to_string()))?;
-        }
-        let context = b.into_inner().map_err(|e| Error::infra(e.to_string()))?;
+        ])?;
         let args = HashMap::from([("BASE".to_string(), base.tag.clone())]);
-        let id = build_tar(docker, &tag, "Dockerfile", context, args, "ca", bundle).await?;
-        guard.insert(tag.clone(), id.clone());
-        Ok(Image { tag, id })
+        self.build_from_tar(docker, &tag, context, args, "ca", bundle)
+            .await
     }
 
-    async fn build(
+    /// Builds an in-memory context once per tag (per process, and not at all when the
+    /// daemon already has the tag).
+    async fn build_from_tar(
         &self,
         docker: &Docker,
         tag: &str,
-        context: &Path,
-        dockerfile: &Path,
+        context: Vec<u8>,
         args: HashMap<String, String>,
         kind: &str,
+        source: &Path,
     ) -> Result<Image, Error> {
         let mut guard = self.built.lock().await;
         if let Some(id) = guard.get(tag) {
@@ -202,8 +240,43 @@ npm_config_cafile=/etc/ssl/certs/mergebench-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/ce
                 id,
             });
         }
+        let id = build_tar(docker, tag, "Dockerfile", context, args, kind, source).await?;
+        guard.insert(tag.to_string(), id.clone());
+        Ok(Image {
+            tag: tag.to_string(),
+            id,
+        })
+    }
+
+    async fn build(
+        &self,
+        docker: &Docker,
+        tag: &str,
+        folder: Folder<'_>,
+        args: HashMap<String, String>,
+        kind: &str,
+    ) -> Result<Image, Error> {
+        let Folder {
+            context,
+            dockerfile,
+            extra,
+        } = folder;
+        let mut guard = self.built.lock().await;
+        if let Some(id) = guard.get(tag) {
+            return Ok(Image {
+                tag: tag.to_string(),
+                id: id.clone(),
+            });
+        }
+        if let Some(id) = image_id(docker, tag).await? {
+            guard.insert(tag.to_string(), id.clone());
+            return Ok(Image {
+                tag: tag.to_string(),
+                id,
+            });
+        }
         eprintln!("building image {tag} from {}", dockerfile.display());
-        let ctx = tar_context(context)?;
+        let ctx = tar_context(context, &extra)?;
         let rel = dockerfile
             .strip_prefix(context)
             .unwrap_or(dockerfile)
@@ -218,7 +291,56 @@ npm_config_cafile=/etc/ssl/certs/mergebench-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/ce
     }
 }
 
-fn tar_context(dir: &Path) -> Result<Vec<u8>, Error> {
+/// A build context of a few files held in memory.
+fn tar_files(files: &[(&str, &[u8])]) -> Result<Vec<u8>, Error> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, bytes) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, *bytes)
+            .map_err(|e| Error::infra(e.to_string()))?;
+    }
+    b.into_inner().map_err(|e| Error::infra(e.to_string()))
+}
+
+/// A Dockerfile and its folder (the build context), plus files from elsewhere.
+struct Folder<'a> {
+    context: &'a Path,
+    dockerfile: &'a Path,
+    extra: Vec<ExtraFile>,
+}
+
+/// A file added to a build context from elsewhere than its folder.
+struct ExtraFile {
+    name: &'static str,
+    path: PathBuf,
+    mode: u32,
+}
+
+/// The running mergebench executable, for agents that run it inside their container (the
+/// reference agent). Hashed once per process; read only when an image is built.
+struct OwnBinary {
+    path: PathBuf,
+    sha256: String,
+}
+
+fn own_binary() -> Result<&'static OwnBinary, Error> {
+    static OWN: OnceLock<OwnBinary> = OnceLock::new();
+    if let Some(own) = OWN.get() {
+        return Ok(own);
+    }
+    let path = std::env::current_exe()
+        .map_err(|e| Error::infra(format!("cannot find the mergebench executable: {e}")))?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| Error::infra(format!("cannot read {}: {e}", path.display())))?;
+    Ok(OWN.get_or_init(|| OwnBinary {
+        sha256: sha256_hex(&bytes),
+        path,
+    }))
+}
+
+fn tar_context(dir: &Path, extra: &[ExtraFile]) -> Result<Vec<u8>, Error> {
     let mut b = tar::Builder::new(Vec::new());
     b.follow_symlinks(false);
     b.append_dir_all(".", dir).map_err(|e| {
@@ -229,6 +351,19 @@ fn tar_context(dir: &Path) -> Result<Vec<u8>, Error> {
             "check the folder's permissions",
         )
     })?;
+    for f in extra {
+        let mut file = std::fs::File::open(&f.path)
+            .map_err(|e| Error::infra(format!("cannot read {}: {e}", f.path.display())))?;
+        let mut h = tar::Header::new_gnu();
+        h.set_size(
+            file.metadata()
+                .map_err(|e| Error::infra(e.to_string()))?
+                .len(),
+        );
+        h.set_mode(f.mode);
+        b.append_data(&mut h, f.name, &mut file)
+            .map_err(|e| Error::infra(format!("packing {}: {e}", f.name)))?;
+    }
     b.into_inner().map_err(|e| Error::infra(e.to_string()))
 }
 
@@ -241,10 +376,10 @@ async fn build_tar(
     kind: &str,
     source: &Path,
 ) -> Result<String, Error> {
-    let labels = HashMap::from([
-        (LABEL.to_string(), "1".to_string()),
-        (LABEL_KIND.to_string(), kind.to_string()),
-    ]);
+    // Only the kind, not the `mergebench` label `gc` looks for: a container inherits its
+    // image's labels, so a build FROM this image would otherwise run its steps in containers
+    // that any mergebench process's `gc` takes for a dead run's leftovers.
+    let labels = HashMap::from([(LABEL_KIND.to_string(), kind.to_string())]);
     let opts = BuildImageOptionsBuilder::default()
         .dockerfile(dockerfile)
         .t(tag)
@@ -328,7 +463,7 @@ pub struct ImageInfo {
 }
 
 pub async fn list(docker: &Docker) -> Result<Vec<ImageInfo>, Error> {
-    let filters = HashMap::from([("label".to_string(), vec![LABEL.to_string()])]);
+    let filters = HashMap::from([("label".to_string(), vec![LABEL_KIND.to_string()])]);
     let mut images = docker
         .api
         .list_images(Some(

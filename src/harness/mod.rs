@@ -6,6 +6,7 @@
 //! can remove what a killed run left.
 
 pub mod container;
+pub mod egress;
 pub mod images;
 pub mod sandbox;
 pub mod testrun;
@@ -103,10 +104,13 @@ impl Docker {
             match scope {
                 GcScope::All => false,
                 GcScope::Run(id) => labels.get(LABEL_RUN).map(String::as_str) != Some(id),
+                // No owner: not made by a run but by an image build, whose intermediate
+                // containers inherit the labels of a mergebench base image. The build
+                // removes them itself; removing them here would break a build in progress.
                 GcScope::Orphans => labels
                     .get(LABEL_OWNER)
                     .map(|o| owner_alive(o))
-                    .unwrap_or(false),
+                    .unwrap_or(true),
             }
         };
         let containers = self

@@ -4,9 +4,11 @@
 //! `/workspace` is the one-commit repository; `/mergebench/problem.md` the problem;
 //! `/mergebench/agent/` the spec's files (read-only to the agent); `/mergebench/out/` where
 //! it may leave usage.json and a trajectory. Non-root, no capabilities, no-new-privileges,
-//! no network, limits on memory, CPU, pids and time.
+//! limits on memory, CPU, pids and time; no network, or with an allowlist only the egress
+//! proxy (`egress`), whose log comes back with the run.
 
 use super::container::{self, CappedLog, Limits, RunSpec};
+use super::egress::{Egress, EgressLog};
 use super::images::Image;
 use super::Docker;
 use crate::config::agent::{AgentSpec, Network};
@@ -28,6 +30,8 @@ pub struct AgentInput<'a> {
     pub gold: Option<&'a [u8]>,
     /// (name, value) of the spec's secrets, read from the host environment.
     pub secrets: &'a [(String, String)],
+    /// The egress proxy's image; required when the spec allowlists hosts.
+    pub proxy_image: Option<&'a Image>,
 }
 
 #[derive(Debug)]
@@ -41,21 +45,32 @@ pub struct AgentRun {
     /// Files the agent left in /mergebench/out (name, bytes), secrets redacted.
     pub out_files: Vec<(String, Vec<u8>)>,
     pub seconds: f64,
+    /// The egress proxy's log, for agents with an allowlist.
+    pub egress: Option<EgressLog>,
 }
 
 pub async fn run_agent(docker: &Docker, input: AgentInput<'_>) -> Result<AgentRun, Error> {
-    if let Network::Allow(_) = input.spec.network {
-        return Err(Error::input(
-            &input.spec.file,
-            crate::config::line_of_key(
-                &std::fs::read_to_string(&input.spec.file).unwrap_or_default(),
-                None,
-                "network",
-            ),
-            "network allowlists are not available in this version of mergebench",
-            "use network = \"none\"",
-        ));
-    }
+    let Network::Allow(allow) = &input.spec.network else {
+        return run_in(docker, &input, None).await;
+    };
+    let image = input
+        .proxy_image
+        .ok_or_else(|| Error::infra("an allowlisted agent was started without the proxy image"))?;
+    let egress = Egress::start(docker, image, allow).await?;
+    let result = run_in(docker, &input, Some(&egress)).await;
+    // Torn down whatever the agent's run did: the log is read back before the removal.
+    let mut log = egress.stop(docker).await;
+    let mut run = result?;
+    redact(&mut log.bytes, input.secrets);
+    run.egress = Some(log);
+    Ok(run)
+}
+
+async fn run_in(
+    docker: &Docker,
+    input: &AgentInput<'_>,
+    egress: Option<&Egress>,
+) -> Result<AgentRun, Error> {
     let mut env = vec![
         "MERGEBENCH_PROBLEM=/mergebench/problem.md".to_string(),
         "MERGEBENCH_WORKSPACE=/workspace".to_string(),
@@ -65,6 +80,9 @@ pub async fn run_agent(docker: &Docker, input: AgentInput<'_>) -> Result<AgentRu
     env.extend(input.secrets.iter().map(|(k, v)| format!("{k}={v}")));
     if input.gold.is_some() {
         env.push("MERGEBENCH_GOLD_PATCH=/mergebench/gold.patch".into());
+    }
+    if let Some(e) = egress {
+        env.extend(e.env());
     }
     let extras = mergebench_dir(input.spec, input.problem, input.gold)?;
     let result = container::run(
@@ -88,6 +106,7 @@ pub async fn run_agent(docker: &Docker, input: AgentInput<'_>) -> Result<AgentRu
             ],
             timeout: input.spec.timeout,
             log_cap: LOG_CAP,
+            network: egress.map(|e| e.network().to_string()),
         },
     )
     .await?;
@@ -111,6 +130,7 @@ pub async fn run_agent(docker: &Docker, input: AgentInput<'_>) -> Result<AgentRu
         workspace: if ws.truncated { None } else { ws.bytes },
         out_files,
         seconds: result.seconds,
+        egress: None,
     })
 }
 

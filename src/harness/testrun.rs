@@ -72,6 +72,7 @@ pub async fn run_tests(docker: &Docker, input: TestInput<'_>) -> Result<TestOutp
             downloads,
             timeout: input.timeout,
             log_cap: OUTPUT_CAP,
+            network: None,
         },
     )
     .await?;

@@ -182,6 +182,8 @@ const MIGRATIONS: &[&str] = &[
         notes_json TEXT NOT NULL,
         PRIMARY KEY (run_id, commit_sha)
     );",
+    // 5: allowlisted egress: what the agent's proxy passed and refused, per destination.
+    "ALTER TABLE attempts ADD COLUMN egress_json TEXT;",
 ];
 
 #[cfg(test)]

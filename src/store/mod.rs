@@ -218,8 +218,8 @@ impl Store {
                 "INSERT INTO attempts (eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, agent_exit_code,
                     patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds,
                     total_seconds, usage_json, cost_usd, input_tokens, output_tokens, mergebench_version, grader_version,
-                    started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
+                    started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json, egress_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
                 params![
                     a.eval_id, a.task_id, a.task_hash, a.agent, a.agent_hash, a.attempt, a.outcome.as_str(),
                     serde_json::to_string(&a.flags).unwrap(), a.flags.agent_exit_code,
@@ -232,6 +232,7 @@ impl Store {
                     a.graded_patch.as_ref().map(|p| p.stats().added).unwrap_or(0),
                     a.graded_patch.as_ref().map(|p| p.stats().removed).unwrap_or(0),
                     a.conventions_json,
+                    a.egress.as_ref().map(|e| serde_json::to_string(e).unwrap()),
                 ],
             )?;
             let id = tx.last_insert_rowid();

@@ -1,5 +1,6 @@
 //! Rows the store reads and writes.
 
+use crate::egress::EgressSummary;
 use crate::outcome::{Flags, Outcome};
 use crate::patch::Patch;
 use serde::{Deserialize, Serialize};
@@ -79,9 +80,11 @@ pub struct NewAttempt {
     pub infra_retries: u32,
     pub logs: Vec<LogRecord>,
     pub artifacts: Vec<(String, Vec<u8>)>,
+    /// Agents with an allowlist: what their egress proxy passed and refused.
+    pub egress: Option<EgressSummary>,
 }
 
-pub const ATTEMPT_COLUMNS: &str = "id, eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds, total_seconds, usage_json, mergebench_version, grader_version, started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json";
+pub const ATTEMPT_COLUMNS: &str = "id, eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds, total_seconds, usage_json, mergebench_version, grader_version, started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json, egress_json";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AttemptRow {
@@ -116,6 +119,8 @@ pub struct AttemptRow {
     pub conventions: Option<serde_json::Value>,
     /// The latest judgement of this attempt, if a judge has seen it.
     pub judge: Option<JudgementRow>,
+    /// Agents with an allowlist: requests per destination, allowed and refused.
+    pub egress: Option<EgressSummary>,
 }
 
 impl AttemptRow {
@@ -124,6 +129,7 @@ impl AttemptRow {
         let flags: String = r.get(8)?;
         let grade: Option<String> = r.get(11)?;
         let usage: Option<String> = r.get(18)?;
+        let egress: Option<String> = r.get(28)?;
         Ok(AttemptRow {
             id: r.get(0)?,
             eval_id: r.get(1)?,
@@ -156,6 +162,7 @@ impl AttemptRow {
                 .get::<_, Option<String>>(27)?
                 .and_then(|c| serde_json::from_str(&c).ok()),
             judge: None,
+            egress: egress.and_then(|e| serde_json::from_str(&e).ok()),
         })
     }
 }

@@ -190,3 +190,22 @@ pub fn sqlite(db: &Path, sql: &str) -> Vec<Vec<String>> {
     .collect::<Result<_, _>>()
     .unwrap()
 }
+
+/// mergebench processes a test killed on purpose: what they leave behind until `gc` runs is
+/// expected, and other tests running at the same time must not count it as a leak.
+pub static KILLED: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether a mergebench owner label (`host:pid:start`) names a process that is gone without
+/// a test having killed it on purpose.
+pub fn owner_leaked(owner: &str) -> bool {
+    // Owner-less: an image build's intermediate container, which inherits the labels of a
+    // mergebench image and is removed by the build itself.
+    if owner.is_empty() {
+        return false;
+    }
+    let pid = owner.split(':').nth(1).unwrap_or("0");
+    if KILLED.lock().unwrap().iter().any(|k| k.to_string() == pid) {
+        return false;
+    }
+    !Path::new(&format!("/proc/{pid}")).exists()
+}

@@ -1,6 +1,7 @@
 //! The one integration-test binary. Modules that need Docker talk to the real engine
 //! (`bash scripts/setup.sh` starts it); the rest run anywhere.
 
+mod agents;
 mod cli;
 mod fixture;
 mod gate;

@@ -124,11 +124,7 @@ fn leftover_containers() -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| {
-            let owner = l.split(' ').nth(1).unwrap_or("");
-            let pid = owner.split(':').nth(1).unwrap_or("0");
-            !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        })
+        .filter(|l| crate::fixture::owner_leaked(l.split(' ').nth(1).unwrap_or("")))
         .collect::<Vec<_>>()
         .join("\n")
 }
