@@ -200,3 +200,26 @@ fn run_noop(f: &Fixture) -> (std::process::Output, String) {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     (out, err)
 }
+
+#[test]
+fn images_list_shows_the_base_and_built_environments() {
+    let f = Fixture::new();
+    let (out, err) = run_noop(&f);
+    assert!(out.status.success(), "{err}");
+    let out = bin().args(["images", "list", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"base"), "{v}");
+    assert!(
+        v.as_array().unwrap().iter().any(|i| i["tag"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("mergebench-env:"))),
+        "{v}"
+    );
+}
