@@ -18,6 +18,28 @@ pub fn conventions_passed(row: &AttemptRow) -> Option<bool> {
     row.conventions.as_ref().and_then(|c| c["passed"].as_bool())
 }
 
+/// `pass`, `pass, 2 warn`, `fail, 1 err 2 warn`, or `-` when not scored.
+fn conventions_cell(r: &AttemptRow) -> String {
+    let Some(c) = r.conventions.as_ref() else {
+        return "-".into();
+    };
+    let (errors, warnings) = (
+        c["errors"].as_u64().unwrap_or(0),
+        c["warnings"].as_u64().unwrap_or(0),
+    );
+    let warn = if warnings > 0 {
+        format!(" {warnings} warn")
+    } else {
+        String::new()
+    };
+    match conventions_passed(r) {
+        Some(true) if warnings > 0 => format!("pass,{warn}"),
+        Some(true) => "pass".into(),
+        Some(false) => format!("fail, {errors} err{warn}"),
+        None => "-".into(),
+    }
+}
+
 /// The blast-radius tier of the attempt's patch, when scored.
 pub fn tier(row: &AttemptRow) -> Option<&str> {
     row.conventions.as_ref().and_then(|c| c["tier"].as_str())
@@ -194,11 +216,7 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
             r.agent.clone(),
             r.attempt.to_string(),
             r.outcome.to_string(),
-            match (conventions_passed(r), r.conventions.as_ref()) {
-                (Some(true), _) => "pass".to_string(),
-                (Some(false), Some(c)) => format!("fail ({})", c["errors"].as_u64().unwrap_or(0)),
-                _ => "-".to_string(),
-            },
+            conventions_cell(r),
             tier(r).unwrap_or("-").to_string(),
             r.judge
                 .as_ref()
