@@ -4,15 +4,18 @@
 //!
 //! See ARCHITECTURE.md for the map of this crate.
 
+pub mod agreement;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod conventions;
 pub mod conventions_scorer;
+pub mod drift;
 pub mod error;
 pub mod grade;
 pub mod harness;
 pub mod judge;
+pub mod labels;
 pub mod outcome;
 pub mod patch;
 pub mod results;
@@ -22,6 +25,7 @@ pub mod store;
 pub mod testparse;
 pub mod units;
 pub mod validate;
+pub mod web;
 pub mod workspace;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

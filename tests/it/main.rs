@@ -2,8 +2,10 @@
 //! (`bash scripts/setup.sh` starts it); the rest run anywhere.
 
 mod cli;
+mod drift;
 mod fixture;
 mod gate;
 mod judge;
+mod label;
 mod sandbox;
 mod validate;
