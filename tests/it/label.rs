@@ -311,6 +311,25 @@ async fn sessions_csrf_and_assignment_are_enforced_over_http() {
         "a login without the form's cookie is refused"
     );
 
+    // The guidelines come from the judge's rubric; the script and stylesheet are served here.
+    let g = c
+        .get(format!("{base}/guidelines"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        g.contains("Rubric version") && g.contains("solves problem"),
+        "{g}"
+    );
+    let js = c.get(format!("{base}/static/app.js")).send().await.unwrap();
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+
     let a = login(&base, &ana).await;
     let queue = d.store.queue_of(1).unwrap();
     let mine = queue[0].item_id;
