@@ -174,8 +174,8 @@ pub fn parse(patch: &str) -> Vec<File> {
     files
 }
 
-/// A page: whole hunks of one or more files, at most about `max_lines` lines unless a
-/// single hunk is longer. A file cut across pages says so (`continued`).
+/// A page: hunks of one or more files, at most about `max_lines` lines; a longer hunk is cut
+/// into pieces. A file cut across pages says so (`continued`).
 #[derive(Debug, Clone, Serialize)]
 pub struct PageFile {
     pub path: String,
@@ -184,6 +184,26 @@ pub struct PageFile {
     pub added: usize,
     pub removed: usize,
     pub continued: bool,
+}
+
+/// A hunk longer than a page, in page-sized pieces (a new 10,000-line file is one hunk).
+fn cut_hunk(h: Hunk, max_lines: usize) -> Vec<Hunk> {
+    if h.lines.len() <= max_lines {
+        return vec![h];
+    }
+    h.lines
+        .chunks(max_lines.max(1))
+        .enumerate()
+        .map(|(i, lines)| Hunk {
+            header: if i == 0 {
+                h.header.clone()
+            } else {
+                format!("{} (continued)", h.header)
+            },
+            rows: split_rows(lines),
+            lines: lines.to_vec(),
+        })
+        .collect()
 }
 
 pub fn paginate(files: Vec<File>, max_lines: usize) -> Vec<Vec<PageFile>> {
@@ -204,7 +224,7 @@ pub fn paginate(files: Vec<File>, max_lines: usize) -> Vec<Vec<PageFile>> {
             used += 1;
             continue;
         }
-        for h in hunks {
+        for h in hunks.flat_map(|h| cut_hunk(h, max_lines)) {
             let size = h.lines.len() + 1;
             if used > 0 && used + size > max_lines {
                 pages.push(Vec::new());
@@ -276,5 +296,15 @@ mod tests {
         assert!(!pages[0][0].continued && pages[1][0].continued);
         assert_eq!(pages.iter().map(|p| p[0].hunks.len()).sum::<usize>(), 10);
         assert_eq!(paginate(parse(PATCH), 500).len(), 1);
+        // One hunk longer than a page is cut too.
+        let mut one =
+            String::from("diff --git a/new b/new\n--- /dev/null\n+++ b/new\n@@ -0,0 +1,250 @@\n");
+        for i in 0..250 {
+            one.push_str(&format!("+{i}\n"));
+        }
+        let pages = paginate(parse(&one), 100);
+        assert_eq!(pages.len(), 3);
+        assert_eq!(pages[2][0].hunks[0].lines.len(), 50);
+        assert!(pages[2][0].continued && pages[2][0].hunks[0].header.ends_with("(continued)"));
     }
 }

@@ -74,6 +74,14 @@ pub fn patch_of(kind: &str, task: &Task) -> (Vec<u8>, Outcome) {
             format!("diff --git a/shop/page.html b/shop/page.html\nnew file mode 100644\n--- /dev/null\n+++ b/shop/page.html\n@@ -0,0 +1,2 @@\n{HOSTILE_LINES}").into_bytes(),
             Outcome::Resolved,
         ),
+        // One new file of 900 lines: more than two pages.
+        "large" => {
+            let mut p = String::from("diff --git a/shop/big.py b/shop/big.py\nnew file mode 100644\n--- /dev/null\n+++ b/shop/big.py\n@@ -0,0 +1,900 @@\n");
+            for i in 0..900 {
+                p.push_str(&format!("+line_{i} = {i}\n"));
+            }
+            (p.into_bytes(), Outcome::Resolved)
+        }
         other => panic!("unknown agent kind {other}"),
     }
 }
@@ -471,6 +479,38 @@ async fn the_item_page_is_blind_and_shows_hostile_patches_as_text() {
     // The only script is the app's own, loaded from this server.
     assert_eq!(html.matches("<script").count(), 1);
     assert!(html.contains("<script src=\"/static/app.js\" defer></script>"));
+}
+
+#[tokio::test]
+async fn a_large_diff_is_paged_and_each_page_has_both_views() {
+    let d = LabelDb::new(&[("big", "large", 0)]);
+    d.ok(&["labels", "sample", "--eval", &d.eval, "--n", "1"]);
+    let token = d.reviewer("ana");
+    let base = serve(d.store.clone()).await;
+    let s = login(&base, &token).await;
+    let get = |q: &'static str| {
+        client()
+            .get(format!("{base}/item/1{q}"))
+            .header("cookie", &s.cookie)
+            .send()
+    };
+    let first = get("").await.unwrap().text().await.unwrap();
+    assert!(first.contains("page 1 of 3") && first.contains("id=\"next-page\""));
+    assert!(first.contains("line_0 = 0") && !first.contains("line_899 = 899"));
+    assert!(first.contains("<body class=\"view-unified\">"));
+    let last = get("?page=3&view=split")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(last.contains("page 3 of 3") && last.contains("id=\"prev-page\""));
+    assert!(!last.contains("id=\"next-page\""));
+    assert!(last.contains("line_899 = 899") && last.contains("(continued)"));
+    assert!(last.contains("<body class=\"view-split\">"));
+    // A page past the end shows the last one rather than an error.
+    let past = get("?page=99").await.unwrap().text().await.unwrap();
+    assert!(past.contains("page 3 of 3"));
 }
 
 /// chromedriver on a free port, killed when dropped.
