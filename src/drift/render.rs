@@ -65,6 +65,9 @@ pub fn markdown(r: &DriftReport) -> String {
         r.human.items,
         f3(r.human.alpha)
     ));
+    if r.versions.is_empty() {
+        s.push_str("No checkpoint verdicts yet: sample and label items (`labels sample`, `label serve`), then run `mergebench judge checkpoints`.\n\n");
+    }
     s.push_str("| judge | version | | split | n | kappa [95% CI] | accuracy | true merge | true reject | confusion (rows human m/v/r) |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for v in &r.versions {
         let tag = [
@@ -140,5 +143,21 @@ pub fn render(r: &DriftReport, format: Format) -> Result<String, Error> {
                 .and_then(|t| t.render(minijinja::context! { r => r }))
                 .map_err(|e| Error::infra(format!("reports/drift.html: {e}")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drift::{compute, DriftOptions};
+
+    #[test]
+    fn an_empty_report_says_what_to_do_and_every_format_renders() {
+        let r = compute(&[], &[], &DriftOptions::default());
+        assert!(markdown(&r).contains("mergebench judge checkpoints"));
+        for f in [Format::Markdown, Format::Json, Format::Html] {
+            assert!(!render(&r, f).unwrap().is_empty());
+        }
+        assert!(!r.alarmed());
     }
 }

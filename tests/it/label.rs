@@ -640,6 +640,20 @@ async fn a_reviewer_labels_three_items_with_the_keyboard_in_headless_chromium() 
             .await?;
         let mut url = wait_for_url(&c, &login_url).await;
         let mut seen_hostile = false;
+        // The session cookie is out of a script's reach, and a POST from the page without
+        // the form's CSRF token is refused.
+        let cookies = c.execute("return document.cookie;", vec![]).await?;
+        assert!(!cookies.as_str().unwrap().contains("mb_session"), "{cookies}");
+        let item = url.rsplit('/').next().unwrap().to_string();
+        let status = c
+            .execute(
+                "var x = new XMLHttpRequest(); x.open('POST', '/item/' + arguments[0] + '/label', false);
+                 x.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded');
+                 x.send('verdict=merge'); return x.status;",
+                vec![item.into()],
+            )
+            .await?;
+        assert_eq!(status, 403);
         for n in 0..3 {
             assert!(url.starts_with(&format!("{base}/item/")), "{url}");
             let progress = c.find(Locator::Id("progress")).await?.text().await?;
