@@ -218,6 +218,9 @@ pub enum LabelCommand {
         /// Do not show what the hidden tests said.
         #[arg(long)]
         hide_tests: bool,
+        /// Mark cookies Secure (when reviewers reach the app over HTTPS through a proxy).
+        #[arg(long)]
+        secure_cookies: bool,
     },
 }
 
@@ -709,6 +712,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                     judges_dir,
                     suite,
                     hide_tests,
+                    secure_cookies,
                 },
         } => {
             let spec = find_judge(&judges_dir, &judge)?;
@@ -733,6 +737,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                     rubric,
                     suite,
                     show_tests: !hide_tests,
+                    secure_cookies,
                 },
             );
             tokio::select! {

@@ -31,16 +31,18 @@ pub fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// `Set-Cookie` for a secret only this site's own requests carry.
-pub fn cookie(name: &str, value: &str, max_age: Duration) -> String {
+/// `Set-Cookie` for a secret only this site's own requests carry; `secure` when the app is
+/// reached over HTTPS (behind a proxy), so the browser never sends it in clear.
+pub fn cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> String {
     format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        max_age.as_secs()
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        max_age.as_secs(),
+        if secure { "; Secure" } else { "" }
     )
 }
 
-pub fn cleared_cookie(name: &str) -> String {
-    format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+pub fn cleared_cookie(name: &str, secure: bool) -> String {
+    cookie(name, "", Duration::ZERO, secure)
 }
 
 /// A cookie's value from the request's `Cookie` headers.
@@ -123,5 +125,8 @@ mod tests {
             "a=1; mb_session=xyz".parse().unwrap(),
         );
         assert_eq!(read_cookie(&h, SESSION_COOKIE).as_deref(), Some("xyz"));
+        assert!(cookie("a", "b", SESSION_TTL, true).ends_with("; Secure"));
+        assert!(!cleared_cookie("a", false).contains("Secure"));
+        assert!(cleared_cookie("a", false).contains("Max-Age=0"));
     }
 }

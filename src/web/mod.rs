@@ -33,6 +33,8 @@ pub struct Options {
     pub suite: Option<PathBuf>,
     /// Show what the hidden tests said beside the diff.
     pub show_tests: bool,
+    /// Mark cookies Secure: the app is reached over HTTPS (a TLS proxy in front of it).
+    pub secure_cookies: bool,
 }
 
 pub struct App {

@@ -101,7 +101,12 @@ async fn login_page(State(app): AppState) -> Response {
     (
         [(
             header::SET_COOKIE,
-            auth::cookie(LOGIN_COOKIE, &csrf, Duration::from_secs(3600)),
+            auth::cookie(
+                LOGIN_COOKIE,
+                &csrf,
+                Duration::from_secs(3600),
+                app.options.secure_cookies,
+            ),
         )],
         page,
     )
@@ -130,7 +135,12 @@ async fn login(
         return (
             [(
                 header::SET_COOKIE,
-                auth::cookie(LOGIN_COOKIE, &csrf, Duration::from_secs(3600)),
+                auth::cookie(
+                    LOGIN_COOKIE,
+                    &csrf,
+                    Duration::from_secs(3600),
+                    app.options.secure_cookies,
+                ),
             )],
             page,
         )
@@ -141,9 +151,17 @@ async fn login(
         axum::response::AppendHeaders([
             (
                 header::SET_COOKIE,
-                auth::cookie(SESSION_COOKIE, &cookie, SESSION_TTL),
+                auth::cookie(
+                    SESSION_COOKIE,
+                    &cookie,
+                    SESSION_TTL,
+                    app.options.secure_cookies,
+                ),
             ),
-            (header::SET_COOKIE, auth::cleared_cookie(LOGIN_COOKIE)),
+            (
+                header::SET_COOKIE,
+                auth::cleared_cookie(LOGIN_COOKIE, app.options.secure_cookies),
+            ),
         ]),
         Redirect::to("/next"),
     )
@@ -170,7 +188,10 @@ async fn logout(
         app.sessions.end(&c);
     }
     (
-        [(header::SET_COOKIE, auth::cleared_cookie(SESSION_COOKIE))],
+        [(
+            header::SET_COOKIE,
+            auth::cleared_cookie(SESSION_COOKIE, app.options.secure_cookies),
+        )],
         Redirect::to("/login"),
     )
         .into_response()

@@ -180,6 +180,7 @@ async fn serve(store: Arc<Store>) -> String {
             rubric: Rubric::new(&spec.name, &spec.rubric),
             suite: None,
             show_tests: true,
+            secure_cookies: false,
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
