@@ -228,8 +228,10 @@ pub enum LabelCommand {
 pub enum LabelsCommand {
     /// Draw items from an evaluation into the labeling queue, stratified by agent and outcome.
     Sample {
+        /// The evaluation to draw from (default: the latest).
         #[arg(long = "eval")]
         eval: Option<String>,
+        /// How many items to add (fewer when the evaluation has fewer new ones).
         #[arg(long)]
         n: usize,
         /// The share of the suite's items held out (fixed by its first sample; default 0.5).
