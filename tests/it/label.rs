@@ -714,3 +714,40 @@ async fn a_reviewer_labels_three_items_with_the_keyboard_in_headless_chromium() 
 pub fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
+
+#[test]
+fn label_serve_listens_where_it_is_told_and_says_where() {
+    use std::io::{BufRead, Read, Write};
+    let d = LabelDb::new(&[("oracle", "oracle", 0)]);
+    let mut child = bin()
+        .arg("--db")
+        .arg(&d.db)
+        .args(["label", "serve", "--bind", "127.0.0.1:0"])
+        .current_dir(repo())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        conn,
+        "GET /login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("name=\"token\""));
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+}
