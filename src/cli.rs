@@ -80,7 +80,10 @@ pub enum Command {
         json: bool,
     },
     /// Judge every attempt of an evaluation that has a non-empty patch (cached verdicts are reused).
+    #[command(args_conflicts_with_subcommands = true)]
     Judge {
+        #[command(subcommand)]
+        command: Option<JudgeCommand>,
         #[arg(long = "eval")]
         eval: Option<String>,
         /// The judge (judges/<name>.toml or a path to a judge file).
@@ -100,6 +103,33 @@ pub enum Command {
         eval: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// The labeling web app for human reviewers.
+    Label {
+        #[command(subcommand)]
+        command: LabelCommand,
+    },
+    /// The labeling queue and labels: sample items, import and export labels.
+    Labels {
+        #[command(subcommand)]
+        command: LabelsCommand,
+    },
+    /// Reviewer accounts for the labeling web app.
+    Reviewers {
+        #[command(subcommand)]
+        command: ReviewersCommand,
+    },
+    /// Judge agreement with human labels per judge version and week; exit 1 on an alarm.
+    Drift {
+        #[command(flatten)]
+        opts: DriftArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reports written to a file.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
     },
     /// Images mergebench built.
     Images {
@@ -211,6 +241,122 @@ pub struct AgentArgs {
     /// Sampling temperature (default: the endpoint's).
     #[arg(long, env = "MERGEBENCH_AGENT_TEMPERATURE")]
     pub temperature: Option<f64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JudgeCommand {
+    /// Re-judge every labeled item (held-out checkpoints first) with the current judge version.
+    Checkpoints {
+        /// The judge (judges/<name>.toml or a path to a judge file).
+        #[arg(long, default_value = "merge-review")]
+        judge: String,
+        /// The suite to read tasks from (default: the folder each evaluation recorded).
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        #[command(flatten)]
+        judge_opts: JudgeOpts,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LabelCommand {
+    /// Serve the labeling app (reviewers log in with a token from `reviewers add`).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// The judge whose rubric the guidelines show.
+        #[arg(long, default_value = "merge-review")]
+        judge: String,
+        #[arg(long, env = "MERGEBENCH_JUDGES", default_value = "judges")]
+        judges_dir: PathBuf,
+        /// The suite to read tasks from (default: the folder each evaluation recorded).
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        /// Do not show what the hidden tests said.
+        #[arg(long)]
+        hide_tests: bool,
+        /// Mark cookies Secure (when reviewers reach the app over HTTPS through a proxy).
+        #[arg(long)]
+        secure_cookies: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LabelsCommand {
+    /// Draw items from an evaluation into the labeling queue, stratified by agent and outcome.
+    Sample {
+        /// The evaluation to draw from (default: the latest).
+        #[arg(long = "eval")]
+        eval: Option<String>,
+        /// How many items to add (fewer when the evaluation has fewer new ones).
+        #[arg(long)]
+        n: usize,
+        /// The share of the suite's items held out (fixed by its first sample; default 0.5).
+        #[arg(long)]
+        holdout: Option<f64>,
+        /// The share of items two different reviewers label.
+        #[arg(long, default_value_t = 0.2)]
+        overlap: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import labels (JSONL or CSV) from a file, e.g. from an earlier tool.
+    Import {
+        file: PathBuf,
+        /// jsonl | csv (default: from the file's extension)
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the dev split's labels (held-out labels never leave) as JSONL or CSV.
+    Export {
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// jsonl | csv (default: from --out's extension, else jsonl)
+        #[arg(long)]
+        format: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReviewersCommand {
+    /// Add a reviewer and print their login token (shown once; only its hash is stored).
+    Add { name: String },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DriftArgs {
+    /// The judge version others are compared with (a prefix of its hash; default: the first judged).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Alarm when held-out kappa falls more than this below the baseline's.
+    #[arg(long, default_value_t = 0.10)]
+    pub margin: f64,
+    /// Alarm when held-out kappa falls below this.
+    #[arg(long, default_value_t = 0.40)]
+    pub floor: f64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// The drift report: judge agreement with human labels; exit 1 on an alarm.
+    Drift {
+        /// md | json | html
+        #[arg(long, default_value = "md")]
+        format: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        opts: DriftArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -482,6 +628,33 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             run_and_print(&cli.db, &suite, &agents_dir, &agents, opts, json).await
         }
         Command::Judge {
+            command:
+                Some(JudgeCommand::Checkpoints {
+                    judge,
+                    suite,
+                    judge_opts,
+                    json,
+                }),
+            ..
+        } => {
+            let setup = judge_setup(&judge, &judge_opts)?;
+            let store = open_store(&cli.db)?;
+            let summary = crate::judge::checkpoints::judge_checkpoints(
+                &store,
+                &setup.judge,
+                &setup.budget,
+                suite,
+            )
+            .await?;
+            if json {
+                print_json(&summary);
+            } else {
+                println!("{}", summary.describe());
+            }
+            Ok(exit::OK)
+        }
+        Command::Judge {
+            command: None,
             eval,
             judge,
             suite,
@@ -709,6 +882,130 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Command::Agent(a) => run_reference_agent(a).await,
+        Command::Label {
+            command:
+                LabelCommand::Serve {
+                    bind,
+                    judge,
+                    judges_dir,
+                    suite,
+                    hide_tests,
+                    secure_cookies,
+                },
+        } => {
+            let spec = find_judge(&judges_dir, &judge)?;
+            let rubric = crate::labels::rubric::Rubric::new(&spec.name, &spec.rubric);
+            let store = open_store(&cli.db)?;
+            let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|e| {
+                Error::env(
+                    format!("cannot listen on {bind}: {e}"),
+                    "choose another --bind address or port",
+                )
+            })?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| Error::infra(e.to_string()))?;
+            eprintln!(
+                "labeling at http://{addr}/ (rubric {}); Ctrl-C stops",
+                rubric.version
+            );
+            let app = crate::web::App::new(
+                store,
+                crate::web::Options {
+                    rubric,
+                    suite,
+                    show_tests: !hide_tests,
+                    secure_cookies,
+                },
+            );
+            tokio::select! {
+                r = crate::web::serve(listener, app) => r.map_err(|e| Error::infra(format!("the labeling server stopped: {e}")))?,
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            Ok(exit::OK)
+        }
+        Command::Labels { command } => labels(&cli.db, command),
+        Command::Reviewers { command } => {
+            let store = open_store(&cli.db)?;
+            match command {
+                ReviewersCommand::Add { name } => {
+                    if name.trim().is_empty() || name.chars().any(char::is_control) {
+                        return Err(Error::Usage(
+                            "a reviewer name must be printable and not empty".into(),
+                        ));
+                    }
+                    let token = crate::web::auth::new_secret("mbr_");
+                    store.add_reviewer(name.trim(), Some(&crate::web::auth::token_hash(&token)))?;
+                    eprintln!(
+                        "reviewer `{}` added; their token (shown only now, store it safely):",
+                        name.trim()
+                    );
+                    println!("{token}");
+                }
+                ReviewersCommand::List { json } => {
+                    let all = store.reviewers()?;
+                    if json {
+                        print_json(&all);
+                    } else {
+                        let mut rows = vec![vec![
+                            "name".to_string(),
+                            "can log in".into(),
+                            "since".into(),
+                        ]];
+                        for r in all {
+                            rows.push(vec![
+                                r.name,
+                                if r.can_log_in { "yes" } else { "no (imported)" }.into(),
+                                r.created_at,
+                            ]);
+                        }
+                        print!("{}", format_table(&rows));
+                    }
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::Drift { opts, json } => {
+            let report = drift_report(&cli.db, &opts)?;
+            let format = if json {
+                crate::drift::render::Format::Json
+            } else {
+                crate::drift::render::Format::Markdown
+            };
+            print!("{}", crate::drift::render::render(&report, format)?);
+            for a in &report.alarms {
+                eprintln!("alarm: {a}");
+            }
+            Ok(if report.alarmed() {
+                exit::CHECK_FAILED
+            } else {
+                exit::OK
+            })
+        }
+        Command::Report {
+            command: ReportCommand::Drift { format, out, opts },
+        } => {
+            let format: crate::drift::render::Format = format.parse().map_err(Error::Usage)?;
+            let report = drift_report(&cli.db, &opts)?;
+            let text = crate::drift::render::render(&report, format)?;
+            std::fs::write(&out, text).map_err(|e| {
+                Error::input(
+                    &out,
+                    None,
+                    format!("cannot write: {e}"),
+                    "choose a writable path",
+                )
+            })?;
+            eprintln!("wrote {}", out.display());
+            for a in &report.alarms {
+                eprintln!("alarm: {a}");
+            }
+            Ok(if report.alarmed() {
+                exit::CHECK_FAILED
+            } else {
+                exit::OK
+            })
+        }
         Command::Gc { all, json } => {
             let docker = Docker::connect().await?;
             let r = docker
@@ -931,4 +1228,101 @@ fn gate(
         println!();
     }
     Ok(report.exit_code())
+}
+
+fn drift_report(db: &Option<PathBuf>, o: &DriftArgs) -> Result<crate::drift::DriftReport, Error> {
+    if !(o.margin.is_finite() && o.margin >= 0.0 && o.floor.is_finite()) {
+        return Err(Error::Usage(
+            "--margin must be a non-negative number and --floor a number".into(),
+        ));
+    }
+    let store = open_store(db)?;
+    Ok(crate::drift::compute(
+        &store.drift_labels()?,
+        &store.checkpoint_verdicts()?,
+        &crate::drift::DriftOptions {
+            baseline: o.baseline.clone(),
+            margin: o.margin,
+            floor: o.floor,
+            ..Default::default()
+        },
+    ))
+}
+
+fn labels(db: &Option<PathBuf>, command: LabelsCommand) -> Result<i32, Error> {
+    use crate::labels::transfer::{export, import, Format};
+    let store = open_store(db)?;
+    match command {
+        LabelsCommand::Sample {
+            eval,
+            n,
+            holdout,
+            overlap,
+            json,
+        } => {
+            let ev = find_evaluation(&store, eval.as_deref())?;
+            let s = crate::labels::sample::sample(
+                &store,
+                &ev,
+                crate::labels::sample::SampleOptions {
+                    n,
+                    holdout,
+                    overlap,
+                },
+            )?;
+            if json {
+                print_json(&s);
+            } else {
+                println!(
+                    "evaluation {} (suite {}): {} items queued of {} available ({} held out, {} dev, {} for two reviewers; holdout fraction {})",
+                    s.evaluation, s.suite, s.added, s.available, s.holdout, s.dev, s.overlap, s.holdout_fraction
+                );
+                for (k, v) in &s.strata {
+                    println!("  {k}: {v}");
+                }
+            }
+        }
+        LabelsCommand::Import { file, format, json } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                Error::input(
+                    &file,
+                    None,
+                    format!("cannot read: {e}"),
+                    "give a readable JSONL or CSV file",
+                )
+            })?;
+            let format = Format::pick(format.as_deref(), Some(&file))?;
+            let s = import(&store, &text, format, &file)?;
+            if json {
+                print_json(&s);
+            } else {
+                println!(
+                    "{} labels imported, {} already present; {} items added to the queue",
+                    s.imported, s.skipped, s.items_added
+                );
+            }
+        }
+        LabelsCommand::Export { out, format } => {
+            let format = Format::pick(format.as_deref(), out.as_deref())?;
+            let (text, n) = export(&store, format)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text).map_err(|e| {
+                        Error::input(
+                            &path,
+                            None,
+                            format!("cannot write: {e}"),
+                            "choose a writable path",
+                        )
+                    })?;
+                    eprintln!(
+                        "{n} dev labels written to {} (held-out labels are never exported)",
+                        path.display()
+                    );
+                }
+                None => print!("{text}"),
+            }
+        }
+    }
+    Ok(exit::OK)
 }

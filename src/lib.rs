@@ -4,16 +4,19 @@
 //!
 //! See ARCHITECTURE.md for the map of this crate.
 
+pub mod agreement;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod conventions;
 pub mod conventions_scorer;
+pub mod drift;
 pub mod egress;
 pub mod error;
 pub mod grade;
 pub mod harness;
 pub mod judge;
+pub mod labels;
 pub mod mine;
 pub mod outcome;
 pub mod patch;
@@ -25,6 +28,7 @@ pub mod store;
 pub mod testparse;
 pub mod units;
 pub mod validate;
+pub mod web;
 pub mod workspace;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

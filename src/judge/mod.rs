@@ -14,6 +14,7 @@
 
 pub mod aggregate;
 pub mod budget;
+pub mod checkpoints;
 pub mod engine;
 pub mod fence;
 pub mod injection;

@@ -15,6 +15,18 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Every decision, from the most to the least favourable.
+    pub const ALL: [Decision; 3] = [Decision::Merge, Decision::Revise, Decision::Reject];
+
+    pub fn parse(s: &str) -> Option<Decision> {
+        Decision::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+
+    /// The decision's position in `ALL`: the category index agreement statistics use.
+    pub fn index(self) -> usize {
+        self.caution() as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Merge => "merge",

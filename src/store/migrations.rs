@@ -184,6 +184,71 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 5: allowlisted egress: what the agent's proxy passed and refused, per destination.
     "ALTER TABLE attempts ADD COLUMN egress_json TEXT;",
+    // 6: human review. Reviewers log in with a token whose hash alone is stored. An item is
+    // a (task, patch) drawn into the queue, split once into dev or holdout by a salted hash.
+    // Labels are immutable (the triggers refuse UPDATE and DELETE): a change is a new row and
+    // the latest row of a reviewer counts. Checkpoint verdicts are the judge's answers on the
+    // items, one row per judging run, so drift can be followed week by week.
+    "CREATE TABLE reviewers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        token_sha256 TEXT UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE holdout_salts (
+        suite TEXT PRIMARY KEY,
+        salt TEXT NOT NULL,
+        fraction REAL NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE label_items (
+        id INTEGER PRIMARY KEY,
+        suite TEXT NOT NULL,
+        eval_id TEXT NOT NULL REFERENCES evaluations(id),
+        attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+        task_id TEXT NOT NULL,
+        task_hash TEXT NOT NULL,
+        patch_sha256 TEXT NOT NULL REFERENCES patches(sha256),
+        split TEXT NOT NULL CHECK (split IN ('dev', 'holdout')),
+        overlap INTEGER NOT NULL,
+        stratum TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (task_hash, patch_sha256)
+    );
+    CREATE TABLE label_assignments (
+        item_id INTEGER NOT NULL REFERENCES label_items(id),
+        reviewer_id INTEGER NOT NULL REFERENCES reviewers(id),
+        assigned_at TEXT NOT NULL,
+        PRIMARY KEY (item_id, reviewer_id)
+    );
+    CREATE TABLE labels (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES label_items(id),
+        reviewer_id INTEGER NOT NULL REFERENCES reviewers(id),
+        verdict TEXT NOT NULL CHECK (verdict IN ('merge', 'revise', 'reject')),
+        reasons_json TEXT NOT NULL,
+        comment TEXT NOT NULL,
+        seconds REAL,
+        rubric_version TEXT NOT NULL,
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX labels_item ON labels(item_id, reviewer_id);
+    CREATE TRIGGER labels_are_immutable BEFORE UPDATE ON labels
+        BEGIN SELECT RAISE(ABORT, 'labels are immutable: record a new label instead'); END;
+    CREATE TRIGGER labels_are_kept BEFORE DELETE ON labels
+        BEGIN SELECT RAISE(ABORT, 'labels are immutable: record a new label instead'); END;
+    CREATE TABLE checkpoint_verdicts (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES label_items(id),
+        judge TEXT NOT NULL,
+        judge_version TEXT NOT NULL,
+        model TEXT,
+        verdict TEXT,
+        error TEXT,
+        judged_at TEXT NOT NULL
+    );
+    CREATE INDEX checkpoint_verdicts_item ON checkpoint_verdicts(item_id, judge_version);",
 ];
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 //! Every attempt is written in one transaction with its patch, logs and artifacts, so a
 //! killed run leaves either the whole attempt or nothing.
 
+mod labels;
 mod migrations;
 mod model;
 
+pub use labels::*;
 pub use model::*;
 
 use crate::error::Error;
@@ -247,6 +249,18 @@ impl Store {
             }
             tx.commit()?;
             Ok(id)
+        })
+    }
+
+    /// One attempt, without its judgement (the labeling page must not see it).
+    pub fn attempt(&self, id: i64) -> Result<Option<AttemptRow>, Error> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = ?1"),
+                [id],
+                AttemptRow::from_row,
+            )
+            .optional()
         })
     }
 

@@ -3,9 +3,11 @@
 
 mod agents;
 mod cli;
+mod drift;
 mod fixture;
 mod gate;
 mod judge;
+mod label;
 mod mine;
 mod sandbox;
 mod validate;

@@ -1,0 +1,568 @@
+//! Human review in the store: reviewers, the labeling queue (items, their split, who each is
+//! assigned to), immutable labels, and the judge's verdicts on the items (checkpoints).
+//!
+//! The holdout wall lives here. Label contents (verdict, reasons, comment) are read by two
+//! methods only: `dev_labels`, which filters the dev split in its SQL, and `drift_labels`,
+//! which feeds the drift computation. Everything else sees whether a label exists, never what
+//! it says. A test below reads this module's source and fails when a query breaks that rule.
+
+use super::{now, Store};
+use crate::error::Error;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reviewer {
+    pub id: i64,
+    pub name: String,
+    /// False for reviewers that came in with imported labels and were never given a token.
+    pub can_log_in: bool,
+    pub created_at: String,
+}
+
+/// An attempt whose (task, patch) could become a labeling item.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelCandidate {
+    pub attempt_id: i64,
+    pub eval_id: String,
+    pub suite: String,
+    pub task_id: String,
+    pub task_hash: String,
+    pub patch_sha256: String,
+    pub agent: String,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewLabelItem {
+    pub suite: String,
+    pub eval_id: String,
+    pub attempt_id: i64,
+    pub task_id: String,
+    pub task_hash: String,
+    pub patch_sha256: String,
+    /// `dev` or `holdout`.
+    pub split: String,
+    /// Needs two different reviewers: the reviewers' own agreement is measured on these.
+    pub overlap: bool,
+    pub stratum: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelItem {
+    pub id: i64,
+    pub suite: String,
+    pub eval_id: String,
+    pub attempt_id: i64,
+    pub task_id: String,
+    pub task_hash: String,
+    pub patch_sha256: String,
+    pub split: String,
+    pub overlap: bool,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewLabel {
+    pub item_id: i64,
+    pub reviewer_id: i64,
+    pub verdict: String,
+    pub reasons: Vec<String>,
+    pub comment: String,
+    pub seconds: Option<f64>,
+    pub rubric_version: String,
+    /// `web` or `import`.
+    pub source: String,
+    /// Kept from an import; now otherwise.
+    pub created_at: Option<String>,
+}
+
+/// A stored label with what identifies its item outside this database.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelRecord {
+    pub id: i64,
+    pub task_id: String,
+    pub task_hash: String,
+    pub patch_sha256: String,
+    pub reviewer: String,
+    pub verdict: String,
+    pub reasons: Vec<String>,
+    pub comment: String,
+    pub seconds: Option<f64>,
+    pub rubric_version: String,
+    pub source: String,
+    pub created_at: String,
+}
+
+/// A reviewer's latest verdict on an item, for the drift computation.
+#[derive(Debug, Clone)]
+pub struct DriftLabel {
+    pub item_id: i64,
+    pub split: String,
+    pub reviewer_id: i64,
+    pub verdict: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointVerdict {
+    pub item_id: i64,
+    pub judge: String,
+    pub judge_version: String,
+    pub model: Option<String>,
+    /// None: a judge_error.
+    pub verdict: Option<String>,
+    pub judged_at: String,
+}
+
+/// One item in a reviewer's queue, in the order it was assigned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSlot {
+    pub item_id: i64,
+    pub labeled: bool,
+}
+
+const ITEM_COLUMNS: &str =
+    "id, suite, eval_id, attempt_id, task_id, task_hash, patch_sha256, split, overlap, created_at";
+
+fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LabelItem> {
+    Ok(LabelItem {
+        id: r.get(0)?,
+        suite: r.get(1)?,
+        eval_id: r.get(2)?,
+        attempt_id: r.get(3)?,
+        task_id: r.get(4)?,
+        task_hash: r.get(5)?,
+        patch_sha256: r.get(6)?,
+        split: r.get(7)?,
+        overlap: r.get(8)?,
+        created_at: r.get(9)?,
+    })
+}
+
+fn candidate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LabelCandidate> {
+    Ok(LabelCandidate {
+        attempt_id: r.get(0)?,
+        eval_id: r.get(1)?,
+        suite: r.get(2)?,
+        task_id: r.get(3)?,
+        task_hash: r.get(4)?,
+        patch_sha256: r.get(5)?,
+        agent: r.get(6)?,
+        outcome: r.get(7)?,
+    })
+}
+
+const CANDIDATE_SELECT: &str = "SELECT a.id, a.eval_id, e.suite, a.task_id, a.task_hash, a.raw_patch_sha256, a.agent, a.outcome
+     FROM attempts a JOIN evaluations e ON e.id = a.eval_id JOIN patches p ON p.sha256 = a.raw_patch_sha256
+     WHERE p.size > 0 AND a.outcome != 'infra_error'";
+
+impl Store {
+    /// A new reviewer; `token_sha256` None makes one who cannot log in (imported labels).
+    pub fn add_reviewer(&self, name: &str, token_sha256: Option<&str>) -> Result<i64, Error> {
+        let exists = self.with(|c| {
+            c.query_row(
+                "SELECT 1 FROM reviewers WHERE name = ?1",
+                [name],
+                |_| Ok(()),
+            )
+            .optional()
+        })?;
+        if exists.is_some() {
+            return Err(Error::Usage(format!(
+                "reviewer `{name}` exists already: choose another name"
+            )));
+        }
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO reviewers (name, token_sha256, created_at) VALUES (?1, ?2, ?3)",
+                params![name, token_sha256, now()],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// The reviewer with this name, created (without a token) when missing: for imports.
+    pub fn reviewer_id_or_create(&self, name: &str) -> Result<i64, Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO reviewers (name, token_sha256, created_at) VALUES (?1, NULL, ?2)",
+                params![name, now()],
+            )?;
+            c.query_row("SELECT id FROM reviewers WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+        })
+    }
+
+    pub fn reviewer_by_token(&self, token_sha256: &str) -> Result<Option<Reviewer>, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT id, name, token_sha256 IS NOT NULL, created_at FROM reviewers WHERE token_sha256 = ?1",
+                [token_sha256],
+                |r| Ok(Reviewer { id: r.get(0)?, name: r.get(1)?, can_log_in: r.get(2)?, created_at: r.get(3)? }),
+            )
+            .optional()
+        })
+    }
+
+    pub fn reviewers(&self) -> Result<Vec<Reviewer>, Error> {
+        self.with(|c| {
+            c.prepare(
+                "SELECT id, name, token_sha256 IS NOT NULL, created_at FROM reviewers ORDER BY id",
+            )?
+            .query_map([], |r| {
+                Ok(Reviewer {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    can_log_in: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The suite's holdout salt and fraction, made on first use. The fraction is fixed then:
+    /// a different one later would move items across the wall, so it is refused.
+    pub fn holdout_salt(&self, suite: &str, wanted: Option<f64>) -> Result<(String, f64), Error> {
+        let found: Option<(String, f64)> = self.with(|c| {
+            c.query_row(
+                "SELECT salt, fraction FROM holdout_salts WHERE suite = ?1",
+                [suite],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })?;
+        match (found, wanted) {
+            (Some((salt, f)), Some(w)) if (f - w).abs() > 1e-9 => {
+                let _ = salt;
+                Err(Error::Usage(format!(
+                    "suite `{suite}` splits its items with --holdout {f} (fixed when its first items were sampled); \
+                     another fraction would move labeled items across the holdout wall: drop --holdout or pass {f}"
+                )))
+            }
+            (Some(found), _) => Ok(found),
+            (None, wanted) => {
+                let fraction = wanted.unwrap_or(0.5);
+                let salt = hex::encode(rand::random::<[u8; 16]>());
+                self.with(|c| {
+                    c.execute(
+                        "INSERT INTO holdout_salts (suite, salt, fraction, created_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![suite, salt, fraction, now()],
+                    )
+                })?;
+                Ok((salt, fraction))
+            }
+        }
+    }
+
+    /// Attempts of an evaluation with a non-empty patch whose (task, patch) is not queued yet.
+    pub fn label_candidates(&self, eval_id: &str) -> Result<Vec<LabelCandidate>, Error> {
+        self.with(|c| {
+            c.prepare(&format!(
+                "{CANDIDATE_SELECT} AND a.eval_id = ?1
+                 AND NOT EXISTS (SELECT 1 FROM label_items i WHERE i.task_hash = a.task_hash AND i.patch_sha256 = a.raw_patch_sha256)
+                 ORDER BY a.id"
+            ))?
+            .query_map([eval_id], candidate_row)?
+            .collect()
+        })
+    }
+
+    /// The latest attempt that produced this patch for this task, in any evaluation.
+    pub fn candidate_for(
+        &self,
+        task_hash: &str,
+        patch_sha256: &str,
+    ) -> Result<Option<LabelCandidate>, Error> {
+        self.with(|c| {
+            c.query_row(
+                &format!("{CANDIDATE_SELECT} AND a.task_hash = ?1 AND a.raw_patch_sha256 = ?2 ORDER BY a.id DESC LIMIT 1"),
+                params![task_hash, patch_sha256],
+                candidate_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Queues items (an item already queued is left as it is); returns how many were added.
+    pub fn add_label_items(&self, items: &[NewLabelItem]) -> Result<usize, Error> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let mut added = 0;
+            for i in items {
+                added += tx.execute(
+                    "INSERT OR IGNORE INTO label_items (suite, eval_id, attempt_id, task_id, task_hash, patch_sha256, split, overlap, stratum, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![i.suite, i.eval_id, i.attempt_id, i.task_id, i.task_hash, i.patch_sha256, i.split, i.overlap, i.stratum, now()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(added)
+        })
+    }
+
+    pub fn label_item(&self, id: i64) -> Result<Option<LabelItem>, Error> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {ITEM_COLUMNS} FROM label_items WHERE id = ?1"),
+                [id],
+                item_row,
+            )
+            .optional()
+        })
+    }
+
+    pub fn label_item_by_content(
+        &self,
+        task_hash: &str,
+        patch_sha256: &str,
+    ) -> Result<Option<LabelItem>, Error> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {ITEM_COLUMNS} FROM label_items WHERE task_hash = ?1 AND patch_sha256 = ?2"),
+                params![task_hash, patch_sha256],
+                item_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Every queued item, dev and holdout alike: items are not labels.
+    pub fn label_items(&self) -> Result<Vec<LabelItem>, Error> {
+        self.with(|c| {
+            c.prepare(&format!(
+                "SELECT {ITEM_COLUMNS} FROM label_items ORDER BY id"
+            ))?
+            .query_map([], item_row)?
+            .collect()
+        })
+    }
+
+    /// A reviewer's queue in assignment order, with whether they labeled each item (not what).
+    pub fn queue_of(&self, reviewer_id: i64) -> Result<Vec<QueueSlot>, Error> {
+        self.with(|c| {
+            c.prepare(
+                "SELECT s.item_id, EXISTS (SELECT 1 FROM labels l WHERE l.item_id = s.item_id AND l.reviewer_id = s.reviewer_id)
+                 FROM label_assignments s WHERE s.reviewer_id = ?1 ORDER BY s.assigned_at, s.rowid",
+            )?
+            .query_map([reviewer_id], |r| Ok(QueueSlot { item_id: r.get(0)?, labeled: r.get(1)? }))?
+            .collect()
+        })
+    }
+
+    /// Assigns the reviewer the next item that still needs a reviewer (two for overlap
+    /// items, never the same reviewer twice). None when the queue has nothing left for them.
+    pub fn claim_next(&self, reviewer_id: i64) -> Result<Option<i64>, Error> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let next: Option<i64> = tx
+                .query_row(
+                    "SELECT i.id FROM label_items i
+                     WHERE (SELECT count(*) FROM label_assignments s WHERE s.item_id = i.id) < (CASE WHEN i.overlap THEN 2 ELSE 1 END)
+                       AND NOT EXISTS (SELECT 1 FROM label_assignments s WHERE s.item_id = i.id AND s.reviewer_id = ?1)
+                     ORDER BY i.id LIMIT 1",
+                    [reviewer_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = next {
+                tx.execute(
+                    "INSERT INTO label_assignments (item_id, reviewer_id, assigned_at) VALUES (?1, ?2, ?3)",
+                    params![id, reviewer_id, now()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(next)
+        })
+    }
+
+    /// Labels the whole queue needs (two for an overlap item) and how many it has (counting
+    /// one per reviewer and item, however often they changed their mind).
+    pub fn queue_totals(&self) -> Result<(u64, u64), Error> {
+        self.with(|c| {
+            let needed: i64 = c.query_row(
+                "SELECT coalesce(sum(CASE WHEN overlap THEN 2 ELSE 1 END), 0) FROM label_items",
+                [],
+                |r| r.get(0),
+            )?;
+            let done: i64 = c.query_row(
+                "SELECT count(*) FROM (SELECT DISTINCT item_id, reviewer_id FROM labels)",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok((needed as u64, done.min(needed) as u64))
+        })
+    }
+
+    pub fn is_assigned(&self, item_id: i64, reviewer_id: i64) -> Result<bool, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM label_assignments WHERE item_id = ?1 AND reviewer_id = ?2)",
+                params![item_id, reviewer_id],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Appends a label; an earlier label of the same reviewer stays, the latest counts. The
+    /// labeling reviewer is assigned the item if they were not (imports).
+    pub fn add_label(&self, l: &NewLabel) -> Result<i64, Error> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT OR IGNORE INTO label_assignments (item_id, reviewer_id, assigned_at) VALUES (?1, ?2, ?3)",
+                params![l.item_id, l.reviewer_id, now()],
+            )?;
+            tx.execute(
+                "INSERT INTO labels (item_id, reviewer_id, verdict, reasons_json, comment, seconds, rubric_version, source, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    l.item_id, l.reviewer_id, l.verdict, serde_json::to_string(&l.reasons).expect("strings"),
+                    l.comment, l.seconds, l.rubric_version, l.source, l.created_at.clone().unwrap_or_else(now)
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    /// Whether this reviewer's label of this item made at this moment is stored (imports
+    /// skip what they brought in before).
+    pub fn label_recorded(
+        &self,
+        item_id: i64,
+        reviewer_id: i64,
+        created_at: &str,
+    ) -> Result<bool, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM labels WHERE item_id = ?1 AND reviewer_id = ?2 AND created_at = ?3)",
+                params![item_id, reviewer_id, created_at],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Every label of the dev split, history included, oldest first. Held-out labels are
+    /// filtered in the SQL itself: this is what `labels export` and any tuning reads.
+    pub fn dev_labels(&self) -> Result<Vec<LabelRecord>, Error> {
+        self.with(|c| {
+            c.prepare(
+                "SELECT l.id, i.task_id, i.task_hash, i.patch_sha256, r.name, l.verdict, l.reasons_json, l.comment,
+                        l.seconds, l.rubric_version, l.source, l.created_at
+                 FROM labels l JOIN label_items i ON i.id = l.item_id JOIN reviewers r ON r.id = l.reviewer_id
+                 WHERE i.split = 'dev' ORDER BY l.id",
+            )?
+            .query_map([], |r| {
+                Ok(LabelRecord {
+                    id: r.get(0)?,
+                    task_id: r.get(1)?,
+                    task_hash: r.get(2)?,
+                    patch_sha256: r.get(3)?,
+                    reviewer: r.get(4)?,
+                    verdict: r.get(5)?,
+                    reasons: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                    comment: r.get(7)?,
+                    seconds: r.get(8)?,
+                    rubric_version: r.get(9)?,
+                    source: r.get(10)?,
+                    created_at: r.get(11)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Each reviewer's latest verdict on each item, both splits. The one read of held-out
+    /// labels: only the drift computation calls it.
+    pub fn drift_labels(&self) -> Result<Vec<DriftLabel>, Error> {
+        self.with(|c| {
+            c.prepare(
+                "SELECT l.item_id, i.split, l.reviewer_id, l.verdict
+                 FROM labels l JOIN label_items i ON i.id = l.item_id
+                 WHERE l.id = (SELECT max(l2.id) FROM labels l2 WHERE l2.item_id = l.item_id AND l2.reviewer_id = l.reviewer_id)
+                 ORDER BY l.item_id, l.reviewer_id",
+            )?
+            .query_map([], |r| {
+                Ok(DriftLabel {
+                    item_id: r.get(0)?,
+                    split: r.get(1)?,
+                    reviewer_id: r.get(2)?,
+                    verdict: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    pub fn save_checkpoint_verdict(
+        &self,
+        v: &CheckpointVerdict,
+        error: Option<&str>,
+    ) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO checkpoint_verdicts (item_id, judge, judge_version, model, verdict, error, judged_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![v.item_id, v.judge, v.judge_version, v.model, v.verdict, error, v.judged_at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn checkpoint_verdicts(&self) -> Result<Vec<CheckpointVerdict>, Error> {
+        self.with(|c| {
+            c.prepare("SELECT item_id, judge, judge_version, model, verdict, judged_at FROM checkpoint_verdicts ORDER BY id")?
+                .query_map([], |r| {
+                    Ok(CheckpointVerdict {
+                        item_id: r.get(0)?,
+                        judge: r.get(1)?,
+                        judge_version: r.get(2)?,
+                        model: r.get(3)?,
+                        verdict: r.get(4)?,
+                        judged_at: r.get(5)?,
+                    })
+                })?
+                .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The holdout wall, read from the source: a function of the store that reads the labels
+    /// table and selects what a label says must filter the dev split, or be `drift_labels`.
+    #[test]
+    fn only_dev_labels_and_drift_labels_read_what_a_label_says() {
+        let sources = [include_str!("labels.rs"), include_str!("mod.rs")];
+        let content = ["verdict", "reasons_json", "comment", "seconds"];
+        let mut readers = Vec::new();
+        for src in sources {
+            let code = src.split("#[cfg(test)]").next().unwrap();
+            for chunk in code.split("    pub fn ").skip(1) {
+                let name: String = chunk
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let reads = chunk.contains("FROM labels") || chunk.contains("JOIN labels");
+                if !reads {
+                    continue;
+                }
+                // The SQL of a reader, where it selects columns of `labels`.
+                let says = content.iter().any(|col| {
+                    chunk.contains(&format!("l.{col}")) || chunk.contains(&format!("SELECT {col}"))
+                });
+                if says {
+                    readers.push(name.clone());
+                    assert!(
+                        name == "drift_labels" || chunk.contains("WHERE i.split = 'dev'"),
+                        "`{name}` reads label contents without filtering the dev split"
+                    );
+                }
+            }
+        }
+        readers.sort();
+        assert_eq!(readers, ["dev_labels", "drift_labels"]);
+    }
+}
