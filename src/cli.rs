@@ -779,7 +779,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             };
             drop(work);
             let Some(report) = finished else {
-                let _ = docker.gc(GcScope::Run(docker.run_id())).await;
+                docker.clean_up_run().await;
                 eprintln!("interrupted: tasks already written are kept; the same command again skips them");
                 return Err(Error::Interrupted);
             };

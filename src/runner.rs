@@ -248,7 +248,7 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
                     bar.abandon();
                     drop(work);
                     docker.settle().await;
-                    let _ = docker.gc(GcScope::Run(docker.run_id())).await;
+                    docker.clean_up_run().await;
                     return Err(e);
                 }
                 None => break false,
@@ -260,7 +260,7 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
     docker.settle().await;
     if interrupted {
         bar.abandon_with_message("interrupted");
-        let _ = docker.gc(GcScope::Run(docker.run_id())).await;
+        docker.clean_up_run().await;
         eprintln!("interrupted: finished attempts are kept; run the same command again to resume evaluation {}", eval.id);
         return Err(Error::Interrupted);
     }

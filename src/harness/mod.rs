@@ -69,6 +69,26 @@ impl Docker {
         p.push(task);
     }
 
+    /// Removes everything this run made, after an interruption. Requests that were in
+    /// flight when their futures were dropped may still create containers, so it sweeps
+    /// until two sweeps in a row find nothing (for at most about ten seconds).
+    pub async fn clean_up_run(&self) {
+        self.settle().await;
+        let mut quiet = 0;
+        for _ in 0..20 {
+            let removed = self
+                .gc(GcScope::Run(&self.run_id))
+                .await
+                .map(|r| r.containers + r.networks + r.volumes)
+                .unwrap_or(0);
+            quiet = if removed == 0 { quiet + 1 } else { 0 };
+            if quiet >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+
     /// Waits until every deferred removal has finished.
     pub async fn settle(&self) {
         let tasks: Vec<_> =
