@@ -207,45 +207,44 @@ impl Store {
     pub fn record_attempt(&self, a: &NewAttempt) -> Result<i64, Error> {
         self.with(|c| {
             let tx = c.transaction()?;
-            for p in [&a.raw_patch, &a.graded_patch].into_iter().flatten() {
-                let s = p.stats();
-                tx.execute(
-                    "INSERT OR IGNORE INTO patches (sha256, bytes, size, files, added, removed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![p.sha256, p.bytes, p.bytes.len() as i64, s.files, s.added, s.removed],
-                )?;
-            }
-            tx.execute(
-                "INSERT INTO attempts (eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, agent_exit_code,
-                    patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds,
-                    total_seconds, usage_json, cost_usd, input_tokens, output_tokens, mergebench_version, grader_version,
-                    started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
-                params![
-                    a.eval_id, a.task_id, a.task_hash, a.agent, a.agent_hash, a.attempt, a.outcome.as_str(),
-                    serde_json::to_string(&a.flags).unwrap(), a.flags.agent_exit_code,
-                    a.graded_patch.as_ref().map(|p| p.sha256.clone()), a.raw_patch.as_ref().map(|p| p.sha256.clone()),
-                    a.grade_json, a.error, a.env_image, a.agent_image, a.agent_seconds, a.grade_seconds, a.total_seconds,
-                    a.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()), a.usage.as_ref().and_then(|u| u.cost_usd),
-                    a.usage.as_ref().and_then(|u| u.input_tokens), a.usage.as_ref().and_then(|u| u.output_tokens),
-                    crate::VERSION, a.grader_version, a.started_at, a.finished_at, a.infra_retries,
-                    a.graded_patch.as_ref().map(|p| p.stats().files).unwrap_or(0),
-                    a.graded_patch.as_ref().map(|p| p.stats().added).unwrap_or(0),
-                    a.graded_patch.as_ref().map(|p| p.stats().removed).unwrap_or(0),
-                    a.conventions_json,
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
-            for l in &a.logs {
-                tx.execute(
-                    "INSERT INTO logs (attempt_id, kind, bytes, total_bytes, truncated) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, l.kind, l.bytes, l.total_bytes as i64, l.truncated],
-                )?;
-            }
-            for (name, bytes) in &a.artifacts {
-                tx.execute("INSERT INTO artifacts (attempt_id, name, bytes) VALUES (?1, ?2, ?3)", params![id, name, bytes])?;
-            }
+            let id = insert_attempt(&tx, a)?;
             tx.commit()?;
             Ok(id)
+        })
+    }
+
+    /// Writes many attempts in one transaction (generated stores, imports): the same rows
+    /// `record_attempt` writes, without a commit per attempt.
+    pub fn record_attempts(&self, attempts: &[NewAttempt]) -> Result<Vec<i64>, Error> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let mut ids = Vec::with_capacity(attempts.len());
+            for a in attempts {
+                ids.push(insert_attempt(&tx, a)?);
+            }
+            tx.commit()?;
+            Ok(ids)
+        })
+    }
+
+    /// Records many judgements in one transaction (see `save_judgement`).
+    pub fn save_judgements(&self, judgements: &[(i64, JudgementRow)]) -> Result<(), Error> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for (id, j) in judgements {
+                insert_judgement(&tx, *id, j)?;
+            }
+            tx.commit()
+        })
+    }
+
+    /// When each stored task's fix landed (`created` in task.toml), by task hash: reports use
+    /// it to keep only tasks newer than an agent's training cut-off.
+    pub fn task_created_dates(&self) -> Result<HashMap<String, String>, Error> {
+        self.with(|c| {
+            c.prepare("SELECT hash, created FROM tasks WHERE created IS NOT NULL")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
         })
     }
 
@@ -326,19 +325,7 @@ impl Store {
 
     /// Records a judgement of an attempt (replacing an earlier one by the same judge version).
     pub fn save_judgement(&self, attempt_id: i64, j: &JudgementRow) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
-                "INSERT OR REPLACE INTO judgements (attempt_id, judge, judge_version, model, verdict, error, agreement, samples,
-                    injection_suspected, input_tokens, output_tokens, cost_usd, result_json, mergebench_version, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                params![
-                    attempt_id, j.judge, j.judge_version, j.model, j.verdict, j.error, j.agreement, j.samples,
-                    j.injection_suspected, j.input_tokens, j.output_tokens, j.cost_usd, j.detail.to_string(),
-                    crate::VERSION, now()
-                ],
-            )
-            .map(|_| ())
-        })
+        self.with(|c| insert_judgement(c, attempt_id, j))
     }
 
     pub fn cached_conventions(
@@ -411,6 +398,65 @@ impl Store {
                 .collect()
         })
     }
+}
+
+/// One attempt with its patches, logs and artifacts, inside the caller's transaction.
+fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
+    for p in [&a.raw_patch, &a.graded_patch].into_iter().flatten() {
+        let s = p.stats();
+        c.execute(
+                "INSERT OR IGNORE INTO patches (sha256, bytes, size, files, added, removed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![p.sha256, p.bytes, p.bytes.len() as i64, s.files, s.added, s.removed],
+            )?;
+    }
+    c.execute(
+            "INSERT INTO attempts (eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, agent_exit_code,
+                patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds,
+                total_seconds, usage_json, cost_usd, input_tokens, output_tokens, mergebench_version, grader_version,
+                started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
+            params![
+                a.eval_id, a.task_id, a.task_hash, a.agent, a.agent_hash, a.attempt, a.outcome.as_str(),
+                serde_json::to_string(&a.flags).unwrap(), a.flags.agent_exit_code,
+                a.graded_patch.as_ref().map(|p| p.sha256.clone()), a.raw_patch.as_ref().map(|p| p.sha256.clone()),
+                a.grade_json, a.error, a.env_image, a.agent_image, a.agent_seconds, a.grade_seconds, a.total_seconds,
+                a.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()), a.usage.as_ref().and_then(|u| u.cost_usd),
+                a.usage.as_ref().and_then(|u| u.input_tokens), a.usage.as_ref().and_then(|u| u.output_tokens),
+                crate::VERSION, a.grader_version, a.started_at, a.finished_at, a.infra_retries,
+                a.graded_patch.as_ref().map(|p| p.stats().files).unwrap_or(0),
+                a.graded_patch.as_ref().map(|p| p.stats().added).unwrap_or(0),
+                a.graded_patch.as_ref().map(|p| p.stats().removed).unwrap_or(0),
+                a.conventions_json,
+            ],
+        )?;
+    let id = c.last_insert_rowid();
+    for l in &a.logs {
+        c.execute(
+                "INSERT INTO logs (attempt_id, kind, bytes, total_bytes, truncated) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, l.kind, l.bytes, l.total_bytes as i64, l.truncated],
+            )?;
+    }
+    for (name, bytes) in &a.artifacts {
+        c.execute(
+            "INSERT INTO artifacts (attempt_id, name, bytes) VALUES (?1, ?2, ?3)",
+            params![id, name, bytes],
+        )?;
+    }
+    Ok(id)
+}
+
+fn insert_judgement(c: &Connection, attempt_id: i64, j: &JudgementRow) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT OR REPLACE INTO judgements (attempt_id, judge, judge_version, model, verdict, error, agreement, samples,
+            injection_suspected, input_tokens, output_tokens, cost_usd, result_json, mergebench_version, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        params![
+            attempt_id, j.judge, j.judge_version, j.model, j.verdict, j.error, j.agreement, j.samples,
+            j.injection_suspected, j.input_tokens, j.output_tokens, j.cost_usd, j.detail.to_string(),
+            crate::VERSION, now()
+        ],
+    )
+    .map(|_| ())
 }
 
 /// The latest judgement of each attempt of an evaluation.
