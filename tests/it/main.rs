@@ -5,5 +5,6 @@ mod cli;
 mod fixture;
 mod gate;
 mod judge;
+mod reports;
 mod sandbox;
 mod validate;
