@@ -364,3 +364,298 @@ fn report_commands_write_every_format() {
         );
     }
 }
+
+/// chromedriver on a free port, killed when dropped.
+struct Driver {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_chromedriver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("chromedriver (bash scripts/setup.sh installs it)");
+    let driver = Driver { child, port };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return driver;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("chromedriver did not listen on port {port}");
+}
+
+/// The browser's console log: the legacy endpoint chromedriver still serves.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type": "browser"}"#.into()))
+    }
+}
+
+struct PageReport {
+    title: String,
+    /// Every resource the page fetched (performance entries).
+    resources: Vec<String>,
+    /// Console entries at SEVERE level.
+    errors: Vec<String>,
+    svgs: u64,
+    matrix_links: u64,
+    diff_text: String,
+}
+
+async fn open_in_chromium(driver: &Driver, page: &Path) -> PageReport {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        }),
+    );
+    caps.insert(
+        "goog:loggingPrefs".into(),
+        serde_json::json!({ "browser": "ALL" }),
+    );
+    let client =
+        fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a chromium session");
+    client
+        .goto(&format!("file://{}", page.display()))
+        .await
+        .unwrap();
+    // Let late loads (images, fonts) land in the performance timeline and the log.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let js = |script: &'static str| {
+        let client = client.clone();
+        async move { client.execute(script, vec![]).await.unwrap() }
+    };
+    let resources = js("return performance.getEntriesByType('resource').map(e => e.name)").await;
+    let svgs = js("return document.querySelectorAll('svg').length").await;
+    let links =
+        js("return document.querySelectorAll('table.matrix a[href^=\"#patch-\"]').length").await;
+    let diff =
+        js("const d = document.querySelector('details pre.diff'); return d ? d.textContent : ''")
+            .await;
+    let log = client.issue_cmd(BrowserLog).await.unwrap();
+    let errors = log
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let title = client.title().await.unwrap();
+    client.close().await.unwrap();
+    PageReport {
+        title,
+        resources: serde_json::from_value(resources).unwrap(),
+        errors,
+        svgs: svgs.as_u64().unwrap(),
+        matrix_links: links.as_u64().unwrap(),
+        diff_text: diff.as_str().unwrap_or_default().to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_report_renders_offline_in_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _, _) = two_nights(&tmp.path().join("m.db"));
+    let lb = leaderboard_from_store(&store, None, 14, &LeaderboardOptions::default()).unwrap();
+    let html = render::leaderboard(&lb, Format::Html);
+    // Autoescaped: the patch's own markup is text, never elements.
+    assert!(
+        html.contains("&lt;b&gt;&amp;amp;&lt;&#x2f;b&gt;")
+            || html.contains("&lt;b&gt;&amp;amp;&lt;/b&gt;"),
+        "patch text is escaped"
+    );
+    assert!(!html.contains("<b>&amp;</b>"));
+    let page = tmp.path().join("leaderboard.html");
+    std::fs::write(&page, &html).unwrap();
+    let cmp = compare_from_store(&store, None, "slipping", "steady").unwrap();
+    let cmp_page = tmp.path().join("compare.html");
+    std::fs::write(&cmp_page, render::comparison(&cmp, Format::Html)).unwrap();
+
+    // A control page that does fetch and does log an error: proves the checks can see both.
+    let control = tmp.path().join("control.html");
+    std::fs::write(
+        &control,
+        "<!DOCTYPE html><html><head><title>control</title></head><body><img src=\"http://127.0.0.1:9/x.png\"><script>console.error('boom')</script></body></html>",
+    )
+    .unwrap();
+
+    let driver = start_chromedriver();
+    let c = open_in_chromium(&driver, &control).await;
+    assert!(
+        !c.resources.is_empty(),
+        "the control's image request is seen"
+    );
+    assert!(
+        c.errors.iter().any(|e| e.contains("boom")),
+        "{:?}",
+        c.errors
+    );
+
+    let r = open_in_chromium(&driver, &page).await;
+    assert_eq!(r.title, "mergebench leaderboard: shop");
+    assert!(
+        r.resources.is_empty(),
+        "the report fetched {:?}",
+        r.resources
+    );
+    assert!(r.errors.is_empty(), "console errors: {:?}", r.errors);
+    assert_eq!(r.svgs, 2, "the rates chart and the trend chart");
+    assert!(
+        r.matrix_links >= 20,
+        "matrix cells link to patches: {}",
+        r.matrix_links
+    );
+    assert!(
+        r.diff_text.contains("<b>&amp;</b>"),
+        "the diff reads as it was written: {}",
+        r.diff_text
+    );
+
+    let r = open_in_chromium(&driver, &cmp_page).await;
+    assert_eq!(r.title, "steady vs slipping");
+    assert!(
+        r.resources.is_empty(),
+        "the comparison fetched {:?}",
+        r.resources
+    );
+    assert!(r.errors.is_empty(), "console errors: {:?}", r.errors);
+}
+
+/// `nightly` end to end (Docker): a first night has nothing to regress from and exits 0; a
+/// planted night in which `noop` merged all six tasks makes the next real night (empty
+/// patches) a significant drop, so it exits 1 and says why.
+#[test]
+fn nightly_runs_end_to_end_and_fails_on_a_planted_regression() {
+    let f = crate::fixture::Fixture::new();
+    // Six tasks, so that losing all of them is significant (p = 2/2^6).
+    let suite = f.suite();
+    let task = std::fs::read_to_string(suite.join("calc-001/task.toml")).unwrap();
+    for n in 2..=6 {
+        let dir = suite.join(format!("calc-00{n}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for file in ["problem.md", "gold.patch", "tests.patch"] {
+            std::fs::copy(suite.join("calc-001").join(file), dir.join(file)).unwrap();
+        }
+        std::fs::write(
+            dir.join("task.toml"),
+            task.replace("calc-001", &format!("calc-00{n}")),
+        )
+        .unwrap();
+    }
+    crate::fixture::write(
+        &f.agents(),
+        "noop.toml",
+        "name = \"noop\"\ncommand = [\"true\"]\ntimeout = \"60s\"\nmemory = \"256MiB\"\n",
+    );
+    let config = f.dir.path().join("nightly.toml");
+    std::fs::write(
+        &config,
+        "suites = [\"suite\"]\nagents = [\"noop\"]\nagents_dir = \"agents\"\njobs = 3\ncheckpoints = true\n[report]\nhtml = \"out/{suite}.html\"\nmarkdown = \"out/{suite}.md\"\njson = \"out/{suite}.json\"\n",
+    )
+    .unwrap();
+    let nightly = || {
+        let o = bin()
+            .arg("--db")
+            .arg(f.db())
+            .args(["nightly", "--config"])
+            .arg(&config)
+            .current_dir(f.dir.path())
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = nightly();
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    for ext in ["html", "md", "json"] {
+        let path = f.dir.path().join(format!("out/fixture.{ext}"));
+        assert!(out.contains(&path.display().to_string()), "{out}");
+        assert!(path.exists());
+    }
+    assert!(
+        out.contains("checkpoints: re-judging labeled checkpoints is not available"),
+        "{out}"
+    );
+    assert!(out.contains("nightly: no regression"), "{out}");
+
+    let store = Store::open(&f.db()).unwrap();
+    let eval = store
+        .open_evaluation(
+            NewEvaluation {
+                key: "planted".into(),
+                suite: "fixture".into(),
+                suite_dir: suite.display().to_string(),
+                agents: vec!["noop".into()],
+                attempts: 1,
+                label: Some("planted".into()),
+            },
+            true,
+        )
+        .unwrap();
+    let batch: Vec<NewAttempt> = (1..=6)
+        .map(|n| NewAttempt {
+            eval_id: eval.id.clone(),
+            task_id: format!("calc-00{n}"),
+            task_hash: format!("planted-{n}"),
+            agent: "noop".into(),
+            agent_hash: "planted".into(),
+            attempt: 1,
+            outcome: Outcome::Resolved,
+            grader_version: "planted".into(),
+            ..Default::default()
+        })
+        .collect();
+    store.record_attempts(&batch).unwrap();
+    drop(store);
+
+    let (code, out, err) = nightly();
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        out.contains("regression: noop merge rate fell from 100% to 0% on 6 shared tasks (6 lost, 0 gained; McNemar exact p = 0.03)"),
+        "{out}"
+    );
+    assert!(out.contains("nightly: 1 regression(s): exit 1"), "{out}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(f.dir.path().join("out/fixture.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["regressions"][0]["agent"], "noop");
+    assert_eq!(json["history"]["nights"].as_array().unwrap().len(), 3);
+}
