@@ -129,7 +129,8 @@ pub enum Command {
         /// Fewer attempts: a quick look rather than a figure to quote.
         #[arg(long)]
         quick: bool,
-        /// Instead: render the leaderboard over a generated store (no Docker needed).
+        /// Instead: render the leaderboard over a generated store (no Docker needed; with --db,
+        /// the store is written there and kept).
         #[arg(long)]
         leaderboard: bool,
         /// Attempts in the generated store for --leaderboard.
@@ -577,7 +578,11 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             attempts,
             ..
         } => {
-            print!("{}", crate::bench::bench_leaderboard(attempts)?);
+            // --db given explicitly keeps the generated store there.
+            print!(
+                "{}",
+                crate::bench::bench_leaderboard(attempts, cli.db.as_deref())?
+            );
             Ok(exit::OK)
         }
         Command::Report { command } => report(&cli.db, command),

@@ -140,10 +140,12 @@ pub fn sentence(c: &Comparison) -> String {
         points(d.high),
         format_p(c.p_value)
     );
-    let noise = if c.p_value < 0.05 {
-        ""
-    } else {
+    // "Within noise" only when the test and the interval agree: small samples can put
+    // them on either side of the line, and then the figures speak for themselves.
+    let noise = if c.p_value >= 0.05 && d.low <= 0.0 && d.high >= 0.0 {
         ", within noise"
+    } else {
+        ""
     };
     let head = if points(d.estimate) == "0" {
         format!("{b} and {a} merge at the same rate{noise} ({stats})")

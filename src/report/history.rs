@@ -38,7 +38,9 @@ pub struct NightInfo {
 pub struct Point {
     pub tasks: usize,
     pub merge_rate: Interval,
-    pub resolved_rate: Interval,
+    /// The estimate only: the trend is read on the merge rate, and an interval per night
+    /// and agent costs a bootstrap each.
+    pub resolved_rate: f64,
     /// Set when this night is a significant drop from the agent's previous night.
     pub regression: Option<Regression>,
 }
@@ -159,7 +161,8 @@ pub fn build(
                     continue;
                 };
                 let merge: Vec<f64> = tasks.values().map(TaskScore::merge_share).collect();
-                let resolved: Vec<f64> = tasks.values().map(TaskScore::resolved_share).collect();
+                let resolved = tasks.values().map(TaskScore::resolved_share).sum::<f64>()
+                    / tasks.len().max(1) as f64;
                 let regression = previous.and_then(|p| {
                     paired_drop(
                         agent,
@@ -171,7 +174,7 @@ pub fn build(
                 points.push(Some(Point {
                     tasks: tasks.len(),
                     merge_rate: mean_ci(&merge),
-                    resolved_rate: mean_ci(&resolved),
+                    resolved_rate: resolved,
                     regression,
                 }));
                 previous = Some(i);

@@ -255,12 +255,68 @@ impl Store {
                 .prepare(&format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"))?
                 .query_map([eval_id], AttemptRow::from_row)?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut latest = judgements_of(c, eval_id)?;
+            let mut latest = judgements(c, eval_id, true)?;
             for r in &mut rows {
                 r.judge = latest.remove(&r.id);
             }
             Ok(rows)
         })
+    }
+
+    /// Every attempt of each evaluation, for reports: each with its latest verdict, but
+    /// without the grade's test-by-test detail or the judge's reasons, which no report
+    /// shows and which dominate reading a large store. Evaluations are read in parallel,
+    /// each thread on its own read-only connection (WAL lets readers share the file).
+    pub fn attempts_for_reports(&self, eval_ids: &[String]) -> Result<Vec<Vec<AttemptRow>>, Error> {
+        let columns = ATTEMPT_COLUMNS.replace("grade_json", "NULL");
+        let sql = format!(
+            "SELECT {columns} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"
+        );
+        let read = |c: &Connection, id: &str| -> rusqlite::Result<Vec<AttemptRow>> {
+            let mut rows: Vec<AttemptRow> = c
+                .prepare_cached(&sql)?
+                .query_map([id], AttemptRow::from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut latest = judgements(c, id, false)?;
+            for r in &mut rows {
+                r.judge = latest.remove(&r.id);
+            }
+            Ok(rows)
+        };
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(eval_ids.len());
+        if threads <= 1 {
+            return self.with(|c| eval_ids.iter().map(|id| read(c, id)).collect());
+        }
+        let chunk = eval_ids.len().div_ceil(threads);
+        let results: Vec<rusqlite::Result<Vec<Vec<AttemptRow>>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = eval_ids
+                .chunks(chunk)
+                .map(|ids| {
+                    let read = &read;
+                    scope.spawn(move || {
+                        let c = Connection::open_with_flags(
+                            &self.path,
+                            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        )?;
+                        c.busy_timeout(std::time::Duration::from_secs(30))?;
+                        ids.iter().map(|id| read(&c, id)).collect()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a report reader thread panicked"))
+                .collect()
+        });
+        let mut out = Vec::with_capacity(eval_ids.len());
+        for r in results {
+            out.extend(r.map_err(|e| self.err(e))?);
+        }
+        Ok(out)
     }
 
     pub fn cached_judge_sample(
@@ -404,18 +460,20 @@ impl Store {
 fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
     for p in [&a.raw_patch, &a.graded_patch].into_iter().flatten() {
         let s = p.stats();
-        c.execute(
+        c.prepare_cached(
                 "INSERT OR IGNORE INTO patches (sha256, bytes, size, files, added, removed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![p.sha256, p.bytes, p.bytes.len() as i64, s.files, s.added, s.removed],
+                )?
+                .execute(params![p.sha256, p.bytes, p.bytes.len() as i64, s.files, s.added, s.removed],
             )?;
     }
-    c.execute(
+    c.prepare_cached(
             "INSERT INTO attempts (eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, agent_exit_code,
                 patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds,
                 total_seconds, usage_json, cost_usd, input_tokens, output_tokens, mergebench_version, grader_version,
                 started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
-            params![
+            )?
+            .execute(params![
                 a.eval_id, a.task_id, a.task_hash, a.agent, a.agent_hash, a.attempt, a.outcome.as_str(),
                 serde_json::to_string(&a.flags).unwrap(), a.flags.agent_exit_code,
                 a.graded_patch.as_ref().map(|p| p.sha256.clone()), a.raw_patch.as_ref().map(|p| p.sha256.clone()),
@@ -431,26 +489,26 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
         )?;
     let id = c.last_insert_rowid();
     for l in &a.logs {
-        c.execute(
+        c.prepare_cached(
                 "INSERT INTO logs (attempt_id, kind, bytes, total_bytes, truncated) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, l.kind, l.bytes, l.total_bytes as i64, l.truncated],
+                )?
+                .execute(params![id, l.kind, l.bytes, l.total_bytes as i64, l.truncated],
             )?;
     }
     for (name, bytes) in &a.artifacts {
-        c.execute(
-            "INSERT INTO artifacts (attempt_id, name, bytes) VALUES (?1, ?2, ?3)",
-            params![id, name, bytes],
-        )?;
+        c.prepare_cached("INSERT INTO artifacts (attempt_id, name, bytes) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, name, bytes])?;
     }
     Ok(id)
 }
 
 fn insert_judgement(c: &Connection, attempt_id: i64, j: &JudgementRow) -> rusqlite::Result<()> {
-    c.execute(
+    c.prepare_cached(
         "INSERT OR REPLACE INTO judgements (attempt_id, judge, judge_version, model, verdict, error, agreement, samples,
             injection_suspected, input_tokens, output_tokens, cost_usd, result_json, mergebench_version, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        params![
+        )?
+        .execute(params![
             attempt_id, j.judge, j.judge_version, j.model, j.verdict, j.error, j.agreement, j.samples,
             j.injection_suspected, j.input_tokens, j.output_tokens, j.cost_usd, j.detail.to_string(),
             crate::VERSION, now()
@@ -459,15 +517,21 @@ fn insert_judgement(c: &Connection, attempt_id: i64, j: &JudgementRow) -> rusqli
     .map(|_| ())
 }
 
-/// The latest judgement of each attempt of an evaluation.
-fn judgements_of(c: &Connection, eval_id: &str) -> rusqlite::Result<HashMap<i64, JudgementRow>> {
+/// The latest judgement of each attempt of an evaluation; `detail` says whether to read the
+/// scores, reasons and samples too (`Null` otherwise).
+fn judgements(
+    c: &Connection,
+    eval_id: &str,
+    detail: bool,
+) -> rusqlite::Result<HashMap<i64, JudgementRow>> {
     let mut out = HashMap::new();
-    let mut stmt = c.prepare(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT j.attempt_id, j.judge, j.judge_version, j.model, j.verdict, j.error, j.agreement, j.samples,
-                j.injection_suspected, j.input_tokens, j.output_tokens, j.cost_usd, j.created_at, j.result_json
+                j.injection_suspected, j.input_tokens, j.output_tokens, j.cost_usd, j.created_at, {}
          FROM judgements j JOIN attempts a ON a.id = j.attempt_id
          WHERE a.eval_id = ?1 ORDER BY j.created_at, j.rowid",
-    )?;
+        if detail { "j.result_json" } else { "'null'" }
+    ))?;
     let rows = stmt.query_map([eval_id], |r| {
         let verdict: Option<String> = r.get(4)?;
         let detail: String = r.get(13)?;

@@ -287,7 +287,7 @@ fn compare_text_markdown_and_json() {
     assert!((c.cost_ratio.unwrap() - (4.0 / 14.0) / 0.25).abs() < 1e-9);
     assert!(
         c.sentence
-            .starts_with("steady merges 50 points more than slipping, within noise (95% CI "),
+            .starts_with("steady merges 50 points more than slipping (95% CI 10 to 90, p = 0.13) "),
         "{}",
         c.sentence
     );
