@@ -329,3 +329,44 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
         history,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry_with(agent: &str, estimate: f64, low: f64, high: f64) -> AgentEntry {
+        let mut e = entry(agent, &[], &BTreeMap::new(), false);
+        e.mergeable_rate = Interval {
+            estimate,
+            low,
+            high,
+        };
+        e
+    }
+
+    #[test]
+    fn overlapping_intervals_share_a_rank() {
+        // a and b overlap; b and c overlap; a lies wholly above c; all three above d, which
+        // is therefore fourth, not third: ranks count the agents better beyond doubt.
+        let mut es = vec![
+            entry_with("c", 0.3, 0.2, 0.55),
+            entry_with("a", 0.8, 0.7, 0.9),
+            entry_with("b", 0.6, 0.45, 0.75),
+            entry_with("d", 0.05, 0.0, 0.1),
+        ];
+        rank(&mut es);
+        let got: Vec<(&str, usize, bool)> = es
+            .iter()
+            .map(|e| (e.agent.as_str(), e.rank, e.tied))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", 1, true),
+                ("b", 1, true),
+                ("c", 2, false),
+                ("d", 4, false)
+            ]
+        );
+    }
+}

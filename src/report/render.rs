@@ -274,3 +274,38 @@ pub fn comparison(c: &Comparison, format: Format) -> String {
         Format::Html => render("compare.html.j2", ctx()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_cells_cannot_break_the_table_or_inject_markup() {
+        let cell = md(Value::from("a|b\n<script>x</script> *y* p < 0.05"));
+        assert_eq!(cell, "a\\|b &lt;script>x&lt;/script> \\*y\\* p < 0.05");
+    }
+
+    #[test]
+    fn fences_outlast_the_backticks_inside() {
+        assert_eq!(fence(Value::from("plain")), "```");
+        assert_eq!(fence(Value::from("a ```` b")), "`````");
+    }
+
+    #[test]
+    fn numbers_read_the_same_everywhere() {
+        assert_eq!(pct(Value::from(0.374)), "37%");
+        assert_eq!(pct(Value::from(())), "n/a");
+        assert_eq!(pts(Value::from(-0.034)), "−3");
+        assert_eq!(pts(Value::from(0.001)), "0");
+        assert_eq!(usd(Value::from(0.5)), "$0.5000");
+        assert_eq!(usd(Value::from(12.0)), "$12.00");
+        let ci_value = Value::from_serialize(crate::stats::Interval {
+            estimate: 0.5,
+            low: 0.25,
+            high: 0.75,
+        });
+        assert_eq!(ci(ci_value), "50% (25–75%)");
+        assert_eq!(format_p(0.0001), "p < 0.001");
+        assert_eq!(format_p(0.0042), "p = 0.004");
+    }
+}

@@ -685,6 +685,44 @@ mod tests {
     }
 
     #[test]
+    fn report_reads_match_full_reads_without_the_detail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("m.db")).unwrap();
+        let mut ids = Vec::new();
+        for key in ["k1", "k2", "k3"] {
+            let e = store
+                .open_evaluation(
+                    NewEvaluation {
+                        key: key.into(),
+                        suite: "s".into(),
+                        suite_dir: "s".into(),
+                        agents: vec!["a".into()],
+                        attempts: 2,
+                        label: None,
+                    },
+                    true,
+                )
+                .unwrap();
+            let mut a = attempt(&e.id, 1);
+            a.grade_json = Some("{\"tests\": []}".into());
+            let b = attempt(&e.id, 2);
+            store.record_attempts(&[a, b]).unwrap();
+            ids.push(e.id);
+        }
+        let lean = store.attempts_for_reports(&ids).unwrap();
+        assert_eq!(lean.len(), 3);
+        for (id, rows) in ids.iter().zip(&lean) {
+            let full = store.attempts(id).unwrap();
+            assert_eq!(rows.len(), full.len());
+            for (l, f) in rows.iter().zip(&full) {
+                assert_eq!((l.id, &l.eval_id, l.attempt), (f.id, &f.eval_id, f.attempt));
+                assert!(l.grade.is_none(), "reports never read the grade detail");
+            }
+            assert!(full[0].grade.is_some());
+        }
+    }
+
+    #[test]
     fn migrations_are_idempotent() {
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("m.db");
