@@ -458,42 +458,78 @@ impl Store {
 
 /// One attempt with its patches, logs and artifacts, inside the caller's transaction.
 fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
-    for p in [&a.raw_patch, &a.graded_patch].into_iter().flatten() {
-        let s = p.stats();
-        c.prepare_cached(
-                "INSERT OR IGNORE INTO patches (sha256, bytes, size, files, added, removed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![p.sha256, p.bytes, p.bytes.len() as i64, s.files, s.added, s.removed],
-            )?;
-    }
-    c.prepare_cached(
-            "INSERT INTO attempts (eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, agent_exit_code,
+    const PATCH_SQL: &str =
+        "INSERT OR IGNORE INTO patches (sha256, bytes, size, files, added, removed)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    const ATTEMPT_SQL: &str = "INSERT INTO attempts (eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, agent_exit_code,
                 patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds,
                 total_seconds, usage_json, cost_usd, input_tokens, output_tokens, mergebench_version, grader_version,
                 started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
-            )?
-            .execute(params![
-                a.eval_id, a.task_id, a.task_hash, a.agent, a.agent_hash, a.attempt, a.outcome.as_str(),
-                serde_json::to_string(&a.flags).unwrap(), a.flags.agent_exit_code,
-                a.graded_patch.as_ref().map(|p| p.sha256.clone()), a.raw_patch.as_ref().map(|p| p.sha256.clone()),
-                a.grade_json, a.error, a.env_image, a.agent_image, a.agent_seconds, a.grade_seconds, a.total_seconds,
-                a.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()), a.usage.as_ref().and_then(|u| u.cost_usd),
-                a.usage.as_ref().and_then(|u| u.input_tokens), a.usage.as_ref().and_then(|u| u.output_tokens),
-                crate::VERSION, a.grader_version, a.started_at, a.finished_at, a.infra_retries,
-                a.graded_patch.as_ref().map(|p| p.stats().files).unwrap_or(0),
-                a.graded_patch.as_ref().map(|p| p.stats().added).unwrap_or(0),
-                a.graded_patch.as_ref().map(|p| p.stats().removed).unwrap_or(0),
-                a.conventions_json,
-            ],
-        )?;
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)";
+    const LOG_SQL: &str = "INSERT INTO logs (attempt_id, kind, bytes, total_bytes, truncated)
+        VALUES (?1, ?2, ?3, ?4, ?5)";
+    for p in [&a.raw_patch, &a.graded_patch].into_iter().flatten() {
+        let s = p.stats();
+        c.prepare_cached(PATCH_SQL)?.execute(params![
+            p.sha256,
+            p.bytes,
+            p.bytes.len() as i64,
+            s.files,
+            s.added,
+            s.removed
+        ])?;
+    }
+    c.prepare_cached(ATTEMPT_SQL)?.execute(params![
+        a.eval_id,
+        a.task_id,
+        a.task_hash,
+        a.agent,
+        a.agent_hash,
+        a.attempt,
+        a.outcome.as_str(),
+        serde_json::to_string(&a.flags).unwrap(),
+        a.flags.agent_exit_code,
+        a.graded_patch.as_ref().map(|p| p.sha256.clone()),
+        a.raw_patch.as_ref().map(|p| p.sha256.clone()),
+        a.grade_json,
+        a.error,
+        a.env_image,
+        a.agent_image,
+        a.agent_seconds,
+        a.grade_seconds,
+        a.total_seconds,
+        a.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()),
+        a.usage.as_ref().and_then(|u| u.cost_usd),
+        a.usage.as_ref().and_then(|u| u.input_tokens),
+        a.usage.as_ref().and_then(|u| u.output_tokens),
+        crate::VERSION,
+        a.grader_version,
+        a.started_at,
+        a.finished_at,
+        a.infra_retries,
+        a.graded_patch
+            .as_ref()
+            .map(|p| p.stats().files)
+            .unwrap_or(0),
+        a.graded_patch
+            .as_ref()
+            .map(|p| p.stats().added)
+            .unwrap_or(0),
+        a.graded_patch
+            .as_ref()
+            .map(|p| p.stats().removed)
+            .unwrap_or(0),
+        a.conventions_json,
+    ])?;
     let id = c.last_insert_rowid();
     for l in &a.logs {
-        c.prepare_cached(
-                "INSERT INTO logs (attempt_id, kind, bytes, total_bytes, truncated) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![id, l.kind, l.bytes, l.total_bytes as i64, l.truncated],
-            )?;
+        c.prepare_cached(LOG_SQL)?.execute(params![
+            id,
+            l.kind,
+            l.bytes,
+            l.total_bytes as i64,
+            l.truncated
+        ])?;
     }
     for (name, bytes) in &a.artifacts {
         c.prepare_cached("INSERT INTO artifacts (attempt_id, name, bytes) VALUES (?1, ?2, ?3)")?
@@ -503,18 +539,28 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
 }
 
 fn insert_judgement(c: &Connection, attempt_id: i64, j: &JudgementRow) -> rusqlite::Result<()> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO judgements (attempt_id, judge, judge_version, model, verdict, error, agreement, samples,
-            injection_suspected, input_tokens, output_tokens, cost_usd, result_json, mergebench_version, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        )?
-        .execute(params![
-            attempt_id, j.judge, j.judge_version, j.model, j.verdict, j.error, j.agreement, j.samples,
-            j.injection_suspected, j.input_tokens, j.output_tokens, j.cost_usd, j.detail.to_string(),
-            crate::VERSION, now()
-        ],
-    )
-    .map(|_| ())
+    const SQL: &str = "INSERT OR REPLACE INTO judgements (attempt_id, judge, judge_version, model, verdict, error,
+            agreement, samples, injection_suspected, input_tokens, output_tokens, cost_usd, result_json,
+            mergebench_version, created_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    c.prepare_cached(SQL)?.execute(params![
+        attempt_id,
+        j.judge,
+        j.judge_version,
+        j.model,
+        j.verdict,
+        j.error,
+        j.agreement,
+        j.samples,
+        j.injection_suspected,
+        j.input_tokens,
+        j.output_tokens,
+        j.cost_usd,
+        j.detail.to_string(),
+        crate::VERSION,
+        now()
+    ])?;
+    Ok(())
 }
 
 /// The latest judgement of each attempt of an evaluation; `detail` says whether to read the
