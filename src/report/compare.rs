@@ -8,7 +8,7 @@ use super::history::NightInfo;
 use super::leaderboard::{anchor, PatchText};
 use super::tasks::{per_task, TaskScore};
 use crate::outcome::Outcome;
-use crate::results::{judged, mergeable, tier};
+use crate::results::{mergeable, tier};
 use crate::stats::{mcnemar_exact, paired_diff_ci, Interval};
 use crate::store::AttemptRow;
 use serde::Serialize;
@@ -176,7 +176,7 @@ pub fn build(
     a: &str,
     b: &str,
 ) -> Result<Comparison, String> {
-    let judged_eval = judged(&night.rows);
+    let judged_eval = night.judged;
     let rows_of = |agent: &str| -> Vec<&AttemptRow> {
         night.rows.iter().filter(|r| r.agent == agent).collect()
     };

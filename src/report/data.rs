@@ -11,6 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 pub struct Night {
     pub evaluation: Evaluation,
     pub rows: Vec<AttemptRow>,
+    /// Whether a judge judged this evaluation (then mergeable needs a merge verdict). Fixed
+    /// at load, so that filtering tasks out cannot change what mergeable means.
+    pub judged: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -97,14 +100,16 @@ pub fn load(store: &Store, sel: &Selection<'_>) -> Result<ReportData, Error> {
         evals.drain(..evals.len() - keep);
     }
     evals.push(current);
-    let mut nights = Vec::with_capacity(evals.len());
-    for e in evals {
-        let rows = store.attempts(&e.id)?;
-        nights.push(Night {
-            evaluation: e,
+    let ids: Vec<String> = evals.iter().map(|e| e.id.clone()).collect();
+    let nights: Vec<Night> = evals
+        .into_iter()
+        .zip(store.attempts_for_reports(&ids)?)
+        .map(|(evaluation, rows)| Night {
+            evaluation,
+            judged: crate::results::judged(&rows),
             rows,
-        });
-    }
+        })
+        .collect();
     let mut patches = BTreeMap::new();
     if let Some(n) = nights.last() {
         for r in &n.rows {

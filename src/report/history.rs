@@ -4,7 +4,6 @@
 
 use super::data::Night;
 use super::tasks::{by_agent, discordant, per_task, TaskScore};
-use crate::results::judged;
 use crate::stats::{mcnemar_exact, mean_ci, Interval};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -99,10 +98,9 @@ pub fn scores(nights: &[Night]) -> Vec<BTreeMap<String, BTreeMap<String, TaskSco
     nights
         .iter()
         .map(|n| {
-            let j = judged(&n.rows);
             by_agent(&n.rows)
                 .into_iter()
-                .map(|(a, rows)| (a.to_string(), per_task(rows, j)))
+                .map(|(a, rows)| (a.to_string(), per_task(rows, n.judged)))
                 .collect()
         })
         .collect()

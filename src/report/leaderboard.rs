@@ -8,7 +8,7 @@ use super::data::ReportData;
 use super::history::{self, History, NightInfo, Regression, RegressionPolicy};
 use super::tasks::{by_agent, TaskScore};
 use crate::outcome::Outcome;
-use crate::results::{conventions_passed, judged, mergeable};
+use crate::results::{conventions_passed, mergeable};
 use crate::stats::{mean_ci, pass_at_k, quantile, Interval};
 use crate::store::AttemptRow;
 use serde::Serialize;
@@ -250,7 +250,7 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
     let history = history::build(&data.nights, &scores, opts.policy);
     let night = data.nights.last()?;
     let current = scores.last()?;
-    let judged_eval = judged(&night.rows);
+    let judged_eval = night.judged;
     let grouped = by_agent(&night.rows);
     let empty = BTreeMap::new();
     let mut agents: Vec<AgentEntry> = grouped
