@@ -271,6 +271,10 @@ fn since_keeps_only_tasks_created_after_the_date() {
     )
     .unwrap();
     assert!(lb.agents.iter().all(|a| a.tasks == 5), "{:?}", lb.agents);
+    assert!(
+        lb.judged,
+        "filtering tasks does not change whether the night was judged"
+    );
     assert!(lb.matrix.iter().all(|r| r.task.as_str() >= "shop-005"));
 }
 
