@@ -180,3 +180,99 @@ pub async fn bench(opts: BenchOptions) -> Result<String, Error> {
         verdict(speedup >= 3.5),
     ))
 }
+
+/// Peak resident memory of this process so far (Linux), in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets the peak so the figure covers the render alone, not filling the store (Linux ≥ 4.0).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// 3. The leaderboard over a generated store of `attempts` attempts (no Docker): the time
+///    from opening the store to the three rendered reports, and the peak memory while doing
+///    it. Goal: under 2 s for 100,000 attempts.
+///    With `keep`, the generated store is written there and kept, to open with `report`.
+pub fn bench_leaderboard(attempts: usize, keep: Option<&Path>) -> Result<String, Error> {
+    use crate::report::data::{load, Selection};
+    use crate::report::leaderboard::build;
+    use crate::report::{render, Format};
+    use crate::synthetic::{fill, SyntheticOptions};
+    let tmp = tempfile::tempdir().map_err(|e| Error::infra(e.to_string()))?;
+    let db = match keep {
+        Some(p) if p.exists() => {
+            return Err(Error::Usage(format!(
+                "{} exists: bench --leaderboard writes a new store; give a new --db path",
+                p.display()
+            )))
+        }
+        Some(p) => p.to_path_buf(),
+        None => tmp.path().join("leaderboard.db"),
+    };
+    let opts = SyntheticOptions::sized(attempts);
+    let start = Instant::now();
+    {
+        let store = Store::open(&db)?;
+        fill(&store, &opts)?;
+    }
+    let fill_secs = start.elapsed().as_secs_f64();
+    let reset = reset_peak_rss();
+    let before = peak_rss();
+    let start = Instant::now();
+    let store = Store::open(&db)?;
+    let data = load(
+        &store,
+        &Selection {
+            eval: None,
+            history: opts.nights,
+            agents: &[],
+        },
+    )?;
+    let loaded = start.elapsed().as_secs_f64();
+    let lb = build(data, &Default::default())
+        .ok_or_else(|| Error::infra("the generated store has no evaluation"))?;
+    let built = start.elapsed().as_secs_f64();
+    let html = render::leaderboard(&lb, Format::Html);
+    let md = render::leaderboard(&lb, Format::Markdown);
+    let json = render::leaderboard(&lb, Format::Json);
+    let total = start.elapsed().as_secs_f64();
+    let peak = peak_rss();
+    let mb = |b: u64| b as f64 / 1e6;
+    let verdict = if total < 2.0 {
+        "meets goal"
+    } else {
+        "MISSES goal"
+    };
+    Ok(format!(
+        "leaderboard over a generated store ({} attempts: {} nights × {} agents × {} tasks × {} attempts)\n\
+         \x20 filling the store    {:>8.2} s  (not part of the figure)\n\
+         \x20 load from the store  {:>8.2} s\n\
+         \x20 build (statistics)   {:>8.2} s\n\
+         \x20 render html, md, json{:>8.2} s\n\
+         \x20 total                {:>8.2} s  (goal < 2 s: {})\n\
+         \x20 peak memory          {:>8.1} MB  ({}; {:.1} MB before loading)\n\
+         \x20 sizes                html {:.1} MB, md {:.2} MB, json {:.2} MB\n",
+        opts.total(),
+        opts.nights,
+        opts.agents.len(),
+        opts.tasks,
+        opts.attempts,
+        fill_secs,
+        loaded,
+        built - loaded,
+        total - built,
+        total,
+        verdict,
+        peak.map(mb).unwrap_or(f64::NAN),
+        if reset { "high-water mark reset before loading" } else { "process high-water mark, store filling included" },
+        before.map(mb).unwrap_or(f64::NAN),
+        mb(html.len() as u64),
+        mb(md.len() as u64),
+        mb(json.len() as u64),
+    ))
+}

@@ -126,11 +126,6 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Reports written to a file.
-    Report {
-        #[command(subcommand)]
-        command: ReportCommand,
-    },
     /// Images mergebench built.
     Images {
         #[command(subcommand)]
@@ -159,6 +154,24 @@ pub enum Command {
         /// Fewer attempts: a quick look rather than a figure to quote.
         #[arg(long)]
         quick: bool,
+        /// Instead: render the leaderboard over a generated store (no Docker needed; with --db,
+        /// the store is written there and kept).
+        #[arg(long)]
+        leaderboard: bool,
+        /// Attempts in the generated store for --leaderboard.
+        #[arg(long, default_value_t = 100_000)]
+        attempts: usize,
+    },
+    /// Reports: the leaderboard with history, paired comparisons of two agents, judge drift.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Run every configured suite and agent, judge, write the leaderboard; exit 1 on a regression.
+    Nightly {
+        /// The nightly configuration (see nightly.example.toml).
+        #[arg(long, default_value = "nightly.toml")]
+        config: PathBuf,
     },
     /// The reference agent: a tool-using loop for any OpenAI-compatible endpoint. Runs
     /// inside an agent's container (harness/agents/reference.toml).
@@ -357,6 +370,41 @@ pub enum ReportCommand {
         #[command(flatten)]
         opts: DriftArgs,
     },
+    /// Per agent: merge rate with its 95% interval, inflation, time, cost; history and regressions.
+    Leaderboard {
+        /// The evaluation to report (default: the latest).
+        #[arg(long = "eval")]
+        eval: Option<String>,
+        /// html | md | json (default: from --out's extension, else md).
+        #[arg(long)]
+        format: Option<String>,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only tasks created after this date (YYYY-MM-DD): tasks newer than an agent's training data.
+        #[arg(long)]
+        since: Option<String>,
+        /// Nights of history shown per agent (the reported one included).
+        #[arg(long, default_value_t = 14)]
+        history: usize,
+        /// Significance level of the regression test.
+        #[arg(long, default_value_t = 0.05)]
+        alpha: f64,
+    },
+    /// Agents A and B on the tasks both ran: paired statistics, cost per merged patch, risk.
+    Compare {
+        a: String,
+        b: String,
+        /// The evaluation (default: the latest that ran both agents).
+        #[arg(long = "eval")]
+        eval: Option<String>,
+        /// text | md | json | html
+        #[arg(long)]
+        format: Option<String>,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -531,7 +579,7 @@ fn print_json(v: &impl serde::Serialize) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
 }
 
-fn load_agents(dir: &Path, names: &[String]) -> Result<Vec<AgentSpec>, Error> {
+pub(crate) fn load_agents(dir: &Path, names: &[String]) -> Result<Vec<AgentSpec>, Error> {
     let mut out: Vec<AgentSpec> = Vec::new();
     for n in names {
         let a = find_agent(dir, n)?;
@@ -545,7 +593,7 @@ fn load_agents(dir: &Path, names: &[String]) -> Result<Vec<AgentSpec>, Error> {
 
 /// Loads a judge (reading its key from the environment) and sets the run's budget: the
 /// command line's limits over the judge file's.
-fn judge_setup(name: &str, o: &JudgeOpts) -> Result<JudgeSetup, Error> {
+pub(crate) fn judge_setup(name: &str, o: &JudgeOpts) -> Result<JudgeSetup, Error> {
     if o.max_cost.is_some_and(|c| !(c.is_finite() && c >= 0.0)) {
         return Err(Error::Usage(
             "--max-cost must be a non-negative number of USD".into(),
@@ -864,7 +912,25 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             format,
             out,
         } => gate(diff, range, &repo, &format, out.as_deref()),
-        Command::Bench { quick } => {
+        Command::Bench {
+            leaderboard: true,
+            attempts,
+            ..
+        } => {
+            // --db given explicitly keeps the generated store there.
+            print!(
+                "{}",
+                crate::bench::bench_leaderboard(attempts, cli.db.as_deref())?
+            );
+            Ok(exit::OK)
+        }
+        Command::Report { command } => report(&cli.db, command),
+        Command::Nightly { config } => {
+            let cfg = crate::nightly::NightlyConfig::load(&config)?;
+            let store = open_store(&cli.db)?;
+            crate::nightly::nightly(&cfg, store).await
+        }
+        Command::Bench { quick, .. } => {
             let opts = if quick {
                 crate::bench::BenchOptions {
                     attempts: 3,
@@ -982,30 +1048,6 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                 exit::OK
             })
         }
-        Command::Report {
-            command: ReportCommand::Drift { format, out, opts },
-        } => {
-            let format: crate::drift::render::Format = format.parse().map_err(Error::Usage)?;
-            let report = drift_report(&cli.db, &opts)?;
-            let text = crate::drift::render::render(&report, format)?;
-            std::fs::write(&out, text).map_err(|e| {
-                Error::input(
-                    &out,
-                    None,
-                    format!("cannot write: {e}"),
-                    "choose a writable path",
-                )
-            })?;
-            eprintln!("wrote {}", out.display());
-            for a in &report.alarms {
-                eprintln!("alarm: {a}");
-            }
-            Ok(if report.alarmed() {
-                exit::CHECK_FAILED
-            } else {
-                exit::OK
-            })
-        }
         Command::Gc { all, json } => {
             let docker = Docker::connect().await?;
             let r = docker
@@ -1019,6 +1061,96 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                     r.containers, r.networks, r.volumes
                 );
             }
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// The report format: as given, else from the output file's extension, else `default`.
+fn report_format(
+    format: Option<&str>,
+    out: Option<&Path>,
+    default: crate::report::Format,
+) -> Result<crate::report::Format, Error> {
+    if let Some(f) = format {
+        return f.parse().map_err(Error::Usage);
+    }
+    Ok(
+        match out.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+            Some("html" | "htm") => crate::report::Format::Html,
+            Some("md") => crate::report::Format::Markdown,
+            Some("json") => crate::report::Format::Json,
+            Some("txt") => crate::report::Format::Text,
+            _ => default,
+        },
+    )
+}
+
+fn emit(text: &str, out: Option<&Path>) -> Result<(), Error> {
+    match out {
+        Some(path) => {
+            crate::report::write_report(path, text)?;
+            println!("{}", path.display());
+        }
+        None => {
+            use std::io::Write;
+            // A reader that stops early (`| head`) is not an error.
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        }
+    }
+    Ok(())
+}
+
+fn report(db: &Option<PathBuf>, command: ReportCommand) -> Result<i32, Error> {
+    use crate::report::{render, Format};
+    match command {
+        ReportCommand::Drift { format, out, opts } => report_drift(db, format, out, opts),
+        ReportCommand::Leaderboard {
+            eval,
+            format,
+            out,
+            since,
+            history,
+            alpha,
+        } => {
+            if let Some(s) = &since {
+                if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() {
+                    return Err(Error::Usage(format!(
+                        "--since {s} is not a date: write it as YYYY-MM-DD"
+                    )));
+                }
+            }
+            if !(alpha > 0.0 && alpha < 1.0) {
+                return Err(Error::Usage("--alpha must be between 0 and 1".into()));
+            }
+            let format = report_format(format.as_deref(), out.as_deref(), Format::Markdown)?;
+            let store = open_store(db)?;
+            let lb = crate::report::leaderboard_from_store(
+                &store,
+                eval.as_deref(),
+                history.max(1),
+                &crate::report::leaderboard::LeaderboardOptions {
+                    since,
+                    policy: crate::report::history::RegressionPolicy {
+                        alpha,
+                        min_drop: 0.0,
+                    },
+                },
+            )?;
+            emit(&render::leaderboard(&lb, format), out.as_deref())?;
+            Ok(exit::OK)
+        }
+        ReportCommand::Compare {
+            a,
+            b,
+            eval,
+            format,
+            out,
+        } => {
+            let format = report_format(format.as_deref(), out.as_deref(), Format::Text)?;
+            let store = open_store(db)?;
+            let c = crate::report::compare_from_store(&store, eval.as_deref(), &a, &b)?;
+            emit(&render::comparison(&c, format), out.as_deref())?;
             Ok(exit::OK)
         }
     }
@@ -1325,4 +1457,33 @@ fn labels(db: &Option<PathBuf>, command: LabelsCommand) -> Result<i32, Error> {
         }
     }
     Ok(exit::OK)
+}
+
+/// `report drift`: written to a file; exit 1 on an alarm.
+fn report_drift(
+    db: &Option<PathBuf>,
+    format: String,
+    out: PathBuf,
+    opts: DriftArgs,
+) -> Result<i32, Error> {
+    let format: crate::drift::render::Format = format.parse().map_err(Error::Usage)?;
+    let report = drift_report(db, &opts)?;
+    let text = crate::drift::render::render(&report, format)?;
+    std::fs::write(&out, text).map_err(|e| {
+        Error::input(
+            &out,
+            None,
+            format!("cannot write: {e}"),
+            "choose a writable path",
+        )
+    })?;
+    eprintln!("wrote {}", out.display());
+    for a in &report.alarms {
+        eprintln!("alarm: {a}");
+    }
+    Ok(if report.alarmed() {
+        exit::CHECK_FAILED
+    } else {
+        exit::OK
+    })
 }

@@ -209,44 +209,7 @@ impl Store {
     pub fn record_attempt(&self, a: &NewAttempt) -> Result<i64, Error> {
         self.with(|c| {
             let tx = c.transaction()?;
-            for p in [&a.raw_patch, &a.graded_patch].into_iter().flatten() {
-                let s = p.stats();
-                tx.execute(
-                    "INSERT OR IGNORE INTO patches (sha256, bytes, size, files, added, removed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![p.sha256, p.bytes, p.bytes.len() as i64, s.files, s.added, s.removed],
-                )?;
-            }
-            tx.execute(
-                "INSERT INTO attempts (eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, agent_exit_code,
-                    patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds,
-                    total_seconds, usage_json, cost_usd, input_tokens, output_tokens, mergebench_version, grader_version,
-                    started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json, egress_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
-                params![
-                    a.eval_id, a.task_id, a.task_hash, a.agent, a.agent_hash, a.attempt, a.outcome.as_str(),
-                    serde_json::to_string(&a.flags).unwrap(), a.flags.agent_exit_code,
-                    a.graded_patch.as_ref().map(|p| p.sha256.clone()), a.raw_patch.as_ref().map(|p| p.sha256.clone()),
-                    a.grade_json, a.error, a.env_image, a.agent_image, a.agent_seconds, a.grade_seconds, a.total_seconds,
-                    a.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()), a.usage.as_ref().and_then(|u| u.cost_usd),
-                    a.usage.as_ref().and_then(|u| u.input_tokens), a.usage.as_ref().and_then(|u| u.output_tokens),
-                    crate::VERSION, a.grader_version, a.started_at, a.finished_at, a.infra_retries,
-                    a.graded_patch.as_ref().map(|p| p.stats().files).unwrap_or(0),
-                    a.graded_patch.as_ref().map(|p| p.stats().added).unwrap_or(0),
-                    a.graded_patch.as_ref().map(|p| p.stats().removed).unwrap_or(0),
-                    a.conventions_json,
-                    a.egress.as_ref().map(|e| serde_json::to_string(e).unwrap()),
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
-            for l in &a.logs {
-                tx.execute(
-                    "INSERT INTO logs (attempt_id, kind, bytes, total_bytes, truncated) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, l.kind, l.bytes, l.total_bytes as i64, l.truncated],
-                )?;
-            }
-            for (name, bytes) in &a.artifacts {
-                tx.execute("INSERT INTO artifacts (attempt_id, name, bytes) VALUES (?1, ?2, ?3)", params![id, name, bytes])?;
-            }
+            let id = insert_attempt(&tx, a)?;
             tx.commit()?;
             Ok(id)
         })
@@ -264,6 +227,41 @@ impl Store {
         })
     }
 
+    /// Writes many attempts in one transaction (generated stores, imports): the same rows
+    /// `record_attempt` writes, without a commit per attempt.
+    pub fn record_attempts(&self, attempts: &[NewAttempt]) -> Result<Vec<i64>, Error> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let mut ids = Vec::with_capacity(attempts.len());
+            for a in attempts {
+                ids.push(insert_attempt(&tx, a)?);
+            }
+            tx.commit()?;
+            Ok(ids)
+        })
+    }
+
+    /// Records many judgements in one transaction (see `save_judgement`).
+    pub fn save_judgements(&self, judgements: &[(i64, JudgementRow)]) -> Result<(), Error> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for (id, j) in judgements {
+                insert_judgement(&tx, *id, j)?;
+            }
+            tx.commit()
+        })
+    }
+
+    /// When each stored task's fix landed (`created` in task.toml), by task hash: reports use
+    /// it to keep only tasks newer than an agent's training cut-off.
+    pub fn task_created_dates(&self) -> Result<HashMap<String, String>, Error> {
+        self.with(|c| {
+            c.prepare("SELECT hash, created FROM tasks WHERE created IS NOT NULL")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
     /// Every attempt of an evaluation, each with its latest judgement.
     pub fn attempts(&self, eval_id: &str) -> Result<Vec<AttemptRow>, Error> {
         self.with(|c| {
@@ -271,12 +269,68 @@ impl Store {
                 .prepare(&format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"))?
                 .query_map([eval_id], AttemptRow::from_row)?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut latest = judgements_of(c, eval_id)?;
+            let mut latest = judgements(c, eval_id, true)?;
             for r in &mut rows {
                 r.judge = latest.remove(&r.id);
             }
             Ok(rows)
         })
+    }
+
+    /// Every attempt of each evaluation, for reports: each with its latest verdict, but
+    /// without the grade's test-by-test detail or the judge's reasons, which no report
+    /// shows and which dominate reading a large store. Evaluations are read in parallel,
+    /// each thread on its own read-only connection (WAL lets readers share the file).
+    pub fn attempts_for_reports(&self, eval_ids: &[String]) -> Result<Vec<Vec<AttemptRow>>, Error> {
+        let columns = ATTEMPT_COLUMNS.replace("grade_json", "NULL");
+        let sql = format!(
+            "SELECT {columns} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"
+        );
+        let read = |c: &Connection, id: &str| -> rusqlite::Result<Vec<AttemptRow>> {
+            let mut rows: Vec<AttemptRow> = c
+                .prepare_cached(&sql)?
+                .query_map([id], AttemptRow::from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut latest = judgements(c, id, false)?;
+            for r in &mut rows {
+                r.judge = latest.remove(&r.id);
+            }
+            Ok(rows)
+        };
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(eval_ids.len());
+        if threads <= 1 {
+            return self.with(|c| eval_ids.iter().map(|id| read(c, id)).collect());
+        }
+        let chunk = eval_ids.len().div_ceil(threads);
+        let results: Vec<rusqlite::Result<Vec<Vec<AttemptRow>>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = eval_ids
+                .chunks(chunk)
+                .map(|ids| {
+                    let read = &read;
+                    scope.spawn(move || {
+                        let c = Connection::open_with_flags(
+                            &self.path,
+                            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        )?;
+                        c.busy_timeout(std::time::Duration::from_secs(30))?;
+                        ids.iter().map(|id| read(&c, id)).collect()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a report reader thread panicked"))
+                .collect()
+        });
+        let mut out = Vec::with_capacity(eval_ids.len());
+        for r in results {
+            out.extend(r.map_err(|e| self.err(e))?);
+        }
+        Ok(out)
     }
 
     pub fn cached_judge_sample(
@@ -341,19 +395,7 @@ impl Store {
 
     /// Records a judgement of an attempt (replacing an earlier one by the same judge version).
     pub fn save_judgement(&self, attempt_id: i64, j: &JudgementRow) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
-                "INSERT OR REPLACE INTO judgements (attempt_id, judge, judge_version, model, verdict, error, agreement, samples,
-                    injection_suspected, input_tokens, output_tokens, cost_usd, result_json, mergebench_version, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                params![
-                    attempt_id, j.judge, j.judge_version, j.model, j.verdict, j.error, j.agreement, j.samples,
-                    j.injection_suspected, j.input_tokens, j.output_tokens, j.cost_usd, j.detail.to_string(),
-                    crate::VERSION, now()
-                ],
-            )
-            .map(|_| ())
-        })
+        self.with(|c| insert_judgement(c, attempt_id, j))
     }
 
     pub fn cached_conventions(
@@ -428,15 +470,129 @@ impl Store {
     }
 }
 
-/// The latest judgement of each attempt of an evaluation.
-fn judgements_of(c: &Connection, eval_id: &str) -> rusqlite::Result<HashMap<i64, JudgementRow>> {
+/// One attempt with its patches, logs and artifacts, inside the caller's transaction.
+fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
+    const PATCH_SQL: &str =
+        "INSERT OR IGNORE INTO patches (sha256, bytes, size, files, added, removed)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    const ATTEMPT_SQL: &str = "INSERT INTO attempts (eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, agent_exit_code,
+                patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds,
+                total_seconds, usage_json, cost_usd, input_tokens, output_tokens, mergebench_version, grader_version,
+                started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json, egress_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)";
+    const LOG_SQL: &str = "INSERT INTO logs (attempt_id, kind, bytes, total_bytes, truncated)
+        VALUES (?1, ?2, ?3, ?4, ?5)";
+    for p in [&a.raw_patch, &a.graded_patch].into_iter().flatten() {
+        let s = p.stats();
+        c.prepare_cached(PATCH_SQL)?.execute(params![
+            p.sha256,
+            p.bytes,
+            p.bytes.len() as i64,
+            s.files,
+            s.added,
+            s.removed
+        ])?;
+    }
+    c.prepare_cached(ATTEMPT_SQL)?.execute(params![
+        a.eval_id,
+        a.task_id,
+        a.task_hash,
+        a.agent,
+        a.agent_hash,
+        a.attempt,
+        a.outcome.as_str(),
+        serde_json::to_string(&a.flags).unwrap(),
+        a.flags.agent_exit_code,
+        a.graded_patch.as_ref().map(|p| p.sha256.clone()),
+        a.raw_patch.as_ref().map(|p| p.sha256.clone()),
+        a.grade_json,
+        a.error,
+        a.env_image,
+        a.agent_image,
+        a.agent_seconds,
+        a.grade_seconds,
+        a.total_seconds,
+        a.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()),
+        a.usage.as_ref().and_then(|u| u.cost_usd),
+        a.usage.as_ref().and_then(|u| u.input_tokens),
+        a.usage.as_ref().and_then(|u| u.output_tokens),
+        crate::VERSION,
+        a.grader_version,
+        a.started_at,
+        a.finished_at,
+        a.infra_retries,
+        a.graded_patch
+            .as_ref()
+            .map(|p| p.stats().files)
+            .unwrap_or(0),
+        a.graded_patch
+            .as_ref()
+            .map(|p| p.stats().added)
+            .unwrap_or(0),
+        a.graded_patch
+            .as_ref()
+            .map(|p| p.stats().removed)
+            .unwrap_or(0),
+        a.conventions_json,
+        a.egress.as_ref().map(|e| serde_json::to_string(e).unwrap()),
+    ])?;
+    let id = c.last_insert_rowid();
+    for l in &a.logs {
+        c.prepare_cached(LOG_SQL)?.execute(params![
+            id,
+            l.kind,
+            l.bytes,
+            l.total_bytes as i64,
+            l.truncated
+        ])?;
+    }
+    for (name, bytes) in &a.artifacts {
+        c.prepare_cached("INSERT INTO artifacts (attempt_id, name, bytes) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, name, bytes])?;
+    }
+    Ok(id)
+}
+
+fn insert_judgement(c: &Connection, attempt_id: i64, j: &JudgementRow) -> rusqlite::Result<()> {
+    const SQL: &str = "INSERT OR REPLACE INTO judgements (attempt_id, judge, judge_version, model, verdict, error,
+            agreement, samples, injection_suspected, input_tokens, output_tokens, cost_usd, result_json,
+            mergebench_version, created_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    c.prepare_cached(SQL)?.execute(params![
+        attempt_id,
+        j.judge,
+        j.judge_version,
+        j.model,
+        j.verdict,
+        j.error,
+        j.agreement,
+        j.samples,
+        j.injection_suspected,
+        j.input_tokens,
+        j.output_tokens,
+        j.cost_usd,
+        j.detail.to_string(),
+        crate::VERSION,
+        now()
+    ])?;
+    Ok(())
+}
+
+/// The latest judgement of each attempt of an evaluation; `detail` says whether to read the
+/// scores, reasons and samples too (`Null` otherwise).
+fn judgements(
+    c: &Connection,
+    eval_id: &str,
+    detail: bool,
+) -> rusqlite::Result<HashMap<i64, JudgementRow>> {
     let mut out = HashMap::new();
-    let mut stmt = c.prepare(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT j.attempt_id, j.judge, j.judge_version, j.model, j.verdict, j.error, j.agreement, j.samples,
-                j.injection_suspected, j.input_tokens, j.output_tokens, j.cost_usd, j.created_at, j.result_json
+                j.injection_suspected, j.input_tokens, j.output_tokens, j.cost_usd, j.created_at, {}
          FROM judgements j JOIN attempts a ON a.id = j.attempt_id
          WHERE a.eval_id = ?1 ORDER BY j.created_at, j.rowid",
-    )?;
+        if detail { "j.result_json" } else { "'null'" }
+    ))?;
     let rows = stmt.query_map([eval_id], |r| {
         let verdict: Option<String> = r.get(4)?;
         let detail: String = r.get(13)?;
@@ -722,6 +878,44 @@ mod tests {
         assert_eq!(latest.id, run);
         assert_eq!(latest.options["max"], 5);
         assert!(latest.finished_at.is_some());
+    }
+
+    #[test]
+    fn report_reads_match_full_reads_without_the_detail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("m.db")).unwrap();
+        let mut ids = Vec::new();
+        for key in ["k1", "k2", "k3"] {
+            let e = store
+                .open_evaluation(
+                    NewEvaluation {
+                        key: key.into(),
+                        suite: "s".into(),
+                        suite_dir: "s".into(),
+                        agents: vec!["a".into()],
+                        attempts: 2,
+                        label: None,
+                    },
+                    true,
+                )
+                .unwrap();
+            let mut a = attempt(&e.id, 1);
+            a.grade_json = Some("{\"tests\": []}".into());
+            let b = attempt(&e.id, 2);
+            store.record_attempts(&[a, b]).unwrap();
+            ids.push(e.id);
+        }
+        let lean = store.attempts_for_reports(&ids).unwrap();
+        assert_eq!(lean.len(), 3);
+        for (id, rows) in ids.iter().zip(&lean) {
+            let full = store.attempts(id).unwrap();
+            assert_eq!(rows.len(), full.len());
+            for (l, f) in rows.iter().zip(&full) {
+                assert_eq!((l.id, &l.eval_id, l.attempt), (f.id, &f.eval_id, f.attempt));
+                assert!(l.grade.is_none(), "reports never read the grade detail");
+            }
+            assert!(full[0].grade.is_some());
+        }
     }
 
     #[test]

@@ -9,5 +9,6 @@ mod gate;
 mod judge;
 mod label;
 mod mine;
+mod reports;
 mod sandbox;
 mod validate;

@@ -1,0 +1,157 @@
+//! `mergebench nightly`: one command for cron or CI. For every configured suite it runs a new
+//! evaluation of every agent, judges it, writes the leaderboard (with history) where the
+//! config says, prints the report paths, and answers 1 when an agent regressed.
+
+pub mod config;
+
+use crate::cli::{judge_setup, load_agents, JudgeOpts};
+use crate::config::suite::load_suite;
+use crate::error::{exit, Error};
+use crate::harness::Docker;
+use crate::report::compare::format_p;
+use crate::report::history::Regression;
+use crate::report::leaderboard::LeaderboardOptions;
+use crate::report::{leaderboard_from_store, render, write_report, Format};
+use crate::runner::{run, Prepared, RunOptions};
+use crate::store::Store;
+pub use config::NightlyConfig;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub struct SuiteNight {
+    pub suite: String,
+    pub evaluation: String,
+    pub reports: Vec<(Format, PathBuf)>,
+    pub regressions: Vec<Regression>,
+}
+
+/// How a regression reads in the nightly log.
+pub fn describe(g: &Regression) -> String {
+    format!(
+        "regression: {} merge rate fell from {:.0}% to {:.0}% on {} shared tasks ({} lost, {} gained; McNemar exact {})",
+        g.agent,
+        g.from_rate * 100.0,
+        g.to_rate * 100.0,
+        g.shared_tasks,
+        g.lost,
+        g.gained,
+        format_p(g.p_value)
+    )
+}
+
+/// Writes the leaderboard of `eval` in every configured format; returns the paths.
+pub fn write_reports(
+    store: &Store,
+    cfg: &NightlyConfig,
+    suite: &str,
+    eval: &str,
+) -> Result<SuiteNight, Error> {
+    let lb = leaderboard_from_store(
+        store,
+        Some(eval),
+        cfg.history,
+        &LeaderboardOptions {
+            since: cfg.since.clone(),
+            policy: cfg.policy,
+        },
+    )?;
+    let paths = cfg.report_paths(suite);
+    let mut reports = Vec::new();
+    for (format, path) in [
+        (Format::Html, paths.html),
+        (Format::Markdown, paths.markdown),
+        (Format::Json, paths.json),
+    ] {
+        if let Some(path) = path {
+            write_report(&path, &render::leaderboard(&lb, format))?;
+            reports.push((format, path));
+        }
+    }
+    Ok(SuiteNight {
+        suite: suite.to_string(),
+        evaluation: eval.to_string(),
+        reports,
+        regressions: lb.regressions,
+    })
+}
+
+pub async fn nightly(cfg: &NightlyConfig, store: Arc<Store>) -> Result<i32, Error> {
+    // Everything that can be wrong with the files is found before the first container starts.
+    let suites = cfg
+        .suites
+        .iter()
+        .map(|s| load_suite(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    for s in &suites {
+        s.require_valid()?;
+    }
+    load_agents(&cfg.agents_dir, &cfg.agents)?;
+    let judge_opts = JudgeOpts {
+        judges_dir: cfg.judges_dir.clone(),
+        max_calls: None,
+        max_cost: cfg.max_judge_cost,
+    };
+    if let Some(j) = &cfg.judge {
+        judge_setup(j, &judge_opts)?;
+    }
+    let docker = Docker::connect().await?;
+    let mut nights = Vec::new();
+    for suite in suites {
+        let name = suite.name.clone();
+        let summary = run(
+            Prepared {
+                docker: docker.clone(),
+                store: store.clone(),
+                suite,
+                agents: load_agents(&cfg.agents_dir, &cfg.agents)?,
+            },
+            RunOptions {
+                attempts: cfg.attempts,
+                jobs: cfg.jobs,
+                new: true,
+                label: Some(cfg.label.clone()),
+                progress: true,
+                judge: cfg
+                    .judge
+                    .as_ref()
+                    .map(|j| judge_setup(j, &judge_opts))
+                    .transpose()?,
+            },
+        )
+        .await?;
+        if let Some(p) = &summary.judge {
+            eprintln!("{}", p.describe());
+        }
+        let eval = summary
+            .evaluation
+            .ok_or_else(|| Error::infra(format!("suite {name}: the run recorded no evaluation")))?;
+        let night = write_reports(&store, cfg, &name, &eval.id)?;
+        println!("suite {name}: evaluation {}", night.evaluation);
+        for (format, path) in &night.reports {
+            println!(
+                "  {:<9}{}",
+                format!("{format:?}").to_lowercase(),
+                path.display()
+            );
+        }
+        for g in &night.regressions {
+            println!("  {}", describe(g));
+        }
+        nights.push(night);
+    }
+    if cfg.checkpoints {
+        println!(
+            "checkpoints: re-judging labeled checkpoints is not available in this build; skipped"
+        );
+    }
+    println!("drift: not available in this build; no alarm raised");
+    let regressions: usize = nights.iter().map(|n| n.regressions.len()).sum();
+    Ok(if regressions > 0 && cfg.fail_on_regression {
+        println!("nightly: {regressions} regression(s): exit 1");
+        exit::CHECK_FAILED
+    } else {
+        println!("nightly: no regression");
+        exit::OK
+    })
+}

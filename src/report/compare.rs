@@ -1,0 +1,279 @@
+//! The procurement comparison of two agents on the tasks both ran in one evaluation: wins,
+//! losses and ties, McNemar's exact test, a paired-bootstrap interval of the difference in
+//! merge rate, time and cost per merged patch, blast-radius tiers, the tasks where they
+//! differ (with both patches), and one sentence a lead can forward. Pure.
+
+use super::data::Night;
+use super::history::NightInfo;
+use super::leaderboard::{anchor, PatchText};
+use super::tasks::{per_task, TaskScore};
+use crate::outcome::Outcome;
+use crate::results::{mergeable, tier};
+use crate::stats::{mcnemar_exact, paired_diff_ci, Interval};
+use crate::store::AttemptRow;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Side {
+    pub agent: String,
+    pub attempts: usize,
+    /// Shared tasks this agent merged (most attempts mergeable).
+    pub merged_tasks: u64,
+    /// Over the shared tasks.
+    pub merge_rate: f64,
+    pub merged_patches: usize,
+    pub agent_seconds: f64,
+    pub seconds_per_merged: Option<f64>,
+    pub cost_usd: Option<f64>,
+    pub cost_per_merged: Option<f64>,
+    /// Blast-radius tier → attempts with a scored patch.
+    pub tiers: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskSide {
+    pub outcome: Option<Outcome>,
+    pub merged: bool,
+    pub patch: Option<String>,
+    pub patch_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskDiff {
+    pub task: String,
+    pub a: TaskSide,
+    pub b: TaskSide,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub mergebench_version: String,
+    pub suite: String,
+    pub evaluation: NightInfo,
+    pub judged: bool,
+    pub a: Side,
+    pub b: Side,
+    pub shared_tasks: usize,
+    /// Tasks only B merged, only A merged, and where they agree.
+    pub b_wins: u64,
+    pub a_wins: u64,
+    pub ties: u64,
+    /// McNemar's exact test on the per-task merged results.
+    pub p_value: f64,
+    /// B's merge rate minus A's on the shared tasks, with a 95% paired-bootstrap interval.
+    pub difference: Interval,
+    /// B's cost (time) per merged patch over A's, when both are known.
+    pub cost_ratio: Option<f64>,
+    pub time_ratio: Option<f64>,
+    pub sentence: String,
+    pub differing: Vec<TaskDiff>,
+    #[serde(skip)]
+    pub patches: Vec<PatchText>,
+}
+
+fn side(
+    agent: &str,
+    rows: &[&AttemptRow],
+    tasks: &BTreeMap<String, TaskScore>,
+    shared: &BTreeSet<&str>,
+    judged_eval: bool,
+) -> Side {
+    let rows: Vec<&&AttemptRow> = rows
+        .iter()
+        .filter(|r| r.outcome != Outcome::InfraError && shared.contains(r.task_id.as_str()))
+        .collect();
+    let merged_patches = rows.iter().filter(|r| mergeable(r, judged_eval)).count();
+    let agent_seconds: f64 = rows.iter().filter_map(|r| r.agent_seconds).sum();
+    let costs: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| r.usage.as_ref().and_then(|u| u.cost_usd))
+        .collect();
+    let cost_usd = (!costs.is_empty()).then(|| costs.iter().sum::<f64>());
+    let per_merged = |x: f64| (merged_patches > 0).then(|| x / merged_patches as f64);
+    let mut tiers = BTreeMap::new();
+    for r in &rows {
+        if let Some(t) = tier(r) {
+            *tiers.entry(t.to_string()).or_default() += 1;
+        }
+    }
+    let shared_scores: Vec<&TaskScore> = shared.iter().filter_map(|t| tasks.get(*t)).collect();
+    Side {
+        agent: agent.to_string(),
+        attempts: rows.len(),
+        merged_tasks: shared_scores.iter().filter(|s| s.merged()).count() as u64,
+        merge_rate: shared_scores.iter().map(|s| s.merge_share()).sum::<f64>()
+            / shared_scores.len().max(1) as f64,
+        merged_patches,
+        agent_seconds,
+        seconds_per_merged: per_merged(agent_seconds),
+        cost_usd,
+        cost_per_merged: cost_usd.and_then(per_merged),
+        tiers,
+    }
+}
+
+fn points(x: f64) -> String {
+    let p = (x * 100.0).round();
+    // Avoid "-0".
+    format!("{}", if p == 0.0 { 0.0 } else { p })
+}
+
+pub fn format_p(p: f64) -> String {
+    if p < 0.001 {
+        "p < 0.001".into()
+    } else if p < 0.01 {
+        format!("p = {p:.3}")
+    } else {
+        format!("p = {p:.2}")
+    }
+}
+
+/// The sentence a lead forwards: the difference, its interval and p-value, and what each
+/// merged patch costs relative to the other agent.
+pub fn sentence(c: &Comparison) -> String {
+    let (a, b) = (&c.a.agent, &c.b.agent);
+    let d = c.difference;
+    let stats = format!(
+        "95% CI {} to {}, {}",
+        points(d.low),
+        points(d.high),
+        format_p(c.p_value)
+    );
+    // "Within noise" only when the test and the interval agree: small samples can put
+    // them on either side of the line, and then the figures speak for themselves.
+    let noise = if c.p_value >= 0.05 && d.low <= 0.0 && d.high >= 0.0 {
+        ", within noise"
+    } else {
+        ""
+    };
+    let head = if points(d.estimate) == "0" {
+        format!("{b} and {a} merge at the same rate{noise} ({stats})")
+    } else {
+        format!(
+            "{b} merges {} points {} than {a}{noise} ({stats})",
+            points(d.estimate.abs()),
+            if d.estimate > 0.0 { "more" } else { "fewer" },
+        )
+    };
+    let tail = match (c.cost_ratio, c.time_ratio) {
+        (Some(r), _) => format!(" at {r:.1}× the cost per merged patch"),
+        (None, Some(r)) => {
+            format!(" at {r:.1}× the agent time per merged patch (no cost reported)")
+        }
+        _ if c.a.merged_patches == 0 || c.b.merged_patches == 0 => format!(
+            "; {} merged no patch, so there is no cost per merged patch to compare",
+            if c.a.merged_patches == 0 { a } else { b }
+        ),
+        _ => String::new(),
+    };
+    format!("{head}{tail}.")
+}
+
+pub fn build(
+    night: &Night,
+    patches: &BTreeMap<String, String>,
+    a: &str,
+    b: &str,
+) -> Result<Comparison, String> {
+    let judged_eval = night.judged;
+    let rows_of = |agent: &str| -> Vec<&AttemptRow> {
+        night.rows.iter().filter(|r| r.agent == agent).collect()
+    };
+    let (ra, rb) = (rows_of(a), rows_of(b));
+    for (agent, rows) in [(a, &ra), (b, &rb)] {
+        if rows.is_empty() {
+            return Err(format!(
+                "agent `{agent}` did not run in evaluation {} (agents: {})",
+                night.evaluation.id,
+                night.evaluation.agents.join(", ")
+            ));
+        }
+    }
+    let (ta, tb) = (
+        per_task(ra.iter().copied(), judged_eval),
+        per_task(rb.iter().copied(), judged_eval),
+    );
+    let shared: BTreeSet<&str> = ta
+        .keys()
+        .filter(|t| tb.contains_key(*t))
+        .map(String::as_str)
+        .collect();
+    let (mut a_wins, mut b_wins, mut ties) = (0, 0, 0);
+    let (mut sa, mut sb) = (Vec::new(), Vec::new());
+    let mut differing = Vec::new();
+    let first = |rows: &[&AttemptRow], task: &str, score: &TaskScore| {
+        let r = rows
+            .iter()
+            .filter(|r| r.task_id == task && r.outcome != Outcome::InfraError)
+            .min_by_key(|r| r.attempt);
+        TaskSide {
+            outcome: r.map(|r| r.outcome),
+            merged: score.merged(),
+            patch: r.and_then(|r| r.patch_sha256.as_deref()).map(anchor),
+            patch_sha256: r.and_then(|r| r.patch_sha256.clone()),
+        }
+    };
+    for t in &shared {
+        let (x, y) = (&ta[*t], &tb[*t]);
+        sa.push(x.merge_share());
+        sb.push(y.merge_share());
+        match (x.merged(), y.merged()) {
+            (true, false) => a_wins += 1,
+            (false, true) => b_wins += 1,
+            _ => ties += 1,
+        }
+        if x.merged() != y.merged() {
+            differing.push(TaskDiff {
+                task: t.to_string(),
+                a: first(&ra, t, x),
+                b: first(&rb, t, y),
+            });
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let patch_texts = differing
+        .iter()
+        .flat_map(|d| [&d.a.patch_sha256, &d.b.patch_sha256])
+        .flatten()
+        .filter(|sha| seen.insert(sha.as_str()))
+        .filter_map(|sha| {
+            patches.get(sha).map(|text| PatchText {
+                anchor: anchor(sha),
+                sha256: sha.clone(),
+                text: text.clone(),
+            })
+        })
+        .collect();
+    let side_a = side(a, &ra, &ta, &shared, judged_eval);
+    let side_b = side(b, &rb, &tb, &shared, judged_eval);
+    let ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) if x > 0.0 => Some(y / x),
+        _ => None,
+    };
+    let mut c = Comparison {
+        mergebench_version: crate::VERSION.to_string(),
+        suite: night.evaluation.suite.clone(),
+        evaluation: NightInfo {
+            id: night.evaluation.id.clone(),
+            created_at: night.evaluation.created_at.clone(),
+            label: night.evaluation.label.clone(),
+        },
+        judged: judged_eval,
+        cost_ratio: ratio(side_a.cost_per_merged, side_b.cost_per_merged),
+        time_ratio: ratio(side_a.seconds_per_merged, side_b.seconds_per_merged),
+        a: side_a,
+        b: side_b,
+        shared_tasks: shared.len(),
+        b_wins,
+        a_wins,
+        ties,
+        p_value: mcnemar_exact(a_wins, b_wins),
+        difference: paired_diff_ci(&sa, &sb),
+        sentence: String::new(),
+        differing,
+        patches: patch_texts,
+    };
+    c.sentence = sentence(&c);
+    Ok(c)
+}

@@ -1,0 +1,372 @@
+//! The nightly leaderboard: per agent the merge rate (the headline) with its 95% interval
+//! beside what inflates it, time and cost; agents ranked by merge rate, tied where the
+//! intervals overlap; the history of the last nights with regressions flagged; and the task ×
+//! agent matrix of the reported night. Pure: `ReportData` in, `Leaderboard` out.
+
+use super::charts::{self, BarChart, TrendChart};
+use super::data::ReportData;
+use super::history::{self, History, NightInfo, Regression, RegressionPolicy};
+use super::tasks::{by_agent, TaskScore};
+use crate::outcome::Outcome;
+use crate::results::{conventions_passed, mergeable};
+use crate::stats::{mean_ci, pass_at_k, quantile, Interval};
+use crate::store::AttemptRow;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default)]
+pub struct LeaderboardOptions {
+    /// Keep only tasks created after this date (YYYY-MM-DD).
+    pub since: Option<String>,
+    pub policy: RegressionPolicy,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PassAtK {
+    pub k: u64,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentEntry {
+    /// 1 + the number of agents whose interval lies wholly above this one's.
+    pub rank: usize,
+    /// Another agent has the same rank: the intervals cannot tell them apart.
+    pub tied: bool,
+    pub agent: String,
+    pub tasks: usize,
+    pub attempts: usize,
+    /// The headline: over tasks, the share of attempts that are mergeable.
+    pub mergeable_rate: Interval,
+    pub resolved_rate: Interval,
+    /// Of attempts the conventions scorer saw, the share that passed.
+    pub conventions_pass_rate: Option<f64>,
+    /// Of attempts the judge saw, the share it would merge.
+    pub judge_merge_rate: Option<f64>,
+    /// Of human-labeled attempts, the share people accepted; None until labels exist.
+    pub human_accept_rate: Option<f64>,
+    pub human_labels: usize,
+    /// Resolved rate ÷ mergeable rate: how much the test pass rate overstates; None when
+    /// nothing is mergeable.
+    pub inflation: Option<f64>,
+    /// Resolved rate − mergeable rate, in rate units (0.24 = 24 points).
+    pub inflation_points: f64,
+    /// pass@k where a pass is a mergeable patch (unbiased estimator).
+    pub pass_at_1: f64,
+    pub pass_at_k: Option<PassAtK>,
+    pub median_seconds: Option<f64>,
+    pub p90_seconds: Option<f64>,
+    /// From the agents' own usage reports; None when no attempt reported a cost.
+    pub cost_usd: Option<f64>,
+    pub cost_per_task: Option<f64>,
+    pub cost_per_merged: Option<f64>,
+    pub merged_patches: usize,
+    /// Reported apart: never counted against the agent.
+    pub infra_errors: usize,
+    pub scope_violations: usize,
+    pub regression: Option<Regression>,
+}
+
+/// One task × agent cell of the reported night.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    /// merged | resolved | failed | empty | infra | none
+    pub class: &'static str,
+    pub outcome: Option<Outcome>,
+    pub attempts: u64,
+    pub merged: u64,
+    /// The anchor of the first attempt's patch in the page.
+    pub patch: Option<String>,
+    pub patch_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatrixRow {
+    pub task: String,
+    pub cells: Vec<Cell>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PatchText {
+    pub anchor: String,
+    pub sha256: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Leaderboard {
+    pub mergebench_version: String,
+    pub suite: String,
+    pub evaluation: NightInfo,
+    pub since: Option<String>,
+    /// Whether a judge judged the reported night (then mergeable needs its merge verdict).
+    pub judged: bool,
+    pub agents: Vec<AgentEntry>,
+    pub history: History,
+    /// Regressions flagged on the reported night.
+    pub regressions: Vec<Regression>,
+    /// Columns are the agents in leaderboard order.
+    pub matrix: Vec<MatrixRow>,
+    #[serde(skip)]
+    pub patches: Vec<PatchText>,
+    #[serde(skip)]
+    pub rates_chart: BarChart,
+    #[serde(skip)]
+    pub trend_chart: TrendChart,
+}
+
+pub fn anchor(sha256: &str) -> String {
+    format!("patch-{}", &sha256[..12.min(sha256.len())])
+}
+
+fn share(num: usize, den: usize) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+fn entry(
+    agent: &str,
+    rows: &[&AttemptRow],
+    tasks: &BTreeMap<String, TaskScore>,
+    judged_eval: bool,
+) -> AgentEntry {
+    let counted: Vec<&&AttemptRow> = rows
+        .iter()
+        .filter(|r| r.outcome != Outcome::InfraError)
+        .collect();
+    let merge: Vec<f64> = tasks.values().map(TaskScore::merge_share).collect();
+    let resolved: Vec<f64> = tasks.values().map(TaskScore::resolved_share).collect();
+    let mergeable_rate = mean_ci(&merge);
+    let resolved_rate = mean_ci(&resolved);
+    let conv: Vec<bool> = counted
+        .iter()
+        .filter_map(|r| conventions_passed(r))
+        .collect();
+    let judged_rows: Vec<&&&AttemptRow> = counted.iter().filter(|r| r.judge.is_some()).collect();
+    let judge_merges = judged_rows
+        .iter()
+        .filter(|r| r.judge.as_ref().and_then(|j| j.verdict.as_deref()) == Some("merge"))
+        .count();
+    let k = tasks.values().map(|s| s.attempts).min().unwrap_or(0);
+    let pass = |k: u64| {
+        tasks
+            .values()
+            .map(|s| pass_at_k(s.attempts, s.merged, k))
+            .sum::<f64>()
+            / tasks.len().max(1) as f64
+    };
+    let seconds: Vec<f64> = counted.iter().filter_map(|r| r.agent_seconds).collect();
+    let costs: Vec<f64> = counted
+        .iter()
+        .filter_map(|r| r.usage.as_ref().and_then(|u| u.cost_usd))
+        .collect();
+    let cost = (!costs.is_empty()).then(|| costs.iter().sum::<f64>());
+    let merged_patches = counted.iter().filter(|r| mergeable(r, judged_eval)).count();
+    AgentEntry {
+        rank: 0,
+        tied: false,
+        agent: agent.to_string(),
+        tasks: tasks.len(),
+        attempts: counted.len(),
+        inflation: (mergeable_rate.estimate > 0.0)
+            .then(|| resolved_rate.estimate / mergeable_rate.estimate),
+        inflation_points: resolved_rate.estimate - mergeable_rate.estimate,
+        mergeable_rate,
+        resolved_rate,
+        conventions_pass_rate: share(conv.iter().filter(|p| **p).count(), conv.len()),
+        judge_merge_rate: share(judge_merges, judged_rows.len()),
+        human_accept_rate: None,
+        human_labels: 0,
+        pass_at_1: pass(1),
+        pass_at_k: (k > 1).then(|| PassAtK { k, value: pass(k) }),
+        median_seconds: quantile(&seconds, 0.5),
+        p90_seconds: quantile(&seconds, 0.9),
+        cost_usd: cost,
+        cost_per_task: cost.and_then(|c| (!tasks.is_empty()).then(|| c / tasks.len() as f64)),
+        cost_per_merged: cost.and_then(|c| (merged_patches > 0).then(|| c / merged_patches as f64)),
+        merged_patches,
+        infra_errors: rows.len() - counted.len(),
+        scope_violations: rows.iter().filter(|r| r.flags.scope_violation).count(),
+        regression: None,
+    }
+}
+
+/// Ranks by merge rate; an agent's rank counts only the agents that are better beyond doubt
+/// (their interval wholly above its own), so overlapping agents share a rank.
+fn rank(entries: &mut [AgentEntry]) {
+    entries.sort_by(|a, b| {
+        b.mergeable_rate
+            .estimate
+            .total_cmp(&a.mergeable_rate.estimate)
+            .then(
+                b.resolved_rate
+                    .estimate
+                    .total_cmp(&a.resolved_rate.estimate),
+            )
+            .then(a.agent.cmp(&b.agent))
+    });
+    let intervals: Vec<Interval> = entries.iter().map(|e| e.mergeable_rate).collect();
+    for (i, e) in entries.iter_mut().enumerate() {
+        e.rank = 1 + intervals
+            .iter()
+            .enumerate()
+            .filter(|(j, o)| *j != i && o.low > intervals[i].high)
+            .count();
+    }
+    let ranks: Vec<usize> = entries.iter().map(|e| e.rank).collect();
+    for e in entries.iter_mut() {
+        e.tied = ranks.iter().filter(|r| **r == e.rank).count() > 1;
+    }
+}
+
+fn cell(rows: &[&AttemptRow], score: Option<&TaskScore>) -> Cell {
+    let first = rows
+        .iter()
+        .filter(|r| r.outcome != Outcome::InfraError)
+        .min_by_key(|r| r.attempt)
+        .or_else(|| rows.iter().min_by_key(|r| r.attempt));
+    let class = match (first, score) {
+        (None, _) => "none",
+        (Some(_), None) => "infra",
+        (Some(_), Some(s)) if s.merged() => "merged",
+        (Some(_), Some(s)) if s.resolved > 0 => "resolved",
+        (Some(r), Some(_)) if r.outcome == Outcome::EmptyPatch => "empty",
+        _ => "failed",
+    };
+    Cell {
+        class,
+        outcome: first.map(|r| r.outcome),
+        attempts: score.map(|s| s.attempts).unwrap_or(0),
+        merged: score.map(|s| s.merged).unwrap_or(0),
+        patch: first.and_then(|r| r.patch_sha256.as_deref()).map(anchor),
+        patch_sha256: first.and_then(|r| r.patch_sha256.clone()),
+    }
+}
+
+pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderboard> {
+    if let Some(since) = &opts.since {
+        data.keep_tasks_since(since);
+    }
+    let scores = history::scores(&data.nights);
+    let history = history::build(&data.nights, &scores, opts.policy);
+    let night = data.nights.last()?;
+    let current = scores.last()?;
+    let judged_eval = night.judged;
+    let grouped = by_agent(&night.rows);
+    let empty = BTreeMap::new();
+    let mut agents: Vec<AgentEntry> = grouped
+        .iter()
+        .map(|(agent, rows)| {
+            let mut e = entry(
+                agent,
+                rows,
+                current.get(*agent).unwrap_or(&empty),
+                judged_eval,
+            );
+            e.regression = history
+                .latest_point(agent)
+                .and_then(|p| p.regression.clone());
+            e
+        })
+        .collect();
+    rank(&mut agents);
+
+    let mut cells: BTreeMap<(&str, &str), Vec<&AttemptRow>> = BTreeMap::new();
+    for r in &night.rows {
+        cells.entry((&r.task_id, &r.agent)).or_default().push(r);
+    }
+    let task_ids: std::collections::BTreeSet<&str> =
+        night.rows.iter().map(|r| r.task_id.as_str()).collect();
+    let matrix: Vec<MatrixRow> = task_ids
+        .into_iter()
+        .map(|task| MatrixRow {
+            task: task.to_string(),
+            cells: agents
+                .iter()
+                .map(|a| {
+                    let rows = cells
+                        .get(&(task, a.agent.as_str()))
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]);
+                    cell(rows, current.get(&a.agent).and_then(|m| m.get(task)))
+                })
+                .collect(),
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let linked: Vec<&str> = matrix
+        .iter()
+        .flat_map(|row| &row.cells)
+        .filter_map(|c| c.patch_sha256.as_deref())
+        .filter(|sha| seen.insert(*sha))
+        .collect();
+    let patches = linked
+        .into_iter()
+        .filter_map(|sha| {
+            data.patches.get(sha).map(|text| PatchText {
+                anchor: anchor(sha),
+                sha256: sha.to_string(),
+                text: text.clone(),
+            })
+        })
+        .collect();
+    let regressions = history.latest_regressions().into_iter().cloned().collect();
+    Some(Leaderboard {
+        mergebench_version: crate::VERSION.to_string(),
+        suite: night.evaluation.suite.clone(),
+        evaluation: NightInfo {
+            id: night.evaluation.id.clone(),
+            created_at: night.evaluation.created_at.clone(),
+            label: night.evaluation.label.clone(),
+        },
+        since: opts.since.clone(),
+        judged: judged_eval,
+        rates_chart: charts::rates(&agents),
+        trend_chart: charts::trend(&history, &agents),
+        agents,
+        regressions,
+        matrix,
+        patches,
+        history,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry_with(agent: &str, estimate: f64, low: f64, high: f64) -> AgentEntry {
+        let mut e = entry(agent, &[], &BTreeMap::new(), false);
+        e.mergeable_rate = Interval {
+            estimate,
+            low,
+            high,
+        };
+        e
+    }
+
+    #[test]
+    fn overlapping_intervals_share_a_rank() {
+        // a and b overlap; b and c overlap; a lies wholly above c; all three above d, which
+        // is therefore fourth, not third: ranks count the agents better beyond doubt.
+        let mut es = vec![
+            entry_with("c", 0.3, 0.2, 0.55),
+            entry_with("a", 0.8, 0.7, 0.9),
+            entry_with("b", 0.6, 0.45, 0.75),
+            entry_with("d", 0.05, 0.0, 0.1),
+        ];
+        rank(&mut es);
+        let got: Vec<(&str, usize, bool)> = es
+            .iter()
+            .map(|e| (e.agent.as_str(), e.rank, e.tied))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", 1, true),
+                ("b", 1, true),
+                ("c", 2, false),
+                ("d", 4, false)
+            ]
+        );
+    }
+}

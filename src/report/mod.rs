@@ -1,0 +1,82 @@
+//! Reports engineering leads read: the leaderboard (per agent, with history and regression
+//! flags) and the paired comparison of two agents. Building a report is pure (rows in, a
+//! serialisable report out); rendering fills the templates in `reports/`; only `data::load`
+//! reads the store.
+
+pub mod charts;
+pub mod compare;
+pub mod data;
+pub mod history;
+pub mod leaderboard;
+pub mod render;
+pub mod tasks;
+
+pub use render::Format;
+
+use crate::error::Error;
+use crate::store::Store;
+use std::path::Path;
+
+/// The leaderboard of an evaluation (default: the latest) with `history` nights.
+pub fn leaderboard_from_store(
+    store: &Store,
+    eval: Option<&str>,
+    history: usize,
+    opts: &leaderboard::LeaderboardOptions,
+) -> Result<leaderboard::Leaderboard, Error> {
+    let data = data::load(
+        store,
+        &data::Selection {
+            eval,
+            history,
+            agents: &[],
+        },
+    )?;
+    leaderboard::build(data, opts).ok_or_else(|| Error::Usage("no evaluation to report".into()))
+}
+
+/// Compares agents `a` and `b` in an evaluation (default: the latest that ran both).
+pub fn compare_from_store(
+    store: &Store,
+    eval: Option<&str>,
+    a: &str,
+    b: &str,
+) -> Result<compare::Comparison, Error> {
+    if a == b {
+        return Err(Error::Usage(format!(
+            "compare needs two different agents, got `{a}` twice"
+        )));
+    }
+    let agents = [a.to_string(), b.to_string()];
+    let data = data::load(
+        store,
+        &data::Selection {
+            eval,
+            history: 1,
+            agents: if eval.is_some() { &[] } else { &agents },
+        },
+    )?;
+    let night = data.current().expect("load returns the reported night");
+    compare::build(night, &data.patches, a, b).map_err(Error::Usage)
+}
+
+/// Writes a report whole or not at all: to a temporary file beside it, then renamed.
+pub fn write_report(path: &Path, text: &str) -> Result<(), Error> {
+    let fail = |e: std::io::Error| {
+        Error::input(
+            path,
+            None,
+            format!("cannot write the report: {e}"),
+            "choose a writable path for --out",
+        )
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    std::fs::write(tmp.path(), text).map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
