@@ -83,11 +83,27 @@ impl Default for RawRegression {
 struct RawDrift {
     #[serde(default = "yes")]
     fail: bool,
+    #[serde(default = "default_margin")]
+    margin: f64,
+    #[serde(default = "default_floor")]
+    floor: f64,
+}
+
+fn default_margin() -> f64 {
+    0.10
+}
+
+fn default_floor() -> f64 {
+    0.40
 }
 
 impl Default for RawDrift {
     fn default() -> Self {
-        RawDrift { fail: true }
+        RawDrift {
+            fail: true,
+            margin: default_margin(),
+            floor: default_floor(),
+        }
     }
 }
 
@@ -136,7 +152,8 @@ pub struct NightlyConfig {
     pub judges_dir: PathBuf,
     pub max_judge_cost: Option<f64>,
     pub label: String,
-    /// Re-judge the labeled checkpoints: accepted, reported as unavailable in this build.
+    /// Re-judge the labeled checkpoints with the night's judge, so a changed provider model
+    /// shows up in the drift figures the same night.
     pub checkpoints: bool,
     html: Option<String>,
     markdown: Option<String>,
@@ -146,6 +163,10 @@ pub struct NightlyConfig {
     pub policy: RegressionPolicy,
     pub fail_on_regression: bool,
     pub fail_on_drift: bool,
+    /// Held-out kappa may fall this far below the baseline judge version's before the alarm.
+    pub drift_margin: f64,
+    /// Held-out kappa below this raises the alarm whatever the baseline.
+    pub drift_floor: f64,
 }
 
 impl NightlyConfig {
@@ -263,6 +284,8 @@ impl NightlyConfig {
             },
             fail_on_regression: raw.regression.fail,
             fail_on_drift: raw.drift.fail,
+            drift_margin: raw.drift.margin,
+            drift_floor: raw.drift.floor,
         })
     }
 

@@ -141,14 +141,42 @@ pub async fn nightly(cfg: &NightlyConfig, store: Arc<Store>) -> Result<i32, Erro
         nights.push(night);
     }
     if cfg.checkpoints {
-        println!(
-            "checkpoints: re-judging labeled checkpoints is not available in this build; skipped"
-        );
+        match &cfg.judge {
+            Some(j) => {
+                let setup = judge_setup(j, &judge_opts)?;
+                let summary = crate::judge::checkpoints::judge_checkpoints(
+                    &store,
+                    &setup.judge,
+                    &setup.budget,
+                    None,
+                )
+                .await?;
+                println!("checkpoints: {}", summary.describe());
+            }
+            None => println!("checkpoints: no judge configured; skipped"),
+        }
     }
-    println!("drift: not available in this build; no alarm raised");
+    let drift = crate::drift::compute(
+        &store.drift_labels()?,
+        &store.checkpoint_verdicts()?,
+        &crate::drift::DriftOptions {
+            margin: cfg.drift_margin,
+            floor: cfg.drift_floor,
+            ..Default::default()
+        },
+    );
+    for a in &drift.alarms {
+        println!("drift alarm: {a}");
+    }
+    if !drift.alarmed() {
+        println!("drift: no alarm");
+    }
     let regressions: usize = nights.iter().map(|n| n.regressions.len()).sum();
     Ok(if regressions > 0 && cfg.fail_on_regression {
         println!("nightly: {regressions} regression(s): exit 1");
+        exit::CHECK_FAILED
+    } else if drift.alarmed() && cfg.fail_on_drift {
+        println!("nightly: judge drift alarm: exit 1");
         exit::CHECK_FAILED
     } else {
         println!("nightly: no regression");

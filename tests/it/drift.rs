@@ -285,3 +285,54 @@ fn checkpoints_under_two_judge_versions_and_the_drift_alarm() {
         }
     }
 }
+
+/// `nightly` with `checkpoints = true` re-judges the labeled items with the night's judge;
+/// a judge that drifted from people (the lenient heuristic) raises the alarm and exit 1.
+#[test]
+fn nightly_rejudges_the_checkpoints_and_fails_on_a_drift_alarm() {
+    let d = labeled();
+    d.ok(&["judge", "checkpoints", "--judge", "heuristic"]);
+    let f = crate::fixture::Fixture::new();
+    write(
+        &f.agents().join("noop.toml"),
+        "name = \"noop\"\ncommand = [\"true\"]\ntimeout = \"60s\"\nmemory = \"256MiB\"\n",
+    );
+    let config = f.dir.path().join("nightly.toml");
+    write(
+        &config,
+        &format!(
+            "suites = [\"{}\"]\nagents = [\"noop\"]\nagents_dir = \"{}\"\njudge = \"heuristic-lenient\"\njudges_dir = \"{}\"\ncheckpoints = true\n[report]\njson = \"out/{{suite}}.json\"\n[drift]\nmargin = 0.10\nfloor = 0.40\n",
+            f.suite().display(),
+            f.agents().display(),
+            repo().join("judges").display()
+        ),
+    );
+    let out = crate::fixture::bin()
+        .arg("--db")
+        .arg(&d.db)
+        .args(["nightly", "--config"])
+        .arg(&config)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("checkpoints: "), "{stdout}");
+    assert!(
+        stdout.contains("drift alarm: ") && stdout.contains("heuristic-lenient"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("nightly: judge drift alarm: exit 1"),
+        "{stdout}"
+    );
+    // The re-judged checkpoints are stored: the lenient version now has verdicts of its own.
+    let versions = sqlite(
+        &d.db,
+        "SELECT count(DISTINCT judge_version) FROM checkpoint_verdicts",
+    );
+    assert_eq!(versions[0][0], "2");
+}
