@@ -514,57 +514,15 @@ async fn a_large_diff_is_paged_and_each_page_has_both_views() {
     assert!(past.contains("page 3 of 3"));
 }
 
-/// chromedriver on a free port, killed when dropped.
-struct Driver {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn chromedriver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new("/usr/bin/chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (bash scripts/setup.sh installs it)");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Driver { child, port }
-}
+use crate::browser::{chromedriver, Driver};
 
 async fn browser(driver: &Driver) -> fantoccini::Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), "chrome".into());
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-dev-shm-usage", "--window-size=1280,1000"],
-        }),
-    );
-    // Plain HTTP to the local driver: no TLS stack needed.
-    fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session in headless Chromium")
+    crate::browser::session(
+        driver,
+        &["--disable-dev-shm-usage", "--window-size=1280,1000"],
+        serde_json::Map::new(),
+    )
+    .await
 }
 
 async fn wait_for_url(c: &fantoccini::Client, not: &str) -> String {

@@ -2,6 +2,7 @@
 //! (`bash scripts/setup.sh` starts it); the rest run anywhere.
 
 mod agents;
+mod browser;
 mod cli;
 mod drift;
 mod fixture;

@@ -369,40 +369,7 @@ fn report_commands_write_every_format() {
     }
 }
 
-/// chromedriver on a free port, killed when dropped.
-struct Driver {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_chromedriver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new("/usr/bin/chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("chromedriver (bash scripts/setup.sh installs it)");
-    let driver = Driver { child, port };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return driver;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("chromedriver did not listen on port {port}");
-}
+use crate::browser::{chromedriver as start_chromedriver, Driver};
 
 /// The browser's console log: the legacy endpoint chromedriver still serves.
 #[derive(Debug)]
@@ -436,22 +403,10 @@ struct PageReport {
 async fn open_in_chromium(driver: &Driver, page: &Path) -> PageReport {
     let mut caps = serde_json::Map::new();
     caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        }),
-    );
-    caps.insert(
         "goog:loggingPrefs".into(),
         serde_json::json!({ "browser": "ALL" }),
     );
-    let client =
-        fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await
-            .expect("a chromium session");
+    let client = crate::browser::session(driver, &[], caps).await;
     client
         .goto(&format!("file://{}", page.display()))
         .await
