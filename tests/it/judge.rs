@@ -5,7 +5,6 @@
 
 use crate::fixture::{bin, sqlite};
 use mergebench::config::suite::load_suite;
-use mergebench::grade::Grade;
 use mergebench::judge::budget::Budget;
 use mergebench::judge::injection::{scan_patch, FindingKind};
 use mergebench::judge::input::{ReviewInput, TestSummary};
@@ -13,10 +12,9 @@ use mergebench::judge::pairwise::{judge_pair, PairOutcome};
 use mergebench::judge::spec::Limits;
 use mergebench::judge::verdict::Decision;
 use mergebench::judge::{load_judge, Halt, Judge};
-use mergebench::outcome::{Outcome, TestResult, TestVerdict};
+use mergebench::outcome::Outcome;
 use mergebench::patch::Patch;
 use mergebench::store::{NewAttempt, NewEvaluation, Store};
-use mergebench::testparse::TestStatus;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -678,35 +676,6 @@ struct DemoEval {
     eval: String,
 }
 
-fn passing_grade(task: &mergebench::config::suite::Task) -> String {
-    let pass = |ids: &[String]| -> Vec<TestResult> {
-        ids.iter()
-            .map(|id| TestResult {
-                id: id.clone(),
-                status: Some(TestStatus::Passed),
-            })
-            .collect()
-    };
-    serde_json::to_string(&Grade {
-        applied: true,
-        apply_method: None,
-        apply_error: None,
-        verdict: Some(TestVerdict {
-            fail_to_pass: pass(&task.tests.fail_to_pass),
-            pass_to_pass: pass(&task.tests.pass_to_pass),
-            exit_code: 0,
-            timed_out: false,
-            inconsistent: false,
-        }),
-        output: "== 9 passed in 0.12s ==".into(),
-        output_bytes: 23,
-        parse_error: None,
-        oom_killed: false,
-        seconds: 1.0,
-    })
-    .unwrap()
-}
-
 /// An evaluation of the demo suite as `run` would store it, without Docker: the gold patch
 /// of three tasks (oracle), an empty patch (noop), and one gold patch with a note to the
 /// reviewer (hostile). Four attempts have a patch to judge.
@@ -743,7 +712,8 @@ fn demo_eval() -> DemoEval {
                     outcome,
                     raw_patch: Some(p.clone()),
                     graded_patch: Some(p),
-                    grade_json: (outcome == Outcome::Resolved).then(|| passing_grade(task)),
+                    grade_json: (outcome == Outcome::Resolved)
+                        .then(|| crate::fixture::passing_grade(task)),
                     grader_version: "tests-1".into(),
                     ..Default::default()
                 })
@@ -1193,7 +1163,7 @@ async fn attempts_that_share_a_patch_are_judged_once() {
             outcome: Outcome::Resolved,
             raw_patch: Some(p.clone()),
             graded_patch: Some(p),
-            grade_json: Some(passing_grade(t0)),
+            grade_json: Some(crate::fixture::passing_grade(t0)),
             grader_version: "tests-1".into(),
             ..Default::default()
         })

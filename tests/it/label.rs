@@ -4,13 +4,10 @@
 
 use crate::fixture::{bin, sqlite};
 use mergebench::config::suite::{load_suite, Task};
-use mergebench::grade::Grade;
 use mergebench::labels::rubric::Rubric;
 use mergebench::outcome::Outcome;
-use mergebench::outcome::{TestResult, TestVerdict};
 use mergebench::patch::Patch;
 use mergebench::store::{NewAttempt, NewEvaluation, Store};
-use mergebench::testparse::TestStatus;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -26,35 +23,6 @@ pub const HOSTILE_LINES: &str =
 
 /// The name of the agent that wrote the hostile patch: the page must never show it.
 pub const SECRET_AGENT: &str = "agent-name-must-stay-hidden";
-
-fn passing_grade(task: &Task) -> String {
-    let pass = |ids: &[String]| -> Vec<TestResult> {
-        ids.iter()
-            .map(|id| TestResult {
-                id: id.clone(),
-                status: Some(TestStatus::Passed),
-            })
-            .collect()
-    };
-    serde_json::to_string(&Grade {
-        applied: true,
-        apply_method: None,
-        apply_error: None,
-        verdict: Some(TestVerdict {
-            fail_to_pass: pass(&task.tests.fail_to_pass),
-            pass_to_pass: pass(&task.tests.pass_to_pass),
-            exit_code: 0,
-            timed_out: false,
-            inconsistent: false,
-        }),
-        output: "== 9 passed in 0.12s ==".into(),
-        output_bytes: 23,
-        parse_error: None,
-        oom_killed: false,
-        seconds: 1.0,
-    })
-    .unwrap()
-}
 
 /// What a kind of agent does to a task's gold patch, and the outcome it gets.
 pub fn patch_of(kind: &str, task: &Task) -> (Vec<u8>, Outcome) {
@@ -130,7 +98,8 @@ impl LabelDb {
                     outcome,
                     raw_patch: Some(p.clone()),
                     graded_patch: Some(p),
-                    grade_json: (outcome == Outcome::Resolved).then(|| passing_grade(t)),
+                    grade_json: (outcome == Outcome::Resolved)
+                        .then(|| crate::fixture::passing_grade(t)),
                     grader_version: "tests-1".into(),
                     ..Default::default()
                 })
