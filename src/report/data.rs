@@ -24,6 +24,10 @@ pub struct ReportData {
     pub task_created: HashMap<String, String>,
     /// Patch texts by sha256, for the patches of the reported night (lossy UTF-8).
     pub patches: BTreeMap<String, String>,
+    /// The reviewers' verdict on each labeled (task hash, patch sha256): dev-split labels
+    /// only (held-out labels stay behind the holdout wall), majority of each reviewer's
+    /// latest label, ties to the more cautious verdict.
+    pub human: HashMap<(String, String), String>,
 }
 
 impl ReportData {
@@ -126,5 +130,80 @@ pub fn load(store: &Store, sel: &Selection<'_>) -> Result<ReportData, Error> {
         nights,
         task_created: store.task_created_dates()?,
         patches,
+        human: human_verdicts(store.dev_labels()?),
     })
+}
+
+/// Majority of each reviewer's latest verdict per item; a tie goes to the more cautious one.
+pub fn human_verdicts(labels: Vec<crate::store::LabelRecord>) -> HashMap<(String, String), String> {
+    let mut latest: HashMap<(String, String, String), (i64, String)> = HashMap::new();
+    for l in labels {
+        let key = (l.task_hash, l.patch_sha256, l.reviewer);
+        if latest.get(&key).is_none_or(|(id, _)| *id < l.id) {
+            latest.insert(key, (l.id, l.verdict));
+        }
+    }
+    let mut votes: HashMap<(String, String), [u32; 3]> = HashMap::new();
+    for ((task, patch, _), (_, verdict)) in latest {
+        let slot = match verdict.as_str() {
+            "merge" => 0,
+            "revise" => 1,
+            _ => 2,
+        };
+        votes.entry((task, patch)).or_default()[slot] += 1;
+    }
+    votes
+        .into_iter()
+        .map(|(k, v)| {
+            let best = *v.iter().max().unwrap();
+            // Most cautious among the most voted: reject, then revise, then merge.
+            let verdict = if v[2] == best {
+                "reject"
+            } else if v[1] == best {
+                "revise"
+            } else {
+                "merge"
+            };
+            (k, verdict.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(id: i64, patch: &str, reviewer: &str, verdict: &str) -> crate::store::LabelRecord {
+        crate::store::LabelRecord {
+            id,
+            task_id: "t".into(),
+            task_hash: "th".into(),
+            patch_sha256: patch.into(),
+            reviewer: reviewer.into(),
+            verdict: verdict.into(),
+            reasons: vec![],
+            comment: String::new(),
+            seconds: None,
+            rubric_version: "r".into(),
+            source: "test".into(),
+            created_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn human_verdicts_take_each_reviewers_latest_then_the_majority() {
+        let h = human_verdicts(vec![
+            // p1: ana changed her mind to merge; ben and cy merge too.
+            label(1, "p1", "ana", "reject"),
+            label(2, "p1", "ben", "merge"),
+            label(3, "p1", "ana", "merge"),
+            label(4, "p1", "cy", "merge"),
+            // p2: a tie between merge and revise goes to the more cautious one.
+            label(5, "p2", "ana", "merge"),
+            label(6, "p2", "ben", "revise"),
+        ]);
+        assert_eq!(h[&("th".to_string(), "p1".to_string())], "merge");
+        assert_eq!(h[&("th".to_string(), "p2".to_string())], "revise");
+        assert_eq!(h.len(), 2);
+    }
 }

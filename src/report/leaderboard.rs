@@ -12,7 +12,7 @@ use crate::results::{conventions_passed, mergeable};
 use crate::stats::{mean_ci, pass_at_k, quantile, Interval};
 use crate::store::AttemptRow;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Default)]
 pub struct LeaderboardOptions {
@@ -128,6 +128,7 @@ fn entry(
     rows: &[&AttemptRow],
     tasks: &BTreeMap<String, TaskScore>,
     judged_eval: bool,
+    human: &HashMap<(String, String), String>,
 ) -> AgentEntry {
     let counted: Vec<&&AttemptRow> = rows
         .iter()
@@ -161,6 +162,11 @@ fn entry(
         .collect();
     let cost = (!costs.is_empty()).then(|| costs.iter().sum::<f64>());
     let merged_patches = counted.iter().filter(|r| mergeable(r, judged_eval)).count();
+    // Reviewers label the patch the agent proposed (the raw patch).
+    let human_verdicts: Vec<&String> = counted
+        .iter()
+        .filter_map(|r| human.get(&(r.task_hash.clone(), r.raw_patch_sha256.clone()?)))
+        .collect();
     AgentEntry {
         rank: 0,
         tied: false,
@@ -174,8 +180,14 @@ fn entry(
         resolved_rate,
         conventions_pass_rate: share(conv.iter().filter(|p| **p).count(), conv.len()),
         judge_merge_rate: share(judge_merges, judged_rows.len()),
-        human_accept_rate: None,
-        human_labels: 0,
+        human_accept_rate: share(
+            human_verdicts
+                .iter()
+                .filter(|v| v.as_str() == "merge")
+                .count(),
+            human_verdicts.len(),
+        ),
+        human_labels: human_verdicts.len(),
         pass_at_1: pass(1),
         pass_at_k: (k > 1).then(|| PassAtK { k, value: pass(k) }),
         median_seconds: quantile(&seconds, 0.5),
@@ -261,6 +273,7 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
                 rows,
                 current.get(*agent).unwrap_or(&empty),
                 judged_eval,
+                &data.human,
             );
             e.regression = history
                 .latest_point(agent)
@@ -335,7 +348,7 @@ mod tests {
     use super::*;
 
     fn entry_with(agent: &str, estimate: f64, low: f64, high: f64) -> AgentEntry {
-        let mut e = entry(agent, &[], &BTreeMap::new(), false);
+        let mut e = entry(agent, &[], &BTreeMap::new(), false, &HashMap::new());
         e.mergeable_rate = Interval {
             estimate,
             low,

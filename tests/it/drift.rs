@@ -336,3 +336,35 @@ fn nightly_rejudges_the_checkpoints_and_fails_on_a_drift_alarm() {
     );
     assert_eq!(versions[0][0], "2");
 }
+
+/// The leaderboard's human-accept rate comes from dev-split labels only.
+#[test]
+fn the_leaderboard_shows_the_human_accept_rate_from_dev_labels() {
+    let d = labeled();
+    let out = d.ok(&["report", "leaderboard", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let agents = v["agents"].as_array().unwrap();
+    let by = |name: &str| agents.iter().find(|a| a["agent"] == name).unwrap().clone();
+    let dev: usize = sqlite(
+        &d.db,
+        "SELECT count(*) FROM label_items WHERE split = 'dev'",
+    )[0][0]
+        .parse()
+        .unwrap();
+    let counted: u64 = agents
+        .iter()
+        .map(|a| a["human_labels"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        counted as usize, dev,
+        "every dev item and no held-out item counts: {v}"
+    );
+    let (oracle, regressor) = (by("oracle"), by("regressor"));
+    assert!(
+        oracle["human_labels"].as_u64().unwrap() > 0
+            && regressor["human_labels"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+    assert_eq!(oracle["human_accept_rate"], 1.0);
+    assert_eq!(regressor["human_accept_rate"], 0.0);
+}
