@@ -349,22 +349,7 @@ pub fn load_settings(dir: &Path) -> Result<SuiteSettings, Error> {
         .ok_or_else(|| missing(&file, "repo", "source", "\"repo.bundle\""))?;
     let source = resolve_source(&src)?;
     let environment = resolve_environment(&RawEnvironment::default(), &file, &text, &d)?;
-    let command = pick(&none.command, &d.raw.tests.command, &file, &text, &d)
-        .ok_or_else(|| missing(&file, "tests", "command", "\"python3 -m pytest -rA\""))?
-        .value;
-    let fmt = pick(&none.format, &d.raw.tests.format, &file, &text, &d)
-        .ok_or_else(|| missing(&file, "tests", "format", "\"pytest\""))?;
-    let format: Format = fmt
-        .value
-        .parse()
-        .map_err(|e: crate::testparse::FormatError| {
-            Error::input(
-                fmt.file,
-                fmt.line(Some("tests"), "format"),
-                e.to_string(),
-                "use one of the formats listed",
-            )
-        })?;
+    let (command, format) = test_command(&none, &file, &text, &d)?;
     let timeout = match &d.raw.tests.timeout {
         Some(t) => parse_duration(t).map_err(|e| {
             Error::input(
@@ -491,22 +476,7 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
     let environment = resolve_environment(&raw.environment, file, &text, d)?;
 
     // Tests.
-    let command = pick(&raw.tests.command, &d.raw.tests.command, file, &text, d)
-        .ok_or_else(|| missing(file, "tests", "command", "\"python3 -m pytest -rA\""))?
-        .value;
-    let fmt = pick(&raw.tests.format, &d.raw.tests.format, file, &text, d)
-        .ok_or_else(|| missing(file, "tests", "format", "\"pytest\""))?;
-    let format: Format = fmt
-        .value
-        .parse()
-        .map_err(|e: crate::testparse::FormatError| {
-            Error::input(
-                fmt.file,
-                fmt.line(Some("tests"), "format"),
-                e.to_string(),
-                "use one of the formats listed",
-            )
-        })?;
+    let (command, format) = test_command(&raw.tests, file, &text, d)?;
     let tpatch = pick(&raw.tests.patch, &d.raw.tests.patch, file, &text, d)
         .ok_or_else(|| missing(file, "tests", "patch", "\"tests.patch\""))?;
     let tpatch_path = tpatch.base_dir.join(&tpatch.value);
@@ -610,6 +580,32 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
     };
     task.hash = task_hash(&task);
     Ok(task)
+}
+
+/// The test command and its output format, from the task or the suite.
+fn test_command(
+    tests: &RawTests,
+    file: &Path,
+    text: &str,
+    d: &Defaults,
+) -> Result<(String, Format), Error> {
+    let command = pick(&tests.command, &d.raw.tests.command, file, text, d)
+        .ok_or_else(|| missing(file, "tests", "command", "\"python3 -m pytest -rA\""))?
+        .value;
+    let fmt = pick(&tests.format, &d.raw.tests.format, file, text, d)
+        .ok_or_else(|| missing(file, "tests", "format", "\"pytest\""))?;
+    let format = fmt
+        .value
+        .parse()
+        .map_err(|e: crate::testparse::FormatError| {
+            Error::input(
+                fmt.file,
+                fmt.line(Some("tests"), "format"),
+                e.to_string(),
+                "use one of the formats listed",
+            )
+        })?;
+    Ok((command, format))
 }
 
 fn resolve_source(p: &Pick<'_, String>) -> Result<Source, Error> {
