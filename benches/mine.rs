@@ -49,10 +49,11 @@ async fn main() {
             all_commits: false,
             issues: None,
             leak: LeakPolicy::Redact,
+            rewrite: None,
             env: EnvOptions::default(),
             progress: false,
         };
-        let report = match mine(&docker, &store, &opts).await {
+        let report = match mine(&docker, &store, &opts, None).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("mine bench: {e}");

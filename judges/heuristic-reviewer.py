@@ -5,8 +5,10 @@ Protocol mergebench-judge/1: reads one JSON request on stdin, writes one JSON an
 stdout. It never reads the prompt text, only the facts mergebench computed (request["data"]):
 the hidden tests' outcome, files changed outside the area the reference fix touches, test
 files the patch edits, and injection findings. No model, no network: the demo's judge.
+Asked to rewrite a mined problem statement, it drops what names the fix (rewrite()).
 """
 import json
+import re
 import sys
 
 # --lenient: merge whatever passes the tests (judges/heuristic-lenient.toml).
@@ -86,10 +88,34 @@ def quality(scores, decision):
     return ({"merge": 2, "revise": 1, "reject": 0}[decision], sum(scores.values()))
 
 
+def names(text):
+    """The identifier-like words of a text."""
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+
+
+def rewrite(d):
+    """A problem statement without the fix: the commit message's title and sentences that
+    name nothing the fix adds (request["data"]["forbidden"]). No model: a stand-in that shows
+    the pipeline; a model writes a real statement from the fix and the tests."""
+    forbidden = set(d.get("forbidden") or [])
+    title = " ".join(w for w in d["title"].split() if not names(w) & forbidden).strip()
+    body = "\n".join(l for l in d["problem"].splitlines() if not l.startswith("# "))
+    kept = [
+        s.strip()
+        for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", body)
+        if s.strip() and not names(s) & forbidden
+    ]
+    tests = d.get("fail_to_pass") or []
+    statement = " ".join(kept) or "The behaviour these tests check is wrong: " + ", ".join(tests) + "."
+    return {"title": title or "Behaviour differs from what the tests expect", "statement": statement}
+
+
 def main():
     req = json.load(sys.stdin)
     names = [c["name"] for c in req.get("rubric", [])]
-    if req.get("purpose") == "pairwise":
+    if req.get("purpose") == "rewrite":
+        answer = rewrite(req["data"])
+    elif req.get("purpose") == "pairwise":
         first = assess(req["data"]["first"])
         second = assess(req["data"]["second"])
         qa, qb = quality(first[0], first[2]), quality(second[0], second[2])

@@ -464,6 +464,12 @@ pub struct MineArgs {
     /// When a commit message names what the fix adds: redact those names, or drop the commit.
     #[arg(long, value_enum, default_value_t = crate::mine::LeakPolicy::Redact)]
     pub leak: crate::mine::LeakPolicy,
+    /// Rewrite each proven task's problem statement through this judge (judges/<name>.toml
+    /// with a [rewrite] table); the rewrite must pass the same leak check.
+    #[arg(long, value_name = "JUDGE", help_heading = "Rewrite")]
+    pub rewrite: Option<String>,
+    #[command(flatten, next_help_heading = "Rewrite")]
+    pub judge_opts: JudgeOpts,
     /// New suites: the task image's Dockerfile (copied to env/; default: proposed).
     #[arg(long, help_heading = "New suite")]
     pub dockerfile: Option<PathBuf>,
@@ -508,6 +514,7 @@ impl MineArgs {
             all_commits: self.all_commits,
             issues: self.issues,
             leak: self.leak,
+            rewrite: self.rewrite,
             env: crate::mine::EnvOptions {
                 dockerfile: self.dockerfile,
                 image: self.image,
@@ -814,13 +821,18 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             command: TasksCommand::Mine(args),
         } => {
             let json = args.json;
+            let rewriter = args
+                .rewrite
+                .as_deref()
+                .map(|j| judge_setup(j, &args.judge_opts))
+                .transpose()?;
             let opts = args.options();
             let store = open_store(&cli.db)?;
             let docker = Docker::connect().await?;
             docker.gc(GcScope::Orphans).await?;
             // Boxed so that dropping it on Ctrl-C removes its staged task folders and stops
             // its test runs before their containers are collected.
-            let mut work = Box::pin(crate::mine::mine(&docker, &store, &opts));
+            let mut work = Box::pin(crate::mine::mine(&docker, &store, &opts, rewriter.as_ref()));
             let finished = tokio::select! {
                 r = &mut work => Some(r),
                 _ = tokio::signal::ctrl_c() => None,
@@ -843,12 +855,27 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
                     "candidates_checked": report.candidates_checked,
                     "seconds": report.seconds,
                     "checked_per_minute": report.checked_per_minute(),
+                    "rewrite": report.rewrite,
                 }));
             } else {
                 for line in &report.setup {
                     println!("{line}");
                 }
                 print!("{}", crate::mine::funnel::render(&report.commits));
+                if let Some(r) = &report.rewrite {
+                    println!(
+                        "rewrote {} problem statement{} through judge `{}` ({} request{}, ${:.4}); {} kept the commit message's, {} dropped{}",
+                        r.rewritten,
+                        if r.rewritten == 1 { "" } else { "s" },
+                        r.judge,
+                        r.requests,
+                        if r.requests == 1 { "" } else { "s" },
+                        r.cost_usd,
+                        r.kept,
+                        r.dropped,
+                        if r.budget_exhausted { "; the judge's budget ran out" } else { "" },
+                    );
+                }
                 println!(
                     "wrote {} task{} to {} in {:.0}s ({:.1} candidates checked per minute); run {} in {}",
                     report.written.len(),

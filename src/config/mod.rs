@@ -42,8 +42,12 @@ pub fn line_of_key(text: &str, section: Option<&str>, key: &str) -> Option<usize
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.starts_with('[') {
+            // `[name]`, `[[name]]`, either with a comment after it.
             current = Some(
-                line.trim_matches(|c| c == '[' || c == ']')
+                line.trim_start_matches('[')
+                    .split(']')
+                    .next()
+                    .unwrap_or("")
                     .trim()
                     .to_string(),
             );

@@ -128,6 +128,7 @@ impl Judge {
             (true, _) => "repair",
             (false, Purpose::Verdict) => "verdict",
             (false, Purpose::Pairwise) => "pairwise",
+            (false, Purpose::Rewrite) => "rewrite",
         };
         let mut retry = 0;
         loop {

@@ -25,6 +25,7 @@ pub mod pass;
 pub mod prompt;
 pub mod provider;
 pub mod retry;
+pub mod rewrite;
 pub mod schema;
 pub mod secret;
 pub mod spec;

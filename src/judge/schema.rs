@@ -54,6 +54,22 @@ pub fn pairwise_schema() -> Value {
     })
 }
 
+/// A rewritten problem statement: a one-line title and the statement in Markdown.
+pub fn statement_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["title", "statement"],
+        "properties": {
+            "title": {"type": "string", "description": "One line naming the problem, not the fix."},
+            "statement": {
+                "type": "string",
+                "description": "The problem as a user or maintainer would report it, in Markdown, without naming how to fix it."
+            }
+        }
+    })
+}
+
 /// Checks `value` against `schema`; the error names the JSON path that is wrong.
 pub fn validate(schema: &Value, value: &Value) -> Result<(), String> {
     check(schema, value, "$")

@@ -29,6 +29,7 @@ struct RawJudge {
     system: String,
     user: String,
     pairwise: Option<String>,
+    rewrite: Option<RawRewrite>,
     timeout: Option<String>,
     concurrency: Option<usize>,
     max_retries: Option<u32>,
@@ -37,6 +38,14 @@ struct RawJudge {
     #[serde(default)]
     budget: Limits,
     rubric: Vec<Criterion>,
+}
+
+/// `[rewrite]`: the templates that rewrite a mined task's problem statement.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRewrite {
+    system: String,
+    user: String,
 }
 
 /// USD per million tokens. A cost the provider reports itself wins over this table.
@@ -142,6 +151,8 @@ pub struct JudgeSpec {
     pub system: Template,
     pub user: Template,
     pub pairwise: Option<Template>,
+    /// Templates for rewriting mined problem statements (`tasks mine --rewrite`).
+    pub rewrite: Option<RewriteTemplates>,
     #[serde(serialize_with = "ser_secs")]
     pub timeout: Duration,
     pub concurrency: usize,
@@ -153,6 +164,14 @@ pub struct JudgeSpec {
     pub rubric: Vec<Criterion>,
     pub file: PathBuf,
     /// sha256 of provider, model, temperature, templates and rubric: stored with every verdict.
+    pub version: String,
+}
+
+/// The `[rewrite]` templates and their own version: what could change a rewritten statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct RewriteTemplates {
+    pub system: Template,
+    pub user: Template,
     pub version: String,
 }
 
@@ -357,14 +376,16 @@ pub fn load_judge(file: &Path) -> Result<JudgeSpec, Error> {
             ));
         }
     }
-    let template = |key: &str, rel: &str| -> Result<Template, Error> {
+    let template_in = |table: Option<&str>, key: &str, rel: &str| -> Result<Template, Error> {
         let path = dir.join(rel);
-        let bytes = read_file(&path, "prompt template", Some((file, at(key))))?;
+        let line = line_of_key(&text, table, key);
+        let bytes = read_file(&path, "prompt template", Some((file, line)))?;
         Ok(Template {
             file: path,
             text: String::from_utf8_lossy(&bytes).into_owned(),
         })
     };
+    let template = |key: &str, rel: &str| template_in(None, key, rel);
     let system = template("system", &raw.system)?;
     let user = template("user", &raw.user)?;
     let pairwise = raw
@@ -387,6 +408,26 @@ pub fn load_judge(file: &Path) -> Result<JudgeSpec, Error> {
             "check the command's paths (relative to this file's folder)",
         )
     })?;
+    let rewrite = match &raw.rewrite {
+        None => None,
+        Some(r) => {
+            let system = template_in(Some("rewrite"), "system", &r.system)?;
+            let user = template_in(Some("rewrite"), "user", &r.user)?;
+            let version = judge_version(&provider, &raw.model, temperature, &system, &user, &[])
+                .map_err(|e| {
+                    bad(
+                        "command",
+                        format!("a file the command names cannot be read: {e}"),
+                        "check the command's paths (relative to this file's folder)",
+                    )
+                })?;
+            Some(RewriteTemplates {
+                system,
+                user,
+                version,
+            })
+        }
+    };
     Ok(JudgeSpec {
         name,
         description: raw.description,
@@ -398,6 +439,7 @@ pub fn load_judge(file: &Path) -> Result<JudgeSpec, Error> {
         system,
         user,
         pairwise,
+        rewrite,
         timeout,
         concurrency,
         max_retries: raw.max_retries.unwrap_or(4),
@@ -533,6 +575,41 @@ mod tests {
             assert!(err.contains(expected), "expected `{expected}` in {err}");
             assert!(err.contains("fix:"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_rewrite_table_has_its_own_templates_and_version() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("rs.j2"), "rewrite system").unwrap();
+        std::fs::write(tmp.path().join("ru.j2"), "rewrite user").unwrap();
+        let body = GOOD.replace(
+            "[price]",
+            "[rewrite]\nsystem = \"rs.j2\"\nuser = \"ru.j2\"\n\n[price]",
+        );
+        let f = write_judge(tmp.path(), &body);
+        let j = load_judge(&f).unwrap();
+        let r = j.rewrite.as_ref().unwrap();
+        assert_eq!(r.user.text, "rewrite user");
+        assert_ne!(r.version, j.version);
+        // A rewrite template is no part of what a verdict depends on, and the other way round.
+        std::fs::write(tmp.path().join("ru.j2"), "rewrite user v2").unwrap();
+        let j2 = load_judge(&f).unwrap();
+        assert_eq!(j2.version, j.version);
+        assert_ne!(j2.rewrite.unwrap().version, r.version);
+        // A missing template names the line inside [rewrite].
+        let f = write_judge(tmp.path(), &body.replace("ru.j2", "nope.j2"));
+        let err = load_judge(&f).unwrap_err().to_string();
+        assert!(err.contains("j.toml:9"), "{err}");
+        assert!(load_judge(&write_judge(tmp.path(), GOOD))
+            .unwrap()
+            .rewrite
+            .is_none());
+        let f = write_judge(
+            tmp.path(),
+            &body.replace("user = \"ru.j2\"", "usr = \"ru.j2\""),
+        );
+        let err = load_judge(&f).unwrap_err().to_string();
+        assert!(err.contains("unknown field `usr`"), "{err}");
     }
 
     #[test]

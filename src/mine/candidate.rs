@@ -13,8 +13,15 @@ pub(super) struct Candidate {
     pub(super) commit: Commit,
     pub(super) parent: String,
     pub(super) id: String,
+    /// The statement as written to problem.md unless rewritten: redacted of leaked names.
     pub(super) title: String,
     pub(super) problem: String,
+    /// The statement as the commit message and linked issues give it, before redaction.
+    pub(super) original: (String, String),
+    /// Identifiers the fix adds that the parent commit never had: no statement may name them.
+    pub(super) forbidden: BTreeSet<String>,
+    /// Those of them the commit message's statement names.
+    pub(super) leaked: Vec<String>,
     pub(super) created: String,
     pub(super) gold: Vec<u8>,
     pub(super) tests: Vec<u8>,
@@ -33,6 +40,14 @@ impl Candidate {
             notes: self.notes.clone(),
         }
     }
+}
+
+/// The note on a candidate whose commit-message statement went out redacted.
+pub(super) fn redaction_note(leaked: &[String]) -> String {
+    format!(
+        "redacted from the problem statement (the fix adds them): {}",
+        leaked.join(", ")
+    )
 }
 
 impl Ctx<'_> {
@@ -129,6 +144,7 @@ impl Ctx<'_> {
             .map_err(git_failed)?;
         let new: BTreeSet<String> = added.difference(&present).cloned().collect();
         let leaked = leak::leaks(&format!("{}\n{}", st.title, st.problem), &new);
+        let original = (st.title.clone(), st.problem.clone());
         let (mut title, mut problem) = (st.title, st.problem);
         if !leaked.is_empty() {
             let used_by_tests = leak::added_words(&tests_patch);
@@ -136,7 +152,9 @@ impl Ctx<'_> {
                 .iter()
                 .filter(|w| used_by_tests.contains(*w))
                 .collect();
-            if self.opts.leak == LeakPolicy::Drop {
+            // With --rewrite the statement is rewritten after the proof, and the policy is
+            // applied only if the rewrite fails (`rewrite`).
+            if self.opts.leak == LeakPolicy::Drop && self.rewriter.is_none() {
                 return Err(skip(
                     Stage::Scanned,
                     format!(
@@ -163,10 +181,9 @@ impl Ctx<'_> {
             }
             title = leak::redact(&title, &leaked);
             problem = leak::redact(&problem, &leaked);
-            notes.push(format!(
-                "redacted from the problem statement (the fix adds them): {}",
-                leaked.join(", ")
-            ));
+            if self.rewriter.is_none() {
+                notes.push(redaction_note(&leaked));
+            }
         }
         let id = write::task_id(&title, &c.sha);
         let created = match c.date_utc() {
@@ -185,6 +202,9 @@ impl Ctx<'_> {
             id,
             title,
             problem,
+            original,
+            forbidden: new,
+            leaked,
             created,
             gold,
             tests: tests_patch,

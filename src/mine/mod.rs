@@ -16,6 +16,7 @@ pub mod funnel;
 pub mod history;
 pub mod leak;
 mod prove;
+mod rewrite;
 mod setup;
 pub mod statement;
 pub mod write;
@@ -24,6 +25,7 @@ use crate::config::suite::SuiteSettings;
 use crate::error::Error;
 use crate::harness::images::{Image, ImageCache};
 use crate::harness::Docker;
+use crate::runner::JudgeSetup;
 use crate::store::Store;
 use crate::workspace::globset;
 use candidate::Candidate;
@@ -103,6 +105,8 @@ pub struct MineOptions {
     /// Texts of linked issues, as `<number>.md` or `<number>.txt`.
     pub issues: Option<PathBuf>,
     pub leak: LeakPolicy,
+    /// The judge that rewrites problem statements (`--rewrite`), by name or path.
+    pub rewrite: Option<String>,
     pub env: EnvOptions,
     /// Print one line per commit to stderr as it is decided.
     #[serde(skip)]
@@ -121,6 +125,8 @@ pub struct MineReport {
     /// Candidates whose tests ran in Docker.
     pub candidates_checked: usize,
     pub seconds: f64,
+    /// What rewriting problem statements did, when `--rewrite` was given.
+    pub rewrite: Option<rewrite::RewriteSummary>,
 }
 
 impl MineReport {
@@ -134,8 +140,18 @@ impl MineReport {
     }
 }
 
-pub async fn mine(docker: &Docker, store: &Store, opts: &MineOptions) -> Result<MineReport, Error> {
+/// Mines `opts.repo` into `opts.out`. With `rewriter`, problem statements of proven tasks are
+/// rewritten through that judge's provider (and leak-checked again).
+pub async fn mine(
+    docker: &Docker,
+    store: &Store,
+    opts: &MineOptions,
+    rewriter: Option<&JudgeSetup>,
+) -> Result<MineReport, Error> {
     check_options(opts)?;
+    if let Some(r) = rewriter {
+        rewrite::check_judge(&r.judge)?;
+    }
     let started = Instant::now();
     let repo = opts.repo.clone();
     let mirror = tokio::task::spawn_blocking(move || Mirror::clone_from(&repo))
@@ -158,6 +174,9 @@ pub async fn mine(docker: &Docker, store: &Store, opts: &MineOptions) -> Result<
     )?;
     let ctx = Ctx {
         docker,
+        store,
+        rewriter,
+        rewrites: rewrite::Counts::default(),
         opts,
         tests: globset(&settings.scope.read_only),
         deny: globset(&settings.scope.deny),
@@ -268,6 +287,7 @@ pub async fn mine(docker: &Docker, store: &Store, opts: &MineOptions) -> Result<
         written,
         candidates_checked: checked,
         seconds: started.elapsed().as_secs_f64(),
+        rewrite: rewriter.map(|r| ctx.rewrites.summary(r)),
     })
 }
 
@@ -308,6 +328,10 @@ fn check_options(opts: &MineOptions) -> Result<(), Error> {
 
 struct Ctx<'a> {
     docker: &'a Docker,
+    store: &'a Store,
+    /// The judge that rewrites problem statements, and its budget.
+    rewriter: Option<&'a JudgeSetup>,
+    rewrites: rewrite::Counts,
     opts: &'a MineOptions,
     settings: SuiteSettings,
     tests: globset::GlobSet,

@@ -190,16 +190,29 @@ impl Ctx<'_> {
                 staged: None,
             });
         }
+        let statement = match self.statement(c, &lists.fail_to_pass).await? {
+            Ok(s) => s,
+            Err(reason) => {
+                let mut f = c.fate(Stage::EnvironmentBuilt, Some(reason));
+                f.notes.extend(notes);
+                return Ok(Checked {
+                    fate: f,
+                    staged: None,
+                });
+            }
+        };
+        notes.extend(statement.notes);
         let files = TaskFiles {
             id: c.id.clone(),
-            title: c.title.clone(),
+            title: statement.title,
+            rewritten_by: statement.rewritten_by,
             created: c.created.clone(),
             tags: vec!["mined".into()],
             commit: c.commit.sha.clone(),
             base: c.parent.clone(),
             fail_to_pass: lists.fail_to_pass,
             pass_to_pass: lists.pass_to_pass,
-            problem: c.problem.clone(),
+            problem: statement.problem,
             gold: c.gold.clone(),
             tests: c.tests.clone(),
         };

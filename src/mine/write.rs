@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 pub struct TaskFiles {
     pub id: String,
     pub title: String,
+    /// Who rewrote the problem statement (`--rewrite`), if anyone did.
+    pub rewritten_by: Option<String>,
     /// YYYY-MM-DD: the day the commit landed.
     pub created: String,
     pub tags: Vec<String>,
@@ -37,8 +39,17 @@ pub fn task_toml(t: &TaskFiles) -> String {
             )
         }
     };
+    let rewritten = t
+        .rewritten_by
+        .as_ref()
+        .map(|by| {
+            let by = by.replace(['\n', '\r'], " ");
+            format!("# Problem statement rewritten by {by}, leak-checked.\n")
+        })
+        .unwrap_or_default();
     format!(
         "# Mined by `mergebench tasks mine` from commit {commit}.\n\
+{rewritten}\
 id = {id}\n\
 title = {title}\n\
 created = {created}\n\
@@ -143,6 +154,7 @@ mod tests {
         TaskFiles {
             id: "fix-add-0123456".into(),
             title: "Fix \"add\"".into(),
+            rewritten_by: None,
             created: "2026-03-01".into(),
             tags: vec!["mined".into()],
             commit: "0123456789".into(),

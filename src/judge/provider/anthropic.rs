@@ -20,6 +20,7 @@ pub fn body(spec: &JudgeSpec, req: &Request) -> Value {
     let description = match req.purpose {
         Purpose::Verdict => "Record your review of the patch: a score per criterion, reasons, a rationale and the verdict.",
         Purpose::Pairwise => "Record which of the two patches you would rather merge, and why.",
+        Purpose::Rewrite => "Record the rewritten problem statement: a title and the statement.",
     };
     json!({
         "model": spec.model,
