@@ -9,9 +9,12 @@ use mergebench::judge::budget::Budget;
 use mergebench::judge::injection::{scan_patch, FindingKind};
 use mergebench::judge::input::{ReviewInput, TestSummary};
 use mergebench::judge::pairwise::{judge_pair, PairOutcome};
+use mergebench::judge::prompt::RewriteInput;
+use mergebench::judge::rewrite::Statement;
 use mergebench::judge::spec::Limits;
 use mergebench::judge::verdict::Decision;
 use mergebench::judge::{load_judge, Halt, Judge};
+use mergebench::mine::leak;
 use mergebench::outcome::Outcome;
 use mergebench::patch::Patch;
 use mergebench::store::{NewAttempt, NewEvaluation, Store};
@@ -1186,4 +1189,154 @@ async fn attempts_that_share_a_patch_are_judged_once() {
         "the shared patch's tokens are counted once"
     );
     assert_eq!(requests(&server).await.len(), 4);
+}
+
+/// The `[rewrite]` table of the bundled judges, for a judge file written by a test.
+fn rewrite_table() -> String {
+    let j = repo().join("judges");
+    format!(
+        "[rewrite]\nsystem = \"{}\"\nuser = \"{}\"\n",
+        j.join("statement-rewrite.system.j2").display(),
+        j.join("statement-rewrite.user.j2").display()
+    )
+}
+
+/// Mining's own leak check over the example input's forbidden names.
+fn no_leak(s: &Statement) -> Result<(), String> {
+    let forbidden = RewriteInput::example().forbidden.into_iter().collect();
+    let leaked = leak::leaks(&format!("{}\n{}", s.title, s.statement), &forbidden);
+    if leaked.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("names what the fix adds: {}", leaked.join(", ")))
+    }
+}
+
+#[tokio::test]
+async fn a_rewrite_that_names_the_fix_is_sent_back_once_through_the_statement_tool() {
+    let server = MockServer::start().await;
+    let tool = |title: &str, statement: &str| {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "model": "test-model",
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": "record_statement",
+                         "input": {"title": title, "statement": statement}}],
+            "usage": {"input_tokens": 800, "output_tokens": 60}
+        }))
+    };
+    sequence(
+        &server,
+        ANTHROPIC_PATH,
+        vec![tool("add goes through _plus", "Call _plus() from add.")],
+        tool(
+            "add subtracts",
+            "`add(2, 3)` returns -1; it should return 5.",
+        ),
+    )
+    .await;
+    let b = bench("anthropic", &server.uri(), &rewrite_table());
+    let s = b
+        .judge
+        .rewrite_statement(
+            &b.store,
+            &Budget::default(),
+            &RewriteInput::example(),
+            no_leak,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.title, "add subtracts");
+    assert_eq!(s.statement, "`add(2, 3)` returns -1; it should return 5.");
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 2);
+    let first = body(&reqs[0]);
+    assert_eq!(
+        first["tool_choice"],
+        json!({"type": "tool", "name": "record_statement"})
+    );
+    assert_eq!(
+        first["tools"][0]["input_schema"]["required"],
+        json!(["title", "statement"])
+    );
+    let system = first["system"].as_str().unwrap();
+    assert!(system.contains("never how it was fixed"), "{system}");
+    let user = first["messages"][0]["content"].as_str().unwrap();
+    assert!(user.contains("<<<UNTRUSTED COMMIT MESSAGE "), "{user}");
+    assert!(
+        user.contains("None of them may appear anywhere in the title or the statement:\n_plus\n")
+    );
+    // The repair says which names the answer used.
+    let second = body(&reqs[1]);
+    let repair = second["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        repair.contains("names what the fix adds: _plus"),
+        "{repair}"
+    );
+    assert_eq!(
+        b.calls().iter().map(|c| c[0].as_str()).collect::<Vec<_>>(),
+        ["rewrite", "repair"]
+    );
+}
+
+#[tokio::test]
+async fn a_rewrite_that_leaks_twice_is_refused_and_the_budget_stops_rewrites() {
+    let server = MockServer::start().await;
+    let leaking = json!({"title": "Use _plus", "statement": "Route add through _plus."});
+    sequence(
+        &server,
+        OPENAI_PATH,
+        vec![],
+        openai_reply(&leaking.to_string()),
+    )
+    .await;
+    let b = bench("openai", &format!("{}/v1", server.uri()), &rewrite_table());
+    let input = RewriteInput::example();
+    let err = b
+        .judge
+        .rewrite_statement(&b.store, &Budget::default(), &input, no_leak)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        err.contains("malformed output twice") && err.contains("_plus"),
+        "{err}"
+    );
+    let sent = body(&requests(&server).await[0]);
+    assert_eq!(
+        sent["response_format"]["json_schema"]["name"],
+        "record_statement"
+    );
+    let budget = Budget::new(Limits {
+        max_calls: Some(0),
+        max_cost: None,
+    });
+    let halt = b
+        .judge
+        .rewrite_statement(&b.store, &budget, &input, no_leak)
+        .await;
+    assert!(matches!(halt, Err(Halt::Budget)), "{halt:?}");
+    assert_eq!(requests(&server).await.len(), 2, "the budget sent nothing");
+}
+
+#[tokio::test]
+async fn the_heuristic_reviewer_rewrites_through_the_command_provider() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("m.db")).unwrap();
+    let judge = Judge::load(load_judge(&repo().join("judges/heuristic.toml")).unwrap()).unwrap();
+    let s = judge
+        .rewrite_statement(
+            &store,
+            &Budget::default(),
+            &RewriteInput::example(),
+            no_leak,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    // The sentence naming the new helper is gone; the one about the behaviour stays.
+    assert_eq!(s.title, "Route add through");
+    assert_eq!(s.statement, "add(2, 3) returned -1.");
 }
