@@ -635,3 +635,305 @@ fn history_walks_first_parents_and_knows_the_names_in_a_tree() {
     assert!(bundle_has(&bundle, &head));
     assert!(!bundle_has(&bundle, &merge.sha));
 }
+
+/// A history of two fixes whose messages name the helper each adds: `_plus` for `add`
+/// (calc.py), `_minus` for `sub` (sub.py).
+fn helper_history(dir: &Path) -> PathBuf {
+    let repo = dir.join("helpers");
+    std::fs::create_dir_all(&repo).unwrap();
+    let g = |date: &str, args: &[&str]| git_at(&repo, date, args);
+    g("2026-02-01T10:00:00Z", &["init", "-q", "-b", "main"]);
+    write(&repo, "calc.py", "def add(a, b):\n    return a - b\n");
+    write(&repo, "sub.py", "def sub(a, b):\n    return a + b\n");
+    write(
+        &repo,
+        "tests/test_calc.py",
+        "from calc import add\n\n\ndef test_add_zero():\n    assert add(0, 0) == 0\n",
+    );
+    g("2026-02-01T10:00:00Z", &["add", "-A"]);
+    g("2026-02-01T10:00:00Z", &["commit", "-qm", "Calc and sub"]);
+
+    write(
+        &repo,
+        "calc.py",
+        "def _plus(a, b):\n    return a + b\n\n\ndef add(a, b):\n    return _plus(a, b)\n",
+    );
+    write(
+        &repo,
+        "tests/test_calc.py",
+        "from calc import add\n\n\ndef test_add_zero():\n    assert add(0, 0) == 0\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+    );
+    g(
+        "2026-02-02T10:00:00Z",
+        &[
+            "commit",
+            "-qam",
+            "Route add through _plus\n\nadd(2, 3) returned -1. It now goes through _plus().",
+        ],
+    );
+
+    write(
+        &repo,
+        "sub.py",
+        "def _minus(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return _minus(a, b)\n",
+    );
+    write(
+        &repo,
+        "tests/test_sub.py",
+        "from sub import sub\n\n\ndef test_sub():\n    assert sub(5, 3) == 2\n",
+    );
+    g("2026-02-03T10:00:00Z", &["add", "-A"]);
+    g(
+        "2026-02-03T10:00:00Z",
+        &[
+            "commit",
+            "-qm",
+            "Fix sub with _minus\n\nsub(5, 3) returned 8; _minus() gets it right.",
+        ],
+    );
+    repo
+}
+
+/// A model behind an OpenAI-compatible endpoint that rewrites statements: for `add` it names
+/// the new helper first and complies when the repair request says so; for `sub` it names
+/// the helper every time.
+struct Rewriter;
+
+impl wiremock::Respond for Rewriter {
+    fn respond(&self, r: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let messages = body["messages"].as_array().unwrap();
+        let user = messages[1]["content"].as_str().unwrap();
+        let answer = if user.contains("Fix sub with") {
+            serde_json::json!({"title": "Fix sub with _minus", "statement": "Call _minus() from sub."})
+        } else if messages.len() == 2 {
+            serde_json::json!({"title": "add should use _plus", "statement": "Route add through _plus()."})
+        } else {
+            serde_json::json!({"title": "Addition gives wrong results", "statement": "`add(2, 3)` returns -1 instead of 5."})
+        };
+        wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "model": "rewriter-1",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.to_string()}}],
+            "usage": {"prompt_tokens": 900, "completion_tokens": 40}
+        }))
+    }
+}
+
+/// Runs mergebench off the test's runtime (the model server answers on it) with the key set.
+async fn mergebench_with_key(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = bin()
+            .args(&args)
+            .current_dir(root())
+            .env("MB_REWRITE_KEY", "sk-rewrite-test-0123456789")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewritten_statements_pass_the_leak_check_or_the_commit_message_is_kept() {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/v1/chat/completions"))
+        .respond_with(Rewriter)
+        .mount(&server)
+        .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = helper_history(tmp.path());
+    let judges = root().join("judges");
+    let judge = tmp.path().join("rw.toml");
+    std::fs::write(
+        &judge,
+        std::fs::read_to_string(judges.join("merge-review.toml"))
+            .unwrap()
+            .replace("https://api.openai.com/v1", &format!("{}/v1", server.uri()))
+            .replace("OPENAI_API_KEY", "MB_REWRITE_KEY")
+            .replace(
+                "\"merge-review.",
+                &format!("\"{}/merge-review.", judges.display()),
+            )
+            .replace(
+                "\"statement-rewrite.",
+                &format!("\"{}/statement-rewrite.", judges.display()),
+            ),
+    )
+    .unwrap();
+    write(
+        tmp.path(),
+        "env/Dockerfile",
+        "ARG BASE=mergebench-base:bookworm\nFROM ${BASE}\n",
+    );
+    let db = tmp.path().join("m.db");
+    let mine_args = |out: &str, extra: &[&str]| -> Vec<String> {
+        [
+            "--db",
+            path(&db),
+            "tasks",
+            "mine",
+            "--repo",
+            path(&repo),
+            "--out",
+            path(&tmp.path().join(out)),
+            "--dockerfile",
+            path(&tmp.path().join("env/Dockerfile")),
+            "--test-command",
+            "python3 -m pytest -rA -p no:cacheprovider",
+            "--format",
+            "pytest",
+            "--tests",
+            "tests/**",
+            "--rewrite",
+            path(&judge),
+            "--json",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+    };
+
+    let (code, out, err) = mergebench_with_key(mine_args("suite", &[])).await;
+    assert_eq!(code, 0, "{err}\n{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        funnel(&report),
+        counts(&[
+            ("scanned", 3),
+            ("candidate", 2),
+            ("patches_apply", 2),
+            ("environment_built", 2),
+            ("validated", 2),
+            ("written", 2)
+        ]),
+        "{report:#}"
+    );
+    let rw = &report["rewrite"];
+    assert_eq!(
+        (&rw["judge"], &rw["rewritten"], &rw["kept"], &rw["requests"]),
+        (&"rw".into(), &1.into(), &1.into(), &4.into()),
+        "{rw}"
+    );
+    let suite = load_suite(&tmp.path().join("suite")).unwrap();
+    let task = |subject: &str| {
+        let id = commit(&report, subject)["task_id"].as_str().unwrap();
+        suite.tasks.iter().find(|t| t.id == id).unwrap().clone()
+    };
+
+    // add: the first answer named `_plus`, the repair said so, the second answer is the statement.
+    let add = task("Route add through");
+    assert_eq!(
+        add.problem,
+        "# Addition gives wrong results\n\n`add(2, 3)` returns -1 instead of 5.\n"
+    );
+    assert_eq!(add.title, "Addition gives wrong results");
+    assert!(add.id.starts_with("route-add-through-"), "{}", add.id);
+    let toml = std::fs::read_to_string(&add.file).unwrap();
+    assert!(
+        toml.contains("# Problem statement rewritten by judge `rw` (model gpt-4.1-mini"),
+        "{toml}"
+    );
+    assert!(commit(&report, "Route add through")["notes"]
+        .to_string()
+        .contains("rewritten by judge `rw`"));
+
+    // sub: every answer named `_minus`, so the commit message's statement stays, redacted.
+    let sub = task("Fix sub with");
+    assert!(
+        !sub.problem.contains("_minus") && sub.problem.contains("[redacted]"),
+        "{}",
+        sub.problem
+    );
+    let notes = commit(&report, "Fix sub with")["notes"].to_string();
+    assert!(
+        notes.contains("not rewritten (malformed output twice")
+            && notes.contains("names identifiers the fix adds: _minus"),
+        "{notes}"
+    );
+
+    // What the model was told, and that the key went to it and nowhere else.
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 4);
+    for r in &reqs {
+        assert_eq!(
+            r.headers.get("authorization").unwrap(),
+            "Bearer sk-rewrite-test-0123456789"
+        );
+        let b: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            b["response_format"]["json_schema"]["name"],
+            "record_statement"
+        );
+        let user = b["messages"][1]["content"].as_str().unwrap();
+        assert!(user.contains("<<<UNTRUSTED HIDDEN TESTS "), "{user}");
+    }
+    let repairs: Vec<String> = reqs
+        .iter()
+        .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap())
+        .filter(|b| b["messages"].as_array().unwrap().len() == 4)
+        .map(|b| b["messages"][3]["content"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(repairs.len(), 2);
+    assert!(
+        repairs
+            .iter()
+            .any(|m| m.contains("names identifiers the fix adds: _plus")),
+        "{repairs:?}"
+    );
+    let purposes = sqlite(
+        &db,
+        "SELECT purpose, count(*) FROM judge_calls GROUP BY purpose ORDER BY purpose",
+    );
+    assert_eq!(purposes, vec![vec!["repair", "2"], vec!["rewrite", "2"]]);
+    let stored = std::fs::read(&db).unwrap();
+    assert!(!String::from_utf8_lossy(&stored).contains("sk-rewrite-test-0123456789"));
+
+    // With --leak drop and no budget left, a statement that leaks cannot be kept: dropped,
+    // and nothing is asked.
+    let (code, out, err) = mergebench_with_key(mine_args(
+        "dropped",
+        &["--leak", "drop", "--max-calls", "0", "--paths", "sub.py"],
+    ))
+    .await;
+    assert_eq!(code, 0, "{err}\n{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let reason = commit(&report, "Fix sub with")["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("the judge's budget is spent") && reason.contains("_minus"),
+        "{reason}"
+    );
+    assert_eq!(report["written"], serde_json::json!([]));
+    assert_eq!(report["rewrite"]["budget_exhausted"], true);
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+
+    // A judge without [rewrite] templates is refused before anything is mined.
+    let (code, _, err) = mergebench_with_key(
+        mine_args("none", &[])
+            .into_iter()
+            .map(|a| {
+                if a == path(&judge) {
+                    "heuristic-lenient".to_string()
+                } else {
+                    a
+                }
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no [rewrite] templates") && err.contains("fix:"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("none").exists());
+}
