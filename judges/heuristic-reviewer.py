@@ -100,13 +100,18 @@ def rewrite(d):
     forbidden = set(d.get("forbidden") or [])
     title = " ".join(w for w in d["title"].split() if not names(w) & forbidden).strip()
     body = "\n".join(l for l in d["problem"].splitlines() if not l.startswith("# "))
-    kept = [
-        s.strip()
-        for s in re.split(r"(?<=[.!?])\s+|\n\s*\n", body)
-        if s.strip() and not names(s) & forbidden
-    ]
+    kept = []
+    for para in re.split(r"\n\s*\n", body):
+        para = para.strip()
+        if not names(para) & forbidden:
+            kept.append(para)  # as written, lists and all
+            continue
+        clean = [s for s in re.split(r"(?<=[.!?])\s+", para) if not names(s) & forbidden]
+        kept.append(" ".join(clean).strip())
     tests = d.get("fail_to_pass") or []
-    statement = " ".join(kept) or "The behaviour these tests check is wrong: " + ", ".join(tests) + "."
+    statement = "\n\n".join(p for p in kept if p) or (
+        "The behaviour these tests check is wrong: " + ", ".join(tests) + "."
+    )
     return {"title": title or "Behaviour differs from what the tests expect", "statement": statement}
 
 
