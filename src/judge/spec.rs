@@ -393,6 +393,13 @@ pub fn load_judge(file: &Path) -> Result<JudgeSpec, Error> {
         .as_deref()
         .map(|p| template("pairwise", p))
         .transpose()?;
+    let unreadable = |e: std::io::Error| {
+        bad(
+            "command",
+            format!("a file the command names cannot be read: {e}"),
+            "check the command's paths (relative to this file's folder)",
+        )
+    };
     let version = judge_version(
         &provider,
         &raw.model,
@@ -401,26 +408,14 @@ pub fn load_judge(file: &Path) -> Result<JudgeSpec, Error> {
         &user,
         &raw.rubric,
     )
-    .map_err(|e| {
-        bad(
-            "command",
-            format!("a file the command names cannot be read: {e}"),
-            "check the command's paths (relative to this file's folder)",
-        )
-    })?;
+    .map_err(unreadable)?;
     let rewrite = match &raw.rewrite {
         None => None,
         Some(r) => {
             let system = template_in(Some("rewrite"), "system", &r.system)?;
             let user = template_in(Some("rewrite"), "user", &r.user)?;
             let version = judge_version(&provider, &raw.model, temperature, &system, &user, &[])
-                .map_err(|e| {
-                    bad(
-                        "command",
-                        format!("a file the command names cannot be read: {e}"),
-                        "check the command's paths (relative to this file's folder)",
-                    )
-                })?;
+                .map_err(unreadable)?;
             Some(RewriteTemplates {
                 system,
                 user,

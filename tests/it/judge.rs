@@ -1212,6 +1212,15 @@ fn no_leak(s: &Statement) -> Result<(), String> {
     }
 }
 
+/// The example input rewritten under mining's leak check; panics unless it succeeds.
+async fn rewrite_example(judge: &Judge, store: &Store) -> Statement {
+    judge
+        .rewrite_statement(store, &Budget::default(), &RewriteInput::example(), no_leak)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_rewrite_that_names_the_fix_is_sent_back_once_through_the_statement_tool() {
     let server = MockServer::start().await;
@@ -1234,17 +1243,7 @@ async fn a_rewrite_that_names_the_fix_is_sent_back_once_through_the_statement_to
     )
     .await;
     let b = bench("anthropic", &server.uri(), &rewrite_table());
-    let s = b
-        .judge
-        .rewrite_statement(
-            &b.store,
-            &Budget::default(),
-            &RewriteInput::example(),
-            no_leak,
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let s = rewrite_example(&b.judge, &b.store).await;
     assert_eq!(s.title, "add subtracts");
     assert_eq!(s.statement, "`add(2, 3)` returns -1; it should return 5.");
     let reqs = requests(&server).await;
@@ -1326,16 +1325,7 @@ async fn the_heuristic_reviewer_rewrites_through_the_command_provider() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("m.db")).unwrap();
     let judge = Judge::load(load_judge(&repo().join("judges/heuristic.toml")).unwrap()).unwrap();
-    let s = judge
-        .rewrite_statement(
-            &store,
-            &Budget::default(),
-            &RewriteInput::example(),
-            no_leak,
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let s = rewrite_example(&judge, &store).await;
     // The sentence naming the new helper is gone; the one about the behaviour stays.
     assert_eq!(s.title, "Route add through");
     assert_eq!(s.statement, "add(2, 3) returned -1.");

@@ -60,6 +60,29 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Writes a Dockerfile on the offline base into `dir/env` and returns the flags that give a
+/// new suite that environment, pytest and `tests/**` as the test files.
+fn given_env(dir: &Path) -> Vec<String> {
+    write(
+        dir,
+        "env/Dockerfile",
+        "ARG BASE=mergebench-base:bookworm\nFROM ${BASE}\n",
+    );
+    [
+        "--dockerfile",
+        path(&dir.join("env/Dockerfile")),
+        "--test-command",
+        "python3 -m pytest -rA -p no:cacheprovider",
+        "--format",
+        "pytest",
+        "--tests",
+        "tests/**",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 #[test]
 fn mining_the_demo_history_gives_back_the_hand_written_tasks() {
     let tmp = tempfile::tempdir().unwrap();
@@ -359,14 +382,10 @@ fn a_small_history_with_every_kind_of_commit() {
         "mul(\"ab\", 2) returns \"abab\" instead of refusing.\n",
     );
     // A given environment instead of a proposed one (the repository has no pyproject.toml).
-    write(
-        tmp.path(),
-        "env/Dockerfile",
-        "ARG BASE=mergebench-base:bookworm\nFROM ${BASE}\n",
-    );
+    let env = given_env(tmp.path());
     let out = tmp.path().join("suite");
     let db = tmp.path().join("m.db");
-    let report = mine_json(&[
+    let mut args = vec![
         "--db",
         path(&db),
         "tasks",
@@ -375,21 +394,22 @@ fn a_small_history_with_every_kind_of_commit() {
         path(&repo),
         "--out",
         path(&out),
-        "--dockerfile",
-        path(&tmp.path().join("env/Dockerfile")),
-        "--test-command",
-        "python3 -m pytest -rA -p no:cacheprovider",
-        "--format",
-        "pytest",
-        "--tests",
-        "tests/**",
-        "--issues",
-        path(&issues),
-        // A coin flip shows both faces across 8 runs but for a chance of 1 in 128 per tree.
-        "--repeat",
-        "8",
-        "--json",
-    ]);
+    ];
+    args.extend(env.iter().map(String::as_str));
+    let report = mine_json(
+        &[
+            &args[..],
+            &[
+                "--issues",
+                path(&issues),
+                // A coin flip shows both faces across 8 runs but for a chance of 1 in 128 per tree.
+                "--repeat",
+                "8",
+                "--json",
+            ],
+        ]
+        .concat(),
+    );
     assert_eq!(
         funnel(&report),
         counts(&[
@@ -766,11 +786,7 @@ async fn rewritten_statements_pass_the_leak_check_or_the_commit_message_is_kept(
             ),
     )
     .unwrap();
-    write(
-        tmp.path(),
-        "env/Dockerfile",
-        "ARG BASE=mergebench-base:bookworm\nFROM ${BASE}\n",
-    );
+    let env = given_env(tmp.path());
     let db = tmp.path().join("m.db");
     let mine_args = |out: &str, extra: &[&str]| -> Vec<String> {
         [
@@ -782,21 +798,16 @@ async fn rewritten_statements_pass_the_leak_check_or_the_commit_message_is_kept(
             path(&repo),
             "--out",
             path(&tmp.path().join(out)),
-            "--dockerfile",
-            path(&tmp.path().join("env/Dockerfile")),
-            "--test-command",
-            "python3 -m pytest -rA -p no:cacheprovider",
-            "--format",
-            "pytest",
-            "--tests",
-            "tests/**",
-            "--rewrite",
-            path(&judge),
-            "--json",
         ]
         .iter()
-        .chain(extra)
         .map(|s| s.to_string())
+        .chain(env.iter().cloned())
+        .chain(
+            ["--rewrite", path(&judge), "--json"]
+                .iter()
+                .chain(extra)
+                .map(|s| s.to_string()),
+        )
         .collect()
     };
 
