@@ -1,16 +1,46 @@
 //! CSV as RFC 4180 has it: comma-separated, fields quoted when they hold a comma, a quote or
 //! a line break, quotes doubled. Enough for labels to travel to and from spreadsheets and
 //! other tools without another dependency.
+//!
+//! A field a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a tab or a carriage
+//! return first) is written behind a `'`, which spreadsheets show as text and reading here
+//! removes again: a comment such as `=HYPERLINK(...)` opens as text, and round-trips.
+
+use std::borrow::Cow;
+
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether `f` needs the guard: it starts like a formula, possibly behind quotes already
+/// (those get one more, so that reading gives back exactly what was written).
+fn needs_guard(f: &str) -> bool {
+    f.trim_start_matches('\'').starts_with(FORMULA_START)
+}
+
+fn guard(f: &str) -> Cow<'_, str> {
+    if needs_guard(f) {
+        Cow::Owned(format!("'{f}"))
+    } else {
+        Cow::Borrowed(f)
+    }
+}
+
+fn unguard(mut f: String) -> String {
+    if f.starts_with('\'') && needs_guard(&f) {
+        f.remove(0);
+    }
+    f
+}
 
 /// One record as a line (with its line break).
 pub fn write_record(fields: &[&str]) -> String {
     let mut out = fields
         .iter()
+        .map(|f| guard(f))
         .map(|f| {
             if f.contains([',', '"', '\n', '\r']) {
                 format!("\"{}\"", f.replace('"', "\"\""))
             } else {
-                f.to_string()
+                f.into_owned()
             }
         })
         .collect::<Vec<_>>()
@@ -55,13 +85,13 @@ pub fn read_records(text: &str) -> Result<Vec<Record>, (usize, String)> {
             }
             '"' => return Err((line, "a quote inside an unquoted field".into())),
             ',' => {
-                record.push(std::mem::take(&mut field));
+                record.push(unguard(std::mem::take(&mut field)));
                 any = true;
             }
             '\r' => {}
             '\n' => {
                 if any || !field.is_empty() {
-                    record.push(std::mem::take(&mut field));
+                    record.push(unguard(std::mem::take(&mut field)));
                     out.push((start, std::mem::take(&mut record)));
                 }
                 any = false;
@@ -78,7 +108,7 @@ pub fn read_records(text: &str) -> Result<Vec<Record>, (usize, String)> {
         return Err((start, "a quoted field is never closed".into()));
     }
     if any || !field.is_empty() {
-        record.push(field);
+        record.push(unguard(field));
         out.push((start, record));
     }
     Ok(out)
@@ -100,5 +130,27 @@ mod tests {
         assert_eq!(recs[1].0, 3);
         assert!(read_records("a,\"open\n").is_err());
         assert!(read_records("a,b\"c\n").is_err());
+    }
+
+    #[test]
+    fn formulas_are_written_as_text_and_read_back_as_written() {
+        let fields = [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tx",
+            "'=already guarded",
+            "'quoted'",
+            "plain = fine",
+        ];
+        let line = write_record(&fields);
+        assert!(line.starts_with("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+1,'-2,'@SUM(A1),'\tx,''=already guarded,'quoted',plain = fine"), "{line}");
+        let recs = read_records(&line).unwrap();
+        assert_eq!(recs[0].1, fields);
+        // No field a spreadsheet reads starts like a formula.
+        for f in line.trim_end().split(',') {
+            assert!(!f.trim_start_matches('"').starts_with(FORMULA_START), "{f}");
+        }
     }
 }
