@@ -282,14 +282,7 @@ impl Prompts {
         spec: &JudgeSpec,
         input: &RewriteInput,
     ) -> Result<Request, Error> {
-        if spec.rewrite.is_none() {
-            return Err(Error::input(
-                &spec.file,
-                None,
-                format!("judge `{}` has no [rewrite] templates", spec.name),
-                "add a [rewrite] table with system and user templates (see judges/merge-review.toml), or pick another judge",
-            ));
-        }
+        spec.rewrite_templates()?;
         let problem = format!("Title: {}\n\n{}", input.title, input.problem);
         let gold = cut(&input.gold, MAX_REWRITE_PATCH);
         let tests = cut(&input.tests, MAX_REWRITE_PATCH);

@@ -175,6 +175,23 @@ pub struct RewriteTemplates {
     pub version: String,
 }
 
+impl JudgeSpec {
+    /// The `[rewrite]` templates, or what to add to the judge file to have them.
+    pub fn rewrite_templates(&self) -> Result<&RewriteTemplates, Error> {
+        self.rewrite.as_ref().ok_or_else(|| {
+            Error::input(
+                &self.file,
+                None,
+                format!(
+                    "judge `{}` has no [rewrite] templates, so it cannot rewrite problem statements",
+                    self.name
+                ),
+                "add a [rewrite] table with system and user templates (judges/merge-review.toml has one), or name another judge",
+            )
+        })
+    }
+}
+
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }

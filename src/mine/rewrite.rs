@@ -76,18 +76,7 @@ impl Counts {
 
 /// Refuses a judge without `[rewrite]` templates before anything is mined.
 pub(super) fn check_judge(judge: &crate::judge::Judge) -> Result<(), Error> {
-    if judge.spec.rewrite.is_some() {
-        return Ok(());
-    }
-    Err(Error::input(
-        &judge.spec.file,
-        None,
-        format!(
-            "judge `{}` has no [rewrite] templates, so it cannot rewrite problem statements",
-            judge.spec.name
-        ),
-        "add a [rewrite] table with system and user templates (judges/merge-review.toml has one), or name another judge",
-    ))
+    judge.spec.rewrite_templates().map(|_| ())
 }
 
 impl Ctx<'_> {
