@@ -162,7 +162,12 @@ fn judge_templates_cannot_see_labels() {
     // A judge whose template asks for labels does not even load: they are not in its context.
     let dir = d.db.with_file_name("judges");
     std::fs::create_dir_all(&dir).unwrap();
-    for f in ["merge-review.system.j2", "merge-review.pairwise.j2"] {
+    for f in [
+        "merge-review.system.j2",
+        "merge-review.pairwise.j2",
+        "statement-rewrite.system.j2",
+        "statement-rewrite.user.j2",
+    ] {
         std::fs::copy(repo().join("judges").join(f), dir.join(f)).unwrap();
     }
     let user = std::fs::read_to_string(repo().join("judges/merge-review.user.j2")).unwrap();
