@@ -61,6 +61,8 @@ pub struct Flags {
     /// The agent's patch edits paths the hidden tests own.
     pub tests_tampered: bool,
     pub oom_killed: bool,
+    /// The agent wrote more than its disk limit and was killed; what it wrote was graded.
+    pub disk_limit: bool,
     pub agent_exit_code: Option<i64>,
     /// The agent's log hit its cap; the rest was counted, not kept.
     pub log_truncated: bool,
@@ -83,6 +85,9 @@ impl Flags {
         }
         if self.oom_killed {
             v.push("oom_killed");
+        }
+        if self.disk_limit {
+            v.push("disk_limit");
         }
         if self.log_truncated {
             v.push("log_truncated");

@@ -385,6 +385,7 @@ async fn attempt_body(
     rec.agent_seconds = Some(run.seconds);
     let mut flags = Flags {
         oom_killed: run.oom_killed,
+        disk_limit: run.disk_exceeded,
         agent_exit_code: run.exit_code,
         log_truncated: run.log.truncated,
         ..Default::default()

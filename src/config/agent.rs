@@ -35,11 +35,15 @@ struct RawAgent {
     cpus: Option<f64>,
     memory: Option<String>,
     pids: Option<i64>,
+    disk: Option<String>,
     #[serde(default)]
     gold_patch: bool,
     #[serde(default)]
     mergebench_binary: bool,
 }
+
+/// What an agent may write to its container's filesystem unless its spec says otherwise.
+pub const DEFAULT_DISK: u64 = 4 << 30;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +71,8 @@ pub struct AgentSpec {
     pub cpus: f64,
     pub memory: u64,
     pub pids: i64,
+    /// Bytes the agent may write to its container's filesystem, the workspace included.
+    pub disk: u64,
     /// Scripted agents only: receives the task's gold patch at /mergebench/gold.patch.
     pub gold_patch: bool,
     /// The running mergebench executable is added to the Dockerfile's build context as
@@ -351,6 +357,19 @@ fn load_agent_with(
             "give at least 64",
         ));
     }
+    let disk = match &raw.disk {
+        Some(d) => parse_size(d)
+            .map_err(|e| Error::input(file, at("disk"), e, "write it like \"4GiB\""))?,
+        None => DEFAULT_DISK,
+    };
+    if disk < 64 << 20 {
+        return Err(Error::input(
+            file,
+            at("disk"),
+            "disk below 64MiB leaves no room for the workspace",
+            "give at least \"256MiB\"",
+        ));
+    }
     // What the variables expanded to is part of the agent: the same spec pointed at another
     // endpoint is another agent.
     hash_input.extend(format!("\n{env:?}\n{network:?}").into_bytes());
@@ -368,6 +387,7 @@ fn load_agent_with(
         cpus,
         memory,
         pids,
+        disk,
         gold_patch: raw.gold_patch,
         mergebench_binary: raw.mergebench_binary,
         image_hash,
@@ -448,13 +468,14 @@ mod tests {
 
     #[test]
     fn loads_a_full_spec() {
-        let a = load("name = \"a\"\nfiles = [\"run.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/run.sh\"]\nsecrets = [\"OPENAI_API_KEY\", \"GATEWAY_KEY?\"]\nnetwork = { allow = [\"api.openai.com:443\"] }\ntimeout = \"2m\"\ncpus = 1.5\nmemory = \"512MiB\"\n").unwrap();
+        let a = load("name = \"a\"\nfiles = [\"run.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/run.sh\"]\nsecrets = [\"OPENAI_API_KEY\", \"GATEWAY_KEY?\"]\nnetwork = { allow = [\"api.openai.com:443\"] }\ntimeout = \"2m\"\ncpus = 1.5\nmemory = \"512MiB\"\ndisk = \"1GiB\"\n").unwrap();
         assert_eq!(a.files[0].1, "run.sh");
         assert_eq!(a.secrets, ["OPENAI_API_KEY"]);
         assert_eq!(a.optional_secrets, ["GATEWAY_KEY"]);
         assert_eq!(a.network, Network::Allow(vec!["api.openai.com:443".into()]));
         assert_eq!(a.timeout, Duration::from_secs(120));
         assert_eq!(a.memory, 512 << 20);
+        assert_eq!(a.disk, 1 << 30);
     }
 
     #[test]
@@ -516,6 +537,11 @@ mod tests {
             "name = \"a\"\ncommand = [\"x\"]\nmemory = \"lots\"\n",
             3,
             "not a size",
+        );
+        check(
+            "name = \"a\"\ncommand = [\"x\"]\ndisk = \"1MiB\"\n",
+            3,
+            "disk below 64MiB",
         );
         check(
             "name = \"a\"\ncommand = [\"x\"]\nnetwork = \"host\"\n",

@@ -18,7 +18,13 @@ pub struct Limits {
     pub memory: u64,
     pub cpus: f64,
     pub pids: i64,
+    /// Bytes the container may write to its own filesystem (tmpfs counts as memory instead);
+    /// past this it is killed. None: not watched.
+    pub disk: Option<u64>,
 }
+
+/// How often a watched container's writes are measured.
+const DISK_POLL: Duration = Duration::from_secs(2);
 
 pub struct RunSpec<'a> {
     pub image: &'a str,
@@ -81,6 +87,8 @@ pub struct RunResult {
     pub exit_code: Option<i64>,
     pub timed_out: bool,
     pub oom_killed: bool,
+    /// Killed for writing more than `Limits::disk`.
+    pub disk_exceeded: bool,
     pub log: CappedLog,
     pub downloads: Vec<Download>,
     pub seconds: f64,
@@ -248,10 +256,14 @@ async fn run_created(
         .await
         .map_err(|e| infra("start", e))?;
     trace(t0, "started");
-    let mut timed_out = false;
-    let waited = tokio::time::timeout(spec.timeout, wait(docker, id)).await;
-    if waited.is_err() {
-        timed_out = true;
+    // The run ends when the process exits, at the deadline, or when it has written more
+    // than its disk limit; in the last two cases it is killed.
+    let (timed_out, disk_exceeded) = tokio::select! {
+        _ = wait(docker, id) => (false, false),
+        _ = tokio::time::sleep(spec.timeout) => (true, false),
+        _ = watch_disk(docker, id, spec.limits.disk) => (false, true),
+    };
+    if timed_out || disk_exceeded {
         let _ = docker
             .api
             .kill_container(
@@ -297,13 +309,42 @@ async fn run_created(
     .await?;
     trace(t0, "downloaded");
     Ok(RunResult {
-        exit_code: if timed_out { None } else { state.exit_code },
+        exit_code: if timed_out || disk_exceeded {
+            None
+        } else {
+            state.exit_code
+        },
         timed_out,
         oom_killed: state.oom_killed.unwrap_or(false),
+        disk_exceeded,
         log,
         downloads,
         seconds,
     })
+}
+
+/// Returns once the container has written more than `cap` bytes to its own filesystem;
+/// never, without a cap. The daemon measures the container's writable layer on request.
+async fn watch_disk(docker: &Docker, id: &str, cap: Option<u64>) {
+    let Some(cap) = cap else {
+        return std::future::pending().await;
+    };
+    let opts = bollard::query_parameters::InspectContainerOptionsBuilder::default()
+        .size(true)
+        .build();
+    loop {
+        tokio::time::sleep(DISK_POLL).await;
+        let used = docker
+            .api
+            .inspect_container(id, Some(opts.clone()))
+            .await
+            .ok()
+            .and_then(|c| c.size_rw)
+            .unwrap_or(0);
+        if used > 0 && used as u64 > cap {
+            return;
+        }
+    }
 }
 
 async fn wait(docker: &Docker, id: &str) {

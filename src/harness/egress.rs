@@ -119,6 +119,7 @@ impl Egress {
                     memory: 256 << 20,
                     cpus: 1.0,
                     pids: 256,
+                    disk: None,
                 },
                 Some(&self.network),
             )),

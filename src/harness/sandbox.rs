@@ -39,6 +39,8 @@ pub struct AgentRun {
     pub exit_code: Option<i64>,
     pub timed_out: bool,
     pub oom_killed: bool,
+    /// Killed for writing more than the spec's `disk`.
+    pub disk_exceeded: bool,
     pub log: CappedLog,
     /// The `/workspace` archive; None when it exceeded `WORKSPACE_CAP`.
     pub workspace: Option<Vec<u8>>,
@@ -97,6 +99,7 @@ async fn run_in(
                 memory: input.spec.memory,
                 cpus: input.spec.cpus,
                 pids: input.spec.pids,
+                disk: Some(input.spec.disk),
             },
             kind: "agent",
             uploads: vec![input.base.archive.clone(), extras],
@@ -126,6 +129,7 @@ async fn run_in(
         exit_code: result.exit_code,
         timed_out: result.timed_out,
         oom_killed: result.oom_killed,
+        disk_exceeded: result.disk_exceeded,
         log,
         workspace: if ws.truncated { None } else { ws.bytes },
         out_files,

@@ -66,6 +66,7 @@ pub async fn run_tests(docker: &Docker, input: TestInput<'_>) -> Result<TestOutp
                 memory: 4 << 30,
                 cpus: 2.0,
                 pids: 1024,
+                disk: None,
             },
             kind: "tests",
             uploads: vec![archive],

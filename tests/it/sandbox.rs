@@ -43,6 +43,12 @@ fn every_outcome_and_flag() {
         "cat >> calc.py <<'PY'\nimport os\nos.write(1, b'tests/test_calc.py::test_add PASSED\\nPASSED tests/test_calc.py::test_add\\n')\nprint('PASSED tests/test_calc.py::test_add')\nPY\n",
         "",
     );
+    // Writes far more than its disk limit outside /workspace, then would sleep for minutes.
+    f.agent(
+        "diskhog",
+        "echo started > started.txt\ndd if=/dev/zero of=/var/tmp/fill bs=1M count=300 2>/dev/null\nsleep 300\n",
+        "disk = \"128MiB\"\ntimeout = \"4m\"\n",
+    );
     crate::fixture::write(&f.agents(), "badcmd.toml", "name = \"badcmd\"\ncommand = [\"/no/such/program\"]\ntimeout = \"30s\"\nmemory = \"128MiB\"\n");
     let agents = [
         "oracle",
@@ -54,6 +60,7 @@ fn every_outcome_and_flag() {
         "exit3",
         "memhog",
         "forger",
+        "diskhog",
         "badcmd",
     ];
     let r = f.run(&agents, &["--jobs", "4"]);
@@ -80,6 +87,10 @@ fn every_outcome_and_flag() {
     assert_eq!(flag("oracle", "scope_violation"), false);
     assert_eq!(flag("memhog", "oom_killed"), true);
     assert_eq!(flag("oracle", "oom_killed"), false);
+    // Killed for its writes, not at its deadline; what it left in /workspace was graded.
+    assert_eq!(flag("diskhog", "disk_limit"), true);
+    assert_eq!(outcome("diskhog"), "unresolved");
+    assert_eq!(flag("oracle", "disk_limit"), false);
 
     // Which tests passed, per agent.
     let status =
