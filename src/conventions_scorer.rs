@@ -173,6 +173,7 @@ pub async fn score(
                         tree: &base_tree,
                         command: &command,
                         timeout,
+                        disk: task.tests.disk,
                         report: None,
                     },
                 )
@@ -184,6 +185,7 @@ pub async fn score(
                         tree: patched,
                         command: &command,
                         timeout,
+                        disk: task.tests.disk,
                         report: None,
                     },
                 )

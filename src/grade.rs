@@ -33,6 +33,9 @@ pub struct Grade {
     pub output_bytes: u64,
     pub parse_error: Option<String>,
     pub oom_killed: bool,
+    /// The test run was killed for writing more than the task's `[tests] disk`.
+    #[serde(default)]
+    pub disk_exceeded: bool,
     pub seconds: f64,
 }
 
@@ -84,6 +87,7 @@ pub async fn grade(
                 output_bytes: 0,
                 parse_error: None,
                 oom_killed: false,
+                disk_exceeded: false,
                 seconds: 0.0,
             })
         }
@@ -105,6 +109,7 @@ pub async fn grade(
         output_bytes: ran.output.len() as u64,
         parse_error: ran.parse_error,
         oom_killed: ran.oom_killed,
+        disk_exceeded: ran.disk_exceeded,
         seconds: ran.seconds,
     })
 }
@@ -121,6 +126,7 @@ pub struct TestsRan {
     pub parse_error: Option<String>,
     pub output: Vec<u8>,
     pub oom_killed: bool,
+    pub disk_exceeded: bool,
     pub seconds: f64,
 }
 
@@ -164,6 +170,7 @@ pub async fn run_graded(
             tree: &tree,
             command: &task.tests.command,
             timeout: task.tests.timeout,
+            disk: task.tests.disk,
             report,
         },
     )
@@ -181,6 +188,7 @@ pub async fn run_graded(
         parse_error,
         output: out.output,
         oom_killed: out.oom_killed,
+        disk_exceeded: out.disk_exceeded,
         seconds: out.seconds,
     }))
 }

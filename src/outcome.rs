@@ -69,6 +69,8 @@ pub struct Flags {
     /// The test output claimed success the exit status or the runner's counts deny.
     pub output_inconsistent: bool,
     pub tests_timed_out: bool,
+    /// The test run was killed for writing more than the task's `[tests] disk`.
+    pub tests_disk_limit: bool,
     /// Connections the egress proxy refused: the agent tried a host off its allowlist.
     pub egress_refused: u64,
 }
@@ -97,6 +99,9 @@ impl Flags {
         }
         if self.tests_timed_out {
             v.push("tests_timed_out");
+        }
+        if self.tests_disk_limit {
+            v.push("tests_disk_limit");
         }
         v
     }

@@ -449,6 +449,7 @@ async fn attempt_body(
         )
         .await?;
         facts.patch_failed = !g.applied;
+        flags.tests_disk_limit = g.disk_exceeded;
         if let Some(v) = &g.verdict {
             flags.output_inconsistent = v.inconsistent && !v.timed_out;
             flags.tests_timed_out = v.timed_out;

@@ -4,7 +4,7 @@ use super::{line_of_key, parse_toml, read_file, sha256_hex};
 use crate::conventions::{BlastConfig, ConventionsConfig, OwnershipConfig};
 use crate::error::Error;
 use crate::testparse::Format;
-use crate::units::parse_duration;
+use crate::units::{parse_duration, parse_size};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,6 +34,7 @@ struct RawTests {
     fail_to_pass: Option<Vec<String>>,
     pass_to_pass: Option<Vec<String>>,
     timeout: Option<String>,
+    disk: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -133,6 +134,36 @@ pub struct Tests {
     pub pass_to_pass: Vec<String>,
     #[serde(with = "secs")]
     pub timeout: Duration,
+    /// Bytes a test run may write to its container's filesystem. Left out of the task's
+    /// hash at the default, so tasks written before the setting existed keep theirs.
+    #[serde(skip_serializing_if = "is_default_test_disk")]
+    pub disk: u64,
+}
+
+/// What a test run may write unless `[tests] disk` says otherwise: room for builds.
+pub const DEFAULT_TEST_DISK: u64 = 16 << 30;
+
+fn is_default_test_disk(d: &u64) -> bool {
+    *d == DEFAULT_TEST_DISK
+}
+
+/// `[tests] disk` from whichever file gave it, or the default.
+fn test_disk(p: Option<Pick<'_, String>>) -> Result<u64, Error> {
+    let Some(p) = p else {
+        return Ok(DEFAULT_TEST_DISK);
+    };
+    let at = p.line(Some("tests"), "disk");
+    let d =
+        parse_size(&p.value).map_err(|e| Error::input(p.file, at, e, "write it like \"16GiB\""))?;
+    if d < 64 << 20 {
+        return Err(Error::input(
+            p.file,
+            at,
+            "disk below 64MiB leaves no room for the repository",
+            "give at least \"1GiB\"",
+        ));
+    }
+    Ok(d)
 }
 
 fn ser_display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -336,6 +367,8 @@ pub struct SuiteSettings {
     pub command: String,
     pub format: Format,
     pub timeout: Duration,
+    /// `[tests] disk`, in bytes.
+    pub disk: u64,
     pub scope: Scope,
 }
 
@@ -361,6 +394,7 @@ pub fn load_settings(dir: &Path) -> Result<SuiteSettings, Error> {
         })?,
         None => Duration::from_secs(600),
     };
+    let disk = test_disk(pick(&None, &d.raw.tests.disk, &file, &text, &d))?;
     Ok(SuiteSettings {
         name,
         file: file.clone(),
@@ -369,6 +403,7 @@ pub fn load_settings(dir: &Path) -> Result<SuiteSettings, Error> {
         command,
         format,
         timeout,
+        disk,
         scope: Scope {
             read_only: d.raw.scope.read_only.clone(),
             deny: d.raw.scope.deny.clone(),
@@ -516,6 +551,7 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
         })?,
         None => Duration::from_secs(600),
     };
+    let disk = test_disk(pick(&raw.tests.disk, &d.raw.tests.disk, file, &text, d))?;
 
     // Gold.
     let gold = match &raw.gold.patch {
@@ -572,6 +608,7 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
             fail_to_pass,
             pass_to_pass,
             timeout,
+            disk,
         },
         gold,
         scope,
@@ -865,5 +902,26 @@ mod tests {
         assert_eq!(h(s1), h(s2));
         let (_d, s4) = suite_with(GOOD);
         assert_ne!(h(s3), h(s4));
+        // The test runs' disk limit: at the default the hash is what it was before the
+        // setting existed (labels and cached grades keep their task); otherwise it changes.
+        let with_disk = |d: &str| {
+            GOOD.replace(
+                "patch = \"tests.patch\"\n",
+                &format!("patch = \"tests.patch\"\ndisk = \"{d}\"\n"),
+            )
+        };
+        let (_e, s5) = suite_with(&with_disk("16GiB"));
+        let (_f, s6) = suite_with(GOOD);
+        assert_eq!(h(s5), h(s6));
+        let (_g, s7) = suite_with(&with_disk("2GiB"));
+        let s7 = s7.unwrap();
+        assert_eq!(s7.tasks[0].tests.disk, 2 << 30);
+        assert_ne!(s7.tasks[0].hash, h(suite_with(GOOD).1));
+        let (_h, s8) = suite_with(&with_disk("1MiB"));
+        let msg = s8.unwrap().invalid[0].to_string();
+        assert!(
+            msg.contains("task.toml:9") && msg.contains("disk below 64MiB"),
+            "{msg}"
+        );
     }
 }

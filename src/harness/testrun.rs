@@ -27,6 +27,8 @@ pub struct TestInput<'a> {
     pub tree: &'a Path,
     pub command: &'a str,
     pub timeout: Duration,
+    /// Bytes the run may write to its container's filesystem; past this it is killed.
+    pub disk: u64,
     /// For `junit:<path>`: the report to bring back, relative to the repository root.
     pub report: Option<&'a str>,
 }
@@ -36,6 +38,8 @@ pub struct TestOutput {
     pub exit_code: Option<i64>,
     pub timed_out: bool,
     pub oom_killed: bool,
+    /// Killed for writing more than `TestInput::disk`.
+    pub disk_exceeded: bool,
     pub output: Vec<u8>,
     pub truncated: bool,
     pub report: Option<Vec<u8>>,
@@ -66,7 +70,7 @@ pub async fn run_tests(docker: &Docker, input: TestInput<'_>) -> Result<TestOutp
                 memory: 4 << 30,
                 cpus: 2.0,
                 pids: 1024,
-                disk: None,
+                disk: Some(input.disk),
             },
             kind: "tests",
             uploads: vec![archive],
@@ -87,6 +91,7 @@ pub async fn run_tests(docker: &Docker, input: TestInput<'_>) -> Result<TestOutp
         exit_code: res.exit_code,
         timed_out: res.timed_out,
         oom_killed: res.oom_killed,
+        disk_exceeded: res.disk_exceeded,
         truncated: res.log.truncated,
         output: res.log.bytes,
         report,

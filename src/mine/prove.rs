@@ -43,6 +43,7 @@ impl Ctx<'_> {
                 fail_to_pass: Vec::new(),
                 pass_to_pass: Vec::new(),
                 timeout: s.timeout,
+                disk: s.disk,
             },
             gold: Some(c.gold.clone()),
             scope: s.scope.clone(),

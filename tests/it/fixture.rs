@@ -239,6 +239,7 @@ pub fn passing_grade(task: &mergebench::config::suite::Task) -> String {
         output_bytes: 23,
         parse_error: None,
         oom_killed: false,
+        disk_exceeded: false,
         seconds: 1.0,
     })
     .unwrap()

@@ -8,6 +8,17 @@ const APPLY_GOLD: &str =
 #[test]
 fn every_outcome_and_flag() {
     let f = Fixture::new();
+    // Test runs may write 256 MiB to their container's filesystem.
+    let suite_toml = f.suite().join("suite.toml");
+    let text = std::fs::read_to_string(&suite_toml).unwrap();
+    std::fs::write(
+        &suite_toml,
+        text.replace(
+            "timeout = \"2m\"\n",
+            "timeout = \"2m\"\ndisk = \"256MiB\"\n",
+        ),
+    )
+    .unwrap();
     f.agent("oracle", APPLY_GOLD, "gold_patch = true\n");
     f.agent("wrongfix", "sed -i 's/a - b/a * b/' calc.py\n", "");
     f.agent(
@@ -49,6 +60,12 @@ fn every_outcome_and_flag() {
         "echo started > started.txt\ndd if=/dev/zero of=/var/tmp/fill bs=1M count=300 2>/dev/null\nsleep 300\n",
         "disk = \"128MiB\"\ntimeout = \"4m\"\n",
     );
+    // Its patch makes the code under test write far more than the test run may, then hang.
+    f.agent(
+        "testhog",
+        "cat >> calc.py <<'PY'\nwith open('/var/tmp/fill', 'wb') as out:\n    for _ in range(400):\n        out.write(bytes(1 << 20))\nimport time\ntime.sleep(300)\nPY\n",
+        "",
+    );
     crate::fixture::write(&f.agents(), "badcmd.toml", "name = \"badcmd\"\ncommand = [\"/no/such/program\"]\ntimeout = \"30s\"\nmemory = \"128MiB\"\n");
     let agents = [
         "oracle",
@@ -61,6 +78,7 @@ fn every_outcome_and_flag() {
         "memhog",
         "forger",
         "diskhog",
+        "testhog",
         "badcmd",
     ];
     let r = f.run(&agents, &["--jobs", "4"]);
@@ -91,6 +109,11 @@ fn every_outcome_and_flag() {
     assert_eq!(flag("diskhog", "disk_limit"), true);
     assert_eq!(outcome("diskhog"), "unresolved");
     assert_eq!(flag("oracle", "disk_limit"), false);
+    // The test run it caused was killed for its writes, not at the tests' deadline.
+    assert_eq!(flag("testhog", "tests_disk_limit"), true);
+    assert_eq!(flag("testhog", "tests_timed_out"), false);
+    assert_eq!(outcome("testhog"), "unresolved");
+    assert_eq!(flag("oracle", "tests_disk_limit"), false);
 
     // Which tests passed, per agent.
     let status =
