@@ -821,6 +821,13 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             command: TasksCommand::Mine(args),
         } => {
             let json = args.json;
+            let limits_given =
+                args.judge_opts.max_calls.is_some() || args.judge_opts.max_cost.is_some();
+            if args.rewrite.is_none() && limits_given {
+                return Err(Error::Usage(
+                    "--max-calls and --max-cost limit the judge of --rewrite: add --rewrite JUDGE, or leave them out".into(),
+                ));
+            }
             let rewriter = args
                 .rewrite
                 .as_deref()

@@ -572,6 +572,12 @@ fn filters_and_bad_input_are_decided_before_any_container() {
         ),
         (&["--repeat", "0"], 2, "--repeat must be at least 1"),
         (&["--since", "last week"], 2, "is not a day like"),
+        (&["--max-calls", "5"], 2, "limit the judge of --rewrite"),
+        (
+            &["--rewrite", "no-such-judge"],
+            2,
+            "no judge named `no-such-judge`",
+        ),
     ];
     for (extra, code, fragment) in cases {
         let mut args = vec![
