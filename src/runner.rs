@@ -429,7 +429,7 @@ async fn attempt_body(
         return Ok(());
     };
     let (b, ro) = (base.clone(), task.scope.read_only.clone());
-    let extracted = tokio::task::spawn_blocking(move || extract_patch(&b, &ws[..], &ro))
+    let extracted = tokio::task::spawn_blocking(move || extract_patch(&b, ws, &ro))
         .await
         .map_err(|e| Error::infra(e.to_string()))??;
     flags.scope_violation = !extracted.reverted.is_empty();

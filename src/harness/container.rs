@@ -12,6 +12,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -77,8 +78,9 @@ impl CappedLog {
 #[derive(Debug)]
 pub struct Download {
     pub path: String,
-    /// None: the path does not exist in the container.
-    pub bytes: Option<Vec<u8>>,
+    /// The archive, in an unnamed temporary file read from its start (up to a gigabyte of
+    /// workspace stays out of memory). None: the path does not exist in the container.
+    pub file: Option<std::fs::File>,
     pub truncated: bool,
 }
 
@@ -364,32 +366,37 @@ async fn download(docker: &Docker, id: &str, path: &str, cap: u64) -> Result<Dow
                 .build(),
         ),
     );
-    let mut bytes = Vec::new();
+    let spool = |e: std::io::Error| Error::infra(format!("spooling {path} to a temporary file: {e}"));
+    let mut file = tokio::fs::File::from_std(tempfile::tempfile().map_err(spool)?);
+    let mut written = 0u64;
     let mut truncated = false;
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(c) => {
-                if bytes.len() as u64 + c.len() as u64 > cap {
+                if written + c.len() as u64 > cap {
                     truncated = true;
                     break;
                 }
-                bytes.extend_from_slice(&c);
+                file.write_all(&c).await.map_err(spool)?;
+                written += c.len() as u64;
             }
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => {
                 return Ok(Download {
                     path: path.to_string(),
-                    bytes: None,
+                    file: None,
                     truncated: false,
                 })
             }
             Err(e) => return Err(infra("download", e)),
         }
     }
+    file.flush().await.map_err(spool)?;
+    file.rewind().await.map_err(spool)?;
     Ok(Download {
         path: path.to_string(),
-        bytes: Some(bytes),
+        file: Some(file.into_std().await),
         truncated,
     })
 }

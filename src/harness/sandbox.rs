@@ -42,8 +42,8 @@ pub struct AgentRun {
     /// Killed for writing more than the spec's `disk`.
     pub disk_exceeded: bool,
     pub log: CappedLog,
-    /// The `/workspace` archive; None when it exceeded `WORKSPACE_CAP`.
-    pub workspace: Option<Vec<u8>>,
+    /// The `/workspace` archive, in a temporary file; None when it exceeded `WORKSPACE_CAP`.
+    pub workspace: Option<std::fs::File>,
     /// Files the agent left in /mergebench/out (name, bytes), secrets redacted.
     pub out_files: Vec<(String, Vec<u8>)>,
     pub seconds: f64,
@@ -118,8 +118,10 @@ async fn run_in(
     let out = downloads.next().expect("out download");
     let mut log = result.log;
     redact(&mut log.bytes, input.secrets);
-    let mut out_files = match out.bytes {
-        Some(bytes) => out_files(&bytes),
+    let mut out_files = match out.file {
+        Some(file) => tokio::task::spawn_blocking(move || out_files(file))
+            .await
+            .map_err(|e| Error::infra(e.to_string()))?,
         None => Vec::new(),
     };
     for (_, bytes) in &mut out_files {
@@ -131,7 +133,7 @@ async fn run_in(
         oom_killed: result.oom_killed,
         disk_exceeded: result.disk_exceeded,
         log,
-        workspace: if ws.truncated { None } else { ws.bytes },
+        workspace: if ws.truncated { None } else { ws.file },
         out_files,
         seconds: result.seconds,
         egress: None,
@@ -185,10 +187,10 @@ fn mergebench_dir(spec: &AgentSpec, problem: &str, gold: Option<&[u8]>) -> Resul
 }
 
 /// The regular files of the `/mergebench/out` archive, each capped.
-fn out_files(tar_bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+fn out_files(archive: impl std::io::Read) -> Vec<(String, Vec<u8>)> {
     use std::io::Read;
     let mut out = Vec::new();
-    let mut archive = tar::Archive::new(tar_bytes);
+    let mut archive = tar::Archive::new(archive);
     let Ok(entries) = archive.entries() else {
         return out;
     };

@@ -85,8 +85,8 @@ pub async fn run_tests(docker: &Docker, input: TestInput<'_>) -> Result<TestOutp
         .downloads
         .into_iter()
         .next()
-        .and_then(|d| d.bytes)
-        .and_then(|tar| first_file(&tar));
+        .and_then(|d| d.file)
+        .and_then(first_file);
     Ok(TestOutput {
         exit_code: res.exit_code,
         timed_out: res.timed_out,
@@ -99,9 +99,9 @@ pub async fn run_tests(docker: &Docker, input: TestInput<'_>) -> Result<TestOutp
     })
 }
 
-fn first_file(tar_bytes: &[u8]) -> Option<Vec<u8>> {
+fn first_file(archive: impl std::io::Read) -> Option<Vec<u8>> {
     use std::io::Read;
-    let mut a = tar::Archive::new(tar_bytes);
+    let mut a = tar::Archive::new(archive);
     for e in a.entries().ok()?.flatten() {
         if e.header().entry_type().is_file() {
             let mut v = Vec::new();
