@@ -366,7 +366,8 @@ async fn download(docker: &Docker, id: &str, path: &str, cap: u64) -> Result<Dow
                 .build(),
         ),
     );
-    let spool = |e: std::io::Error| Error::infra(format!("spooling {path} to a temporary file: {e}"));
+    let spool =
+        |e: std::io::Error| Error::infra(format!("spooling {path} to a temporary file: {e}"));
     let mut file = tokio::fs::File::from_std(tempfile::tempfile().map_err(spool)?);
     let mut written = 0u64;
     let mut truncated = false;
