@@ -326,19 +326,28 @@ fn load_agent_with(
             .map_err(|e| Error::input(file, at("timeout"), e, "write it like \"30m\""))?,
         None => Duration::from_secs(30 * 60),
     };
-    let memory = match &raw.memory {
-        Some(m) => parse_size(m)
-            .map_err(|e| Error::input(file, at("memory"), e, "write it like \"4GiB\""))?,
-        None => 4 << 30,
+    // A size key: its value or the default, refused below `min` with why and how much to give.
+    let size = |key: &str, value: &Option<String>, default: u64, min: (u64, &str, &str)| {
+        let v = match value {
+            Some(v) => parse_size(v)
+                .map_err(|e| Error::input(file, at(key), e, "write it like \"4GiB\""))?,
+            None => default,
+        };
+        if v < min.0 {
+            return Err(Error::input(file, at(key), min.1, min.2));
+        }
+        Ok(v)
     };
-    if memory < 16 << 20 {
-        return Err(Error::input(
-            file,
-            at("memory"),
+    let memory = size(
+        "memory",
+        &raw.memory,
+        4 << 30,
+        (
+            16 << 20,
             "memory below 16MiB cannot start a container",
             "give at least \"64MiB\"",
-        ));
-    }
+        ),
+    )?;
     let cpus = raw.cpus.unwrap_or(2.0);
     if !(cpus > 0.0 && cpus <= 256.0) {
         return Err(Error::input(
@@ -357,19 +366,16 @@ fn load_agent_with(
             "give at least 64",
         ));
     }
-    let disk = match &raw.disk {
-        Some(d) => parse_size(d)
-            .map_err(|e| Error::input(file, at("disk"), e, "write it like \"4GiB\""))?,
-        None => DEFAULT_DISK,
-    };
-    if disk < 64 << 20 {
-        return Err(Error::input(
-            file,
-            at("disk"),
+    let disk = size(
+        "disk",
+        &raw.disk,
+        DEFAULT_DISK,
+        (
+            64 << 20,
             "disk below 64MiB leaves no room for the workspace",
             "give at least \"256MiB\"",
-        ));
-    }
+        ),
+    )?;
     // What the variables expanded to is part of the agent: the same spec pointed at another
     // endpoint is another agent.
     hash_input.extend(format!("\n{env:?}\n{network:?}").into_bytes());
