@@ -210,6 +210,36 @@ pub fn owner_leaked(owner: &str) -> bool {
     !Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// Records attempt 1 of `agent` on `task` with `patch` (raw and graded) and `outcome`, with a
+/// passing grade when resolved: an evaluation filled without Docker.
+pub fn record_attempt(
+    store: &mergebench::store::Store,
+    eval_id: &str,
+    task: &mergebench::config::suite::Task,
+    agent: &str,
+    patch: Vec<u8>,
+    outcome: mergebench::outcome::Outcome,
+) {
+    let p = mergebench::patch::Patch::new(patch);
+    store
+        .record_attempt(&mergebench::store::NewAttempt {
+            eval_id: eval_id.into(),
+            task_id: task.id.clone(),
+            task_hash: task.hash.clone(),
+            agent: agent.into(),
+            agent_hash: "h".into(),
+            attempt: 1,
+            outcome,
+            raw_patch: Some(p.clone()),
+            graded_patch: Some(p),
+            grade_json: (outcome == mergebench::outcome::Outcome::Resolved)
+                .then(|| passing_grade(task)),
+            grader_version: mergebench::grade::GRADER_VERSION.into(),
+            ..Default::default()
+        })
+        .unwrap();
+}
+
 /// A stored grade in which every required test of `task` passed: for stores filled without
 /// Docker (judge, labeling and report tests).
 pub fn passing_grade(task: &mergebench::config::suite::Task) -> String {

@@ -17,7 +17,7 @@ use mergebench::judge::{load_judge, Halt, Judge};
 use mergebench::mine::leak;
 use mergebench::outcome::Outcome;
 use mergebench::patch::Patch;
-use mergebench::store::{NewAttempt, NewEvaluation, Store};
+use mergebench::store::{NewEvaluation, Store};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -703,24 +703,7 @@ fn demo_eval() -> DemoEval {
         .unwrap();
     let record =
         |task: &mergebench::config::suite::Task, agent: &str, patch: Vec<u8>, outcome: Outcome| {
-            let p = Patch::new(patch);
-            store
-                .record_attempt(&NewAttempt {
-                    eval_id: ev.id.clone(),
-                    task_id: task.id.clone(),
-                    task_hash: task.hash.clone(),
-                    agent: agent.into(),
-                    agent_hash: "h".into(),
-                    attempt: 1,
-                    outcome,
-                    raw_patch: Some(p.clone()),
-                    graded_patch: Some(p),
-                    grade_json: (outcome == Outcome::Resolved)
-                        .then(|| crate::fixture::passing_grade(task)),
-                    grader_version: "tests-1".into(),
-                    ..Default::default()
-                })
-                .unwrap();
+            crate::fixture::record_attempt(&store, &ev.id, task, agent, patch, outcome)
         };
     for t in suite.tasks.iter().take(3) {
         record(t, "oracle", t.gold.clone().unwrap(), Outcome::Resolved);
@@ -1153,24 +1136,14 @@ async fn attempts_that_share_a_patch_are_judged_once() {
     // A second agent that submitted exactly the oracle's patch for the first task.
     let suite = load_suite(&repo().join("tasks/demo")).unwrap();
     let t0 = &suite.tasks[0];
-    let p = Patch::new(t0.gold.clone().unwrap());
-    Store::open(&d.db)
-        .unwrap()
-        .record_attempt(&NewAttempt {
-            eval_id: d.eval.clone(),
-            task_id: t0.id.clone(),
-            task_hash: t0.hash.clone(),
-            agent: "twin".into(),
-            agent_hash: "h".into(),
-            attempt: 1,
-            outcome: Outcome::Resolved,
-            raw_patch: Some(p.clone()),
-            graded_patch: Some(p),
-            grade_json: Some(crate::fixture::passing_grade(t0)),
-            grader_version: "tests-1".into(),
-            ..Default::default()
-        })
-        .unwrap();
+    crate::fixture::record_attempt(
+        &Store::open(&d.db).unwrap(),
+        &d.eval,
+        t0,
+        "twin",
+        t0.gold.clone().unwrap(),
+        Outcome::Resolved,
+    );
     let j = write_judge(
         d.tmp.path(),
         "local",

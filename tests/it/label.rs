@@ -6,8 +6,7 @@ use crate::fixture::{bin, sqlite};
 use mergebench::config::suite::{load_suite, Task};
 use mergebench::labels::rubric::Rubric;
 use mergebench::outcome::Outcome;
-use mergebench::patch::Patch;
-use mergebench::store::{NewAttempt, NewEvaluation, Store};
+use mergebench::store::{NewEvaluation, Store};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -86,24 +85,7 @@ impl LabelDb {
         for &(agent, kind, task) in attempts {
             let t = &suite.tasks[task];
             let (patch, outcome) = patch_of(kind, t);
-            let p = Patch::new(patch);
-            store
-                .record_attempt(&NewAttempt {
-                    eval_id: ev.id.clone(),
-                    task_id: t.id.clone(),
-                    task_hash: t.hash.clone(),
-                    agent: agent.into(),
-                    agent_hash: "h".into(),
-                    attempt: 1,
-                    outcome,
-                    raw_patch: Some(p.clone()),
-                    graded_patch: Some(p),
-                    grade_json: (outcome == Outcome::Resolved)
-                        .then(|| crate::fixture::passing_grade(t)),
-                    grader_version: "tests-1".into(),
-                    ..Default::default()
-                })
-                .unwrap();
+            crate::fixture::record_attempt(&store, &ev.id, t, agent, patch, outcome);
         }
         LabelDb {
             _tmp: tmp,
