@@ -10,9 +10,9 @@
 //! The environment image is built once per repository and shared by every candidate.
 
 use mergebench::harness::Docker;
-use mergebench::mine::funnel::Stage;
-use mergebench::mine::{mine, EnvOptions, LeakPolicy, MineOptions};
 use mergebench::store::Store;
+use mergebench::tasks::mine::funnel::Stage;
+use mergebench::tasks::mine::{mine, EnvOptions, LeakPolicy, MineOptions};
 use std::path::PathBuf;
 
 #[tokio::main]

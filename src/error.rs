@@ -1,17 +1,7 @@
-//! The error type every library function returns, and the exit-code policy it maps to.
-//!
-//! Errors carry their context (file, line, fix) so that `main` only has to print them.
+//! The error type every library function returns. Errors carry their context (file, line,
+//! fix) so that the command line only has to print them; `cli::exit` maps them to exit codes.
 
 use std::path::PathBuf;
-
-/// Exit codes, one policy for the whole binary (DESIGN.md, "CLI surface").
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const CHECK_FAILED: i32 = 1;
-    pub const USAGE: i32 = 2;
-    pub const ENVIRONMENT: i32 = 3;
-    pub const INTERRUPTED: i32 = 130;
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -32,6 +22,13 @@ pub enum Error {
     /// Something inside a run failed (Docker, git, the store). Attempts record it as infra_error.
     #[error("{0}")]
     Infra(String),
+    /// The same, caused by another error, which is kept (not flattened) as the source.
+    #[error("{}", with_context(.context, .source.as_ref()))]
+    InfraSource {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("database {path}: {source}")]
     Store {
         path: PathBuf,
@@ -40,6 +37,14 @@ pub enum Error {
     },
     #[error("interrupted")]
     Interrupted,
+}
+
+fn with_context(context: &str, source: &(dyn std::error::Error + Send + Sync)) -> String {
+    if context.is_empty() {
+        source.to_string()
+    } else {
+        format!("{context}: {source}")
+    }
 }
 
 fn format_input(file: &std::path::Path, line: &Option<usize>, message: &str, fix: &str) -> String {
@@ -76,12 +81,15 @@ impl Error {
         Error::Infra(message.into())
     }
 
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Input { .. } | Error::Usage(_) => exit::USAGE,
-            Error::Environment { .. } => exit::ENVIRONMENT,
-            Error::Infra(_) | Error::Store { .. } => exit::ENVIRONMENT,
-            Error::Interrupted => exit::INTERRUPTED,
+    /// An infra error caused by `source`: shown as "context: source" (only the source when
+    /// `context` is empty), with the source kept.
+    pub fn infra_from(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::InfraSource {
+            context: context.into(),
+            source: source.into(),
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use super::expand::expand;
 use super::{line_of_key, parse_toml, read_file, sha256_hex};
+use crate::config::units::{parse_duration, parse_size};
 use crate::error::Error;
-use crate::units::{parse_duration, parse_size};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -121,10 +121,7 @@ pub fn find_agent(dir: &Path, name_or_path: &str) -> Result<AgentSpec, Error> {
             None,
             format!("no agent spec named `{name_or_path}`"),
             if known.is_empty() {
-                format!(
-                    "write {} (see the README's guide to agent specs)",
-                    file.display()
-                )
+                format!("write {} (see docs/agents.md)", file.display())
             } else {
                 format!("use one of: {}", known.join(", "))
             },

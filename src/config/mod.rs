@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod expand;
 pub mod suite;
+pub mod units;
 
 use crate::error::Error;
 use serde::de::DeserializeOwned;
@@ -17,10 +18,20 @@ pub fn parse_toml<T: DeserializeOwned>(path: &Path, text: &str, what: &str) -> R
     toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_at(text, s.start));
         let message = e.message().trim().to_string();
+        // The reference page that documents this kind of file.
+        let doc = if what.contains("agent") {
+            "agents.md"
+        } else if what.contains("nightly") {
+            "reports.md"
+        } else if what.contains("judge") {
+            "judging.md"
+        } else {
+            "tasks.md"
+        };
         let fix = if message.contains("unknown field") {
             format!("remove or rename the key; the accepted keys of {what} are listed above")
         } else if message.contains("missing field") {
-            format!("add the missing key to {what} (see the README's guide to writing {what}s)")
+            format!("add the missing key to {what} (see docs/{doc})")
         } else if message.contains("invalid type") {
             "give the value the type shown above (strings in quotes, lists in [ ])".to_string()
         } else {

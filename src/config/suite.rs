@@ -1,10 +1,10 @@
 //! Task suites: `suite.toml` defaults merged into each `<task>/task.toml`.
 
 use super::{line_of_key, parse_toml, read_file, sha256_hex};
+use crate::config::units::{parse_duration, parse_size};
 use crate::conventions::{BlastConfig, ConventionsConfig, OwnershipConfig};
 use crate::error::Error;
 use crate::testparse::Format;
-use crate::units::{parse_duration, parse_size};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -304,7 +304,7 @@ pub fn load_suite(dir: &Path) -> Result<Suite, Error> {
             dir,
             None,
             "the suite has no tasks",
-            "add a folder per task holding task.toml (see the README's guide to writing a task)",
+            "add a folder per task holding task.toml (see docs/tasks.md)",
         ));
     }
     let Defaults { raw, .. } = defaults;

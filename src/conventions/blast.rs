@@ -13,37 +13,12 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::BlastConfig;
+pub use super::config::Tier;
+use super::config::{BlastConfig, ConfigError};
 use super::defaults;
 use super::diff::ParsedDiff;
 use super::globs::{BadPattern, PathSet};
 use super::ownership::Ownership;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Tier {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Low => "low",
-            Tier::Medium => "medium",
-            Tier::High => "high",
-            Tier::Critical => "critical",
-        }
-    }
-}
-
-impl std::fmt::Display for Tier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Lists in a [`BlastRadius`] keep at most this many entries.
 const MAX_LISTED: usize = 200;
@@ -287,6 +262,14 @@ pub fn blast_radius(diff: &ParsedDiff, ownership: &Ownership, cfg: &BlastConfig)
             ));
             r
         }
+    }
+}
+
+impl BlastConfig {
+    pub fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        CompiledBlast::compile(self)
+            .map(|_| ())
+            .map_err(|e| ConfigError::pattern(file, text, "blast_radius glob", e))
     }
 }
 

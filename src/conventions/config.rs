@@ -11,9 +11,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::blast::Tier;
-use super::lint::LintFormat;
-
 /// How much a failed rule matters. `off` disables the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -37,6 +34,48 @@ impl Severity {
 
 /// A rule with nothing to configure but its severity and where it does not
 /// apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Low => "low",
+            Tier::Medium => "medium",
+            Tier::High => "high",
+            Tier::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LintFormat {
+    /// Try the structured formats; fall back to paths, then lines.
+    #[default]
+    Auto,
+    /// `path:line[:col]: message`.
+    Gcc,
+    /// rustc/clippy human output.
+    Rustc,
+    /// One path per line (`gofmt -l`).
+    Paths,
+    /// Every non-empty line is a finding.
+    Lines,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RuleToggle {
@@ -322,63 +361,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// Parses and validates `mergebench.toml` text; `file` names it in errors.
-    pub fn from_toml(text: &str, file: &str) -> Result<Config, ConfigError> {
-        let cfg: Config =
-            toml::from_str(text).map_err(|e| ConfigError::from_toml(file, text, &e))?;
-        cfg.conventions.validate(file, text)?;
-        cfg.blast_radius.validate(file, text)?;
-        super::ownership::Ownership::from_config(&cfg.ownership, None)
-            .map_err(|e| ConfigError::pattern(file, text, "ownership glob", e))?;
-        Ok(cfg)
-    }
-
     /// The configuration used where there is no `mergebench.toml`.
     pub fn minimal() -> Config {
         Config {
             conventions: ConventionsConfig::minimal(),
             ..Config::default()
         }
-    }
-
-    /// The ownership map: the `[ownership]` table, then CODEOWNERS for paths
-    /// the table does not cover.
-    pub fn ownership(&self) -> Result<super::ownership::Ownership, ConfigError> {
-        super::ownership::Ownership::from_config(&self.ownership, self.codeowners_text.as_deref())
-            .map_err(|e| ConfigError::pattern("mergebench.toml", "", "ownership glob", e))
-    }
-}
-
-impl ConventionsConfig {
-    /// Compiles every glob and regular expression so mistakes surface when
-    /// the file is loaded, not halfway through a run. `text` is the source,
-    /// used to find the offending line.
-    pub fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
-        let mut names = std::collections::BTreeSet::new();
-        for c in &self.commands {
-            if !names.insert(c.name.as_str()) {
-                return Err(ConfigError::pattern(
-                    file,
-                    text,
-                    "command rule name",
-                    super::globs::BadPattern {
-                        pattern: c.name.clone(),
-                        message: "used by two command rules".into(),
-                    },
-                ));
-            }
-        }
-        super::rules::RuleSet::compile(self)
-            .map(|_| ())
-            .map_err(|e| ConfigError::pattern(file, text, &e.what, e.bad))
-    }
-}
-
-impl BlastConfig {
-    pub fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
-        super::blast::CompiledBlast::compile(self)
-            .map(|_| ())
-            .map_err(|e| ConfigError::pattern(file, text, "blast_radius glob", e))
     }
 }
 

@@ -20,12 +20,6 @@ use super::diff;
 use super::report::{ConventionReport, Finding};
 use super::rules::{self, RuleSet};
 
-/// Exit codes, per the project's policy.
-pub const EXIT_PASS: i32 = 0;
-pub const EXIT_FAIL: i32 = 1;
-pub const EXIT_BAD_INPUT: i32 = 2;
-pub const EXIT_ENVIRONMENT: i32 = 3;
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub passed: bool,
@@ -79,16 +73,6 @@ impl Report {
         self.passed
     }
 
-    /// 0 when the gate passes, 1 when an error-severity rule fired or the
-    /// tier reached `fail_on`.
-    pub fn exit_code(&self) -> i32 {
-        if self.passed {
-            EXIT_PASS
-        } else {
-            EXIT_FAIL
-        }
-    }
-
     pub fn to_sarif(&self, tool_version: &str) -> serde_json::Value {
         super::sarif::to_sarif_with(&self.conventions, tool_version, Some(&self.blast_radius))
     }
@@ -122,10 +106,35 @@ pub enum GateError {
 }
 
 impl GateError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            GateError::GitMissing { .. } => EXIT_ENVIRONMENT,
-            _ => EXIT_BAD_INPUT,
+    /// The machine lacks something (git); every other error is in the input.
+    pub fn is_environment(&self) -> bool {
+        matches!(self, GateError::GitMissing { .. })
+    }
+}
+
+/// What the gate scores: a diff file (`-` for stdin), or a range of the repository.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    Diff(&'a str),
+    Range(&'a str),
+}
+
+/// Scores a real change in `repo`. For a range, the rules come from the range's base, so a
+/// pull request cannot switch off its own checks; a diff file is scored by the checkout's.
+pub fn gate(repo: &Path, source: Source<'_>) -> Result<Report, GateError> {
+    match source {
+        Source::Diff(d) => {
+            let bytes = read_diff(d)?;
+            let cfg = load_repo_config(repo)?;
+            let name = if d == "-" { "stdin" } else { d };
+            run_named(&bytes, name, &cfg, &[], &|_| None)
+        }
+        Source::Range(r) => {
+            let bytes = diff_for_range(repo, r)?;
+            let base = range_base(repo, r)?;
+            let cfg = load_repo_config_at(repo, &base)?;
+            let reader = git_base_reader(repo, &base);
+            run_named(&bytes, r, &cfg, &[], &reader)
         }
     }
 }
@@ -367,7 +376,7 @@ mod tests {
     #[test]
     fn aws_key_and_ci_edit_fail_with_both_named() {
         let r = run(AWS_AND_CI.as_bytes(), &Config::minimal(), &[], &none).unwrap();
-        assert_eq!(r.exit_code(), 1);
+        assert!(!r.passed());
         let ids: Vec<&str> = r
             .conventions
             .findings
@@ -382,7 +391,7 @@ mod tests {
     #[test]
     fn readme_only_passes() {
         let r = run(README_ONLY.as_bytes(), &Config::minimal(), &[], &none).unwrap();
-        assert_eq!(r.exit_code(), 0, "{:?}", r.conventions.findings);
+        assert!(r.passed(), "{:?}", r.conventions.findings);
         assert_eq!(r.blast_radius.tier, Tier::Low);
     }
 
@@ -392,7 +401,7 @@ mod tests {
         cfg.blast_radius.fail_on = Some(Tier::Low);
         let r = run(README_ONLY.as_bytes(), &cfg, &[], &none).unwrap();
         assert!(r.tier_failed);
-        assert_eq!(r.exit_code(), 1);
+        assert!(!r.passed());
         assert_eq!(r.conventions.findings[0].rule_id, catalog::RISK_TIER);
     }
 
@@ -405,15 +414,10 @@ mod tests {
             &none,
         )
         .unwrap_err();
-        assert_eq!(e.exit_code(), 2);
+        assert!(!e.is_environment());
         assert!(e.to_string().contains("not a unified diff"));
         // An empty diff is a valid, empty change.
-        assert_eq!(
-            run(b"", &Config::minimal(), &[], &none)
-                .unwrap()
-                .exit_code(),
-            0
-        );
+        assert!(run(b"", &Config::minimal(), &[], &none).unwrap().passed());
     }
 
     #[test]
@@ -426,7 +430,7 @@ mod tests {
             "main..",
         ] {
             let e = split_range(bad).unwrap_err();
-            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(!e.is_environment(), "{bad}");
         }
         assert_eq!(
             split_range("origin/main...HEAD").unwrap(),
@@ -494,7 +498,7 @@ mod tests {
             ids.contains(&catalog::CI_CONFIG),
             "editing mergebench.toml is flagged: {ids:?}"
         );
-        assert_eq!(r.exit_code(), 1);
+        assert!(!r.passed());
         // The checkout's own (weakened) file would have let the TODO pass.
         let head_cfg = load_repo_config(&dir).unwrap();
         assert_eq!(head_cfg.conventions.todo.severity, Some(Severity::Off));

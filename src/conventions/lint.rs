@@ -20,26 +20,11 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{self, RuleInfo};
+pub use super::config::LintFormat;
 use super::config::{CommandLine, CommandRule, Severity};
 use super::diff::{LineKind, ParsedDiff};
 use super::path;
 use super::report::Finding;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LintFormat {
-    /// Try the structured formats; fall back to paths, then lines.
-    #[default]
-    Auto,
-    /// `path:line[:col]: message`.
-    Gcc,
-    /// rustc/clippy human output.
-    Rustc,
-    /// One path per line (`gofmt -l`).
-    Paths,
-    /// Every non-empty line is a finding.
-    Lines,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LintFinding {

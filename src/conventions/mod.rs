@@ -28,6 +28,7 @@ pub mod diff;
 pub mod gate;
 pub mod globs;
 pub mod lint;
+pub mod load;
 pub mod ownership;
 pub mod path;
 pub mod render;

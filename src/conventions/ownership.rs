@@ -6,7 +6,7 @@
 //! matching line wins; in the TOML table (whose keys have no order) the most
 //! specific glob wins. The table is consulted before CODEOWNERS.
 
-use super::config::OwnershipConfig;
+use super::config::{Config, ConfigError, OwnershipConfig};
 use super::globs::{BadPattern, PathSet};
 
 #[derive(Debug, Clone)]
@@ -154,6 +154,15 @@ fn split_pattern(line: &str) -> (String, &str) {
         }
     }
     (out, "")
+}
+
+impl Config {
+    /// The ownership map: the `[ownership]` table, then CODEOWNERS for paths
+    /// the table does not cover.
+    pub fn ownership(&self) -> Result<Ownership, ConfigError> {
+        Ownership::from_config(&self.ownership, self.codeowners_text.as_deref())
+            .map_err(|e| ConfigError::pattern("mergebench.toml", "", "ownership glob", e))
+    }
 }
 
 #[cfg(test)]

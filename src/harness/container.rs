@@ -105,8 +105,8 @@ fn trace(t0: Instant, what: &str) {
     }
 }
 
-fn infra(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::infra(format!("docker {what}: {e}"))
+fn infra(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::infra_from(format!("docker {what}"), e)
 }
 
 /// What every container mergebench starts shares: no capabilities, no new privileges, hard
@@ -372,7 +372,7 @@ async fn download(docker: &Docker, id: &str, path: &str, cap: u64) -> Result<Dow
         ),
     );
     let spool =
-        |e: std::io::Error| Error::infra(format!("spooling {path} to a temporary file: {e}"));
+        |e: std::io::Error| Error::infra_from(format!("spooling {path} to a temporary file"), e);
     let mut file = tokio::fs::File::from_std(tempfile::tempfile().map_err(spool)?);
     let mut written = 0u64;
     let mut truncated = false;

@@ -54,8 +54,8 @@ pub struct EgressLog {
     pub truncated: bool,
 }
 
-fn infra(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::infra(format!("egress {what}: {e}"))
+fn infra(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::infra_from(format!("egress {what}"), e)
 }
 
 impl Egress {
@@ -195,13 +195,10 @@ impl Egress {
         .await
         .unwrap_or(false);
         if !ready {
-            return Err(infra(
-                "proxy start",
-                format!(
-                    "the proxy did not become ready: {}",
-                    String::from_utf8_lossy(&seen).trim()
-                ),
-            ));
+            return Err(Error::infra(format!(
+                "egress proxy start: the proxy did not become ready: {}",
+                String::from_utf8_lossy(&seen).trim()
+            )));
         }
         let inspected = docker
             .api
@@ -217,7 +214,9 @@ impl Egress {
             .and_then(|n| n.get(&self.network).cloned())
             .and_then(|e| e.ip_address)
             .filter(|ip| !ip.is_empty())
-            .ok_or_else(|| infra("proxy start", "the proxy has no address on its network"))?;
+            .ok_or_else(|| {
+                Error::infra("egress proxy start: the proxy has no address on its network")
+            })?;
         self.proxy_url = format!("http://{ip}:{PROXY_PORT}");
         Ok(())
     }

@@ -299,9 +299,9 @@ fn tar_files(files: &[(&str, &[u8])]) -> Result<Vec<u8>, Error> {
         h.set_size(bytes.len() as u64);
         h.set_mode(0o644);
         b.append_data(&mut h, name, *bytes)
-            .map_err(|e| Error::infra(e.to_string()))?;
+            .map_err(|e| Error::infra_from("", e))?;
     }
-    b.into_inner().map_err(|e| Error::infra(e.to_string()))
+    b.into_inner().map_err(|e| Error::infra_from("", e))
 }
 
 /// A Dockerfile and its folder (the build context), plus files from elsewhere.
@@ -331,9 +331,9 @@ fn own_binary() -> Result<&'static OwnBinary, Error> {
         return Ok(own);
     }
     let path = std::env::current_exe()
-        .map_err(|e| Error::infra(format!("cannot find the mergebench executable: {e}")))?;
+        .map_err(|e| Error::infra_from("cannot find the mergebench executable", e))?;
     let bytes = std::fs::read(&path)
-        .map_err(|e| Error::infra(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| Error::infra_from(format!("cannot read {}", path.display()), e))?;
     Ok(OWN.get_or_init(|| OwnBinary {
         sha256: sha256_hex(&bytes),
         path,
@@ -353,18 +353,14 @@ fn tar_context(dir: &Path, extra: &[ExtraFile]) -> Result<Vec<u8>, Error> {
     })?;
     for f in extra {
         let mut file = std::fs::File::open(&f.path)
-            .map_err(|e| Error::infra(format!("cannot read {}: {e}", f.path.display())))?;
+            .map_err(|e| Error::infra_from(format!("cannot read {}", f.path.display()), e))?;
         let mut h = tar::Header::new_gnu();
-        h.set_size(
-            file.metadata()
-                .map_err(|e| Error::infra(e.to_string()))?
-                .len(),
-        );
+        h.set_size(file.metadata().map_err(|e| Error::infra_from("", e))?.len());
         h.set_mode(f.mode);
         b.append_data(&mut h, f.name, &mut file)
-            .map_err(|e| Error::infra(format!("packing {}: {e}", f.name)))?;
+            .map_err(|e| Error::infra_from(format!("packing {}", f.name), e))?;
     }
-    b.into_inner().map_err(|e| Error::infra(e.to_string()))
+    b.into_inner().map_err(|e| Error::infra_from("", e))
 }
 
 async fn build_tar(
@@ -435,9 +431,9 @@ async fn build_offline_base(tag: &str) -> Result<(), Error> {
     eprintln!(
         "the offline base image {tag} is missing: building it with debootstrap (about a minute)"
     );
-    let dir = tempfile::tempdir().map_err(|e| Error::infra(e.to_string()))?;
+    let dir = tempfile::tempdir().map_err(|e| Error::infra_from("", e))?;
     let script = dir.path().join("build-base.sh");
-    std::fs::write(&script, BUILD_BASE_SCRIPT).map_err(|e| Error::infra(e.to_string()))?;
+    std::fs::write(&script, BUILD_BASE_SCRIPT).map_err(|e| Error::infra_from("", e))?;
     let status = tokio::process::Command::new("bash")
         .arg(&script)
         .env("MERGEBENCH_BASE_IMAGE", tag)

@@ -1,5 +1,5 @@
-//! The agent's sandbox: what an agent sees inside its container (DESIGN.md), and what comes
-//! back out of it.
+//! The agent's sandbox: what an agent sees inside its container (docs/agents.md), and what
+//! comes back out of it.
 //!
 //! `/workspace` is the one-commit repository; `/mergebench/problem.md` the problem;
 //! `/mergebench/agent/` the spec's files (read-only to the agent); `/mergebench/out/` where
@@ -13,7 +13,7 @@ use super::images::Image;
 use super::Docker;
 use crate::config::agent::{AgentSpec, Network};
 use crate::error::Error;
-use crate::workspace::{BaseRepo, AGENT_UID};
+use crate::repo::workspace::{BaseRepo, AGENT_UID};
 
 pub const LOG_CAP: usize = 1 << 20;
 /// The agent's whole /workspace, archived; past this the patch is not extracted.
@@ -121,7 +121,7 @@ async fn run_in(
     let mut out_files = match out.file {
         Some(file) => tokio::task::spawn_blocking(move || out_files(file))
             .await
-            .map_err(|e| Error::infra(e.to_string()))?,
+            .map_err(|e| Error::infra_from("", e))?,
         None => Vec::new(),
     };
     for (_, bytes) in &mut out_files {
@@ -143,7 +143,7 @@ async fn run_in(
 /// `/mergebench` as an archive: root-owned except `out/`, which the agent may write.
 fn mergebench_dir(spec: &AgentSpec, problem: &str, gold: Option<&[u8]>) -> Result<Vec<u8>, Error> {
     let mut b = tar::Builder::new(Vec::new());
-    let io = |e: std::io::Error| Error::infra(format!("packing /mergebench: {e}"));
+    let io = |e: std::io::Error| Error::infra_from("packing /mergebench", e);
     let dir = |b: &mut tar::Builder<Vec<u8>>, path: &str, uid: u64| -> std::io::Result<()> {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Directory);

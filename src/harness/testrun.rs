@@ -5,7 +5,7 @@ use super::container::{self, Limits, RunSpec};
 use super::images::Image;
 use super::Docker;
 use crate::error::Error;
-use crate::workspace::{tar_dir, AGENT_UID};
+use crate::repo::workspace::{tar_dir, AGENT_UID};
 use std::path::Path;
 use std::time::Duration;
 
@@ -50,7 +50,7 @@ pub async fn run_tests(docker: &Docker, input: TestInput<'_>) -> Result<TestOutp
     let tree = input.tree.to_path_buf();
     let archive = tokio::task::spawn_blocking(move || tar_dir(&tree, "workspace", AGENT_UID))
         .await
-        .map_err(|e| Error::infra(e.to_string()))??;
+        .map_err(|e| Error::infra_from("", e))??;
     let mut downloads = Vec::new();
     if let Some(r) = input.report {
         downloads.push((

@@ -4,9 +4,9 @@
 
 use super::injection::{scan_patch, Finding};
 use crate::config::suite::Task;
-use crate::grade::Grade;
-use crate::outcome::Outcome;
-use crate::patch::{stats, touched_paths, DiffStats};
+use crate::repo::patch::{stats, touched_paths, DiffStats};
+use crate::score::grade::Grade;
+use crate::score::outcome::Outcome;
 use crate::store::AttemptRow;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -131,7 +131,7 @@ impl ReviewInput {
                 .cloned()
                 .collect()
         };
-        let read_only = crate::workspace::globset(&task.scope.read_only);
+        let read_only = crate::repo::workspace::globset(&task.scope.read_only);
         let hidden = touched_paths(&task.tests.patch);
         let test_files_edited = files
             .iter()

@@ -14,7 +14,6 @@
 
 pub mod aggregate;
 pub mod budget;
-pub mod checkpoints;
 pub mod engine;
 pub mod fence;
 pub mod injection;

@@ -8,8 +8,8 @@ use super::judgement::Judgement;
 use super::spec::Limits;
 use crate::config::suite::Suite;
 use crate::error::Error;
-use crate::outcome::Outcome;
-use crate::patch::Patch;
+use crate::repo::patch::Patch;
+use crate::score::outcome::Outcome;
 use crate::store::{AttemptRow, Evaluation, Store};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -121,7 +121,7 @@ pub async fn judge_evaluation(
         groups.insert(key, (vec![r], Some(input)));
     }
     let attempts: usize = groups.values().map(|g| g.0.len()).sum();
-    let bar = crate::runner::progress_bar(groups.len() as u64, opts.progress);
+    let bar = crate::progress::bar(groups.len() as u64, opts.progress);
     bar.set_message(format!("judge {}", judge.spec.name));
     let work = futures_util::stream::iter(groups.into_iter().map(
         |((sha, task_hash), (rows, input))| async move {

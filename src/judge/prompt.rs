@@ -125,7 +125,7 @@ fn template_error(t: &Template, e: minijinja::Error) -> Error {
         &t.file,
         e.line(),
         format!("prompt template: {e}"),
-        "correct the template (minijinja syntax; the variables are listed in the README's judge section)",
+        "correct the template (minijinja syntax; the variables are listed in docs/judging.md)",
     )
 }
 

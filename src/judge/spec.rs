@@ -1,9 +1,9 @@
 //! Judge configs: `judges/<name>.toml`, which provider and model answer, with which prompt
 //! templates, rubric, prices and limits, and the judge version every verdict is stored under.
 
+use crate::config::units::parse_duration;
 use crate::config::{line_of_key, parse_toml, read_file, sha256_hex};
 use crate::error::Error;
-use crate::units::parse_duration;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -210,7 +210,7 @@ pub fn find_judge(dir: &Path, name_or_path: &str) -> Result<JudgeSpec, Error> {
             None,
             format!("no judge named `{name_or_path}`"),
             if known.is_empty() {
-                format!("write {} (see the README's judge section)", file.display())
+                format!("write {} (see docs/judging.md)", file.display())
             } else {
                 format!("use one of: {}", known.join(", "))
             },

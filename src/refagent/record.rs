@@ -49,7 +49,7 @@ impl Recorder {
         let _ = self.trajectory.flush();
     }
 
-    /// Rewrites usage.json in the shape mergebench reads (DESIGN.md), plus steps and status.
+    /// Rewrites usage.json in the shape mergebench reads (docs/agents.md), plus steps and status.
     pub fn usage(&self, model: &str, spent: &Spent, status: &str) {
         let v = json!({
             "model": model,

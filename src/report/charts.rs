@@ -3,7 +3,7 @@
 //! coordinates, so charts are deterministic and need no runtime library.
 
 use super::history::History;
-use super::leaderboard::AgentEntry;
+use crate::stats::Interval;
 use serde::Serialize;
 
 pub const PALETTE: &[&str] = &[
@@ -90,7 +90,15 @@ fn r1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-pub fn rates(agents: &[AgentEntry]) -> BarChart {
+/// One agent's bar: its resolved rate and its merge rate with the merge rate's interval.
+#[derive(Debug, Clone, Copy)]
+pub struct AgentRates<'a> {
+    pub agent: &'a str,
+    pub resolved: f64,
+    pub merged: &'a Interval,
+}
+
+pub fn rates(agents: &[AgentRates<'_>]) -> BarChart {
     let (plot_x, plot_w, band) = (150.0, 420.0, 36.0);
     let top = 10.0;
     let x = |v: f64| r1(plot_x + v.clamp(0.0, 1.0) * plot_w);
@@ -98,14 +106,14 @@ pub fn rates(agents: &[AgentEntry]) -> BarChart {
         .iter()
         .enumerate()
         .map(|(i, a)| Bar {
-            agent: a.agent.clone(),
+            agent: a.agent.to_string(),
             y: r1(top + i as f64 * band),
-            resolved_w: r1(a.resolved_rate.estimate * plot_w),
-            merged_w: r1(a.mergeable_rate.estimate * plot_w),
-            ci_x1: x(a.mergeable_rate.low),
-            ci_x2: x(a.mergeable_rate.high),
-            resolved_label: pct(a.resolved_rate.estimate),
-            merged_label: pct(a.mergeable_rate.estimate),
+            resolved_w: r1(a.resolved * plot_w),
+            merged_w: r1(a.merged.estimate * plot_w),
+            ci_x1: x(a.merged.low),
+            ci_x2: x(a.merged.high),
+            resolved_label: pct(a.resolved),
+            merged_label: pct(a.merged.estimate),
         })
         .collect();
     let height = top + bars.len() as f64 * band + 24.0;
@@ -125,7 +133,8 @@ pub fn rates(agents: &[AgentEntry]) -> BarChart {
     }
 }
 
-pub fn trend(history: &History, order: &[AgentEntry]) -> TrendChart {
+/// The merge rate of every agent over the nights of `history`; `order` (agent names) first.
+pub fn trend(history: &History, order: &[&str]) -> TrendChart {
     let (plot_x, plot_y, plot_w, plot_h) = (50.0, 14.0, 460.0, 180.0);
     let n = history.nights.len();
     let x = |i: usize| {
@@ -139,10 +148,10 @@ pub fn trend(history: &History, order: &[AgentEntry]) -> TrendChart {
     // Agents of the reported night first, in leaderboard order, then those that left.
     let mut series: Vec<&super::history::Series> = order
         .iter()
-        .filter_map(|a| history.series.iter().find(|s| s.agent == a.agent))
+        .filter_map(|a| history.series.iter().find(|s| s.agent == *a))
         .collect();
     for s in &history.series {
-        if !order.iter().any(|a| a.agent == s.agent) {
+        if !order.contains(&s.agent.as_str()) {
             series.push(s);
         }
     }

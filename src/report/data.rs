@@ -110,7 +110,7 @@ pub fn load(store: &Store, sel: &Selection<'_>) -> Result<ReportData, Error> {
         .zip(store.attempts_for_reports(&ids)?)
         .map(|(evaluation, rows)| Night {
             evaluation,
-            judged: crate::results::judged(&rows),
+            judged: crate::score::merge::judged(&rows),
             rows,
         })
         .collect();

@@ -7,8 +7,8 @@ use super::charts::{self, BarChart, TrendChart};
 use super::data::ReportData;
 use super::history::{self, History, NightInfo, Regression, RegressionPolicy};
 use super::tasks::{by_agent, TaskScore};
-use crate::outcome::Outcome;
-use crate::results::{conventions_passed, mergeable};
+use crate::score::merge::{conventions_passed, mergeable};
+use crate::score::outcome::Outcome;
 use crate::stats::{mean_ci, pass_at_k, quantile, Interval};
 use crate::store::AttemptRow;
 use serde::Serialize;
@@ -333,8 +333,20 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
         },
         since: opts.since.clone(),
         judged: judged_eval,
-        rates_chart: charts::rates(&agents),
-        trend_chart: charts::trend(&history, &agents),
+        rates_chart: charts::rates(
+            &agents
+                .iter()
+                .map(|a| charts::AgentRates {
+                    agent: &a.agent,
+                    resolved: a.resolved_rate.estimate,
+                    merged: &a.mergeable_rate,
+                })
+                .collect::<Vec<_>>(),
+        ),
+        trend_chart: charts::trend(
+            &history,
+            &agents.iter().map(|a| a.agent.as_str()).collect::<Vec<_>>(),
+        ),
         agents,
         regressions,
         matrix,

@@ -9,6 +9,7 @@ pub mod data;
 pub mod history;
 pub mod leaderboard;
 pub mod render;
+pub mod results;
 pub mod tasks;
 
 pub use render::Format;

@@ -3,8 +3,8 @@
 //! a task's binary result: merged when most of its attempts are mergeable (with one attempt,
 //! that attempt).
 
-use crate::outcome::Outcome;
-use crate::results::mergeable;
+use crate::score::merge::mergeable;
+use crate::score::outcome::Outcome;
 use crate::store::AttemptRow;
 use std::collections::BTreeMap;
 

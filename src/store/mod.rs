@@ -755,8 +755,8 @@ fn load_eval(c: &Connection, id: &str) -> rusqlite::Result<Option<Evaluation>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{Flags, Outcome};
-    use crate::patch::Patch;
+    use crate::repo::patch::Patch;
+    use crate::score::outcome::{Flags, Outcome};
 
     fn attempt(eval: &str, n: u32) -> NewAttempt {
         NewAttempt {

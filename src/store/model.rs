@@ -1,8 +1,8 @@
 //! Rows the store reads and writes.
 
-use crate::egress::EgressSummary;
-use crate::outcome::{Flags, Outcome};
-use crate::patch::Patch;
+use crate::repo::patch::Patch;
+use crate::score::egress::EgressSummary;
+use crate::score::outcome::{Flags, Outcome};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize)]

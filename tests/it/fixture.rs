@@ -218,9 +218,9 @@ pub fn record_attempt(
     task: &mergebench::config::suite::Task,
     agent: &str,
     patch: Vec<u8>,
-    outcome: mergebench::outcome::Outcome,
+    outcome: mergebench::score::outcome::Outcome,
 ) {
-    let p = mergebench::patch::Patch::new(patch);
+    let p = mergebench::repo::patch::Patch::new(patch);
     store
         .record_attempt(&mergebench::store::NewAttempt {
             eval_id: eval_id.into(),
@@ -232,9 +232,9 @@ pub fn record_attempt(
             outcome,
             raw_patch: Some(p.clone()),
             graded_patch: Some(p),
-            grade_json: (outcome == mergebench::outcome::Outcome::Resolved)
+            grade_json: (outcome == mergebench::score::outcome::Outcome::Resolved)
                 .then(|| passing_grade(task)),
-            grader_version: mergebench::grade::GRADER_VERSION.into(),
+            grader_version: mergebench::score::grade::GRADER_VERSION.into(),
             ..Default::default()
         })
         .unwrap();
@@ -243,8 +243,8 @@ pub fn record_attempt(
 /// A stored grade in which every required test of `task` passed: for stores filled without
 /// Docker (judge, labeling and report tests).
 pub fn passing_grade(task: &mergebench::config::suite::Task) -> String {
-    use mergebench::grade::Grade;
-    use mergebench::outcome::{TestResult, TestVerdict};
+    use mergebench::score::grade::Grade;
+    use mergebench::score::outcome::{TestResult, TestVerdict};
     use mergebench::testparse::TestStatus;
     let pass = |ids: &[String]| -> Vec<TestResult> {
         ids.iter()

@@ -14,10 +14,10 @@ use mergebench::judge::rewrite::Statement;
 use mergebench::judge::spec::Limits;
 use mergebench::judge::verdict::Decision;
 use mergebench::judge::{load_judge, Halt, Judge};
-use mergebench::mine::leak;
-use mergebench::outcome::Outcome;
-use mergebench::patch::Patch;
+use mergebench::repo::patch::Patch;
+use mergebench::score::outcome::Outcome;
 use mergebench::store::{NewEvaluation, Store};
+use mergebench::tasks::mine::leak;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -135,7 +135,7 @@ fn input(patch: &str) -> ReviewInput {
         problem: "`add(2, 3)` returns -1. It should return 5.".into(),
         patch: patch.into(),
         patch_truncated: false,
-        stats: mergebench::patch::stats(patch.as_bytes()),
+        stats: mergebench::repo::patch::stats(patch.as_bytes()),
         files: vec!["calc.py".into()],
         expected_area: vec!["".into()],
         outside_area: vec![],

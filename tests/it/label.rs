@@ -4,8 +4,8 @@
 
 use crate::fixture::{bin, sqlite};
 use mergebench::config::suite::{load_suite, Task};
-use mergebench::labels::rubric::Rubric;
-use mergebench::outcome::Outcome;
+use mergebench::review::labels::rubric::Rubric;
+use mergebench::score::outcome::Outcome;
 use mergebench::store::{NewEvaluation, Store};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -125,9 +125,9 @@ impl LabelDb {
 /// The labeling app on 127.0.0.1 at a port of its own; returns its base URL.
 async fn serve(store: Arc<Store>) -> String {
     let spec = mergebench::judge::find_judge(&repo().join("judges"), "merge-review").unwrap();
-    let app = mergebench::web::App::new(
+    let app = mergebench::review::web::App::new(
         store,
-        mergebench::web::Options {
+        mergebench::review::web::Options {
             rubric: Rubric::new(&spec.name, &spec.rubric),
             suite: None,
             show_tests: true,
@@ -136,7 +136,7 @@ async fn serve(store: Arc<Store>) -> String {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(mergebench::web::serve(listener, app));
+    tokio::spawn(mergebench::review::web::serve(listener, app));
     format!("http://{addr}")
 }
 

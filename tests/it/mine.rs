@@ -3,7 +3,7 @@
 
 use crate::fixture::{bin, sqlite, write};
 use mergebench::config::suite::load_suite;
-use mergebench::patch::touched_paths;
+use mergebench::repo::patch::touched_paths;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -614,7 +614,7 @@ fn filters_and_bad_input_are_decided_before_any_container() {
 
 #[test]
 fn history_walks_first_parents_and_knows_the_names_in_a_tree() {
-    use mergebench::mine::history::{bundle_has, Mirror};
+    use mergebench::tasks::mine::history::{bundle_has, Mirror};
     let tmp = tempfile::tempdir().unwrap();
     let repo = small_history(tmp.path());
     let m = Mirror::clone_from(path(&repo)).unwrap();

@@ -3,10 +3,10 @@
 //! Chromium, and `nightly` end to end with a planted regression (Docker).
 
 use crate::fixture::bin;
-use mergebench::outcome::{Flags, Outcome};
-use mergebench::patch::Patch;
+use mergebench::repo::patch::Patch;
 use mergebench::report::leaderboard::LeaderboardOptions;
 use mergebench::report::{compare_from_store, leaderboard_from_store, render, Format};
+use mergebench::score::outcome::{Flags, Outcome};
 use mergebench::store::{JudgementRow, NewAttempt, NewEvaluation, Store, Usage};
 use std::path::Path;
 

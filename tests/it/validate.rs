@@ -2,8 +2,8 @@
 
 use crate::fixture::{bin, Fixture};
 use mergebench::config::suite::load_suite;
-use mergebench::patch::Patch;
-use mergebench::workspace::{graded_tree, prepare_base, Graded};
+use mergebench::repo::patch::Patch;
+use mergebench::repo::workspace::{graded_tree, prepare_base, Graded};
 
 #[test]
 fn a_good_task_validates_and_a_broken_one_is_reported() {

@@ -23,7 +23,7 @@ mod unsafe_path;
 use std::cell::OnceCell;
 
 use super::catalog;
-use super::config::{ConventionsConfig, PathRule, RuleToggle, Severity};
+use super::config::{ConfigError, ConventionsConfig, PathRule, RuleToggle, Severity};
 use super::defaults;
 use super::diff::{DiffLine, FileDiff, FileStatus, ParsedDiff};
 use super::globs::{BadPattern, PathSet};
@@ -364,5 +364,30 @@ pub(crate) fn run(
                     .then(|| format!("{} more diff notes not shown", diff.notes_dropped)),
             )
             .collect(),
+    }
+}
+
+impl ConventionsConfig {
+    /// Compiles every glob and regular expression so mistakes surface when
+    /// the file is loaded, not halfway through a run. `text` is the source,
+    /// used to find the offending line.
+    pub fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        let mut names = std::collections::BTreeSet::new();
+        for c in &self.commands {
+            if !names.insert(c.name.as_str()) {
+                return Err(ConfigError::pattern(
+                    file,
+                    text,
+                    "command rule name",
+                    BadPattern {
+                        pattern: c.name.clone(),
+                        message: "used by two command rules".into(),
+                    },
+                ));
+            }
+        }
+        RuleSet::compile(self)
+            .map(|_| ())
+            .map_err(|e| ConfigError::pattern(file, text, &e.what, e.bad))
     }
 }

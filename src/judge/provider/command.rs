@@ -1,6 +1,6 @@
 //! The command provider: any local model or script as a judge. The executable runs in the
 //! judge file's folder, reads the rendered request as one JSON document on stdin and writes
-//! its answer as JSON on stdout (protocol `mergebench-judge/1`, see the README). An optional
+//! its answer as JSON on stdout (protocol `mergebench-judge/1`, see docs/judging.md). An optional
 //! top-level `usage` object (`input_tokens`, `output_tokens`, `cost_usd`) is read and removed
 //! before the answer is validated.
 

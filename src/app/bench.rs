@@ -1,0 +1,279 @@
+//! `mergebench bench`: the harness's speed, printed beside a baseline in the same run.
+//!
+//! 1. Harness overhead per attempt: an agent that appends one line and tests that print one
+//!    passing TAP line, run by mergebench, and the same steps done by a shell script with the
+//!    `docker` command line (benches/docker-cli-attempt.sh). Goal: mergebench ≤ 0.7× the script.
+//! 2. `--jobs` scaling: agents that sleep, with jobs = 1 and jobs = 4. Goal: ≥ 3.5× faster.
+
+use crate::config::agent::load_agent;
+use crate::config::suite::load_suite;
+use crate::error::Error;
+use crate::harness::images::ImageCache;
+use crate::harness::Docker;
+use crate::run::{run, Prepared, RunOptions};
+use crate::store::Store;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+const CLI_SCRIPT: &str = include_str!("../../benches/docker-cli-attempt.sh");
+
+pub struct BenchOptions {
+    /// Attempts measured for the overhead comparison.
+    pub attempts: u32,
+    /// Attempts and sleep for the scaling measurement.
+    pub scaling_attempts: u32,
+    pub sleep_secs: u32,
+}
+
+fn write(dir: &Path, rel: &str, content: &str) -> Result<(), Error> {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).map_err(|e| Error::infra_from("", e))?;
+    std::fs::write(p, content).map_err(|e| Error::infra_from("", e))
+}
+
+fn sh(dir: &Path, args: &[&str]) -> Result<String, Error> {
+    let mut c = crate::repo::workspace::git(dir);
+    c.args(args);
+    crate::repo::workspace::run_git(c, args[0])
+        .map(|o| String::from_utf8_lossy(&o).trim().to_string())
+}
+
+/// A one-task suite with no-op tests, and the agents the benchmark runs.
+fn scaffold(dir: &Path, opts: &BenchOptions) -> Result<(), Error> {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).map_err(|e| Error::infra_from("", e))?;
+    sh(&repo, &["init", "-q", "-b", "main"])?;
+    write(&repo, "README.md", "bench\n")?;
+    sh(&repo, &["add", "-A"])?;
+    sh(&repo, &["commit", "-qm", "base"])?;
+    let base = sh(&repo, &["rev-parse", "HEAD"])?;
+    let s = dir.join("suite");
+    write(
+        &s,
+        "env/Dockerfile",
+        "ARG BASE=mergebench-base:bookworm\nFROM ${BASE}\n",
+    )?;
+    write(&s, "suite.toml", "name = \"bench\"\n[repo]\nsource = \"../repo\"\n[environment]\ndockerfile = \"env/Dockerfile\"\n[tests]\ncommand = \"echo 'ok 1 - t'\"\nformat = \"tap\"\ntimeout = \"1m\"\n")?;
+    write(&s, "t1/problem.md", "nothing\n")?;
+    write(&s, "t1/tests.patch", "")?;
+    write(&s, "t1/task.toml", &format!("id = \"t1\"\ntitle = \"t\"\nproblem = \"problem.md\"\n[repo]\nbase = \"{base}\"\n[tests]\npatch = \"tests.patch\"\nfail_to_pass = [\"t\"]\n"))?;
+    let a = dir.join("agents");
+    let limits =
+        "network = \"none\"\ncpus = 1.0\nmemory = \"512MiB\"\npids = 256\ntimeout = \"2m\"\n";
+    write(&a, "touch.toml", &format!("name = \"touch\"\ncommand = [\"sh\", \"-c\", \"cat /proc/sys/kernel/random/uuid >> README.md\"]\n{limits}"))?;
+    write(
+        &a,
+        "sleeper.toml",
+        &format!(
+            "name = \"sleeper\"\ncommand = [\"sleep\", \"{}\"]\n{limits}",
+            opts.sleep_secs
+        ),
+    )?;
+    Ok(())
+}
+
+async fn timed_run(
+    docker: &Docker,
+    store: &Arc<Store>,
+    dir: &Path,
+    agent: &str,
+    attempts: u32,
+    jobs: usize,
+) -> Result<f64, Error> {
+    let suite = load_suite(&dir.join("suite"))?;
+    let agents = vec![load_agent(
+        &dir.join("agents").join(format!("{agent}.toml")),
+    )?];
+    let start = Instant::now();
+    run(
+        Prepared {
+            docker: docker.clone(),
+            store: store.clone(),
+            suite,
+            agents,
+        },
+        RunOptions {
+            attempts,
+            jobs,
+            new: true,
+            label: Some("bench".into()),
+            progress: false,
+            judge: None,
+        },
+    )
+    .await?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+pub async fn bench(opts: BenchOptions) -> Result<String, Error> {
+    let docker = Docker::connect().await?;
+    let tmp = tempfile::tempdir().map_err(|e| Error::infra_from("", e))?;
+    let dir = tmp.path();
+    scaffold(dir, &opts)?;
+    let store = Arc::new(Store::open(&dir.join("bench.db"))?);
+    let suite = load_suite(&dir.join("suite"))?;
+    let task = &suite.tasks[0];
+    let image = ImageCache::default()
+        .environment(&docker, &task.environment, &task.file)
+        .await?;
+    // Warm up: images, the repository mirror, the daemon's caches.
+    timed_run(&docker, &store, dir, "touch", 1, 1).await?;
+
+    let n = opts.attempts.max(1);
+    let mb = timed_run(&docker, &store, dir, "touch", n, 1).await? / n as f64;
+
+    let base = crate::repo::workspace::prepare_base(task)?;
+    let archive = dir.join("workspace.tar");
+    std::fs::write(&archive, &base.archive).map_err(|e| Error::infra_from("", e))?;
+    let script = dir.join("attempt.sh");
+    std::fs::write(&script, CLI_SCRIPT).map_err(|e| Error::infra_from("", e))?;
+    let scratch = dir.join("scratch");
+    std::fs::create_dir_all(&scratch).map_err(|e| Error::infra_from("", e))?;
+    let start = Instant::now();
+    for _ in 0..n {
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(&image.tag)
+            .arg(&archive)
+            .arg(&scratch)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .map_err(|e| Error::env(format!("cannot run bash: {e}"), "install bash"))?;
+        if !out.status.success() {
+            return Err(Error::infra(format!(
+                "the docker CLI baseline failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+    }
+    let cli = start.elapsed().as_secs_f64() / n as f64;
+
+    let k = opts.scaling_attempts.max(4);
+    let j1 = timed_run(&docker, &store, dir, "sleeper", k, 1).await?;
+    let j4 = timed_run(&docker, &store, dir, "sleeper", k, 4).await?;
+
+    let ratio = mb / cli;
+    let speedup = j1 / j4;
+    let verdict = |ok: bool| if ok { "meets goal" } else { "MISSES goal" };
+    Ok(format!(
+        "harness overhead per attempt ({n} attempts, no-op agent, no-op tests)\n\
+         \x20 mergebench          {:>8.3} s\n\
+         \x20 docker CLI script   {:>8.3} s\n\
+         \x20 ratio               {:>8.2}   (goal <= 0.70: {})\n\
+         \n\
+         --jobs scaling ({k} attempts, agents sleep {} s, {} cores)\n\
+         \x20 jobs = 1            {:>8.2} s\n\
+         \x20 jobs = 4            {:>8.2} s\n\
+         \x20 speed-up            {:>8.2}x  (goal >= 3.5: {})\n",
+        mb,
+        cli,
+        ratio,
+        verdict(ratio <= 0.7),
+        opts.sleep_secs,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        j1,
+        j4,
+        speedup,
+        verdict(speedup >= 3.5),
+    ))
+}
+
+/// Peak resident memory of this process so far (Linux), in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets the peak so the figure covers the render alone, not filling the store (Linux ≥ 4.0).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// 3. The leaderboard over a generated store of `attempts` attempts (no Docker): the time
+///    from opening the store to the three rendered reports, and the peak memory while doing
+///    it. Goal: under 2 s for 100,000 attempts.
+///    With `keep`, the generated store is written there and kept, to open with `report`.
+pub fn bench_leaderboard(attempts: usize, keep: Option<&Path>) -> Result<String, Error> {
+    use crate::app::synthetic::{fill, SyntheticOptions};
+    use crate::report::data::{load, Selection};
+    use crate::report::leaderboard::build;
+    use crate::report::{render, Format};
+    let tmp = tempfile::tempdir().map_err(|e| Error::infra_from("", e))?;
+    let db = match keep {
+        Some(p) if p.exists() => {
+            return Err(Error::Usage(format!(
+                "{} exists: bench --leaderboard writes a new store; give a new --db path",
+                p.display()
+            )))
+        }
+        Some(p) => p.to_path_buf(),
+        None => tmp.path().join("leaderboard.db"),
+    };
+    let opts = SyntheticOptions::sized(attempts);
+    let start = Instant::now();
+    {
+        let store = Store::open(&db)?;
+        fill(&store, &opts)?;
+    }
+    let fill_secs = start.elapsed().as_secs_f64();
+    let reset = reset_peak_rss();
+    let before = peak_rss();
+    let start = Instant::now();
+    let store = Store::open(&db)?;
+    let data = load(
+        &store,
+        &Selection {
+            eval: None,
+            history: opts.nights,
+            agents: &[],
+        },
+    )?;
+    let loaded = start.elapsed().as_secs_f64();
+    let lb = build(data, &Default::default())
+        .ok_or_else(|| Error::infra("the generated store has no evaluation"))?;
+    let built = start.elapsed().as_secs_f64();
+    let html = render::leaderboard(&lb, Format::Html);
+    let md = render::leaderboard(&lb, Format::Markdown);
+    let json = render::leaderboard(&lb, Format::Json);
+    let total = start.elapsed().as_secs_f64();
+    let peak = peak_rss();
+    let mb = |b: u64| b as f64 / 1e6;
+    let verdict = if total < 2.0 {
+        "meets goal"
+    } else {
+        "MISSES goal"
+    };
+    Ok(format!(
+        "leaderboard over a generated store ({} attempts: {} nights × {} agents × {} tasks × {} attempts)\n\
+         \x20 filling the store    {:>8.2} s  (not part of the figure)\n\
+         \x20 load from the store  {:>8.2} s\n\
+         \x20 build (statistics)   {:>8.2} s\n\
+         \x20 render html, md, json{:>8.2} s\n\
+         \x20 total                {:>8.2} s  (goal < 2 s: {})\n\
+         \x20 peak memory          {:>8.1} MB  ({}; {:.1} MB before loading)\n\
+         \x20 sizes                html {:.1} MB, md {:.2} MB, json {:.2} MB\n",
+        opts.total(),
+        opts.nights,
+        opts.agents.len(),
+        opts.tasks,
+        opts.attempts,
+        fill_secs,
+        loaded,
+        built - loaded,
+        total - built,
+        total,
+        verdict,
+        peak.map(mb).unwrap_or(f64::NAN),
+        if reset { "high-water mark reset before loading" } else { "process high-water mark, store filling included" },
+        before.map(mb).unwrap_or(f64::NAN),
+        mb(html.len() as u64),
+        mb(md.len() as u64),
+        mb(json.len() as u64),
+    ))
+}

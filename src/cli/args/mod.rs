@@ -1,0 +1,399 @@
+//! The command line's shape, and nothing else: clap types for every command and flag. What
+//! each command does starts in the file of its group (see `cli`).
+
+mod agent;
+mod mine;
+
+pub use agent::AgentArgs;
+pub use mine::MineArgs;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mergebench",
+    version,
+    about = "Evaluate coding agents on your own codebase; the headline is the merge rate"
+)]
+pub struct Cli {
+    /// The SQLite database (default: mergebench.db here, or $MERGEBENCH_DB).
+    #[arg(long, global = true, env = "MERGEBENCH_DB")]
+    pub db: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// The whole pipeline on tasks/demo with the bundled agents and the offline heuristic judge.
+    Demo {
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
+        /// Start a fresh evaluation instead of resuming the last demo.
+        #[arg(long)]
+        new: bool,
+        /// The judge (judges/<name>.toml or a path to a judge file).
+        #[arg(long, default_value = "heuristic")]
+        judge: String,
+        #[command(flatten)]
+        judge_opts: JudgeOpts,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List and validate task suites.
+    Tasks {
+        #[command(subcommand)]
+        command: TasksCommand,
+    },
+    /// Run agents on a suite (resumes an unfinished run of the same suite and agents).
+    Run(RunArgs),
+    /// Judge every attempt of an evaluation that has a non-empty patch (cached verdicts are reused).
+    #[command(args_conflicts_with_subcommands = true)]
+    Judge {
+        #[command(subcommand)]
+        command: Option<JudgeCommand>,
+        #[arg(long = "eval")]
+        eval: Option<String>,
+        /// The judge (judges/<name>.toml or a path to a judge file).
+        #[arg(long, default_value = "merge-review")]
+        judge: String,
+        /// The suite the evaluation ran (default: the folder recorded with it).
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        #[command(flatten)]
+        judge_opts: JudgeOpts,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every attempt of an evaluation and the rates per agent.
+    Results {
+        #[arg(long = "eval")]
+        eval: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The labeling web app for human reviewers.
+    Label {
+        #[command(subcommand)]
+        command: LabelCommand,
+    },
+    /// The labeling queue and labels: sample items, import and export labels.
+    Labels {
+        #[command(subcommand)]
+        command: LabelsCommand,
+    },
+    /// Reviewer accounts for the labeling web app.
+    Reviewers {
+        #[command(subcommand)]
+        command: ReviewersCommand,
+    },
+    /// Judge agreement with human labels per judge version and week; exit 1 on an alarm.
+    Drift {
+        #[command(flatten)]
+        opts: DriftArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Images mergebench built.
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
+    /// Score a real diff with the conventions and blast-radius rules (for CI on pull requests).
+    Gate {
+        /// A diff file, or `-` for stdin.
+        #[arg(long, conflicts_with = "range", required_unless_present = "range")]
+        diff: Option<String>,
+        /// A git range (BASE..HEAD) inside the repository.
+        #[arg(long)]
+        range: Option<String>,
+        /// The repository root (mergebench.toml and CODEOWNERS are read there).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// text | json | sarif | markdown
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Also write the output to this file (stdout still gets it).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the harness's speed beside a docker-CLI baseline, and the --jobs scaling.
+    Bench {
+        /// Fewer attempts: a quick look rather than a figure to quote.
+        #[arg(long)]
+        quick: bool,
+        /// Instead: render the leaderboard over a generated store (no Docker needed; with --db,
+        /// the store is written there and kept).
+        #[arg(long)]
+        leaderboard: bool,
+        /// Attempts in the generated store for --leaderboard.
+        #[arg(long, default_value_t = 100_000)]
+        attempts: usize,
+    },
+    /// Reports: the leaderboard with history, paired comparisons of two agents, judge drift.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Run every configured suite and agent, judge, write the leaderboard; exit 1 on a regression.
+    Nightly {
+        /// The nightly configuration (see nightly.example.toml).
+        #[arg(long, default_value = "nightly.toml")]
+        config: PathBuf,
+    },
+    /// The reference agent: a tool-using loop for any OpenAI-compatible endpoint. Runs
+    /// inside an agent's container (harness/agents/reference.toml).
+    Agent(AgentArgs),
+    /// Remove containers, networks and volumes that killed runs left behind.
+    Gc {
+        /// Remove everything mergebench made, even what a live run is using.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `mergebench run`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[arg(long)]
+    pub suite: PathBuf,
+    /// Agent names (harness/agents/<name>.toml) or paths to spec files.
+    #[arg(long = "agent", required = true, num_args = 1..)]
+    pub agents: Vec<String>,
+    #[arg(long, default_value_t = 1)]
+    pub attempts: u32,
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Folder of agent specs.
+    #[arg(long, env = "MERGEBENCH_AGENTS", default_value = "harness/agents")]
+    pub agents_dir: PathBuf,
+    /// Start a new evaluation even if one with the same suite and agents exists.
+    #[arg(long)]
+    pub new: bool,
+    /// A free-form label stored with the evaluation (e.g. "nightly 2026-11-25").
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Judge every attempt after grading (judges/<name>.toml or a path to a judge file).
+    #[arg(long)]
+    pub judge: Option<String>,
+    #[command(flatten)]
+    pub judge_opts: JudgeOpts,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where judges live and the run's budget for them.
+#[derive(clap::Args, Debug, Clone)]
+pub struct JudgeOpts {
+    /// Folder of judge files.
+    #[arg(long, env = "MERGEBENCH_JUDGES", default_value = "judges")]
+    pub judges_dir: PathBuf,
+    /// Stop after this many requests to the judge's provider (overrides the judge's [budget]).
+    #[arg(long)]
+    pub max_calls: Option<u64>,
+    /// Stop once the judge's requests cost this many USD (overrides the judge's [budget]).
+    #[arg(long)]
+    pub max_cost: Option<f64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JudgeCommand {
+    /// Re-judge every labeled item (held-out checkpoints first) with the current judge version.
+    Checkpoints {
+        /// The judge (judges/<name>.toml or a path to a judge file).
+        #[arg(long, default_value = "merge-review")]
+        judge: String,
+        /// The suite to read tasks from (default: the folder each evaluation recorded).
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        #[command(flatten)]
+        judge_opts: JudgeOpts,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LabelCommand {
+    /// Serve the labeling app (reviewers log in with a token from `reviewers add`).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// The judge whose rubric the guidelines show.
+        #[arg(long, default_value = "merge-review")]
+        judge: String,
+        #[arg(long, env = "MERGEBENCH_JUDGES", default_value = "judges")]
+        judges_dir: PathBuf,
+        /// The suite to read tasks from (default: the folder each evaluation recorded).
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        /// Do not show what the hidden tests said.
+        #[arg(long)]
+        hide_tests: bool,
+        /// Mark cookies Secure (when reviewers reach the app over HTTPS through a proxy).
+        #[arg(long)]
+        secure_cookies: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LabelsCommand {
+    /// Draw items from an evaluation into the labeling queue, stratified by agent and outcome.
+    Sample {
+        /// The evaluation to draw from (default: the latest).
+        #[arg(long = "eval")]
+        eval: Option<String>,
+        /// How many items to add (fewer when the evaluation has fewer new ones).
+        #[arg(long)]
+        n: usize,
+        /// The share of the suite's items held out (fixed by its first sample; default 0.5).
+        #[arg(long)]
+        holdout: Option<f64>,
+        /// The share of items two different reviewers label.
+        #[arg(long, default_value_t = 0.2)]
+        overlap: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import labels (JSONL or CSV) from a file, e.g. from an earlier tool.
+    Import {
+        file: PathBuf,
+        /// jsonl | csv (default: from the file's extension)
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the dev split's labels (held-out labels never leave) as JSONL or CSV.
+    Export {
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// jsonl | csv (default: from --out's extension, else jsonl)
+        #[arg(long)]
+        format: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReviewersCommand {
+    /// Add a reviewer and print their login token (shown once; only its hash is stored).
+    Add { name: String },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DriftArgs {
+    /// The judge version others are compared with (a prefix of its hash; default: the first judged).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Alarm when held-out kappa falls more than this below the baseline's.
+    #[arg(long, default_value_t = 0.10)]
+    pub margin: f64,
+    /// Alarm when held-out kappa falls below this.
+    #[arg(long, default_value_t = 0.40)]
+    pub floor: f64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// The drift report: judge agreement with human labels; exit 1 on an alarm.
+    Drift {
+        /// md | json | html
+        #[arg(long, default_value = "md")]
+        format: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        opts: DriftArgs,
+    },
+    /// Per agent: merge rate with its 95% interval, inflation, time, cost; history and regressions.
+    Leaderboard {
+        /// The evaluation to report (default: the latest).
+        #[arg(long = "eval")]
+        eval: Option<String>,
+        /// html | md | json (default: from --out's extension, else md).
+        #[arg(long)]
+        format: Option<String>,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only tasks created after this date (YYYY-MM-DD): tasks newer than an agent's training data.
+        #[arg(long)]
+        since: Option<String>,
+        /// Nights of history shown per agent (the reported one included).
+        #[arg(long, default_value_t = 14)]
+        history: usize,
+        /// Significance level of the regression test.
+        #[arg(long, default_value_t = 0.05)]
+        alpha: f64,
+    },
+    /// Agents A and B on the tasks both ran: paired statistics, cost per merged patch, risk.
+    Compare {
+        a: String,
+        b: String,
+        /// The evaluation (default: the latest that ran both agents).
+        #[arg(long = "eval")]
+        eval: Option<String>,
+        /// text | md | json | html
+        #[arg(long)]
+        format: Option<String>,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TasksCommand {
+    List {
+        #[arg(long, default_value = "tasks/demo")]
+        suite: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove every task in Docker: fail_to_pass fails without the fix, all pass with it.
+    Validate {
+        #[arg(long, default_value = "tasks/demo")]
+        suite: PathBuf,
+        /// Run each check N times; tests that change result are flaky.
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tasks from a repository's history: commits that change code and tests, proven in Docker.
+    Mine(Box<MineArgs>),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImagesCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove built images no stored attempt used.
+    Prune {
+        /// Remove every image mergebench built, the offline base included.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl JudgeOpts {
+    pub fn limits(&self) -> crate::app::settings::JudgeLimits {
+        crate::app::settings::JudgeLimits {
+            judges_dir: self.judges_dir.clone(),
+            max_calls: self.max_calls,
+            max_cost: self.max_cost,
+        }
+    }
+}

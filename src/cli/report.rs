@@ -1,0 +1,106 @@
+//! `report leaderboard`, `report compare` and `report drift`.
+
+use super::args::{DriftArgs, ReportCommand};
+use super::{exit, open_store, print};
+use crate::error::Error;
+use std::path::{Path, PathBuf};
+
+pub fn report(db: &Option<PathBuf>, command: ReportCommand) -> Result<i32, Error> {
+    use crate::report::{render, Format};
+    match command {
+        ReportCommand::Drift { format, out, opts } => report_drift(db, format, out, opts),
+        ReportCommand::Leaderboard {
+            eval,
+            format,
+            out,
+            since,
+            history,
+            alpha,
+        } => {
+            if let Some(s) = &since {
+                if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() {
+                    return Err(Error::Usage(format!(
+                        "--since {s} is not a date: write it as YYYY-MM-DD"
+                    )));
+                }
+            }
+            if !(alpha > 0.0 && alpha < 1.0) {
+                return Err(Error::Usage("--alpha must be between 0 and 1".into()));
+            }
+            let format = report_format(format.as_deref(), out.as_deref(), Format::Markdown)?;
+            let store = open_store(db)?;
+            let lb = crate::report::leaderboard_from_store(
+                &store,
+                eval.as_deref(),
+                history.max(1),
+                &crate::report::leaderboard::LeaderboardOptions {
+                    since,
+                    policy: crate::report::history::RegressionPolicy {
+                        alpha,
+                        min_drop: 0.0,
+                    },
+                },
+            )?;
+            print::emit(&render::leaderboard(&lb, format), out.as_deref())?;
+            Ok(exit::OK)
+        }
+        ReportCommand::Compare {
+            a,
+            b,
+            eval,
+            format,
+            out,
+        } => {
+            let format = report_format(format.as_deref(), out.as_deref(), Format::Text)?;
+            let store = open_store(db)?;
+            let c = crate::report::compare_from_store(&store, eval.as_deref(), &a, &b)?;
+            print::emit(&render::comparison(&c, format), out.as_deref())?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// The report format: as given, else from the output file's extension, else `default`.
+fn report_format(
+    format: Option<&str>,
+    out: Option<&Path>,
+    default: crate::report::Format,
+) -> Result<crate::report::Format, Error> {
+    if let Some(f) = format {
+        return f.parse().map_err(Error::Usage);
+    }
+    Ok(
+        match out.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+            Some("html" | "htm") => crate::report::Format::Html,
+            Some("md") => crate::report::Format::Markdown,
+            Some("json") => crate::report::Format::Json,
+            Some("txt") => crate::report::Format::Text,
+            _ => default,
+        },
+    )
+}
+
+/// `report drift`: written to a file; exit 1 on an alarm.
+fn report_drift(
+    db: &Option<PathBuf>,
+    format: String,
+    out: PathBuf,
+    opts: DriftArgs,
+) -> Result<i32, Error> {
+    let format: crate::review::drift::render::Format = format.parse().map_err(Error::Usage)?;
+    let report = super::review::drift_report(db, &opts)?;
+    let text = crate::review::drift::render::render(&report, format)?;
+    std::fs::write(&out, text).map_err(|e| {
+        Error::input(
+            &out,
+            None,
+            format!("cannot write: {e}"),
+            "choose a writable path",
+        )
+    })?;
+    eprintln!("wrote {}", out.display());
+    for a in &report.alarms {
+        eprintln!("alarm: {a}");
+    }
+    Ok(exit::of_check(!report.alarmed()))
+}

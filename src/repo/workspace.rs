@@ -1,0 +1,589 @@
+//! The repository at a task's base commit, on this machine: the one-commit repository an agent
+//! starts from, the patch between it and what the agent left, and the tree tests are run on.
+//!
+//! Only `git` runs here, never Docker: trees travel to and from containers as tar archives
+//! (see `harness`). Git runs with no system or user configuration, so neither this machine's
+//! settings nor anything an agent wrote can change what a diff or an apply does.
+
+use crate::config::suite::{Source, Task};
+use crate::error::Error;
+use crate::repo::patch::Patch;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The fixed identity and date of the one commit an agent sees, so equal trees give equal ids.
+const BASE_DATE: &str = "2000-01-01T00:00:00Z";
+
+pub fn git(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "mergebench")
+        .env("GIT_AUTHOR_EMAIL", "mergebench@localhost")
+        .env("GIT_COMMITTER_NAME", "mergebench")
+        .env("GIT_COMMITTER_EMAIL", "mergebench@localhost")
+        .env("GIT_AUTHOR_DATE", BASE_DATE)
+        .env("GIT_COMMITTER_DATE", BASE_DATE)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .args([
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "core.autocrlf=false",
+            "-c",
+            "advice.detachedHead=false",
+        ]);
+    c
+}
+
+/// Runs git and returns stdout, or an error with git's own words.
+pub fn run_git(mut cmd: Command, what: &str) -> Result<Vec<u8>, Error> {
+    let out = cmd.stdin(Stdio::null()).output().map_err(|e| {
+        Error::env(
+            format!("cannot run git ({what}): {e}"),
+            "install git (apt-get install git)",
+        )
+    })?;
+    if !out.status.success() {
+        return Err(Error::infra(format!(
+            "git {what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(out.stdout)
+}
+
+fn run_git_stdin(
+    mut cmd: Command,
+    input: &[u8],
+    what: &str,
+) -> Result<std::process::Output, Error> {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Error::env(
+                format!("cannot run git ({what}): {e}"),
+                "install git (apt-get install git)",
+            )
+        })?;
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::infra_from(format!("git {what}"), e))?;
+    let _ = writer.join();
+    Ok(out)
+}
+
+pub fn cache_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("MERGEBENCH_CACHE") {
+        return PathBuf::from(d);
+    }
+    let base = std::env::var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into())).join(".cache")
+        });
+    base.join("mergebench")
+}
+
+/// A bare mirror of the task's source with the base commit in it; cloned once per source.
+pub fn mirror(task: &Task) -> Result<PathBuf, Error> {
+    let (url, key) = match &task.source {
+        Source::Dir(p) | Source::Bundle(p) => {
+            let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            let meta = std::fs::metadata(&abs).ok();
+            let stamp = meta
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            (
+                abs.to_string_lossy().into_owned(),
+                format!("{}:{stamp}", abs.display()),
+            )
+        }
+        Source::Url(u) => (u.clone(), u.clone()),
+    };
+    let dir = cache_dir()
+        .join("repos")
+        .join(&crate::config::sha256_hex(key.as_bytes())[..24]);
+    let has_base = |d: &Path| {
+        let mut c = git(d);
+        c.args(["cat-file", "-e", &format!("{}^{{commit}}", task.base)]);
+        c.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if dir.join("HEAD").exists() && has_base(&dir) {
+        return Ok(dir);
+    }
+    // One clone at a time in this process: two tasks that start together on a new source
+    // would otherwise both clone, and the second would replace the mirror the first is
+    // already reading from.
+    static CLONING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = CLONING.lock().unwrap_or_else(|p| p.into_inner());
+    if dir.join("HEAD").exists() && has_base(&dir) {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(dir.parent().unwrap())
+        .map_err(|e| Error::infra_from(format!("cannot create the cache {}", dir.display()), e))?;
+    // Clone beside the final place and rename, so a concurrent or killed clone never leaves
+    // a half-made mirror behind.
+    let tmp = tempfile::Builder::new()
+        .prefix(".clone-")
+        .tempdir_in(dir.parent().unwrap())
+        .map_err(|e| Error::infra_from("cannot create a temporary folder", e))?;
+    let target = tmp.path().join("m.git");
+    let mut c = git(tmp.path());
+    c.args(["clone", "--quiet", "--mirror", &url]).arg(&target);
+    run_git(c, "clone").map_err(|e| {
+        Error::input(
+            &task.file,
+            None,
+            format!("cannot read the repository {url}: {e}"),
+            "check [repo] source: a git folder, a bundle file or a reachable URL",
+        )
+    })?;
+    if !has_base(&target) {
+        return Err(Error::input(
+            &task.file,
+            None,
+            format!("base commit {} is not in {url}", task.base),
+            "set [repo] base to a commit of that repository",
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if std::fs::rename(&target, &dir).is_err() && !(dir.join("HEAD").exists() && has_base(&dir)) {
+        return Err(Error::infra(format!(
+            "cannot move the mirror into {}",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+pub fn globset(globs: &[String]) -> GlobSet {
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        if let Ok(g) = Glob::new(g) {
+            b.add(g);
+        }
+        // `deploy/**` should also match the folder `deploy` itself.
+        if let Some(prefix) = g.strip_suffix("/**") {
+            if let Ok(g) = Glob::new(prefix) {
+                b.add(g);
+            }
+        }
+    }
+    b.build().unwrap_or_else(|_| GlobSet::empty())
+}
+
+/// The task's repository at its base commit as a one-commit git repository with no remotes,
+/// deny globs removed; plus the tar archive of it that goes into containers.
+pub struct BaseRepo {
+    pub dir: tempfile::TempDir,
+    /// `workspace/...` entries owned by the agent's uid.
+    pub archive: Vec<u8>,
+    pub commit: String,
+}
+
+impl BaseRepo {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+pub const AGENT_UID: u64 = 1000;
+
+pub fn prepare_base(task: &Task) -> Result<BaseRepo, Error> {
+    let mirror = mirror(task)?;
+    let dir = tempfile::Builder::new()
+        .prefix("mergebench-base-")
+        .tempdir()
+        .map_err(|e| Error::infra_from("temporary folder", e))?;
+    let mut c = git(&mirror);
+    c.args(["archive", "--format=tar", &task.base]);
+    let tar = run_git(c, "archive")?;
+    tar::Archive::new(&tar[..])
+        .unpack(dir.path())
+        .map_err(|e| Error::infra_from("unpacking the base tree", e))?;
+    remove_matching(dir.path(), &globset(&task.scope.deny))?;
+    let mut c = git(dir.path());
+    c.args(["init", "--quiet", "--initial-branch=main"]);
+    run_git(c, "init")?;
+    let mut c = git(dir.path());
+    c.args(["add", "--all", "--force", "."]);
+    run_git(c, "add")?;
+    let mut c = git(dir.path());
+    c.args([
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "--no-verify",
+        "-m",
+        "base",
+    ]);
+    run_git(c, "commit")?;
+    let mut c = git(dir.path());
+    c.args(["rev-parse", "HEAD"]);
+    let commit = String::from_utf8_lossy(&run_git(c, "rev-parse")?)
+        .trim()
+        .to_string();
+    let archive = tar_dir(dir.path(), "workspace", AGENT_UID)?;
+    Ok(BaseRepo {
+        dir,
+        archive,
+        commit,
+    })
+}
+
+/// Removes every file or folder whose repository path matches (deny globs).
+fn remove_matching(root: &Path, set: &GlobSet) -> Result<(), Error> {
+    if set.is_empty() {
+        return Ok(());
+    }
+    let mut files = Vec::new();
+    crate::config::collect_files(root, root, &mut files).map_err(|e| Error::infra_from("", e))?;
+    for f in files {
+        if set.is_match(&f) {
+            std::fs::remove_file(root.join(&f))
+                .map_err(|e| Error::infra_from(format!("removing {f}"), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Tars `dir` under `prefix/`, owned by `uid`, symlinks as links.
+pub fn tar_dir(dir: &Path, prefix: &str, uid: u64) -> Result<Vec<u8>, Error> {
+    let mut b = tar::Builder::new(Vec::new());
+    b.follow_symlinks(false);
+    b.mode(tar::HeaderMode::Deterministic);
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Directory);
+    header.set_mode(0o755);
+    header.set_uid(uid);
+    header.set_gid(uid);
+    header.set_size(0);
+    b.append_data(&mut header, format!("{prefix}/"), std::io::empty())
+        .map_err(|e| Error::infra_from("tar", e))?;
+    append_tree(&mut b, dir, dir, prefix, uid)?;
+    b.into_inner().map_err(|e| Error::infra_from("tar", e))
+}
+
+fn append_tree(
+    b: &mut tar::Builder<Vec<u8>>,
+    root: &Path,
+    dir: &Path,
+    prefix: &str,
+    uid: u64,
+) -> Result<(), Error> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| Error::infra_from(format!("{}", dir.display()), e))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let rel = path.strip_prefix(root).unwrap();
+        let name = format!("{prefix}/{}", rel.to_string_lossy());
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::infra_from("", e))?;
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata_in_mode(&meta, tar::HeaderMode::Deterministic);
+        h.set_uid(uid);
+        h.set_gid(uid);
+        let ft = meta.file_type();
+        let res = if ft.is_symlink() {
+            let target = std::fs::read_link(&path).map_err(|e| Error::infra_from("", e))?;
+            h.set_size(0);
+            b.append_link(&mut h, &name, target)
+        } else if ft.is_dir() {
+            h.set_size(0);
+            let r = b.append_data(&mut h, format!("{name}/"), std::io::empty());
+            append_tree(b, root, &path, prefix, uid)?;
+            r
+        } else if ft.is_file() {
+            let f = std::fs::File::open(&path).map_err(|e| Error::infra_from("", e))?;
+            b.append_data(&mut h, &name, f)
+        } else {
+            continue;
+        };
+        res.map_err(|e| Error::infra_from(format!("tar {name}"), e))?;
+    }
+    Ok(())
+}
+
+/// What an agent left, as patches against the base.
+#[derive(Debug)]
+pub struct Extracted {
+    /// Everything the agent changed.
+    pub raw: Patch,
+    /// What gets graded: `raw` with read-only paths reverted.
+    pub graded: Patch,
+    pub touched: BTreeSet<String>,
+    /// Read-only paths the agent changed (a scope violation).
+    pub reverted: Vec<String>,
+}
+
+/// Unpacks the agent's `/workspace` archive next to the base repository and diffs it.
+/// The agent's own `.git` is ignored: the base commit and index are ours, so deleting or
+/// rewriting `.git` changes nothing, and no hook or config the agent wrote ever runs.
+pub fn extract_patch(
+    base: &BaseRepo,
+    workspace_tar: impl Read,
+    read_only: &[String],
+) -> Result<Extracted, Error> {
+    let tmp = tempfile::Builder::new()
+        .prefix("mergebench-after-")
+        .tempdir()
+        .map_err(|e| Error::infra_from("temporary folder", e))?;
+    let after = unpack_stripped(workspace_tar, tmp.path(), "workspace")?;
+    let _ = std::fs::remove_dir_all(after.join(".git"));
+    let _ = std::fs::remove_file(after.join(".git"));
+    let index = tmp.path().join("index");
+    let gitdir = base.path().join(".git");
+    let cmd = |args: &[&str]| {
+        let mut c = git(&after);
+        c.env("GIT_DIR", &gitdir)
+            .env("GIT_WORK_TREE", &after)
+            .env("GIT_INDEX_FILE", &index)
+            .args(args);
+        c
+    };
+    run_git(cmd(&["read-tree", "HEAD"]), "read-tree")?;
+    run_git(cmd(&["add", "--all", "."]), "add")?;
+    let names = run_git(
+        cmd(&[
+            "diff",
+            "--cached",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "HEAD",
+        ]),
+        "diff --name-only",
+    )?;
+    let touched: BTreeSet<String> = names
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
+    let diff_args = [
+        "diff",
+        "--cached",
+        "--binary",
+        "--full-index",
+        "-M",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "HEAD",
+    ];
+    let raw = Patch::new(run_git(cmd(&diff_args), "diff")?);
+    let ro = globset(read_only);
+    let reverted: Vec<String> = touched
+        .iter()
+        .filter(|p| ro.is_match(p.as_str()))
+        .cloned()
+        .collect();
+    let graded = if reverted.is_empty() {
+        raw.clone()
+    } else {
+        // Reverting in the index only: the index goes back to the base for those paths.
+        let mut c = cmd(&["reset", "--quiet", "HEAD", "--"]);
+        c.args(&reverted);
+        run_git(c, "reset")?;
+        Patch::new(run_git(cmd(&diff_args), "diff")?)
+    };
+    Ok(Extracted {
+        raw,
+        graded,
+        touched,
+        reverted,
+    })
+}
+
+/// Unpacks a tar whose entries sit under `prefix/` into `parent`, returning `parent/prefix`.
+/// Entries that would land outside (`..`, writes through symlinks) are refused by `unpack_in`;
+/// devices and fifos are skipped, since a patch cannot hold them anyway.
+pub fn unpack_stripped(tar: impl Read, parent: &Path, prefix: &str) -> Result<PathBuf, Error> {
+    let mut archive = tar::Archive::new(tar);
+    archive.set_preserve_permissions(true);
+    archive.set_overwrite(true);
+    for entry in archive
+        .entries()
+        .map_err(|e| Error::infra_from("reading archive", e))?
+    {
+        let mut entry = entry.map_err(|e| Error::infra_from("reading archive", e))?;
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_dir() || kind.is_symlink() || kind.is_hard_link()) {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(|e| Error::infra_from("", e))?
+            .into_owned();
+        if !path.starts_with(prefix) {
+            continue;
+        }
+        let ok = entry
+            .unpack_in(parent)
+            .map_err(|e| Error::infra_from(format!("unpacking {}", path.display()), e))?;
+        if !ok {
+            return Err(Error::infra(format!(
+                "archive entry {} would be written outside the workspace",
+                path.display()
+            )));
+        }
+    }
+    let root = parent.join(prefix);
+    std::fs::create_dir_all(&root).map_err(|e| Error::infra_from("", e))?;
+    Ok(root)
+}
+
+/// How the agent's patch went onto a clean base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyMethod {
+    Plain,
+    ThreeWay,
+    Fuzzy,
+}
+
+pub enum Graded {
+    Ready {
+        dir: tempfile::TempDir,
+        tree: PathBuf,
+        method: Option<ApplyMethod>,
+    },
+    PatchFailed(String),
+    /// The hidden tests do not apply: the task is broken, not the agent.
+    TestsDoNotApply(String),
+}
+
+/// The tree tests run on: base + patch (plain, then three-way, then fuzzy), hidden-test paths
+/// restored to base, hidden tests applied.
+pub fn graded_tree(base: &BaseRepo, patch: &Patch, tests_patch: &[u8]) -> Result<Graded, Error> {
+    build_tree(base, patch, Some(tests_patch))
+}
+
+/// Base + patch only: the tree a linter looks at (no hidden tests).
+pub fn patched_tree(base: &BaseRepo, patch: &Patch) -> Result<Graded, Error> {
+    build_tree(base, patch, None)
+}
+
+fn build_tree(base: &BaseRepo, patch: &Patch, tests_patch: Option<&[u8]>) -> Result<Graded, Error> {
+    let dir = tempfile::Builder::new()
+        .prefix("mergebench-grade-")
+        .tempdir()
+        .map_err(|e| Error::infra_from("temporary folder", e))?;
+    let tree = unpack_stripped(&base.archive[..], dir.path(), "workspace")?;
+    let method = if patch.is_empty() {
+        None
+    } else {
+        let attempts: [(&[&str], ApplyMethod); 3] = [
+            (&["apply", "--whitespace=nowarn", "-"], ApplyMethod::Plain),
+            (
+                &["apply", "--whitespace=nowarn", "--3way", "-"],
+                ApplyMethod::ThreeWay,
+            ),
+            (
+                &["apply", "--whitespace=nowarn", "--recount", "-C1", "-"],
+                ApplyMethod::Fuzzy,
+            ),
+        ];
+        let mut chosen = None;
+        let mut last_err = String::new();
+        for (args, m) in attempts {
+            let mut c = git(&tree);
+            c.args(args);
+            let out = run_git_stdin(c, &patch.bytes, "apply")?;
+            if out.status.success() {
+                chosen = Some(m);
+                break;
+            }
+            last_err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            // Undo whatever a failed three-way apply left before the next try.
+            let mut c = git(&tree);
+            c.args(["reset", "--quiet", "--hard", "HEAD"]);
+            run_git(c, "reset")?;
+            let mut c = git(&tree);
+            c.args(["clean", "-fdq"]);
+            run_git(c, "clean")?;
+        }
+        match chosen {
+            Some(m) => Some(m),
+            None => return Ok(Graded::PatchFailed(last_err)),
+        }
+    };
+    let Some(tests_patch) = tests_patch else {
+        return Ok(Graded::Ready { dir, tree, method });
+    };
+    // Restore hidden-test paths to the base, whatever the patch did to them.
+    let test_paths = crate::repo::patch::touched_paths(tests_patch);
+    for p in &test_paths {
+        let full = tree.join(p);
+        if let Ok(meta) = std::fs::symlink_metadata(&full) {
+            if meta.is_dir() {
+                let _ = std::fs::remove_dir_all(&full);
+            } else {
+                let _ = std::fs::remove_file(&full);
+            }
+        }
+        let mut c = git(&tree);
+        c.args(["checkout", "--quiet", "HEAD", "--", p]);
+        c.stderr(Stdio::null());
+        let _ = c.status();
+    }
+    // A task may keep all its tests in the base (the patch then only has to make them pass).
+    if !tests_patch.iter().all(u8::is_ascii_whitespace) {
+        let mut c = git(&tree);
+        c.args(["apply", "--whitespace=nowarn", "-"]);
+        let out = run_git_stdin(c, tests_patch, "apply tests")?;
+        if !out.status.success() {
+            return Ok(Graded::TestsDoNotApply(
+                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            ));
+        }
+    }
+    Ok(Graded::Ready { dir, tree, method })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deny_globs_match_folders_and_files() {
+        let s = globset(&["deploy/**".into(), "**/*.pem".into(), ".env".into()]);
+        for p in [
+            "deploy/app.yaml",
+            "deploy/secrets/db.pem",
+            "a/b/key.pem",
+            ".env",
+        ] {
+            assert!(s.is_match(p), "{p}");
+        }
+        for p in ["src/deploy.py", "env", "a/.env.example"] {
+            assert!(!s.is_match(p), "{p}");
+        }
+    }
+}

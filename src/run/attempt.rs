@@ -1,0 +1,261 @@
+//! One attempt, from sandbox to record: the agent runs in its container, its workspace comes
+//! back as a patch, the scorers grade it (hidden tests, conventions), an outcome is decided,
+//! and the attempt is written in one transaction. Infra errors are retried here.
+
+use crate::config::agent::AgentSpec;
+use crate::config::suite::Task;
+use crate::error::Error;
+use crate::harness::images::Image;
+use crate::harness::sandbox::{run_agent, AgentInput};
+use crate::harness::Docker;
+use crate::repo::patch::touched_paths;
+use crate::repo::workspace::{extract_patch, prepare_base, BaseRepo};
+use crate::score::grade::{grade_cached, GRADER_VERSION};
+use crate::score::outcome::{decide, Facts, Flags, Outcome};
+use crate::store::{now, LogRecord, NewAttempt, Store, Usage};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::OnceCell;
+
+/// How many times an infra_error is retried before it is recorded.
+pub const INFRA_RETRIES: u32 = 2;
+
+/// What every attempt of a run shares: the daemon, the store, images and bases.
+pub(super) struct Ctx {
+    pub(super) docker: Docker,
+    pub(super) store: Arc<Store>,
+    pub(super) eval_id: String,
+    pub(super) bases: HashMap<String, Arc<OnceCell<Arc<BaseRepo>>>>,
+    pub(super) env_images: HashMap<String, Image>,
+    pub(super) agent_images: HashMap<(String, String), Image>,
+    pub(super) secrets: HashMap<String, Vec<(String, String)>>,
+    pub(super) conventions: crate::score::conventions::Settings,
+    /// Built when any agent allowlists hosts.
+    pub(super) proxy_image: Option<Image>,
+}
+
+impl Ctx {
+    async fn base(&self, task: &Task) -> Result<Arc<BaseRepo>, Error> {
+        let cell = self.bases[&task.id].clone();
+        cell.get_or_try_init(|| async {
+            let t = task.clone();
+            tokio::task::spawn_blocking(move || prepare_base(&t).map(Arc::new))
+                .await
+                .map_err(|e| Error::infra_from("", e))?
+        })
+        .await
+        .cloned()
+    }
+}
+
+/// Runs one attempt, retrying infra errors; records the final result. Errors returned here
+/// are the store's: everything else becomes an outcome.
+pub(super) async fn with_retries(
+    ctx: &Ctx,
+    task: &Task,
+    agent: &AgentSpec,
+    n: u32,
+) -> Result<Outcome, Error> {
+    let mut retries = 0;
+    loop {
+        let mut rec = run_attempt(ctx, task, agent, n).await;
+        if rec.outcome == Outcome::InfraError && retries < INFRA_RETRIES {
+            retries += 1;
+            continue;
+        }
+        rec.infra_retries = retries;
+        ctx.store.record_attempt(&rec)?;
+        return Ok(rec.outcome);
+    }
+}
+
+async fn run_attempt(ctx: &Ctx, task: &Task, agent: &AgentSpec, n: u32) -> NewAttempt {
+    let started = Instant::now();
+    let mut rec = NewAttempt {
+        eval_id: ctx.eval_id.clone(),
+        task_id: task.id.clone(),
+        task_hash: task.hash.clone(),
+        agent: agent.name.clone(),
+        agent_hash: agent.hash.clone(),
+        attempt: n,
+        grader_version: GRADER_VERSION.into(),
+        started_at: Some(now()),
+        ..Default::default()
+    };
+    if let Err(e) = attempt_body(ctx, task, agent, &mut rec).await {
+        rec.outcome = Outcome::InfraError;
+        rec.error = Some(e.to_string());
+    }
+    rec.total_seconds = Some(started.elapsed().as_secs_f64());
+    rec.finished_at = Some(now());
+    rec
+}
+
+async fn attempt_body(
+    ctx: &Ctx,
+    task: &Task,
+    agent: &AgentSpec,
+    rec: &mut NewAttempt,
+) -> Result<(), Error> {
+    let base = ctx.base(task).await?;
+    let env_image = &ctx.env_images[&task.id];
+    let agent_image = &ctx.agent_images[&(task.id.clone(), agent.name.clone())];
+    rec.env_image = Some(env_image.id.clone());
+    rec.agent_image = Some(agent_image.id.clone());
+    let gold = if agent.gold_patch {
+        task.gold.as_deref()
+    } else {
+        None
+    };
+    let run = run_agent(
+        &ctx.docker,
+        AgentInput {
+            image: agent_image,
+            spec: agent,
+            base: &base,
+            problem: &task.problem,
+            gold,
+            secrets: &ctx.secrets[&agent.name],
+            proxy_image: ctx.proxy_image.as_ref(),
+        },
+    )
+    .await?;
+    rec.agent_seconds = Some(run.seconds);
+    let mut flags = Flags {
+        oom_killed: run.oom_killed,
+        disk_limit: run.disk_exceeded,
+        agent_exit_code: run.exit_code,
+        log_truncated: run.log.truncated,
+        ..Default::default()
+    };
+    rec.logs.push(LogRecord {
+        kind: "agent".into(),
+        bytes: run.log.bytes.clone(),
+        total_bytes: run.log.total,
+        truncated: run.log.truncated,
+    });
+    rec.usage = run
+        .out_files
+        .iter()
+        .find(|(n, _)| n == "usage.json")
+        .and_then(|(_, b)| parse_usage(b));
+    rec.artifacts = run.out_files.clone();
+    if let Some(log) = &run.egress {
+        let summary = crate::score::egress::summarize(&log.bytes);
+        flags.egress_refused = summary.refused;
+        rec.egress = Some(summary);
+        rec.logs.push(LogRecord {
+            kind: "egress".into(),
+            bytes: log.bytes.clone(),
+            total_bytes: log.bytes.len() as u64,
+            truncated: log.truncated,
+        });
+    }
+    let mut facts = Facts {
+        agent_timed_out: run.timed_out,
+        ..Default::default()
+    };
+    let Some(ws) = run.workspace else {
+        // Over the cap: the agent flooded its workspace; nothing gradable came back.
+        rec.error = Some(format!(
+            "the workspace archive exceeded {} bytes",
+            crate::harness::sandbox::WORKSPACE_CAP
+        ));
+        facts.patch_failed = true;
+        rec.outcome = decide(&facts);
+        rec.flags = flags;
+        return Ok(());
+    };
+    let (b, ro) = (base.clone(), task.scope.read_only.clone());
+    let extracted = tokio::task::spawn_blocking(move || extract_patch(&b, ws, &ro))
+        .await
+        .map_err(|e| Error::infra_from("", e))??;
+    flags.scope_violation = !extracted.reverted.is_empty();
+    let test_paths = touched_paths(&task.tests.patch);
+    flags.tests_tampered = extracted.touched.iter().any(|p| test_paths.contains(p));
+    facts.raw_patch_empty = extracted.raw.is_empty();
+    rec.raw_patch = Some(extracted.raw.clone());
+    rec.graded_patch = Some(extracted.graded.clone());
+    if !facts.raw_patch_empty {
+        let (g, _cached) = grade_cached(
+            &ctx.docker,
+            &ctx.store,
+            task,
+            &base,
+            env_image,
+            &extracted.graded,
+        )
+        .await?;
+        facts.patch_failed = !g.applied;
+        flags.tests_disk_limit = g.disk_exceeded;
+        if let Some(v) = &g.verdict {
+            flags.output_inconsistent = v.inconsistent && !v.timed_out;
+            flags.tests_timed_out = v.timed_out;
+        }
+        facts.tests = g.verdict.clone();
+        rec.grade_seconds = Some(g.seconds);
+        rec.logs.push(LogRecord {
+            kind: "tests".into(),
+            bytes: g.output.clone().into_bytes(),
+            total_bytes: g.output_bytes,
+            truncated: g.output_bytes as usize > g.output.len(),
+        });
+        rec.grade_json = Some(serde_json::to_string(&g).unwrap());
+        // The conventions see what the agent proposed, reverted paths included: a reviewer
+        // reads the whole pull request.
+        let c = crate::score::conventions::score_cached(
+            &ctx.docker,
+            &ctx.store,
+            &ctx.conventions,
+            task,
+            &base,
+            env_image,
+            &extracted.raw,
+        )
+        .await?;
+        rec.conventions_json = Some(serde_json::to_string(&c).unwrap());
+    }
+    rec.outcome = decide(&facts);
+    rec.flags = flags;
+    Ok(())
+}
+
+/// Reads usage.json leniently: an agent's bad JSON costs it its usage figures, nothing more.
+pub fn parse_usage(bytes: &[u8]) -> Option<Usage> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let o = v.as_object()?;
+    let num = |k: &str| {
+        o.get(k)
+            .and_then(|x| x.as_f64())
+            .filter(|x| x.is_finite() && *x >= 0.0)
+    };
+    Some(Usage {
+        model: o
+            .get("model")
+            .and_then(|m| m.as_str())
+            .map(|s| s.chars().take(200).collect()),
+        input_tokens: num("input_tokens").map(|x| x as i64),
+        output_tokens: num("output_tokens").map(|x| x as i64),
+        cost_usd: num("cost_usd"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_is_read_leniently() {
+        let u =
+            parse_usage(br#"{"model":"m","input_tokens":10,"output_tokens":5,"cost_usd":0.25}"#)
+                .unwrap();
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.cost_usd),
+            (Some(10), Some(5), Some(0.25))
+        );
+        assert_eq!(parse_usage(b"not json"), None);
+        let neg = parse_usage(br#"{"cost_usd":-5,"input_tokens":"many"}"#).unwrap();
+        assert_eq!((neg.cost_usd, neg.input_tokens), (None, None));
+    }
+}

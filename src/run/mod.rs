@@ -1,0 +1,242 @@
+//! Runs an evaluation: plans task × agent × attempt, runs J at once, resumes what a previous
+//! run of the same evaluation finished, retries infra errors, and stops cleanly on Ctrl-C.
+//! With a judge, a judge pass over the evaluation follows the grading. `plan` decides what
+//! runs; `attempt` is one attempt from sandbox to record.
+
+mod attempt;
+pub mod plan;
+
+pub use attempt::parse_usage;
+pub use plan::evaluation_key;
+
+use crate::config::agent::{AgentSpec, Network};
+use crate::config::suite::Suite;
+use crate::error::Error;
+use crate::harness::images::ImageCache;
+use crate::harness::{Docker, GcScope};
+use crate::judge::budget::Budget;
+use crate::judge::pass::{judge_evaluation, PassOptions, PassSummary};
+use crate::judge::Judge;
+use crate::score::outcome::Outcome;
+use crate::store::{Evaluation, NewEvaluation, Store};
+use futures_util::StreamExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+pub use attempt::INFRA_RETRIES;
+
+pub struct RunOptions {
+    pub attempts: u32,
+    pub jobs: usize,
+    /// Start a new evaluation even when one with the same key exists.
+    pub new: bool,
+    pub label: Option<String>,
+    pub progress: bool,
+    /// Judge every attempt after grading (cached verdicts are reused).
+    pub judge: Option<JudgeSetup>,
+}
+
+/// A loaded judge and the run's budget for it.
+pub struct JudgeSetup {
+    pub judge: Judge,
+    pub budget: Budget,
+}
+
+pub struct Prepared {
+    pub docker: Docker,
+    pub store: Arc<Store>,
+    pub suite: Suite,
+    pub agents: Vec<AgentSpec>,
+}
+
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    pub evaluation: Option<Evaluation>,
+    pub planned: usize,
+    pub skipped: usize,
+    pub counts: BTreeMap<Outcome, usize>,
+    pub judge: Option<PassSummary>,
+}
+
+/// Host values of every agent's declared secrets; a missing required one stops the run
+/// before it starts, a missing optional one is left out.
+pub fn secrets_for(agent: &AgentSpec) -> Result<Vec<(String, String)>, Error> {
+    let mut out: Vec<(String, String)> = agent
+        .secrets
+        .iter()
+        .map(|name| match std::env::var(name) {
+            Ok(v) if !v.is_empty() => Ok((name.clone(), v)),
+            _ => Err(Error::input(
+                &agent.file,
+                None,
+                format!("agent `{}` needs the secret {name}, which is not set in this environment", agent.name),
+                format!("export {name}=... before running (its value is passed to the container, never stored)"),
+            )),
+        })
+        .collect::<Result<_, _>>()?;
+    for name in &agent.optional_secrets {
+        if let Ok(v) = std::env::var(name) {
+            if !v.is_empty() {
+                out.push((name.clone(), v));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
+    let Prepared {
+        docker,
+        store,
+        suite,
+        agents,
+    } = p;
+    suite.require_valid()?;
+    let secrets: HashMap<String, Vec<(String, String)>> = agents
+        .iter()
+        .map(|a| Ok((a.name.clone(), secrets_for(a)?)))
+        .collect::<Result<_, Error>>()?;
+    let left = docker.gc(GcScope::Orphans).await?;
+    if left.containers + left.networks + left.volumes > 0 {
+        eprintln!(
+            "removed what an interrupted run left: {} containers, {} networks, {} volumes",
+            left.containers, left.networks, left.volumes
+        );
+    }
+    // Images first: a Dockerfile that does not build is the author's to fix, before an evaluation
+    // is even opened, so a failed build leaves nothing half-written.
+    let images = ImageCache::default();
+    let mut env_images = HashMap::new();
+    let mut agent_images = HashMap::new();
+    for t in &suite.tasks {
+        let env = images.environment(&docker, &t.environment, &t.file).await?;
+        for a in &agents {
+            let img = images.agent(&docker, &env, a).await?;
+            agent_images.insert((t.id.clone(), a.name.clone()), img);
+        }
+        env_images.insert(t.id.clone(), env);
+    }
+    let proxy_image = if agents
+        .iter()
+        .any(|a| matches!(a.network, Network::Allow(_)))
+    {
+        Some(images.proxy(&docker).await?)
+    } else {
+        None
+    };
+    let eval = store.open_evaluation(
+        NewEvaluation {
+            key: plan::evaluation_key(&suite, &agents, opts.attempts),
+            suite: suite.name.clone(),
+            suite_dir: suite.dir.display().to_string(),
+            agents: agents.iter().map(|a| a.name.clone()).collect(),
+            attempts: opts.attempts,
+            label: opts.label.clone(),
+        },
+        opts.new,
+    )?;
+    for t in &suite.tasks {
+        store.save_task(
+            &t.hash,
+            &t.suite,
+            &t.id,
+            &t.title,
+            t.created.as_deref(),
+            &serde_json::to_string(t).unwrap(),
+        )?;
+    }
+    for a in &agents {
+        store.save_agent(&a.hash, &a.name, &serde_json::to_string(a).unwrap())?;
+    }
+    let finished = store.finished(&eval.id)?;
+    let (plan, skipped) = plan::plan(&suite.tasks, &agents, opts.attempts, &finished);
+    if skipped > 0 {
+        eprintln!(
+            "resuming evaluation {}: {skipped} attempts already finished, {} to run",
+            eval.id,
+            plan.len()
+        );
+    }
+    let ctx = Arc::new(attempt::Ctx {
+        docker: docker.clone(),
+        store: store.clone(),
+        eval_id: eval.id.clone(),
+        bases: suite
+            .tasks
+            .iter()
+            .map(|t| (t.id.clone(), Arc::new(OnceCell::new())))
+            .collect(),
+        env_images,
+        agent_images,
+        secrets,
+        conventions: crate::score::conventions::Settings::from_suite(&suite)?,
+        proxy_image,
+    });
+    let total = plan.len();
+    let bar = crate::progress::bar(total as u64, opts.progress);
+    let mut counts: BTreeMap<Outcome, usize> = BTreeMap::new();
+    let work = futures_util::stream::iter(plan.into_iter().map(|(t, a, n)| {
+        let ctx = ctx.clone();
+        let t = t.clone();
+        let a = a.clone();
+        async move { attempt::with_retries(&ctx, &t, &a, n).await }
+    }))
+    .buffer_unordered(opts.jobs.max(1));
+    // Boxed so that dropping it cancels the attempts in flight before their containers go.
+    let mut work = Box::pin(work);
+    let interrupted = loop {
+        tokio::select! {
+            next = work.next() => match next {
+                Some(Ok(outcome)) => {
+                    *counts.entry(outcome).or_default() += 1;
+                    bar.inc(1);
+                    bar.set_message(counts.iter().map(|(o, n)| format!("{o} {n}")).collect::<Vec<_>>().join(", "));
+                }
+                Some(Err(e)) => {
+                    bar.abandon();
+                    drop(work);
+                    docker.settle().await;
+                    docker.clean_up_run().await;
+                    return Err(e);
+                }
+                None => break false,
+            },
+            _ = tokio::signal::ctrl_c() => break true,
+        }
+    };
+    drop(work);
+    docker.settle().await;
+    if interrupted {
+        bar.abandon_with_message("interrupted");
+        docker.clean_up_run().await;
+        eprintln!("interrupted: finished attempts are kept; run the same command again to resume evaluation {}", eval.id);
+        return Err(Error::Interrupted);
+    }
+    bar.finish_and_clear();
+    store.finish_evaluation(&eval.id)?;
+    let evaluation = store.evaluation(Some(&eval.id))?;
+    let judge = match (&opts.judge, &evaluation) {
+        (Some(j), Some(ev)) => Some(
+            judge_evaluation(
+                &store,
+                ev,
+                &suite,
+                &j.judge,
+                &j.budget,
+                PassOptions {
+                    progress: opts.progress,
+                },
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+    Ok(RunSummary {
+        evaluation,
+        planned: total,
+        skipped,
+        counts,
+        judge,
+    })
+}

@@ -1,0 +1,206 @@
+//! Test grading: a patch against a task's hidden tests.
+//!
+//! The tree is made here with git (apply with fallbacks, hidden-test paths restored, hidden
+//! tests applied); the tests run in a fresh container through the harness; the verdict is
+//! read by `outcome::verdict`. Results are cached under (patch, task, grader version).
+
+use crate::config::suite::Task;
+use crate::error::Error;
+use crate::harness::images::Image;
+use crate::harness::testrun::{run_tests, TestInput};
+use crate::harness::Docker;
+use crate::repo::patch::Patch;
+use crate::repo::workspace::{graded_tree, ApplyMethod, BaseRepo, Graded};
+use crate::score::outcome::{verdict, TestVerdict};
+use crate::store::{GradeKey, Store};
+use crate::testparse::{self, Format, TestRun};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Bumped whenever grading could give a different answer for the same patch and task.
+pub const GRADER_VERSION: &str = "tests-1";
+/// How much test output a grade keeps (head and tail).
+const KEEP_OUTPUT: usize = 32 << 10;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Grade {
+    pub applied: bool,
+    pub apply_method: Option<ApplyMethod>,
+    pub apply_error: Option<String>,
+    pub verdict: Option<TestVerdict>,
+    /// Head and tail of the test output.
+    pub output: String,
+    pub output_bytes: u64,
+    pub parse_error: Option<String>,
+    pub oom_killed: bool,
+    /// The test run was killed for writing more than the task's `[tests] disk`.
+    #[serde(default)]
+    pub disk_exceeded: bool,
+    pub seconds: f64,
+}
+
+impl Grade {
+    pub fn resolved(&self) -> bool {
+        self.verdict.as_ref().is_some_and(TestVerdict::all_pass)
+    }
+}
+
+/// Grades `patch`, from the cache when this exact (patch, task, grader) was graded before.
+pub async fn grade_cached(
+    docker: &Docker,
+    store: &Store,
+    task: &Task,
+    base: &Arc<BaseRepo>,
+    image: &Image,
+    patch: &Patch,
+) -> Result<(Grade, bool), Error> {
+    let key = GradeKey {
+        patch_sha256: patch.sha256.clone(),
+        task_hash: task.hash.clone(),
+        grader_version: GRADER_VERSION.into(),
+    };
+    crate::score::cached::or_compute(
+        store.cached_grade(&key)?,
+        grade(docker, task, base, image, patch),
+        |json| store.save_grade(&key, &image.id, json),
+    )
+    .await
+}
+
+pub async fn grade(
+    docker: &Docker,
+    task: &Task,
+    base: &Arc<BaseRepo>,
+    image: &Image,
+    patch: &Patch,
+) -> Result<Grade, Error> {
+    let ran = match run_graded(docker, task, base, image, patch).await? {
+        Ran::PatchFailed(err) => {
+            return Ok(Grade {
+                applied: false,
+                apply_method: None,
+                apply_error: Some(err),
+                verdict: None,
+                output: String::new(),
+                output_bytes: 0,
+                parse_error: None,
+                oom_killed: false,
+                disk_exceeded: false,
+                seconds: 0.0,
+            })
+        }
+        Ran::Tests(r) => r,
+    };
+    let v = verdict(
+        &ran.run,
+        ran.exit_code,
+        ran.timed_out,
+        &task.tests.fail_to_pass,
+        &task.tests.pass_to_pass,
+    );
+    Ok(Grade {
+        applied: true,
+        apply_method: ran.method,
+        apply_error: None,
+        verdict: Some(v),
+        output: head_tail(&ran.output, KEEP_OUTPUT),
+        output_bytes: ran.output.len() as u64,
+        parse_error: ran.parse_error,
+        oom_killed: ran.oom_killed,
+        disk_exceeded: ran.disk_exceeded,
+        seconds: ran.seconds,
+    })
+}
+
+/// What running the hidden tests on a patched tree gave, before any test list is applied:
+/// every test the runner reported. `tasks mine` reads it to find the lists in the first place.
+#[derive(Debug)]
+pub struct TestsRan {
+    pub method: Option<ApplyMethod>,
+    pub run: TestRun,
+    /// -1 when the command left no exit status.
+    pub exit_code: i64,
+    pub timed_out: bool,
+    pub parse_error: Option<String>,
+    pub output: Vec<u8>,
+    pub oom_killed: bool,
+    pub disk_exceeded: bool,
+    pub seconds: f64,
+}
+
+#[derive(Debug)]
+pub enum Ran {
+    PatchFailed(String),
+    Tests(TestsRan),
+}
+
+/// Builds the graded tree (patch, hidden-test paths restored, hidden tests applied) and runs
+/// the task's test command on it in a fresh container.
+pub async fn run_graded(
+    docker: &Docker,
+    task: &Task,
+    base: &Arc<BaseRepo>,
+    image: &Image,
+    patch: &Patch,
+) -> Result<Ran, Error> {
+    let (b, p, t) = (base.clone(), patch.clone(), task.tests.patch.clone());
+    let tree = tokio::task::spawn_blocking(move || graded_tree(&b, &p, &t))
+        .await
+        .map_err(|e| Error::infra_from("", e))??;
+    let (_dir, tree, method) = match tree {
+        Graded::Ready { dir, tree, method } => (dir, tree, method),
+        Graded::PatchFailed(err) => return Ok(Ran::PatchFailed(err)),
+        Graded::TestsDoNotApply(err) => return Err(Error::input(
+            &task.file,
+            None,
+            format!("the hidden test patch does not apply to the base commit: {err}"),
+            "regenerate tests.patch against [repo] base (`mergebench tasks validate` checks this)",
+        )),
+    };
+    let report = match &task.tests.format {
+        Format::Junit { path } => Some(path.as_str()),
+        _ => None,
+    };
+    let out = run_tests(
+        docker,
+        TestInput {
+            image,
+            tree: &tree,
+            command: &task.tests.command,
+            timeout: task.tests.timeout,
+            disk: task.tests.disk,
+            report,
+        },
+    )
+    .await?;
+    let (run, parse_error) =
+        match testparse::parse(&task.tests.format, &out.output, out.report.as_deref()) {
+            Ok(r) => (r, None),
+            Err(e) => (Default::default(), Some(e.to_string())),
+        };
+    Ok(Ran::Tests(TestsRan {
+        method,
+        run,
+        exit_code: out.exit_code.unwrap_or(-1),
+        timed_out: out.timed_out,
+        parse_error,
+        output: out.output,
+        oom_killed: out.oom_killed,
+        disk_exceeded: out.disk_exceeded,
+        seconds: out.seconds,
+    }))
+}
+
+/// The first and last `keep/2` bytes of `bytes`, lossily decoded: where failures show.
+pub fn head_tail(bytes: &[u8], keep: usize) -> String {
+    if bytes.len() <= keep {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let half = keep / 2;
+    format!(
+        "{}\n[... {} bytes omitted ...]\n{}",
+        String::from_utf8_lossy(&bytes[..half]),
+        bytes.len() - 2 * half,
+        String::from_utf8_lossy(&bytes[bytes.len() - half..])
+    )
+}

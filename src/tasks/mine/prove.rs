@@ -1,0 +1,293 @@
+//! Proving a candidate in Docker: the parent commit checked out, the patches applied on the
+//! host, the shared environment image, the whole test command run `--repeat` times at the
+//! parent and with the fix, the lists read from runs that agree, and the task written into a
+//! hidden folder and accepted by `tasks validate` before it may be renamed into place.
+
+use super::candidate::Candidate;
+use super::funnel::{Fate, Stage};
+use super::write::{self, Staged, TaskFiles};
+use super::{classify, Ctx};
+use crate::config::suite::{load_task_at, Task, Tests};
+use crate::error::Error;
+use crate::harness::images::Image;
+use crate::repo::patch::Patch;
+use crate::repo::workspace::{graded_tree, prepare_base, BaseRepo, Graded};
+use crate::score::grade::{run_graded, Ran};
+use crate::tasks::validate::validate_task;
+use std::sync::Arc;
+
+pub(super) struct Checked {
+    pub(super) fate: Fate,
+    /// The task, written beside the suite and accepted by `tasks validate`.
+    pub(super) staged: Option<Staged>,
+}
+
+impl Ctx<'_> {
+    /// The task as it would be written, before its test lists are known.
+    fn provisional(&self, c: &Candidate) -> Task {
+        let s = &self.settings;
+        Task {
+            suite: s.name.clone(),
+            id: c.id.clone(),
+            title: c.title.clone(),
+            created: Some(c.created.clone()),
+            tags: vec!["mined".into()],
+            problem: c.problem.clone(),
+            source: s.source.clone(),
+            base: c.parent.clone(),
+            environment: s.environment.clone(),
+            tests: Tests {
+                command: s.command.clone(),
+                format: s.format.clone(),
+                patch: c.tests.clone(),
+                fail_to_pass: Vec::new(),
+                pass_to_pass: Vec::new(),
+                timeout: s.timeout,
+                disk: s.disk,
+            },
+            gold: Some(c.gold.clone()),
+            scope: s.scope.clone(),
+            file: self.opts.out.join(&c.id).join("task.toml"),
+            hash: String::new(),
+        }
+    }
+
+    async fn environment(&self) -> Result<Image, String> {
+        let mut slot = self.env.lock().await;
+        if let Some(r) = &*slot {
+            return r.clone();
+        }
+        let r = self
+            .images
+            .environment(self.docker, &self.settings.environment, &self.settings.file)
+            .await
+            .map_err(|e| e.to_string());
+        *slot = Some(r.clone());
+        r
+    }
+
+    /// Proves a candidate in Docker. Errors are only those that stop the whole run (the
+    /// suite's source lacks the history, Docker went away); the rest is the candidate's fate.
+    pub(super) async fn check(&self, c: &Candidate) -> Result<Checked, Error> {
+        let dropped = |reached: Stage, reason: String| Checked {
+            fate: c.fate(reached, Some(reason)),
+            staged: None,
+        };
+        let task = self.provisional(c);
+        let t = task.clone();
+        let base = match tokio::task::spawn_blocking(move || prepare_base(&t))
+            .await
+            .map_err(|e| Error::infra_from("", e))?
+        {
+            Ok(b) => Arc::new(b),
+            Err(e @ (Error::Input { .. } | Error::Environment { .. })) => return Err(e),
+            Err(e) => {
+                return Ok(dropped(
+                    Stage::Candidate,
+                    format!("cannot check out the parent commit: {e}"),
+                ))
+            }
+        };
+        if let Err(reason) = self.patches_apply(&base, c).await? {
+            return Ok(dropped(Stage::Candidate, reason));
+        }
+        let image = match self.environment().await {
+            Ok(i) => i,
+            Err(e) => {
+                return Ok(dropped(
+                    Stage::PatchesApply,
+                    format!("the environment image does not build: {e}"),
+                ))
+            }
+        };
+        let mut notes = Vec::new();
+        let mut runs = [Vec::new(), Vec::new()];
+        let patches = [Patch::new(Vec::new()), Patch::new(c.gold.clone())];
+        for _ in 0..self.opts.repeat {
+            for (phase, patch) in patches.iter().enumerate() {
+                let name = ["at the parent commit", "with the fix"][phase];
+                let t = match run_graded(self.docker, &task, &base, &image, patch).await {
+                    Ok(Ran::Tests(t)) => t,
+                    Ok(Ran::PatchFailed(e)) => {
+                        return Ok(dropped(
+                            Stage::EnvironmentBuilt,
+                            format!("the fix does not apply: {e}"),
+                        ))
+                    }
+                    Err(e @ Error::Environment { .. }) => return Err(e),
+                    Err(e) => {
+                        return Ok(dropped(
+                            Stage::EnvironmentBuilt,
+                            format!("the tests could not run {name}: {e}"),
+                        ))
+                    }
+                };
+                if let Some(e) = t.parse_error {
+                    return Ok(dropped(
+                        Stage::EnvironmentBuilt,
+                        format!("the test output {name} could not be read: {e}"),
+                    ));
+                }
+                let (seen, inconsistent) = classify::observe(&t.run, t.exit_code, t.timed_out);
+                if inconsistent {
+                    let why = if t.timed_out {
+                        "the tests timed out".to_string()
+                    } else {
+                        format!(
+                            "the test command exited with {} without naming a failing test",
+                            t.exit_code
+                        )
+                    };
+                    notes.push(format!("{name}, {why}: no pass of that run was believed"));
+                }
+                runs[phase].push(seen);
+            }
+        }
+        notes.dedup();
+        let lists = classify::classify(&runs[0], &runs[1]);
+        let runs_note = |n: u32| {
+            if n == 1 {
+                "1 run".to_string()
+            } else {
+                format!("{n} runs")
+            }
+        };
+        if !lists.flaky.is_empty() {
+            notes.push(format!(
+                "flaky across {} of each tree, left out: {}",
+                runs_note(self.opts.repeat),
+                lists.flaky.join(", ")
+            ));
+        }
+        if !lists.broken_by_fix.is_empty() {
+            notes.push(format!(
+                "pass at the parent commit but not with the fix, left out: {}",
+                lists.broken_by_fix.join(", ")
+            ));
+        }
+        if lists.fail_to_pass.is_empty() {
+            let mut reason =
+                "no test fails at the parent commit and passes with the fix".to_string();
+            if runs[1].iter().all(|r| r.is_empty()) {
+                reason = "the test command reported no tests with the fix".to_string();
+            } else {
+                if lists.failing.is_empty() {
+                    reason.push_str(": its tests already pass without it");
+                } else {
+                    reason.push_str(&format!(": {} fail with it too", some_of(&lists.failing)));
+                }
+                if !lists.flaky.is_empty() {
+                    reason.push_str(&format!(
+                        " (flaky across {} of each tree, left out: {})",
+                        runs_note(self.opts.repeat),
+                        some_of(&lists.flaky)
+                    ));
+                }
+            }
+            let mut f = c.fate(Stage::EnvironmentBuilt, Some(reason));
+            f.notes.extend(notes);
+            return Ok(Checked {
+                fate: f,
+                staged: None,
+            });
+        }
+        let statement = match self.statement(c, &lists.fail_to_pass).await? {
+            Ok(s) => s,
+            Err(reason) => {
+                let mut f = c.fate(Stage::EnvironmentBuilt, Some(reason));
+                f.notes.extend(notes);
+                return Ok(Checked {
+                    fate: f,
+                    staged: None,
+                });
+            }
+        };
+        notes.extend(statement.notes);
+        let files = TaskFiles {
+            id: c.id.clone(),
+            title: statement.title,
+            rewritten_by: statement.rewritten_by,
+            created: c.created.clone(),
+            tags: vec!["mined".into()],
+            commit: c.commit.sha.clone(),
+            base: c.parent.clone(),
+            fail_to_pass: lists.fail_to_pass,
+            pass_to_pass: lists.pass_to_pass,
+            problem: statement.problem,
+            gold: c.gold.clone(),
+            tests: c.tests.clone(),
+        };
+        let mut fate = c.fate(Stage::EnvironmentBuilt, None);
+        fate.notes.extend(notes);
+        let staged = match write::stage(&self.opts.out, &files) {
+            Ok(s) => s,
+            Err(e) => {
+                fate.reason = Some(format!("cannot write the task: {e}"));
+                return Ok(Checked { fate, staged: None });
+            }
+        };
+        // What gets proven is what was written: the files, read back as `tasks validate` reads them.
+        let loaded = match load_task_at(&self.opts.out, &staged.task_file()) {
+            Ok(t) => t,
+            Err(e) => {
+                fate.reason = Some(format!("the written task does not load: {e}"));
+                return Ok(Checked { fate, staged: None });
+            }
+        };
+        match validate_task(self.docker, &self.images, &loaded, 1).await {
+            Ok(v) if v.valid => {
+                fate.reached = Stage::Validated;
+                Ok(Checked {
+                    fate,
+                    staged: Some(staged),
+                })
+            }
+            Ok(v) => {
+                fate.reason = Some(format!(
+                    "`tasks validate` rejects it on a further run: {}",
+                    v.problems.join("; ")
+                ));
+                Ok(Checked { fate, staged: None })
+            }
+            Err(e @ Error::Environment { .. }) => Err(e),
+            Err(e) => {
+                fate.reason = Some(format!("`tasks validate` could not run: {e}"));
+                Ok(Checked { fate, staged: None })
+            }
+        }
+    }
+
+    /// Whether the fix and the test changes apply to the parent commit, checked on the host
+    /// before any container starts: Ok(Err(reason)) when they do not.
+    async fn patches_apply(
+        &self,
+        base: &Arc<BaseRepo>,
+        c: &Candidate,
+    ) -> Result<Result<(), String>, Error> {
+        let (b, gold, tests) = (base.clone(), Patch::new(c.gold.clone()), c.tests.clone());
+        let graded = tokio::task::spawn_blocking(move || graded_tree(&b, &gold, &tests))
+            .await
+            .map_err(|e| Error::infra_from("", e))??;
+        Ok(match graded {
+            Graded::Ready { .. } => Ok(()),
+            Graded::PatchFailed(e) => Err(format!("the fix does not apply to its parent: {e}")),
+            Graded::TestsDoNotApply(e) => Err(format!(
+                "the test changes do not apply to the parent commit: {e}"
+            )),
+        })
+    }
+}
+
+/// The first few of `names`, and how many more there are: reasons stay one readable line.
+fn some_of(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    if names.len() <= SHOWN {
+        names.join(", ")
+    } else {
+        format!(
+            "{} and {} more",
+            names[..SHOWN].join(", "),
+            names.len() - SHOWN
+        )
+    }
+}

@@ -1,0 +1,168 @@
+//! The suite a mining run writes into: its settings read from `suite.toml`, or a new suite
+//! set up from the flags and what the repository uses (its copy as `repo.bundle`, an
+//! environment, the test globs). Host files and git only.
+
+use super::{environment, history, MineOptions};
+use crate::config::suite::{load_settings, Source, SuiteSettings};
+use crate::error::Error;
+use history::Mirror;
+use std::path::Path;
+
+const DEFAULT_DENY: &[&str] = &[".env", "**/*.pem", "**/*.key"];
+
+/// Reads the suite's settings from `--out/suite.toml`, or writes a new suite there: the
+/// repository as `repo.bundle`, the environment from the flags or proposed from what the
+/// repository uses. Returns the settings and what was set up, for the user to review.
+pub(super) fn prepare_suite(
+    mirror: &Mirror,
+    head: &str,
+    opts: &MineOptions,
+) -> Result<(SuiteSettings, Vec<String>), Error> {
+    let out = &opts.out;
+    let suite_file = out.join("suite.toml");
+    let bundle = out.join("repo.bundle");
+    let mut setup = Vec::new();
+    if suite_file.exists() {
+        let given = opts.env.given();
+        if !given.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} exists and its settings are what tasks inherit, so {} would be ignored: \
+                 drop {} or edit that file",
+                suite_file.display(),
+                given.join(", "),
+                if given.len() == 1 { "it" } else { "them" },
+            )));
+        }
+        let settings = load_settings(out)?;
+        // The suite's own copy of the repository follows it, so new commits can be mined.
+        if let Source::Bundle(p) = &settings.source {
+            let ours = std::fs::canonicalize(p).ok() == std::fs::canonicalize(&bundle).ok();
+            if ours && !history::bundle_has(p, head) {
+                mirror.bundle(p)?;
+                setup.push(format!("updated {} to {head}", p.display()));
+            }
+        }
+        return Ok((settings, setup));
+    }
+    std::fs::create_dir_all(out).map_err(|e| {
+        Error::input(
+            out,
+            None,
+            format!("cannot create the suite folder: {e}"),
+            "pass --out a folder you can write",
+        )
+    })?;
+    let env = &opts.env;
+    let top = mirror.top_level(head)?;
+    let detected = environment::detect(&top);
+    let proposal = detected.map(|(lang, _)| environment::propose(lang));
+    let needs = (env.dockerfile.is_none() && env.image.is_none())
+        || env.test_command.is_none()
+        || env.format.is_none()
+        || env.tests.is_empty();
+    if needs && proposal.is_none() {
+        return Err(Error::Usage(format!(
+            "cannot tell how {} runs its tests (no pyproject.toml, setup.py, Cargo.toml, go.mod \
+             or package.json at its top): pass --dockerfile (or --image), --test-command, \
+             --format and --tests, or write {} yourself",
+            opts.repo,
+            suite_file.display()
+        )));
+    }
+    let format = match &env.format {
+        Some(f) => {
+            f.parse::<crate::testparse::Format>()
+                .map_err(|e| Error::Usage(format!("--format: {e}")))?;
+            f.clone()
+        }
+        None => proposal.as_ref().unwrap().format.to_string(),
+    };
+    let command = env
+        .test_command
+        .clone()
+        .unwrap_or_else(|| proposal.as_ref().unwrap().command.clone());
+    let test_globs = if env.tests.is_empty() {
+        proposal.as_ref().unwrap().test_globs.clone()
+    } else {
+        env.tests.clone()
+    };
+    let write_file = |path: &Path, bytes: &[u8]| -> Result<(), Error> {
+        let parent = path.parent().unwrap();
+        std::fs::create_dir_all(parent)
+            .and_then(|_| {
+                let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
+                std::io::Write::write_all(&mut tmp, bytes)?;
+                // A temporary file is private; the suite's files are read by everyone.
+                use std::os::unix::fs::PermissionsExt;
+                tmp.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+                tmp.persist(path).map(|_| ()).map_err(|e| e.error)
+            })
+            .map_err(|e| Error::infra_from(format!("writing {}", path.display()), e))
+    };
+    let env_spec = match (&env.image, &env.dockerfile) {
+        (Some(image), None) => environment::EnvSpec::Image(image.clone()),
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage(
+                "--image and --dockerfile both name the environment: keep one".into(),
+            ))
+        }
+        (None, Some(df)) => {
+            let bytes = std::fs::read(df).map_err(|e| {
+                Error::input(
+                    df,
+                    None,
+                    format!("cannot read the Dockerfile: {e}"),
+                    "pass --dockerfile an existing file",
+                )
+            })?;
+            write_file(&out.join("env/Dockerfile"), &bytes)?;
+            setup.push(format!(
+                "copied {} to env/Dockerfile (its build context is env/)",
+                df.display()
+            ));
+            environment::EnvSpec::Dockerfile("env/Dockerfile".into())
+        }
+        (None, None) => {
+            let p = proposal.as_ref().unwrap();
+            write_file(&out.join("env/Dockerfile"), p.dockerfile.as_bytes())?;
+            setup.push(format!(
+                "proposed env/Dockerfile for {} (found {})",
+                p.language.as_str(),
+                detected.map(|d| d.1).unwrap_or_default()
+            ));
+            environment::EnvSpec::Dockerfile("env/Dockerfile".into())
+        }
+    };
+    if env.test_command.is_none() || env.format.is_none() || env.tests.is_empty() {
+        setup.push(format!(
+            "tests: `{command}` read as {format}; test files: {}",
+            test_globs.join(", ")
+        ));
+    }
+    mirror.bundle(&bundle)?;
+    let name = out
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "mined".into());
+    let text = environment::suite_toml(&environment::NewSuite {
+        name,
+        origin: opts.repo.clone(),
+        source: "repo.bundle".into(),
+        env: env_spec,
+        base: env.base.clone(),
+        command,
+        format,
+        timeout: env.timeout.clone().unwrap_or_else(|| "10m".into()),
+        test_globs,
+        deny: DEFAULT_DENY.iter().map(|s| s.to_string()).collect(),
+    });
+    // Written last: its presence is what marks the suite as set up.
+    write_file(&suite_file, text.as_bytes())?;
+    setup.push(format!(
+        "wrote {} (review it: later runs use it as it is)",
+        suite_file.display()
+    ));
+    Ok((load_settings(out)?, setup))
+}
