@@ -43,13 +43,18 @@ impl TestStatus {
         }
     }
 
-    fn severity(self) -> u8 {
-        match self {
-            TestStatus::Passed => 0,
-            TestStatus::Skipped => 1,
-            TestStatus::Failed => 2,
-            TestStatus::Error => 3,
-        }
+    /// The position in the order from best to worst.
+    fn severity(self) -> usize {
+        const BEST_TO_WORST: [TestStatus; 4] = [
+            TestStatus::Passed,
+            TestStatus::Skipped,
+            TestStatus::Failed,
+            TestStatus::Error,
+        ];
+        BEST_TO_WORST
+            .iter()
+            .position(|s| *s == self)
+            .unwrap_or(BEST_TO_WORST.len())
     }
 
     fn as_str(self) -> &'static str {
