@@ -36,6 +36,8 @@ struct RawAgent {
     memory: Option<String>,
     pids: Option<i64>,
     disk: Option<String>,
+    patch_bytes: Option<String>,
+    patch_files: Option<u64>,
     #[serde(default)]
     gold_patch: bool,
     #[serde(default)]
@@ -73,6 +75,11 @@ pub struct AgentSpec {
     pub pids: i64,
     /// Bytes the agent may write to its container's filesystem, the workspace included.
     pub disk: u64,
+    /// The agent's own patch limits, over the suite's `[limits]` where given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_files: Option<u64>,
     /// Scripted agents only: receives the task's gold patch at /mergebench/gold.patch.
     pub gold_patch: bool,
     /// The running mergebench executable is added to the Dockerfile's build context as
@@ -373,6 +380,27 @@ fn load_agent_with(
             "give at least \"256MiB\"",
         ),
     )?;
+    let patch_bytes = match &raw.patch_bytes {
+        Some(v) => Some(size(
+            "patch_bytes",
+            &Some(v.clone()),
+            0,
+            (
+                crate::config::limits::MIN_PATCH_BYTES,
+                "patch_bytes below 4KiB leaves no room for a fix",
+                "give at least \"1MiB\"",
+            ),
+        )?),
+        None => None,
+    };
+    if raw.patch_files == Some(0) {
+        return Err(Error::input(
+            file,
+            at("patch_files"),
+            "patch_files = 0 would refuse every patch",
+            "give at least 100",
+        ));
+    }
     // What the variables expanded to is part of the agent: the same spec pointed at another
     // endpoint is another agent.
     hash_input.extend(format!("\n{env:?}\n{network:?}").into_bytes());
@@ -391,6 +419,8 @@ fn load_agent_with(
         memory,
         pids,
         disk,
+        patch_bytes,
+        patch_files: raw.patch_files,
         gold_patch: raw.gold_patch,
         mergebench_binary: raw.mergebench_binary,
         image_hash,

@@ -1,6 +1,7 @@
 //! Task suites: `suite.toml` defaults merged into each `<task>/task.toml`.
 
 use super::{line_of_key, parse_toml, read_file, sha256_hex};
+use crate::config::limits::{PatchLimits, MIN_PATCH_BYTES, MIN_PATCH_FILES};
 use crate::config::units::{parse_duration, parse_size};
 use crate::conventions::{BlastConfig, ConventionsConfig, OwnershipConfig};
 use crate::error::Error;
@@ -50,6 +51,18 @@ struct RawScope {
     read_only: Vec<String>,
     #[serde(default)]
     deny: Vec<String>,
+    #[serde(default)]
+    protect: Vec<String>,
+    #[serde(default)]
+    unprotect: Vec<String>,
+}
+
+/// `[limits]`: how large an agent's patch may be before it is not graded.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    patch_bytes: Option<String>,
+    patch_files: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +84,8 @@ struct RawSuite {
     ownership: OwnershipConfig,
     #[serde(default)]
     blast_radius: BlastConfig,
+    #[serde(default)]
+    limits: RawLimits,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,6 +198,13 @@ mod secs {
 pub struct Scope {
     pub read_only: Vec<String>,
     pub deny: Vec<String>,
+    /// Test-harness files beyond the defaults, restored to the base before grading.
+    /// Left out of the task's hash when empty, so older tasks keep theirs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub protect: Vec<String>,
+    /// Default test-harness entries this suite does not protect (by their glob text).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unprotect: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -219,6 +241,8 @@ pub struct Suite {
     /// `[ownership]`: path globs to owners, for blast radius and the expected area.
     pub ownership: OwnershipConfig,
     pub blast_radius: BlastConfig,
+    /// `[limits]`: the patch size and file count past which a patch is not graded.
+    pub patch_limits: PatchLimits,
 }
 
 impl Suite {
@@ -307,6 +331,7 @@ pub fn load_suite(dir: &Path) -> Result<Suite, Error> {
             "add a folder per task holding task.toml (see docs/tasks.md)",
         ));
     }
+    let patch_limits = patch_limits(&defaults)?;
     let Defaults { raw, .. } = defaults;
     Ok(Suite {
         name,
@@ -317,7 +342,39 @@ pub fn load_suite(dir: &Path) -> Result<Suite, Error> {
         conventions: raw.conventions,
         ownership: raw.ownership,
         blast_radius: raw.blast_radius,
+        patch_limits,
     })
+}
+
+/// `[limits]` of suite.toml, each checked against its floor, defaults where not given.
+fn patch_limits(d: &Defaults) -> Result<PatchLimits, Error> {
+    let mut limits = PatchLimits::default();
+    let at = |key: &str| line_of_key(&d.text, Some("limits"), key);
+    if let Some(v) = &d.raw.limits.patch_bytes {
+        let bytes = parse_size(v)
+            .map_err(|e| Error::input(&d.file, at("patch_bytes"), e, "write it like \"4MiB\""))?;
+        if bytes < MIN_PATCH_BYTES {
+            return Err(Error::input(
+                &d.file,
+                at("patch_bytes"),
+                "patch_bytes below 4KiB leaves no room for a fix",
+                "give at least \"1MiB\"",
+            ));
+        }
+        limits.bytes = bytes;
+    }
+    if let Some(files) = d.raw.limits.patch_files {
+        if files < MIN_PATCH_FILES {
+            return Err(Error::input(
+                &d.file,
+                at("patch_files"),
+                "patch_files = 0 would refuse every patch",
+                "give at least 100",
+            ));
+        }
+        limits.files = files;
+    }
+    Ok(limits)
 }
 
 /// Reads `dir/suite.toml` (absent means no defaults) and the suite's name.
@@ -407,6 +464,8 @@ pub fn load_settings(dir: &Path) -> Result<SuiteSettings, Error> {
         scope: Scope {
             read_only: d.raw.scope.read_only.clone(),
             deny: d.raw.scope.deny.clone(),
+            protect: d.raw.scope.protect.clone(),
+            unprotect: d.raw.scope.unprotect.clone(),
         },
     })
 }
@@ -570,10 +629,18 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
     let mut scope = Scope {
         read_only: d.raw.scope.read_only.clone(),
         deny: d.raw.scope.deny.clone(),
+        protect: d.raw.scope.protect.clone(),
+        unprotect: d.raw.scope.unprotect.clone(),
     };
     scope.read_only.extend(raw.scope.read_only.iter().cloned());
     scope.deny.extend(raw.scope.deny.iter().cloned());
-    for (key, globs) in [("read_only", &scope.read_only), ("deny", &scope.deny)] {
+    scope.protect.extend(raw.scope.protect.iter().cloned());
+    scope.unprotect.extend(raw.scope.unprotect.iter().cloned());
+    for (key, globs) in [
+        ("read_only", &scope.read_only),
+        ("deny", &scope.deny),
+        ("protect", &scope.protect),
+    ] {
         for g in globs {
             if let Err(e) = globset::Glob::new(g) {
                 return Err(Error::input(

@@ -3,6 +3,7 @@
 
 use super::{unreachable, Docker};
 use crate::error::Error;
+use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder,
@@ -75,6 +76,13 @@ impl CappedLog {
     }
 }
 
+/// stdout and stderr kept apart, each up to the same cap as the interleaved log.
+#[derive(Debug, Default, Clone)]
+pub struct Streams {
+    pub stdout: CappedLog,
+    pub stderr: CappedLog,
+}
+
 #[derive(Debug)]
 pub struct Download {
     pub path: String,
@@ -91,7 +99,10 @@ pub struct RunResult {
     pub oom_killed: bool,
     /// Killed for writing more than `Limits::disk`.
     pub disk_exceeded: bool,
+    /// Both streams interleaved as they came: what a person reads.
     pub log: CappedLog,
+    /// Each stream on its own, for parsers that read results from one of them.
+    pub streams: Streams,
     pub downloads: Vec<Download>,
     pub seconds: f64,
 }
@@ -242,13 +253,26 @@ async fn run_created(
     let mut output = attach.output;
     let reader = tokio::spawn(async move {
         let mut log = CappedLog::new(cap);
+        let mut streams = Streams {
+            stdout: CappedLog::new(cap),
+            stderr: CappedLog::new(cap),
+        };
         while let Some(item) = output.next().await {
             match item {
-                Ok(chunk) => log.push(&chunk.into_bytes()),
+                Ok(LogOutput::StdErr { message }) => {
+                    log.push(&message);
+                    streams.stderr.push(&message);
+                }
+                // Without a TTY everything else the daemon sends is the process's stdout.
+                Ok(chunk) => {
+                    let bytes = chunk.into_bytes();
+                    log.push(&bytes);
+                    streams.stdout.push(&bytes);
+                }
                 Err(_) => break,
             }
         }
-        log
+        (log, streams)
     });
     trace(t0, "attached");
     let started = Instant::now();
@@ -283,12 +307,16 @@ async fn run_created(
     trace(t0, "exited");
     // The stream ends when the container does; a reader still busy after that is draining a
     // flood, and what it has is what we keep.
-    let log = match tokio::time::timeout(Duration::from_secs(20), reader).await {
-        Ok(Ok(log)) => log,
+    let (log, streams) = match tokio::time::timeout(Duration::from_secs(20), reader).await {
+        Ok(Ok(read)) => read,
         _ => {
             let mut l = CappedLog::new(0);
             l.truncated = true;
-            l
+            let streams = Streams {
+                stdout: l.clone(),
+                stderr: l.clone(),
+            };
+            (l, streams)
         }
     };
     let state = docker
@@ -320,6 +348,7 @@ async fn run_created(
         oom_killed: state.oom_killed.unwrap_or(false),
         disk_exceeded,
         log,
+        streams,
         downloads,
         seconds,
     })

@@ -40,8 +40,12 @@ pub struct TestOutput {
     pub oom_killed: bool,
     /// Killed for writing more than `TestInput::disk`.
     pub disk_exceeded: bool,
+    /// Both streams interleaved as they came.
     pub output: Vec<u8>,
     pub truncated: bool,
+    /// Each stream on its own: parsers read the one their runner writes results to.
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
     pub report: Option<Vec<u8>>,
     pub seconds: f64,
 }
@@ -94,6 +98,8 @@ pub async fn run_tests(docker: &Docker, input: TestInput<'_>) -> Result<TestOutp
         disk_exceeded: res.disk_exceeded,
         truncated: res.log.truncated,
         output: res.log.bytes,
+        stdout: res.streams.stdout.bytes,
+        stderr: res.streams.stderr.bytes,
         report,
         seconds: res.seconds,
     })

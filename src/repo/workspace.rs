@@ -5,6 +5,7 @@
 //! (see `harness`). Git runs with no system or user configuration, so neither this machine's
 //! settings nor anything an agent wrote can change what a diff or an apply does.
 
+use crate::config::limits::PatchLimits;
 use crate::config::suite::{Source, Task};
 use crate::error::Error;
 use crate::repo::patch::Patch;
@@ -334,22 +335,47 @@ fn append_tree(
 /// What an agent left, as patches against the base.
 #[derive(Debug)]
 pub struct Extracted {
-    /// Everything the agent changed.
+    /// Everything the agent changed; over a limit, only its first part.
     pub raw: Patch,
     /// What gets graded: `raw` with read-only paths reverted.
     pub graded: Patch,
     pub touched: BTreeSet<String>,
     /// Read-only paths the agent changed (a scope violation).
     pub reverted: Vec<String>,
+    /// Set when the change is over a patch limit: then it is not graded, and `raw` holds
+    /// only its first part.
+    pub over_limit: Option<OverLimit>,
 }
+
+/// A change too large to keep or grade: what is known of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OverLimit {
+    /// sha256 over every changed path, its size and its content, in path order.
+    pub sha256: String,
+    /// The changed files' bytes (at least; a file changed in place without changing size
+    /// is counted only when the whole patch is measured).
+    pub bytes: u64,
+    /// Files added, changed or deleted (likewise at least).
+    pub files: u64,
+    /// Which limit it passed, in words: `4 MiB of patch` or `2000 files`.
+    pub limit: String,
+}
+
+/// How much of an over-limit change is kept as its first part.
+pub const FIRST_PART: u64 = 64 << 10;
 
 /// Unpacks the agent's `/workspace` archive next to the base repository and diffs it.
 /// The agent's own `.git` is ignored: the base commit and index are ours, so deleting or
 /// rewriting `.git` changes nothing, and no hook or config the agent wrote ever runs.
+///
+/// The change is measured before git hashes any of it: a flood of bytes or files stops at
+/// `limits` after one walk of the tree, with its hash, size, file count and first part, and
+/// is never diffed whole.
 pub fn extract_patch(
     base: &BaseRepo,
     workspace_tar: impl Read,
     read_only: &[String],
+    limits: PatchLimits,
 ) -> Result<Extracted, Error> {
     let tmp = tempfile::Builder::new()
         .prefix("mergebench-after-")
@@ -369,6 +395,9 @@ pub fn extract_patch(
         c
     };
     run_git(cmd(&["read-tree", "HEAD"]), "read-tree")?;
+    if let Some(over) = measure(&after, &cmd, limits)? {
+        return over_limit(&after, &cmd, over);
+    }
     run_git(cmd(&["add", "--all", "."]), "add")?;
     let names = run_git(
         cmd(&[
@@ -386,18 +415,27 @@ pub fn extract_patch(
         .filter(|s| !s.is_empty())
         .map(|s| String::from_utf8_lossy(s).into_owned())
         .collect();
-    let diff_args = [
-        "diff",
-        "--cached",
-        "--binary",
-        "--full-index",
-        "-M",
-        "--no-color",
-        "--no-ext-diff",
-        "--no-textconv",
-        "HEAD",
-    ];
-    let raw = Patch::new(run_git(cmd(&diff_args), "diff")?);
+    let raw = Patch::new(run_git(cmd(&DIFF_ARGS), "diff")?);
+    if raw.bytes.len() as u64 > limits.bytes || touched.len() as u64 > limits.files {
+        let limit = if touched.len() as u64 > limits.files {
+            format!("{} files", limits.files)
+        } else {
+            format!("{} of patch", human_bytes(limits.bytes))
+        };
+        let first = first_part(&raw.bytes);
+        return Ok(Extracted {
+            over_limit: Some(OverLimit {
+                sha256: raw.sha256.clone(),
+                bytes: raw.bytes.len() as u64,
+                files: touched.len() as u64,
+                limit,
+            }),
+            raw: Patch::new(first),
+            graded: Patch::new(Vec::new()),
+            touched,
+            reverted: Vec::new(),
+        });
+    }
     let ro = globset(read_only);
     let reverted: Vec<String> = touched
         .iter()
@@ -411,14 +449,162 @@ pub fn extract_patch(
         let mut c = cmd(&["reset", "--quiet", "HEAD", "--"]);
         c.args(&reverted);
         run_git(c, "reset")?;
-        Patch::new(run_git(cmd(&diff_args), "diff")?)
+        Patch::new(run_git(cmd(&DIFF_ARGS), "diff")?)
     };
     Ok(Extracted {
         raw,
         graded,
         touched,
         reverted,
+        over_limit: None,
     })
+}
+
+/// How a patch is written: binary-safe, full blob ids, renames found, nothing external run.
+const DIFF_ARGS: [&str; 9] = [
+    "diff",
+    "--cached",
+    "--binary",
+    "--full-index",
+    "-M",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "HEAD",
+];
+
+/// The changed paths as far as one walk can tell without hashing: files git does not track
+/// (and the agent did not ignore), tracked files whose size changed, tracked files gone.
+struct Measured {
+    paths: Vec<(String, u64)>,
+    deleted: u64,
+}
+
+/// Walks the agent's tree against the index (the base); `Some` when the change is already
+/// over a limit, before any of it is hashed.
+fn measure(
+    after: &Path,
+    cmd: &dyn Fn(&[&str]) -> Command,
+    limits: PatchLimits,
+) -> Result<Option<(Measured, String)>, Error> {
+    let untracked = run_git(
+        cmd(&["ls-files", "--others", "--exclude-standard", "-z"]),
+        "ls-files --others",
+    )?;
+    let mut paths: Vec<(String, u64)> = Vec::new();
+    let mut bytes: u64 = 0;
+    for name in untracked.split(|&b| b == 0).filter(|s| !s.is_empty()) {
+        let name = String::from_utf8_lossy(name).into_owned();
+        let size = std::fs::symlink_metadata(after.join(&name))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        bytes = bytes.saturating_add(size);
+        paths.push((name, size));
+    }
+    // Tracked files: sizes at base from the tree, now from the file system.
+    let listing = run_git(cmd(&["ls-tree", "-r", "-l", "-z", "HEAD"]), "ls-tree")?;
+    let mut deleted = 0u64;
+    for entry in listing.split(|&b| b == 0).filter(|s| !s.is_empty()) {
+        let entry = String::from_utf8_lossy(entry);
+        let Some((meta, name)) = entry.split_once('\t') else {
+            continue;
+        };
+        let base_size: Option<u64> = meta.split_whitespace().nth(3).and_then(|s| s.parse().ok());
+        match std::fs::symlink_metadata(after.join(name)) {
+            Ok(m) if Some(m.len()) != base_size && m.is_file() => {
+                bytes = bytes.saturating_add(m.len());
+                paths.push((name.to_string(), m.len()));
+            }
+            Ok(_) => {}
+            Err(_) => deleted += 1,
+        }
+    }
+    let files = paths.len() as u64 + deleted;
+    let limit = if files > limits.files {
+        format!("{} files", limits.files)
+    } else if bytes > limits.bytes {
+        format!("{} of patch", human_bytes(limits.bytes))
+    } else {
+        return Ok(None);
+    };
+    paths.sort();
+    Ok(Some((Measured { paths, deleted }, limit)))
+}
+
+/// An over-limit change: its content address and counts, and a real patch of the first
+/// files that fit in [`FIRST_PART`], so a reviewer sees what it was.
+fn over_limit(
+    after: &Path,
+    cmd: &dyn Fn(&[&str]) -> Command,
+    (measured, limit): (Measured, String),
+) -> Result<Extracted, Error> {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    let mut bytes = 0u64;
+    for (name, size) in &measured.paths {
+        hash.update(name.as_bytes());
+        hash.update([0]);
+        hash.update(size.to_le_bytes());
+        if let Ok(mut f) = std::fs::File::open(after.join(name)) {
+            let _ = std::io::copy(&mut f, &mut hash);
+        }
+        bytes = bytes.saturating_add(*size);
+    }
+    let mut first: Vec<String> = Vec::new();
+    let mut kept = 0u64;
+    for (name, size) in &measured.paths {
+        if kept.saturating_add(*size) > FIRST_PART || first.len() >= 100 {
+            break;
+        }
+        kept += size;
+        first.push(name.clone());
+    }
+    let part = if first.is_empty() {
+        Vec::new()
+    } else {
+        let mut c = cmd(&["add", "--"]);
+        c.args(&first);
+        run_git(c, "add")?;
+        run_git(cmd(&DIFF_ARGS), "diff")?
+    };
+    let touched: BTreeSet<String> = first.into_iter().collect();
+    Ok(Extracted {
+        raw: Patch::new(first_part(&part)),
+        graded: Patch::new(Vec::new()),
+        touched,
+        reverted: Vec::new(),
+        over_limit: Some(OverLimit {
+            sha256: hex::encode(hash.finalize()),
+            bytes,
+            files: measured.paths.len() as u64 + measured.deleted,
+            limit,
+        }),
+    })
+}
+
+/// The first [`FIRST_PART`] bytes of a patch, cut at a line end.
+fn first_part(patch: &[u8]) -> Vec<u8> {
+    if patch.len() as u64 <= FIRST_PART {
+        return patch.to_vec();
+    }
+    let cut = &patch[..FIRST_PART as usize];
+    match cut.iter().rposition(|&b| b == b'\n') {
+        Some(end) => cut[..=end].to_vec(),
+        None => cut.to_vec(),
+    }
+}
+
+/// `4 MiB`, `512 KiB`, `900 B`.
+pub fn human_bytes(n: u64) -> String {
+    if n >= 1 << 30 && n.is_multiple_of(1 << 30) {
+        format!("{} GiB", n >> 30)
+    } else if n >= 1 << 20 {
+        format!("{:.0} MiB", n as f64 / (1u64 << 20) as f64)
+    } else if n >= 1 << 10 {
+        format!("{:.0} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{n} B")
+    }
 }
 
 /// Unpacks a tar whose entries sit under `prefix/` into `parent`, returning `parent/prefix`.

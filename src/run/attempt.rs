@@ -31,6 +31,8 @@ pub(super) struct Ctx {
     pub(super) agent_images: HashMap<(String, String), Image>,
     pub(super) secrets: HashMap<String, Vec<(String, String)>>,
     pub(super) conventions: crate::score::conventions::Settings,
+    /// The suite's `[limits]`; an agent's own values override them.
+    pub(super) patch_limits: crate::config::limits::PatchLimits,
     /// Built when any agent allowlists hosts.
     pub(super) proxy_image: Option<Image>,
 }
@@ -159,18 +161,42 @@ async fn attempt_body(
     let Some(ws) = run.workspace else {
         // Over the cap: the agent flooded its workspace; nothing gradable came back.
         rec.error = Some(format!(
-            "the workspace archive exceeded {} bytes",
-            crate::harness::sandbox::WORKSPACE_CAP
+            "the workspace archive exceeded {}; the patch was not extracted or graded",
+            crate::repo::workspace::human_bytes(crate::harness::sandbox::WORKSPACE_CAP)
         ));
+        flags.patch_too_large = true;
         facts.patch_failed = true;
         rec.outcome = decide(&facts);
         rec.flags = flags;
         return Ok(());
     };
     let (b, ro) = (base.clone(), task.scope.read_only.clone());
-    let extracted = tokio::task::spawn_blocking(move || extract_patch(&b, ws, &ro))
+    let limits = ctx
+        .patch_limits
+        .for_agent(agent.patch_bytes, agent.patch_files);
+    let extracted = tokio::task::spawn_blocking(move || extract_patch(&b, ws, &ro, limits))
         .await
         .map_err(|e| Error::infra_from("", e))??;
+    if let Some(over) = &extracted.over_limit {
+        // Counts against the agent, never as infra: the change is kept as its hash, size,
+        // count and first part, and not graded.
+        rec.error = Some(format!(
+            "the patch is over the limit of {} ({} in {} file{}, sha256 {}); it was not graded. \
+             Raise [limits] patch_bytes / patch_files in suite.toml (or the agent spec) if such \
+             changes are expected",
+            over.limit,
+            crate::repo::workspace::human_bytes(over.bytes),
+            over.files,
+            if over.files == 1 { "" } else { "s" },
+            over.sha256,
+        ));
+        flags.patch_too_large = true;
+        facts.patch_failed = true;
+        rec.raw_patch = Some(extracted.raw.clone());
+        rec.outcome = decide(&facts);
+        rec.flags = flags;
+        return Ok(());
+    }
     flags.scope_violation = !extracted.reverted.is_empty();
     let test_paths = touched_paths(&task.tests.patch);
     flags.tests_tampered = extracted.touched.iter().any(|p| test_paths.contains(p));

@@ -171,6 +171,7 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         agent_images,
         secrets,
         conventions: crate::score::conventions::Settings::from_suite(&suite)?,
+        patch_limits: suite.patch_limits,
         proxy_image,
     });
     let total = plan.len();

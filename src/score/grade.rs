@@ -21,6 +21,8 @@ use std::sync::Arc;
 pub const GRADER_VERSION: &str = "tests-1";
 /// How much test output a grade keeps (head and tail).
 const KEEP_OUTPUT: usize = 32 << 10;
+/// How much of each stream's end a grade keeps.
+const KEEP_TAIL: usize = 4 << 10;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Grade {
@@ -28,8 +30,13 @@ pub struct Grade {
     pub apply_method: Option<ApplyMethod>,
     pub apply_error: Option<String>,
     pub verdict: Option<TestVerdict>,
-    /// Head and tail of the test output.
+    /// Head and tail of the test output, both streams interleaved.
     pub output: String,
+    /// The last part of each stream on its own: where a failing run says why.
+    #[serde(default)]
+    pub stdout_tail: String,
+    #[serde(default)]
+    pub stderr_tail: String,
     pub output_bytes: u64,
     pub parse_error: Option<String>,
     pub oom_killed: bool,
@@ -82,6 +89,8 @@ pub async fn grade(
                 apply_error: Some(err),
                 verdict: None,
                 output: String::new(),
+                stdout_tail: String::new(),
+                stderr_tail: String::new(),
                 output_bytes: 0,
                 parse_error: None,
                 oom_killed: false,
@@ -104,6 +113,8 @@ pub async fn grade(
         apply_error: None,
         verdict: Some(v),
         output: head_tail(&ran.output, KEEP_OUTPUT),
+        stdout_tail: tail(&ran.stdout, KEEP_TAIL),
+        stderr_tail: tail(&ran.stderr, KEEP_TAIL),
         output_bytes: ran.output.len() as u64,
         parse_error: ran.parse_error,
         oom_killed: ran.oom_killed,
@@ -122,7 +133,10 @@ pub struct TestsRan {
     pub exit_code: i64,
     pub timed_out: bool,
     pub parse_error: Option<String>,
+    /// Both streams interleaved, and each on its own.
     pub output: Vec<u8>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
     pub oom_killed: bool,
     pub disk_exceeded: bool,
     pub seconds: f64,
@@ -173,11 +187,17 @@ pub async fn run_graded(
         },
     )
     .await?;
-    let (run, parse_error) =
-        match testparse::parse(&task.tests.format, &out.output, out.report.as_deref()) {
-            Ok(r) => (r, None),
-            Err(e) => (Default::default(), Some(e.to_string())),
-        };
+    let (run, parse_error) = match testparse::parse(
+        &task.tests.format,
+        &testparse::Output {
+            stdout: &out.stdout,
+            stderr: &out.stderr,
+        },
+        out.report.as_deref(),
+    ) {
+        Ok(r) => (r, None),
+        Err(e) => (Default::default(), Some(e.to_string())),
+    };
     Ok(Ran::Tests(TestsRan {
         method,
         run,
@@ -185,10 +205,26 @@ pub async fn run_graded(
         timed_out: out.timed_out,
         parse_error,
         output: out.output,
+        stdout: out.stdout,
+        stderr: out.stderr,
         oom_killed: out.oom_killed,
         disk_exceeded: out.disk_exceeded,
         seconds: out.seconds,
     }))
+}
+
+/// The last `keep` bytes of `bytes`, lossily decoded, from a line start where one is near.
+pub fn tail(bytes: &[u8], keep: usize) -> String {
+    if bytes.len() <= keep {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let mut cut = &bytes[bytes.len() - keep..];
+    if let Some(nl) = cut.iter().position(|&b| b == b'\n') {
+        if nl < keep / 4 {
+            cut = &cut[nl + 1..];
+        }
+    }
+    format!("[...]\n{}", String::from_utf8_lossy(cut))
 }
 
 /// The first and last `keep/2` bytes of `bytes`, lossily decoded: where failures show.

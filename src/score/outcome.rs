@@ -73,6 +73,13 @@ pub struct Flags {
     pub tests_disk_limit: bool,
     /// Connections the egress proxy refused: the agent tried a host off its allowlist.
     pub egress_refused: u64,
+    /// The patch was over a patch limit (size or files): kept as its hash, size, count and
+    /// first part, and not graded.
+    pub patch_too_large: bool,
+    /// A grading canary gave the printed results away: they were void.
+    pub tests_forged: bool,
+    /// The test format has no canaries: printed results could not be verified.
+    pub unverified: bool,
 }
 
 impl Flags {
@@ -102,6 +109,15 @@ impl Flags {
         }
         if self.tests_disk_limit {
             v.push("tests_disk_limit");
+        }
+        if self.patch_too_large {
+            v.push("patch_too_large");
+        }
+        if self.tests_forged {
+            v.push("tests_forged");
+        }
+        if self.unverified {
+            v.push("unverified");
         }
         v
     }

@@ -89,7 +89,15 @@ pub(super) fn parse(output: &[u8]) -> TestRun {
             None if progress.ran => TestStatus::Failed,
             None => continue,
         };
-        results.record(&key[progress.test_start..], status);
+        // Qualified by package (`example.com/stock::TestAdd`): two packages may share a
+        // test name.
+        let package = &key[..progress.test_start.saturating_sub(1)];
+        let test = &key[progress.test_start..];
+        if package.is_empty() {
+            results.record(test, status);
+        } else {
+            results.record(&format!("{package}::{test}"), status);
+        }
     }
     // go test prints no closing counts.
     results.finish(None)
@@ -165,20 +173,22 @@ FAIL
 
     #[test]
     fn packages_subtests_panic_and_timeout() {
-        // `TestAdd` passed in one package and timed out in the other: the failure wins.
+        // `TestAdd` passed in one package and timed out in the other: each keeps its own
+        // status, since ids are qualified by package.
         check(
             &Format::GoJson,
             GO_JSON.as_bytes(),
             "
-            failed  TestAdd
-            skipped TestDatabase
-            failed  TestDrain
-            failed  TestParse
-            failed  TestParse/nil_input
-            failed  TestReserve
-            passed  TestReserve/caf\u{e9}_[x_y]
-            passed  TestReserve/in_stock
-            failed  TestReserve/out_of_stock
+            failed  example.com/stock/sync::TestAdd
+            failed  example.com/stock/sync::TestDrain
+            passed  example.com/stock::TestAdd
+            skipped example.com/stock::TestDatabase
+            failed  example.com/stock::TestParse
+            failed  example.com/stock::TestParse/nil_input
+            failed  example.com/stock::TestReserve
+            passed  example.com/stock::TestReserve/caf\u{e9}_[x_y]
+            passed  example.com/stock::TestReserve/in_stock
+            failed  example.com/stock::TestReserve/out_of_stock
             summary: none
             ",
         );
@@ -197,7 +207,7 @@ FAIL
 {"Action":"output","Package":"p","Test":"TestB","Output":"{\"Action\":\"pass\",\"Package\":\"p\",\"Test\":\"TestB\"}\n"}
 "#,
             "
-            failed  TestA
+            failed  p::TestA
             summary: none
             ",
         );
@@ -217,8 +227,8 @@ FAIL
 {\"Action\":\"pass\",\"Package\":\"p\",\"Test\":\"Test\xff\"}\r\n\
 \x00\xff\xfe garbage\r\n",
             "
-            passed  TestOk
-            passed  Test\u{fffd}
+            passed  p::TestOk
+            passed  p::Test\u{fffd}
             summary: none
             ",
         );
@@ -230,7 +240,7 @@ FAIL
             &Format::GoJson,
             br#"{"Action":"skip","Package":"p","Test":"TestWindowsOnly","Elapsed":0}"#,
             "
-            skipped TestWindowsOnly
+            skipped p::TestWindowsOnly
             summary: none
             ",
         );

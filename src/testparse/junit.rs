@@ -216,7 +216,7 @@ fn line_and_column(text: &[u8], position: u64) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testparse::{parse, Format};
+    use crate::testparse::{parse, Format, Output};
 
     const PATH: &str = "reports/junit.xml";
 
@@ -232,7 +232,12 @@ mod tests {
     #[track_caller]
     fn check_bytes(report: &[u8], expected: &str) {
         // The console output is ignored for JUnit; give it something misleading.
-        let run = parse(&format(), b"PASSED everything", Some(report)).unwrap();
+        let run = parse(
+            &format(),
+            &Output::merged(b"PASSED everything"),
+            Some(report),
+        )
+        .unwrap();
         let mut actual = String::new();
         for case in &run.cases {
             actual.push_str(&format!("{:<7} {}\n", case.status, case.id));
@@ -256,7 +261,7 @@ mod tests {
 
     #[track_caller]
     fn check_error(report: &[u8], expected: &str) {
-        let err = parse(&format(), b"", Some(report)).unwrap_err();
+        let err = parse(&format(), &Output::default(), Some(report)).unwrap_err();
         assert_eq!(err.to_string(), expected);
     }
 
@@ -510,7 +515,7 @@ tests/test_stock.py:23: RuntimeError</error></testcase>"#,
     fn duplicate_attributes_are_malformed() {
         let err = parse(
             &format(),
-            b"",
+            &Output::default(),
             Some(b"<testsuite><testcase name=\"a\" name=\"b\"/></testsuite>"),
         )
         .unwrap_err();
@@ -533,7 +538,7 @@ tests/test_stock.py:23: RuntimeError</error></testcase>"#,
         for _ in 0..10_000 {
             report.push_str("<a>");
         }
-        let err = parse(&format(), b"", Some(report.as_bytes())).unwrap_err();
+        let err = parse(&format(), &Output::default(), Some(report.as_bytes())).unwrap_err();
         assert!(
             err.to_string()
                 .ends_with(&format!("elements nest deeper than {MAX_DEPTH} levels")),
@@ -544,7 +549,7 @@ tests/test_stock.py:23: RuntimeError</error></testcase>"#,
     #[test]
     fn oversized_report_is_refused() {
         let report = vec![b' '; MAX_REPORT + 1];
-        let err = parse(&format(), b"", Some(&report)).unwrap_err();
+        let err = parse(&format(), &Output::default(), Some(&report)).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(

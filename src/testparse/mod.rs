@@ -232,18 +232,47 @@ pub enum ParseError {
     },
 }
 
-/// Parses one run.
-///
-/// `output` is the combined stdout and stderr of the test command; it may be huge and
-/// need not be UTF-8. `report` is the bytes of the JUnit XML file for [`Format::Junit`]
-/// (`None` if the command did not write it) and is ignored for the other formats.
-pub fn parse(format: &Format, output: &[u8], report: Option<&[u8]>) -> Result<TestRun, ParseError> {
+/// What a test command wrote, each stream on its own as it came from the container.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output<'a> {
+    pub stdout: &'a [u8],
+    pub stderr: &'a [u8],
+}
+
+impl<'a> Output<'a> {
+    /// Both streams already merged into one (`2>&1`), read as stdout.
+    pub fn merged(bytes: &'a [u8]) -> Self {
+        Output {
+            stdout: bytes,
+            stderr: b"",
+        }
+    }
+}
+
+/// Parses one run, each runner from the stream it writes its results to: pytest, libtest,
+/// `go test -json` and TAP write to stdout (cargo's binary headers go to stderr);
+/// unittest writes to stderr (stdout when the command merged the streams). Either stream
+/// may be huge and need not be UTF-8. `report` is the bytes of the JUnit XML file for
+/// [`Format::Junit`] (`None` if the command did not write it) and is ignored for the
+/// other formats.
+pub fn parse(
+    format: &Format,
+    output: &Output<'_>,
+    report: Option<&[u8]>,
+) -> Result<TestRun, ParseError> {
     match format {
-        Format::Pytest => Ok(pytest::parse(output)),
-        Format::Unittest => Ok(unittest::parse(output)),
-        Format::Cargo => Ok(cargo::parse(output)),
-        Format::GoJson => Ok(gojson::parse(output)),
-        Format::Tap => Ok(tap::parse(output)),
+        Format::Pytest => Ok(pytest::parse(output.stdout)),
+        Format::Unittest => {
+            let run = unittest::parse(output.stderr);
+            if run.cases.is_empty() && run.summary.is_none() {
+                Ok(unittest::parse(output.stdout))
+            } else {
+                Ok(run)
+            }
+        }
+        Format::Cargo => Ok(cargo::parse(output.stdout, output.stderr)),
+        Format::GoJson => Ok(gojson::parse(output.stdout)),
+        Format::Tap => Ok(tap::parse(output.stdout)),
         Format::Junit { path } => match report {
             Some(report) => junit::parse(path, report),
             None => Err(ParseError::MissingReport { path: path.clone() }),
@@ -387,7 +416,7 @@ mod tests {
     /// ignoring indentation and blank lines so expectations can be written inline.
     #[track_caller]
     pub(super) fn check(format: &Format, output: &[u8], expected: &str) {
-        let run = parse(format, output, None).expect("text formats never fail");
+        let run = parse(format, &Output::merged(output), None).expect("text formats never fail");
         let expected: String = expected
             .lines()
             .map(str::trim)
@@ -570,7 +599,7 @@ mod tests {
             Format::GoJson,
             Format::Tap,
         ] {
-            let run = parse(&format, &output, None).unwrap();
+            let run = parse(&format, &Output::merged(&output), None).unwrap();
             assert!(run.summary.is_none(), "{format}");
             assert!(
                 run.cases.iter().all(|case| case.id.len() <= MAX_LINE),
@@ -606,7 +635,7 @@ mod tests {
         let format = Format::Junit {
             path: "build/test-results/junit.xml".into(),
         };
-        let err = parse(&format, b"BUILD SUCCESSFUL", None).unwrap_err();
+        let err = parse(&format, &Output::merged(b"BUILD SUCCESSFUL"), None).unwrap_err();
         assert!(matches!(err, ParseError::MissingReport { .. }));
         assert!(err
             .to_string()
@@ -615,7 +644,7 @@ mod tests {
 
     #[test]
     fn text_formats_ignore_a_report() {
-        let run = parse(&Format::Cargo, b"", Some(b"<testsuites/>")).unwrap();
+        let run = parse(&Format::Cargo, &Output::default(), Some(b"<testsuites/>")).unwrap();
         assert_eq!(run, TestRun::default());
     }
 }

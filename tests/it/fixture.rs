@@ -266,6 +266,8 @@ pub fn passing_grade(task: &mergebench::config::suite::Task) -> String {
             inconsistent: false,
         }),
         output: "== 9 passed in 0.12s ==".into(),
+        stdout_tail: "== 9 passed in 0.12s ==".into(),
+        stderr_tail: String::new(),
         output_bytes: 23,
         parse_error: None,
         oom_killed: false,

@@ -3,9 +3,11 @@
 
 mod agents;
 mod browser;
+mod cargo;
 mod cli;
 mod drift;
 mod fixture;
+mod forgery;
 mod gate;
 mod judge;
 mod label;
