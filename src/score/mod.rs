@@ -4,6 +4,7 @@
 //! (patch, task, scorer version) through `cached`.
 
 pub mod cached;
+pub mod canary;
 pub mod conventions;
 pub mod egress;
 pub mod grade;
