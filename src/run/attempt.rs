@@ -218,6 +218,8 @@ async fn attempt_body(
         if let Some(v) = &g.verdict {
             flags.output_inconsistent = v.inconsistent && !v.timed_out;
             flags.tests_timed_out = v.timed_out;
+            flags.tests_forged = v.forged.is_some();
+            flags.unverified = v.unverified.is_some();
         }
         facts.tests = g.verdict.clone();
         rec.grade_seconds = Some(g.seconds);

@@ -70,6 +70,75 @@ pub fn plan(
     }
 }
 
+/// Why a task's test command cannot carry canaries, if it cannot: it stops at the first
+/// failure (the must-fail canary would stop it, or a real failure would skip the canaries),
+/// picks tests by name (the canaries would not be picked), or hides the runner's exit
+/// status (a pipe or `||`). Such a task is graded as before and flagged `unverified`.
+pub fn command_refuses(format: &Format, command: &str) -> Option<String> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let has = |flag: &str| {
+        words
+            .iter()
+            .any(|w| *w == flag || w.starts_with(&format!("{flag}=")))
+    };
+    if command.contains('|') {
+        return Some(
+            "the test command pipes its output or uses `||`, which can hide the runner's exit \
+             status, so grading canaries cannot be checked; run the runner directly"
+                .into(),
+        );
+    }
+    let refused: Option<&str> = match format {
+        Format::Pytest => [
+            "-x",
+            "--exitfirst",
+            "--maxfail",
+            "-k",
+            "--lf",
+            "--last-failed",
+            "--sw",
+            "--stepwise",
+            "--deselect",
+        ]
+        .into_iter()
+        .find(|f| has(f))
+        .or_else(|| {
+            words
+                .iter()
+                .any(|w| w.contains("::"))
+                .then_some("a test id")
+        }),
+        Format::Unittest => ["-f", "--failfast", "-k"].into_iter().find(|f| has(f)),
+        Format::Cargo => {
+            if !has("--no-fail-fast") {
+                return Some(
+                    "`cargo test` stops at the first failing test binary without \
+                     `--no-fail-fast`, so grading canaries cannot run beside every test; add \
+                     `--no-fail-fast` to the test command"
+                        .into(),
+                );
+            }
+            // After `--`, only flags for the test binaries; a word there filters by name.
+            let filters = words
+                .iter()
+                .skip_while(|w| **w != "--")
+                .skip(1)
+                .any(|w| !w.starts_with('-'));
+            filters.then_some("a test-name filter after `--`")
+        }
+        Format::GoJson => ["-failfast", "-run", "--failfast", "--run"]
+            .into_iter()
+            .find(|f| has(f)),
+        Format::Tap | Format::Junit { .. } => None,
+    };
+    refused.map(|what| {
+        format!(
+            "the test command uses {what}, so it may stop early or leave tests out, and \
+             grading canaries cannot be checked; run whole test files to the end"
+        )
+    })
+}
+
 /// Reads what the run says of the canaries; `exit_code` is the test command's.
 ///
 /// A run that reported no test at all (it did not build, or did not collect) is `Held`:
@@ -1564,7 +1633,12 @@ mod tests {
              ========================= 1 failed, 2 passed in 0.03s ==========================\n",
             c.must_pass, c.must_fail
         );
-        let parsed = testparse::parse(&Format::Pytest, honest.as_bytes(), None).unwrap();
+        let parsed = testparse::parse(
+            &Format::Pytest,
+            &testparse::Output::merged(honest.as_bytes()),
+            None,
+        )
+        .unwrap();
         assert_eq!(check(&c, &parsed, 1), Check::Held);
         let stripped = strip(&c, parsed);
         assert_eq!(stripped.cases.len(), 1);
@@ -1576,8 +1650,48 @@ mod tests {
              PASSED {f2p}\n\
              ============================== 1 passed in 0.01s ===============================\n"
         );
-        let parsed = testparse::parse(&Format::Pytest, forged.as_bytes(), None).unwrap();
+        let parsed = testparse::parse(
+            &Format::Pytest,
+            &testparse::Output::merged(forged.as_bytes()),
+            None,
+        )
+        .unwrap();
         assert!(matches!(check(&c, &parsed, 0), Check::Forged(_)));
         assert!(matches!(check(&c, &parsed, 1), Check::Forged(_)));
+    }
+
+    #[test]
+    fn commands_that_stop_early_or_filter_by_name_carry_no_canaries() {
+        for (format, command, refused) in [
+            (
+                Format::Pytest,
+                "python3 -m pytest -rA -p no:cacheprovider",
+                false,
+            ),
+            (Format::Pytest, "pytest -rA -x", true),
+            (Format::Pytest, "pytest -rA --maxfail=2", true),
+            (Format::Pytest, "pytest -rA -k reserve", true),
+            (Format::Pytest, "pytest -rA tests/test_a.py::test_b", true),
+            (Format::Pytest, "pytest -rA | tee log", true),
+            (Format::Pytest, "pytest -rA || true", true),
+            (Format::Unittest, "python3 -m unittest -v", false),
+            (Format::Unittest, "python3 -m unittest -v -f", true),
+            (Format::Cargo, "cargo test --offline --no-fail-fast", false),
+            (
+                Format::Cargo,
+                "cargo test --no-fail-fast -- --nocapture --test-threads=1",
+                false,
+            ),
+            (Format::Cargo, "cargo test --offline", true),
+            (Format::Cargo, "cargo test --no-fail-fast -- parse", true),
+            (Format::GoJson, "go test -json ./...", false),
+            (Format::GoJson, "go test -json -run TestX ./...", true),
+        ] {
+            assert_eq!(
+                command_refuses(&format, command).is_some(),
+                refused,
+                "{format} `{command}`"
+            );
+        }
     }
 }

@@ -9,16 +9,19 @@ use crate::error::Error;
 use crate::harness::images::Image;
 use crate::harness::testrun::{run_tests, TestInput};
 use crate::harness::Docker;
+use crate::repo::patch::touched_paths;
 use crate::repo::patch::Patch;
 use crate::repo::workspace::{graded_tree, ApplyMethod, BaseRepo, Graded};
+use crate::score::canary::{self, Canaries, Check, Edit};
 use crate::score::outcome::{verdict, TestVerdict};
 use crate::store::{GradeKey, Store};
 use crate::testparse::{self, Format, TestRun};
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Bumped whenever grading could give a different answer for the same patch and task.
-pub const GRADER_VERSION: &str = "tests-1";
+pub const GRADER_VERSION: &str = "tests-2";
 /// How much test output a grade keeps (head and tail).
 const KEEP_OUTPUT: usize = 32 << 10;
 /// How much of each stream's end a grade keeps.
@@ -100,13 +103,19 @@ pub async fn grade(
         }
         Ran::Tests(r) => r,
     };
-    let v = verdict(
+    let mut v = verdict(
         &ran.run,
         ran.exit_code,
         ran.timed_out,
+        ran.canaries == CanaryState::Held,
         &task.tests.fail_to_pass,
         &task.tests.pass_to_pass,
     );
+    match ran.canaries {
+        CanaryState::Held => {}
+        CanaryState::Forged(why) => v = v.forged(why),
+        CanaryState::Unverified(why) => v.unverified = Some(why),
+    }
     Ok(Grade {
         applied: true,
         apply_method: ran.method,
@@ -140,6 +149,21 @@ pub struct TestsRan {
     pub oom_killed: bool,
     pub disk_exceeded: bool,
     pub seconds: f64,
+    /// How the grading canaries went: `run` never holds them.
+    pub canaries: CanaryState,
+}
+
+/// What the grading canaries said of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CanaryState {
+    /// Both canaries ran as a real run makes them: the must-fail canary failed (so the
+    /// run's non-zero exit has a reported cause even when every real test passed).
+    Held,
+    /// A canary gave the printed results away: they are void.
+    Forged(String),
+    /// No canaries ran, and why: the format has none, or the command would not run them
+    /// whole (it stops at the first failure or picks tests by name).
+    Unverified(String),
 }
 
 #[derive(Debug)]
@@ -171,6 +195,7 @@ pub async fn run_graded(
             "regenerate tests.patch against [repo] base (`mergebench tasks validate` checks this)",
         )),
     };
+    let canaries = plant_canaries(task, &tree).await?;
     let report = match &task.tests.format {
         Format::Junit { path } => Some(path.as_str()),
         _ => None,
@@ -198,10 +223,27 @@ pub async fn run_graded(
         Ok(r) => (r, None),
         Err(e) => (Default::default(), Some(e.to_string())),
     };
+    let exit_code = out.exit_code.unwrap_or(-1);
+    let (run, canaries) = match canaries {
+        Err(why) => (run, CanaryState::Unverified(why)),
+        // A run killed at its deadline or for its memory or writes never reached the
+        // canaries; it is not believed anyway.
+        Ok(c) if out.timed_out || out.oom_killed || out.disk_exceeded => {
+            (canary::strip(&c, run), CanaryState::Held)
+        }
+        Ok(c) => {
+            let state = match canary::check(&c, &run, exit_code) {
+                Check::Held => CanaryState::Held,
+                Check::Forged(why) => CanaryState::Forged(why),
+            };
+            (canary::strip(&c, run), state)
+        }
+    };
     Ok(Ran::Tests(TestsRan {
         method,
         run,
-        exit_code: out.exit_code.unwrap_or(-1),
+        canaries,
+        exit_code,
         timed_out: out.timed_out,
         parse_error,
         output: out.output,
@@ -211,6 +253,96 @@ pub async fn run_graded(
         disk_exceeded: out.disk_exceeded,
         seconds: out.seconds,
     }))
+}
+
+/// Plans this run's canaries and writes them into the graded tree, or says why there are
+/// none. Names and values are drawn afresh for every run.
+async fn plant_canaries(task: &Task, tree: &Path) -> Result<Result<Canaries, String>, Error> {
+    if let Some(why) = canary::command_refuses(&task.tests.format, &task.tests.command) {
+        return Ok(Err(why));
+    }
+    let (task, tree) = (task.clone(), tree.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let test_files: Vec<String> = touched_paths(&task.tests.patch).into_iter().collect();
+        let read = |path: &str| read_regular(&tree, path);
+        let planned = canary::plan(
+            &task.tests.format,
+            &task.tests.fail_to_pass,
+            &task.tests.pass_to_pass,
+            &test_files,
+            &read,
+            &mut rand::thread_rng(),
+        );
+        let Some(c) = planned else {
+            return Ok(Err(format!(
+                "the {} format has no grading canaries here, so a forged report cannot be told \
+                 from a real one",
+                task.tests.format
+            )));
+        };
+        for edit in &c.edits {
+            write_edit(&tree, edit)?;
+        }
+        Ok(Ok(c))
+    })
+    .await
+    .map_err(|e| Error::infra_from("", e))?
+}
+
+/// A regular file of the tree, never through a symbolic link (the patch may plant one that
+/// points out of the tree).
+fn read_regular(tree: &Path, rel: &str) -> Option<Vec<u8>> {
+    let path = inside(tree, rel)?;
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if !meta.is_file() || meta.len() > 8 << 20 {
+        return None;
+    }
+    std::fs::read(path).ok()
+}
+
+/// `rel` under `tree` when no component of it is a link or leaves the tree.
+fn inside(tree: &Path, rel: &str) -> Option<PathBuf> {
+    let mut path = tree.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_empty() || *part == "." || *part == ".." {
+            return None;
+        }
+        path.push(part);
+        let last = i + 1 == parts.len();
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => return None,
+            Ok(m) if !last && !m.is_dir() => return None,
+            Ok(_) => {}
+            Err(_) if last => {}
+            Err(_) => return None,
+        }
+    }
+    Some(path)
+}
+
+fn write_edit(tree: &Path, edit: &Edit) -> Result<(), Error> {
+    use std::io::Write;
+    let (rel, text, create) = match edit {
+        Edit::Append { path, text } => (path, text, false),
+        Edit::Create { path, text } => (path, text, true),
+    };
+    let Some(path) = inside(tree, rel) else {
+        return Err(Error::infra(format!(
+            "a grading canary's file `{rel}` is not a plain file of the tree"
+        )));
+    };
+    let mut opts = std::fs::OpenOptions::new();
+    if create {
+        opts.write(true).create_new(true);
+    } else {
+        opts.append(true);
+    }
+    let mut f = opts
+        .open(&path)
+        .map_err(|e| Error::infra_from(format!("writing a grading canary to {rel}"), e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| Error::infra_from(format!("writing a grading canary to {rel}"), e))
 }
 
 /// The last `keep` bytes of `bytes`, lossily decoded, from a line start where one is near.

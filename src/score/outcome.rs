@@ -145,11 +145,18 @@ pub struct TestVerdict {
     pub timed_out: bool,
     /// Printed results were not believed (see `Flags::output_inconsistent`).
     pub inconsistent: bool,
+    /// A grading canary gave the printed results away, and how: they are void.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forged: Option<String>,
+    /// Why no canaries ran: the printed results could not be verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unverified: Option<String>,
 }
 
 impl TestVerdict {
     pub fn all_pass(&self) -> bool {
         !self.inconsistent
+            && self.forged.is_none()
             && self
                 .fail_to_pass
                 .iter()
@@ -160,10 +167,13 @@ impl TestVerdict {
 
 /// Reads the required tests out of a run, cross-checked against the exit status and the
 /// runner's own counts so that printed text alone can never make a test pass.
+/// `failure_removed`: a failing grading canary was taken out of `run`, so a non-zero exit
+/// has a reported cause even when no test left in `run` failed.
 pub fn verdict(
     run: &TestRun,
     exit_code: i64,
     timed_out: bool,
+    failure_removed: bool,
     f2p: &[String],
     p2p: &[String],
 ) -> TestVerdict {
@@ -181,6 +191,7 @@ pub fn verdict(
     // A failing exit status with no failure anywhere in the output: something printed
     // results the runner did not produce, or the run died. Nothing printed is believed.
     if exit_code != 0
+        && !failure_removed
         && failed_cases == 0
         && run.summary.map(|s| s.failed + s.errors).unwrap_or(0) == 0
     {
@@ -213,6 +224,21 @@ pub fn verdict(
         exit_code,
         timed_out,
         inconsistent,
+        forged: None,
+        unverified: None,
+    }
+}
+
+impl TestVerdict {
+    /// Voids the printed results: a canary showed they were forged.
+    pub fn forged(mut self, why: String) -> TestVerdict {
+        for r in self.fail_to_pass.iter_mut().chain(&mut self.pass_to_pass) {
+            if r.passed() {
+                r.status = Some(TestStatus::Failed);
+            }
+        }
+        self.forged = Some(why);
+        self
     }
 }
 
@@ -338,7 +364,7 @@ mod tests {
             ),
         ];
         for (i, (r, exit, f2p, p2p, pass, inc)) in table.into_iter().enumerate() {
-            let v = verdict(&r, exit, false, &ids(f2p), &ids(p2p));
+            let v = verdict(&r, exit, false, false, &ids(f2p), &ids(p2p));
             assert_eq!(v.all_pass(), pass, "row {i}");
             assert_eq!(v.inconsistent, inc, "row {i}");
         }

@@ -264,6 +264,8 @@ pub fn passing_grade(task: &mergebench::config::suite::Task) -> String {
             exit_code: 0,
             timed_out: false,
             inconsistent: false,
+            forged: None,
+            unverified: None,
         }),
         output: "== 9 passed in 0.12s ==".into(),
         stdout_tail: "== 9 passed in 0.12s ==".into(),

@@ -135,12 +135,6 @@ fn forged_reports_and_rewritten_harnesses_never_resolve() {
     for a in &agents[..6] {
         assert_ne!(outcome(a), "resolved", "{a} forged its way to resolved");
     }
-    for a in ["ini-plugin", "pyproject-plugin", "nested-ini", "conftest"] {
-        assert!(
-            flag(a, "tests_tampered"),
-            "{a} edited the harness unflagged"
-        );
-    }
     for a in ["report-forger", "import-plugin"] {
         assert!(flag(a, "tests_forged"), "{a} forged a report unflagged");
         let why = attempt(&r, a)["grade"]["verdict"]["forged"]
@@ -150,6 +144,12 @@ fn forged_reports_and_rewritten_harnesses_never_resolve() {
         assert!(
             !why.is_empty(),
             "{a}: the verdict must say which canary gave it away"
+        );
+    }
+    for a in ["ini-plugin", "pyproject-plugin", "nested-ini", "conftest"] {
+        assert!(
+            flag(a, "tests_tampered"),
+            "{a} edited the harness unflagged"
         );
     }
     assert_eq!(outcome("honest-pyproject"), "resolved");

@@ -10,10 +10,16 @@ use std::collections::{BTreeMap, BTreeSet};
 pub type Observed = BTreeMap<String, bool>;
 
 /// Reads one run, cross-checked like grading is: when the exit status or the runner's counts
-/// deny the printed passes (or the run timed out), no pass is believed.
-pub fn observe(run: &TestRun, exit_code: i64, timed_out: bool) -> (Observed, bool) {
+/// deny the printed passes (or the run timed out), no pass is believed. `failure_removed`:
+/// a failing grading canary was taken out of `run` (see `score::outcome::verdict`).
+pub fn observe(
+    run: &TestRun,
+    exit_code: i64,
+    timed_out: bool,
+    failure_removed: bool,
+) -> (Observed, bool) {
     let ids: Vec<String> = run.cases.iter().map(|c| c.id.clone()).collect();
-    let v = verdict(run, exit_code, timed_out, &ids, &[]);
+    let v = verdict(run, exit_code, timed_out, failure_removed, &ids, &[]);
     let seen = v
         .fail_to_pass
         .iter()
@@ -129,8 +135,14 @@ mod tests {
                 ..Default::default()
             }),
         };
-        assert_eq!(observe(&r, 0, false), (run(&[("t::a", true)]), false));
-        assert_eq!(observe(&r, 1, false), (run(&[("t::a", false)]), true));
-        assert_eq!(observe(&r, 0, true), (run(&[("t::a", false)]), true));
+        assert_eq!(
+            observe(&r, 0, false, false),
+            (run(&[("t::a", true)]), false)
+        );
+        assert_eq!(
+            observe(&r, 1, false, false),
+            (run(&[("t::a", false)]), true)
+        );
+        assert_eq!(observe(&r, 0, true, false), (run(&[("t::a", false)]), true));
     }
 }

@@ -128,7 +128,12 @@ impl Ctx<'_> {
                         format!("the test output {name} could not be read: {e}"),
                     ));
                 }
-                let (seen, inconsistent) = classify::observe(&t.run, t.exit_code, t.timed_out);
+                let (seen, inconsistent) = classify::observe(
+                    &t.run,
+                    t.exit_code,
+                    t.timed_out,
+                    t.canaries == crate::score::grade::CanaryState::Held,
+                );
                 if inconsistent {
                     let why = if t.timed_out {
                         "the tests timed out".to_string()
