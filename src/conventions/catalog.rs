@@ -30,6 +30,7 @@ pub const TRAILING_NEWLINE: &str = "style.trailing-newline";
 pub const LINE_ENDINGS: &str = "style.line-endings";
 pub const INDENTATION: &str = "style.indentation";
 pub const LICENSE_HEADER: &str = "style.license-header";
+pub const HARNESS_EDITED: &str = "tests.harness-edited";
 pub const RISK_TIER: &str = "blast.risk-tier";
 pub const CONFIG_INVALID: &str = "config.invalid";
 
@@ -73,6 +74,7 @@ const BUILTIN: &[(&str, &str, &str, &str, Severity, bool)] = &[
     (LINE_ENDINGS, "LineEndings", "Added lines use line endings unlike the rest of the file.", "Use the file's own line endings.", Severity::Warn, false),
     (INDENTATION, "Indentation", "Added lines are indented unlike the rest of the file (tabs vs spaces).", "Indent like the surrounding code.", Severity::Warn, false),
     (LICENSE_HEADER, "LicenseHeader", "A new file lacks the license header the project requires, or a header was removed.", "Add the project's license header at the top of the file.", Severity::Error, false),
+    (HARNESS_EDITED, "TestHarnessEdited", "The patch edits what decides how tests are collected, run or reported: conftest.py, pytest, Cargo or JavaScript test-runner configuration, the test script.", "Leave the test harness to maintainers: graders restore these files and settings before running the tests, so the change cannot count.", Severity::Error, true),
     (RISK_TIER, "RiskTier", "The patch's risk tier reaches the configured `fail_on`.", "Split out the risky part, or have its owners approve it.", Severity::Error, false),
     (CONFIG_INVALID, "InvalidConfiguration", "The conventions configuration could not be compiled.", "Fix the configuration; `mergebench gate` reports the line.", Severity::Error, false),
 ];

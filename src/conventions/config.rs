@@ -220,6 +220,8 @@ pub struct ConventionsConfig {
     pub license_header: LicenseRule,
     pub binary_files: RuleToggle,
     pub unsafe_paths: RuleToggle,
+    /// Edits to test-harness files and settings (conftest.py, `[tool:pytest]`, …).
+    pub harness_files: RuleToggle,
     pub commands: Vec<CommandRule>,
     pub custom: Vec<CustomRule>,
 }
@@ -244,6 +246,7 @@ impl Default for ConventionsConfig {
             license_header: LicenseRule::default(),
             binary_files: RuleToggle::default(),
             unsafe_paths: RuleToggle::default(),
+            harness_files: RuleToggle::default(),
             commands: Vec::new(),
             custom: Vec::new(),
         }
@@ -253,7 +256,9 @@ impl Default for ConventionsConfig {
 impl ConventionsConfig {
     /// What `mergebench gate` runs in a repository without `mergebench.toml`:
     /// only the rules nobody disputes (secrets, CI and infra edits, debug
-    /// leftovers, unsafe paths), so adopting the gate starts quiet.
+    /// leftovers, unsafe paths), so adopting the gate starts quiet. Test-harness
+    /// edits are off too: a maintainer's pull request changes conftest.py or
+    /// `[tool:pytest]` as a matter of course.
     pub fn minimal() -> ConventionsConfig {
         let off = Some(Severity::Off);
         let mut c = ConventionsConfig::default();
@@ -267,6 +272,7 @@ impl ConventionsConfig {
         c.line_endings.severity = off;
         c.indentation.severity = off;
         c.binary_files.severity = off;
+        c.harness_files.severity = off;
         c
     }
 }
@@ -604,5 +610,7 @@ max_lines = 300
         assert_eq!(m.secrets.severity, None);
         assert_eq!(m.ci_config.severity, None);
         assert_eq!(m.debug_leftovers.severity, None);
+        assert_eq!(m.harness_files.severity, Some(Severity::Off));
+        assert_eq!(ConventionsConfig::default().harness_files.severity, None);
     }
 }

@@ -12,6 +12,9 @@
 //! - [`blast_radius`]: files, lines, modules, services, risk tier and the
 //!   staged-rollout flag of a [`ParsedDiff`] (from [`diff::parse`]).
 //! - [`to_sarif`]: a report as a SARIF 2.1.0 log.
+//! - [`HarnessFiles::restore`]: what grading must use for a test-harness file
+//!   (conftest.py, `[tool:pytest]`, `[[test]]`, …) the patch touched; the
+//!   `tests.harness-edited` rule reports the same edits.
 //! - [`gate::run`]: both, for `mergebench gate`, with an exit code; with
 //!   [`gate::read_diff`], [`gate::diff_for_range`], [`gate::load_repo_config`],
 //!   [`gate::load_repo_config_at`] and [`render::render`] around it.
@@ -27,6 +30,7 @@ pub mod defaults;
 pub mod diff;
 pub mod gate;
 pub mod globs;
+pub mod harness_files;
 pub mod lint;
 pub mod load;
 pub mod ownership;
@@ -43,6 +47,7 @@ mod tests;
 pub use blast::{blast_radius, BlastRadius, Tier};
 pub use config::{BlastConfig, Config, ConfigError, ConventionsConfig, OwnershipConfig, Severity};
 pub use diff::{parse as parse_diff, ParsedDiff};
+pub use harness_files::{HarnessFiles, Restore};
 pub use ownership::Ownership;
 pub use report::{ConventionReport, Finding};
 pub use sarif::to_sarif;

@@ -327,6 +327,242 @@ fn license_header_removed() {
     check(diff, &[id::LICENSE_HEADER]);
 }
 
+/// A hunk of a modified file at `start` (old and new), with its context
+/// and the lines it removes and adds, in that order.
+fn hunk(path: &str, start: u32, context: &[&str], removed: &[&str], added: &[&str]) -> String {
+    let mut s = format!(
+        "diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -{start},{} +{start},{} @@\n",
+        context.len() + removed.len(),
+        context.len() + added.len()
+    );
+    for c in context {
+        s.push_str(&format!(" {c}\n"));
+    }
+    for r in removed {
+        s.push_str(&format!("-{r}\n"));
+    }
+    for a in added {
+        s.push_str(&format!("+{a}\n"));
+    }
+    s
+}
+
+#[test]
+fn harness_rule_rows() {
+    let h = id::HARNESS_EDITED;
+    let rows: Vec<(String, Vec<&str>)> = vec![
+        // Whole files: any change.
+        (modify("tests/conftest.py", &["import pytest"], &["pytest_plugins = ['x']"]), vec![id::TEST_FILES, h]),
+        (new_file("pytest.ini", &["[pytest]", "addopts = -p pkg._helpers"]), vec![h]),
+        (new_file("src/pkg/evil.pth", &["import pkg._helpers"]), vec![h]),
+        (modify("crates/a/.cargo/config.toml", &["[build]"], &["[target.'cfg(all())']", "runner = 'fake'"]), vec![h]),
+        (modify("web/jest.config.js", &["module.exports = {"], &["  reporters: ['./r.js'],"]), vec![h]),
+        (
+            "diff --git a/scripts/h.py b/tests/conftest.py\nsimilarity index 100%\nrename from scripts/h.py\nrename to tests/conftest.py\n".to_string(),
+            vec![id::TEST_FILES, h],
+        ),
+        (modify("src/jest.setup.js", &["import x;"], &["import y;"]), vec![]),
+        // INI sections.
+        (modify("setup.cfg", &["[tool:pytest]"], &["addopts = -p pkg._helpers"]), vec![id::DEPENDENCIES, h]),
+        (modify("setup.cfg", &["[flake8]"], &["max-line-length = 100"]), vec![id::DEPENDENCIES]),
+        (modify("tox.ini", &["[tox]", "envlist = py"], &["", "[pytest]", "addopts = -p x"]), vec![h]),
+        (modify("tox.ini", &["[pytest]", "addopts = -q"], &["", "[flake8]", "x = 1"]), vec![]),
+        (modify("tox.ini", &["[tox]"], &["x = 1\x0c[pytest]\x0caddopts = -p evil"]), vec![h]),
+        (hunk("tox.ini", 1, &["[pytest]"], &["addopts = -q"], &["addopts = -q   "]), vec![]),
+        (hunk("tox.ini", 1, &["[pytest]", "addopts ="], &["  -q"], &["-q"]), vec![h]),
+        // TOML tables, however the key is spelled.
+        (
+            modify("pyproject.toml", &["[project]", "name = \"x\""], &["[tool.pytest.ini_options]", "addopts = \"-p x\""]),
+            vec![id::DEPENDENCIES, h],
+        ),
+        (modify("pyproject.toml", &["# settings"], &["tool.pytest.ini_options.addopts = \"-p x\""]), vec![id::DEPENDENCIES, h]),
+        (modify("pyproject.toml", &["[tool]"], &["pytest = { ini_options = { addopts = \"-p x\" } }"]), vec![id::DEPENDENCIES, h]),
+        (modify("pyproject.toml", &["[project]"], &["tool.pytest.ini_options.addopts = \"-p x\""]), vec![id::DEPENDENCIES]),
+        (modify("pyproject.toml", &["[project.entry-points.pytest11]"], &["h = \"pkg._helpers\""]), vec![id::DEPENDENCIES, h]),
+        (modify("pyproject.toml", &["[tool.ruff]"], &["line-length = 100"]), vec![id::DEPENDENCIES]),
+        (new_file("sub/pyproject.toml", &["[tool.pytest.ini_options]", "addopts = \"-p x\""]), vec![id::DEPENDENCIES, h]),
+        (modify("Cargo.toml", &["[lib]", "path = \"src/lib.rs\""], &["harness = false"]), vec![id::DEPENDENCIES, h]),
+        (modify("Cargo.toml", &["[package]", "name = \"x\""], &["version = \"2\""]), vec![id::DEPENDENCIES]),
+        (modify("Cargo.toml", &["[package]", "name = \"x\""], &["", "[[test]]", "name = \"fake\"", "harness = false"]), vec![id::DEPENDENCIES, h]),
+        (modify("Cargo.toml", &["[package]"], &["", "[[bench]]", "name = \"b\"", "harness = false"]), vec![id::DEPENDENCIES]),
+        // JSON keys.
+        (
+            modify("package.json", &["{", "  \"name\": \"x\",", "  \"scripts\": {"], &["    \"test\": \"echo ok\","]),
+            vec![id::DEPENDENCIES, h],
+        ),
+        (
+            modify("package.json", &["{", "  \"scripts\": {"], &["    \"\\u0070retest\": \"node patch.js\","]),
+            vec![id::DEPENDENCIES, h],
+        ),
+        (
+            modify("package.json", &["{"], &["  \"jest\": {", "    \"reporters\": [\"./r.js\"]", "  },"]),
+            vec![id::DEPENDENCIES, h],
+        ),
+        // A sibling added after the test script changes the script's line, not the script.
+        (
+            hunk("package.json", 1, &["{", "  \"scripts\": {"], &["    \"test\": \"jest\""], &["    \"test\": \"jest\",", "    \"lint\": \"eslint .\""]),
+            vec![id::DEPENDENCIES],
+        ),
+        (
+            hunk("package.json", 1, &["{", "  \"devDependencies\": {"], &["    \"jest\": \"^28\""], &["    \"jest\": \"^29\""]),
+            vec![id::DEPENDENCIES],
+        ),
+    ];
+    for (diff, expected) in rows {
+        check(&diff, &expected);
+    }
+}
+
+#[test]
+fn harness_rule_reads_the_base_where_the_diff_is_silent() {
+    let h = id::HARNESS_EDITED;
+    let setup_cfg = b"[metadata]\nname = x\n\n[tool:pytest]\naddopts = -q\ntestpaths = tests\nx = 1\ny = 2\nz = 3\n".to_vec();
+    let base = move |p: &str| (p == "setup.cfg").then(|| setup_cfg.clone());
+    // The section header is outside the hunk's context: the base says where the hunk is.
+    let diff = hunk(
+        "setup.cfg",
+        7,
+        &["x = 1", "y = 2", "z = 3"],
+        &[],
+        &["  -p evil"],
+    );
+    check_with(diff.as_bytes(), &[], &base, &[id::DEPENDENCIES, h]);
+    // Without the base the hunk's place is unknown (the documented limit).
+    check(&diff, &[id::DEPENDENCIES]);
+
+    // A header renamed into a protected table drags the unchanged lines below it in.
+    let pkg = b"{\n  \"name\": \"x\",\n  \"config\": {\n    \"test\": \"node evil.js\"\n  }\n}\n"
+        .to_vec();
+    let base = move |p: &str| (p == "package.json").then(|| pkg.clone());
+    let diff = hunk(
+        "package.json",
+        1,
+        &["{", "  \"name\": \"x\","],
+        &["  \"config\": {"],
+        &["  \"scripts\": {"],
+    );
+    let r = run(diff.as_bytes(), &[], &base);
+    let f = r.findings.iter().find(|f| f.rule_id == h).expect("fires");
+    assert!(f.message.contains("`scripts.test`"), "{}", f.message);
+    assert_eq!(f.line, Some(4));
+    let cfg = b"[tox]\nenvlist = py\n[other]\naddopts = -p evil\n".to_vec();
+    let base = move |p: &str| (p == "tox.ini").then(|| cfg.clone());
+    let diff = hunk(
+        "tox.ini",
+        1,
+        &["[tox]", "envlist = py"],
+        &["[other]"],
+        &["[pytest]"],
+    );
+    check_with(diff.as_bytes(), &[], &base, &[h]);
+
+    // Moves and copies carry the parts with them; without the base, assume they do.
+    let carrying = b"[tool:pytest]\naddopts = -p evil\n".to_vec();
+    let base = move |p: &str| (p == "docs/example.cfg").then(|| carrying.clone());
+    let moved = "diff --git a/docs/example.cfg b/setup.cfg\nsimilarity index 100%\nrename from docs/example.cfg\nrename to setup.cfg\n";
+    check_with(moved.as_bytes(), &[], &base, &[id::DEPENDENCIES, h]);
+    check(moved, &[id::DEPENDENCIES, h]);
+    let plain = |_: &str| Some(b"[metadata]\nname = x\n".to_vec());
+    check_with(moved.as_bytes(), &[], &plain, &[id::DEPENDENCIES]);
+
+    // A binary diff or a symbolic link cannot be read: reported.
+    let binary = "diff --git a/setup.cfg b/setup.cfg\nindex 1234567..89abcde 100644\nBinary files a/setup.cfg and b/setup.cfg differ\n";
+    check(binary, &[id::DEPENDENCIES, id::BINARY_FILE, h]);
+    let link = "diff --git a/tox.ini b/tox.ini\nnew file mode 120000\n--- /dev/null\n+++ b/tox.ini\n@@ -0,0 +1 @@\n+other/tox.ini\n\\ No newline at end of file\n";
+    check(link, &[h]);
+}
+
+#[test]
+fn harness_rule_message_and_configuration() {
+    let diff = modify(
+        "setup.cfg",
+        &["[tool:pytest]"],
+        &["addopts = -p pkg._helpers"],
+    );
+    let r = run(diff.as_bytes(), &[], &|_| None);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.rule_id == id::HARNESS_EDITED)
+        .unwrap();
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.path.as_deref(), Some("setup.cfg"));
+    assert_eq!(f.line, Some(2));
+    assert!(f.message.contains("`[tool:pytest]`"), "{}", f.message);
+    assert!(
+        f.message
+            .contains("changes how tests are collected or reported; graders restore it"),
+        "{}",
+        f.message
+    );
+    assert!(!r.passed());
+
+    let whole = new_file("pytest.ini", &["[pytest]"]);
+    let r = run(whole.as_bytes(), &[], &|_| None);
+    let f = &r.findings[0];
+    assert!(
+        f.message.starts_with("adds test-harness file `pytest.ini`"),
+        "{}",
+        f.message
+    );
+
+    // Off, excluded, or in a repository without mergebench.toml: silent.
+    let text = "[conventions]\nharness_files = { severity = \"off\" }\n";
+    let off = Config::from_toml(text, "mergebench.toml").unwrap();
+    let r = gate::run(whole.as_bytes(), &off, &[], &|_| None).unwrap();
+    assert!(r.passed(), "{:?}", r.conventions.findings);
+    let text = "[conventions]\nharness_files = { severity = \"warn\", exclude = [\"legacy/\"] }\n";
+    let warn = Config::from_toml(text, "mergebench.toml").unwrap();
+    let r = gate::run(whole.as_bytes(), &warn, &[], &|_| None).unwrap();
+    assert_eq!(r.conventions.findings[0].severity, Severity::Warn);
+    let legacy = modify("legacy/tox.ini", &["[pytest]"], &["addopts = -x"]);
+    let r = gate::run(legacy.as_bytes(), &warn, &[], &|_| None).unwrap();
+    assert!(
+        r.conventions.findings.is_empty(),
+        "{:?}",
+        r.conventions.findings
+    );
+    let r = gate::run(whole.as_bytes(), &Config::minimal(), &[], &|_| None).unwrap();
+    assert!(r.passed(), "{:?}", r.conventions.findings);
+    let r = gate::run(whole.as_bytes(), &Config::default(), &[], &|_| None).unwrap();
+    assert!(!r.passed());
+}
+
+#[test]
+fn harness_rule_survives_hostile_table_files() {
+    // Deep nesting, unterminated strings, non-UTF-8 bytes and huge lines in shared files.
+    let deep = "[".repeat(100_000);
+    let deep_json = "{\"a\":".repeat(100_000);
+    let junk = String::from_utf8_lossy(b"\xff\xfe\"\\").into_owned();
+    let long = "x".repeat(1 << 20);
+    let odd = [
+        "[[[[",
+        "]]]]",
+        "= = =",
+        "\"\"\"",
+        "'''",
+        "}",
+        "]",
+        "\u{2028}[pytest]",
+    ];
+    for path in ["package.json", "pyproject.toml", "setup.cfg", "Cargo.toml"] {
+        for lines in [
+            vec![deep.as_str()],
+            vec![deep_json.as_str()],
+            vec!["{\"scripts\": {\"test", junk.as_str()],
+            vec![long.as_str(), "[tool.pytest"],
+            odd.to_vec(),
+        ] {
+            for base in [deep.clone(), deep_json.clone()] {
+                let base = move |_: &str| Some(base.clone().into_bytes());
+                let _ = run(new_file(path, &lines).as_bytes(), &[], &base);
+                let _ = run(modify(path, &["{"], &lines).as_bytes(), &[], &base);
+                let _ = run(hunk(path, 3, &["x"], &lines, &lines).as_bytes(), &[], &base);
+            }
+        }
+    }
+}
+
 // ---- hostile input ----
 
 #[test]

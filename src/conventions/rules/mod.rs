@@ -10,6 +10,7 @@ mod binary;
 mod custom;
 mod debug;
 mod dependencies;
+mod harness;
 mod indentation;
 mod license;
 mod line_endings;
@@ -112,6 +113,7 @@ pub struct RuleSet {
     license: Option<license::LicenseRule>,
     binary: Toggle,
     unsafe_paths: Toggle,
+    harness: harness::HarnessRule,
     custom: Vec<custom::CustomRule>,
 }
 
@@ -191,6 +193,7 @@ impl RuleSet {
                 &cfg.unsafe_paths,
                 catalog::UNSAFE_PATH,
             )?,
+            harness: harness::HarnessRule::compile(&cfg.harness_files)?,
             custom: cfg
                 .custom
                 .iter()
@@ -276,6 +279,7 @@ pub(crate) fn run(
             "test file",
             &mut sink,
         );
+        harness::check_whole(file, &rs.harness, &mut sink);
         secrets::check_sensitive_file(file, &rs.secrets, &mut sink);
         binary::check(file, &rs.binary, &mut sink);
         if let Some(area) = &area {
@@ -292,6 +296,7 @@ pub(crate) fn run(
         Box::new(indentation::IndentationRule::new(&rs.indentation)),
         Box::new(dependencies::DependencyLines::new(&rs.dependencies)),
         Box::new(unsafe_path::SymlinkRule::new(&rs.unsafe_paths)),
+        Box::new(harness::HarnessLines::new(&rs.harness)),
     ];
     if let Some(l) = &rs.license {
         line_rules.push(Box::new(l.visitor()));

@@ -21,7 +21,7 @@ pub(crate) fn check(file: &FileDiff, rule: &PathCheck, rule_id: &str, what: &str
     }
 }
 
-fn verb(file: &FileDiff, p: &str) -> &'static str {
+pub(super) fn verb(file: &FileDiff, p: &str) -> &'static str {
     match file.status {
         FileStatus::Added => "adds",
         FileStatus::Deleted => "deletes",
