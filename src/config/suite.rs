@@ -653,6 +653,22 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
         }
     }
 
+    if let Err(e) =
+        crate::conventions::harness_files::HarnessFiles::new(&scope.protect, &scope.unprotect)
+    {
+        let key = if scope.unprotect.contains(&e.pattern) {
+            "unprotect"
+        } else {
+            "protect"
+        };
+        return Err(Error::input(
+            file,
+            line_of_key(&text, Some("scope"), key),
+            format!("scope.{key} `{}`: {}", e.pattern, e.message),
+            "protect globs like \"tests/helpers/**\"; unprotect only a default entry such as \"conftest.py\"",
+        ));
+    }
+
     let created = raw.created.map(|c| match c.date {
         Some(date) => date.to_string(),
         None => c.to_string(),

@@ -7,6 +7,7 @@
 
 use crate::config::limits::PatchLimits;
 use crate::config::suite::{Source, Task};
+use crate::conventions::harness_files::{HarnessFiles, Restore};
 use crate::error::Error;
 use crate::repo::patch::Patch;
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -342,6 +343,9 @@ pub struct Extracted {
     pub touched: BTreeSet<String>,
     /// Read-only paths the agent changed (a scope violation).
     pub reverted: Vec<String>,
+    /// Test-harness files (or parts of shared files) the agent changed, put back as at the
+    /// base in `graded`: `pytest.ini`, `pyproject.toml [tool.pytest]`.
+    pub harness_restored: Vec<String>,
     /// Set when the change is over a patch limit: then it is not graded, and `raw` holds
     /// only its first part.
     pub over_limit: Option<OverLimit>,
@@ -375,6 +379,7 @@ pub fn extract_patch(
     base: &BaseRepo,
     workspace_tar: impl Read,
     read_only: &[String],
+    harness: &HarnessFiles,
     limits: PatchLimits,
 ) -> Result<Extracted, Error> {
     let tmp = tempfile::Builder::new()
@@ -434,6 +439,7 @@ pub fn extract_patch(
             graded: Patch::new(Vec::new()),
             touched,
             reverted: Vec::new(),
+            harness_restored: Vec::new(),
         });
     }
     let ro = globset(read_only);
@@ -442,13 +448,16 @@ pub fn extract_patch(
         .filter(|p| ro.is_match(p.as_str()))
         .cloned()
         .collect();
-    let graded = if reverted.is_empty() {
-        raw.clone()
-    } else {
+    if !reverted.is_empty() {
         // Reverting in the index only: the index goes back to the base for those paths.
         let mut c = cmd(&["reset", "--quiet", "HEAD", "--"]);
         c.args(&reverted);
         run_git(c, "reset")?;
+    }
+    let harness_restored = restore_harness(&after, &cmd, &touched, &reverted, harness)?;
+    let graded = if reverted.is_empty() && harness_restored.is_empty() {
+        raw.clone()
+    } else {
         Patch::new(run_git(cmd(&DIFF_ARGS), "diff")?)
     };
     Ok(Extracted {
@@ -456,8 +465,82 @@ pub fn extract_patch(
         graded,
         touched,
         reverted,
+        harness_restored,
         over_limit: None,
     })
+}
+
+/// Puts every test-harness file the agent changed back as it was at the base, in the index
+/// only (nothing is written through a link the agent planted): whole files, or the
+/// protected parts of shared ones with the rest of the agent's edit kept. Returns what was
+/// restored, as `path` or `path part`.
+fn restore_harness(
+    after: &Path,
+    cmd: &dyn Fn(&[&str]) -> Command,
+    touched: &BTreeSet<String>,
+    reverted: &[String],
+    harness: &HarnessFiles,
+) -> Result<Vec<String>, Error> {
+    let mut restored = Vec::new();
+    for path in touched {
+        if !harness.is_harness_path(path) {
+            continue;
+        }
+        if reverted.contains(path) {
+            // Already back at the base as a read-only path; still a harness edit.
+            restored.push(path.clone());
+            continue;
+        }
+        let base = {
+            let mut c = cmd(&["cat-file", "blob"]);
+            c.arg(format!("HEAD:{path}"));
+            run_git(c, "cat-file").ok()
+        };
+        // A link or anything but a plain file is not read: the whole file goes back.
+        let agent = match std::fs::symlink_metadata(after.join(path)) {
+            Ok(m) if m.is_file() => std::fs::read(after.join(path)).ok(),
+            Ok(_) => Some(b"\0not a regular file\0".to_vec()),
+            Err(_) => None,
+        };
+        let decision = match std::fs::symlink_metadata(after.join(path)) {
+            Ok(m) if !m.is_file() => Restore::Whole(base.clone()),
+            _ => harness.restore(path, base.as_deref(), agent.as_deref()),
+        };
+        match decision {
+            Restore::Untouched => continue,
+            Restore::Whole(Some(_)) => {
+                let mut c = cmd(&["reset", "--quiet", "HEAD", "--"]);
+                c.arg(path);
+                run_git(c, "reset")?;
+                restored.push(path.clone());
+            }
+            Restore::Whole(None) => {
+                let mut c = cmd(&["rm", "--cached", "--quiet", "--ignore-unmatch", "--"]);
+                c.arg(path);
+                run_git(c, "rm --cached")?;
+                restored.push(path.clone());
+            }
+            Restore::Part { content, parts } => {
+                let out = run_git_stdin(
+                    cmd(&["hash-object", "-w", "--stdin"]),
+                    &content,
+                    "hash-object",
+                )?;
+                if !out.status.success() {
+                    return Err(Error::infra(format!(
+                        "git hash-object failed: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    )));
+                }
+                let blob = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                let mut c = cmd(&["update-index", "--add", "--cacheinfo"]);
+                c.arg(format!("100644,{blob},{path}"));
+                run_git(c, "update-index")?;
+                restored.extend(parts.into_iter().map(|p| format!("{path} {p}")));
+            }
+        }
+    }
+    Ok(restored)
 }
 
 /// How a patch is written: binary-safe, full blob ids, renames found, nothing external run.
@@ -573,6 +656,7 @@ fn over_limit(
         graded: Patch::new(Vec::new()),
         touched,
         reverted: Vec::new(),
+        harness_restored: Vec::new(),
         over_limit: Some(OverLimit {
             sha256: hex::encode(hash.finalize()),
             bytes,

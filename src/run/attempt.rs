@@ -4,6 +4,7 @@
 
 use crate::config::agent::AgentSpec;
 use crate::config::suite::Task;
+use crate::conventions::harness_files::HarnessFiles;
 use crate::error::Error;
 use crate::harness::images::Image;
 use crate::harness::sandbox::{run_agent, AgentInput};
@@ -174,9 +175,18 @@ async fn attempt_body(
     let limits = ctx
         .patch_limits
         .for_agent(agent.patch_bytes, agent.patch_files);
-    let extracted = tokio::task::spawn_blocking(move || extract_patch(&b, ws, &ro, limits))
-        .await
-        .map_err(|e| Error::infra_from("", e))??;
+    let harness = HarnessFiles::new(&task.scope.protect, &task.scope.unprotect).map_err(|e| {
+        Error::input(
+            &task.file,
+            None,
+            format!("[scope] protect/unprotect `{}`: {}", e.pattern, e.message),
+            "write globs like \"tests/helpers/**\", and unprotect only default entries",
+        )
+    })?;
+    let extracted =
+        tokio::task::spawn_blocking(move || extract_patch(&b, ws, &ro, &harness, limits))
+            .await
+            .map_err(|e| Error::infra_from("", e))??;
     if let Some(over) = &extracted.over_limit {
         // Counts against the agent, never as infra: the change is kept as its hash, size,
         // count and first part, and not graded.
@@ -199,7 +209,9 @@ async fn attempt_body(
     }
     flags.scope_violation = !extracted.reverted.is_empty();
     let test_paths = touched_paths(&task.tests.patch);
-    flags.tests_tampered = extracted.touched.iter().any(|p| test_paths.contains(p));
+    flags.tests_tampered = extracted.touched.iter().any(|p| test_paths.contains(p))
+        || !extracted.harness_restored.is_empty();
+    flags.harness_restored = extracted.harness_restored.clone();
     facts.raw_patch_empty = extracted.raw.is_empty();
     rec.raw_patch = Some(extracted.raw.clone());
     rec.graded_patch = Some(extracted.graded.clone());

@@ -80,6 +80,10 @@ pub struct Flags {
     pub tests_forged: bool,
     /// The test format has no canaries: printed results could not be verified.
     pub unverified: bool,
+    /// Test-harness files (or parts) the patch changed, restored to the base before
+    /// grading; any makes `tests_tampered`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub harness_restored: Vec<String>,
 }
 
 impl Flags {
