@@ -51,6 +51,7 @@ async fn main() {
             leak: LeakPolicy::Redact,
             rewrite: None,
             env: EnvOptions::default(),
+            update: false,
             progress: false,
         };
         let report = match mine(&docker, &store, &opts, None).await {

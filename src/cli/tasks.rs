@@ -17,7 +17,44 @@ pub async fn tasks(db: &Option<PathBuf>, command: TasksCommand) -> Result<i32, E
             json,
         } => validate(&suite, repeat, json).await,
         TasksCommand::Mine(args) => mine(db, args).await,
+        TasksCommand::Explain { commit, run, json } => explain(db, &commit, run.as_deref(), json),
     }
+}
+
+/// `tasks explain COMMIT`: a mined commit's fate with its whole evidence.
+fn explain(
+    db: &Option<PathBuf>,
+    commit: &str,
+    run: Option<&str>,
+    json: bool,
+) -> Result<i32, Error> {
+    let store = open_store(db)?;
+    let runs: Vec<String> = match run {
+        Some(r) => vec![r.to_string()],
+        None => store.mine_run_ids()?,
+    };
+    let wanted = commit.trim();
+    if wanted.len() < 4 {
+        return Err(Error::Usage(
+            "give at least the first 4 characters of the commit id".into(),
+        ));
+    }
+    for run_id in runs {
+        let rows = store.mine_commits(&run_id)?;
+        if let Some(row) = rows.iter().find(|r| r.commit.starts_with(wanted)) {
+            if json {
+                print::json(&serde_json::json!({ "run": run_id, "commit": row }));
+            } else {
+                println!("run {run_id}");
+                print!("{}", crate::tasks::mine::funnel::explain(row));
+            }
+            return Ok(exit::OK);
+        }
+    }
+    Err(Error::Usage(format!(
+        "no mining run in {} looked at a commit starting with `{wanted}`",
+        store.path().display()
+    )))
 }
 
 /// `tasks list`: every task of a suite; exit 2 when some task is invalid.

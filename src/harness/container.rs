@@ -166,10 +166,12 @@ pub async fn run(docker: &Docker, spec: RunSpec<'_>) -> Result<RunResult, Error>
         host_config: Some(HostConfig {
             // Scratch space in memory, so it counts against the memory limit instead of
             // filling the daemon's disk. (Not for the egress proxy, whose log under /tmp must
-            // outlive its container's stop.)
+            // outlive its container's stop.) Executable: compiled tests (`go test`, build
+            // scripts) run from there, and the code they run is the agent's anyway; Docker's
+            // default for tmpfs would be noexec.
             tmpfs: Some(HashMap::from([(
                 "/tmp".to_string(),
-                "rw,nosuid,nodev,size=1g,mode=1777".to_string(),
+                "rw,exec,nosuid,nodev,size=1g,mode=1777".to_string(),
             )])),
             ..locked_down(spec.limits, spec.network.as_deref())
         }),

@@ -20,6 +20,11 @@ pub const TEST_ENV: &[&str] = &[
     "PYTHONDONTWRITEBYTECODE=1",
     "HOME=/tmp",
     "CI=true",
+    // Runners' scratch and caches under the writable, executable /tmp (the workspace stays
+    // clean, and HOME is /tmp too). These replace an image's own values for the same names.
+    "XDG_CACHE_HOME=/tmp/.cache",
+    "GOTMPDIR=/tmp",
+    "npm_config_cache=/tmp/.npm",
 ];
 
 pub struct TestInput<'a> {

@@ -249,6 +249,9 @@ const MIGRATIONS: &[&str] = &[
         judged_at TEXT NOT NULL
     );
     CREATE INDEX checkpoint_verdicts_item ON checkpoint_verdicts(item_id, judge_version);",
+    // 7: why each mined commit was dropped, and the evidence (build log, both streams' tails).
+    "ALTER TABLE mine_commits ADD COLUMN cause TEXT;
+    ALTER TABLE mine_commits ADD COLUMN evidence_json TEXT;",
 ];
 
 #[cfg(test)]

@@ -655,11 +655,13 @@ impl Store {
     pub fn record_mine_commit(&self, run_id: &str, row: &MineCommitRow) -> Result<(), Error> {
         self.with(|c| {
             c.execute(
-                "INSERT INTO mine_commits (run_id, seq, commit_sha, subject, committed_at, reached, reason, task_id, notes_json)
-                 VALUES (?1, (SELECT COUNT(*) FROM mine_commits WHERE run_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO mine_commits (run_id, seq, commit_sha, subject, committed_at, reached, reason, task_id, notes_json, cause, evidence_json)
+                 VALUES (?1, (SELECT COUNT(*) FROM mine_commits WHERE run_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     run_id, row.commit, row.subject, row.committed_at, row.reached, row.reason, row.task_id,
-                    serde_json::to_string(&row.notes).unwrap()
+                    serde_json::to_string(&row.notes).unwrap_or_else(|_| "[]".into()),
+                    row.cause,
+                    row.evidence.as_ref().and_then(|e| serde_json::to_string(e).ok()),
                 ],
             )
             .map(|_| ())
@@ -707,11 +709,20 @@ impl Store {
         })
     }
 
+    /// Every mining run's id, the latest first.
+    pub fn mine_run_ids(&self) -> Result<Vec<String>, Error> {
+        self.with(|c| {
+            c.prepare("SELECT id FROM mine_runs ORDER BY started_at DESC, rowid DESC")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })
+    }
+
     /// Every commit a mining run recorded, in scan order.
     pub fn mine_commits(&self, run_id: &str) -> Result<Vec<MineCommitRow>, Error> {
         self.with(|c| {
             c.prepare(
-                "SELECT commit_sha, subject, committed_at, reached, reason, task_id, notes_json
+                "SELECT commit_sha, subject, committed_at, reached, reason, task_id, notes_json, cause, evidence_json
                  FROM mine_commits WHERE run_id = ?1 ORDER BY seq",
             )?
             .query_map([run_id], |r| {
@@ -723,6 +734,10 @@ impl Store {
                     reason: r.get(4)?,
                     task_id: r.get(5)?,
                     notes: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                    cause: r.get(7)?,
+                    evidence: r
+                        .get::<_, Option<String>>(8)?
+                        .and_then(|j| serde_json::from_str(&j).ok()),
                 })
             })?
             .collect()
@@ -862,6 +877,12 @@ mod tests {
             reason: reason.map(Into::into),
             task_id: None,
             notes: vec!["a note".into()],
+            cause: reason.map(|_| "not a candidate".into()),
+            evidence: reason.map(|_| crate::store::Evidence {
+                stderr: "ModuleNotFoundError: No module named 'x'".into(),
+                exit_code: Some(2),
+                ..Default::default()
+            }),
         };
         let rows = [
             row("b", "written", None),

@@ -257,4 +257,29 @@ pub struct MineCommitRow {
     pub task_id: Option<String>,
     /// What was left out or changed on the way (flaky tests, redacted identifiers).
     pub notes: Vec<String>,
+    /// Why it was dropped, as the funnel groups it (`dependency not installed`).
+    pub cause: Option<String>,
+    /// What shows it: the build log's tail, or both streams' tails of the failing run.
+    pub evidence: Option<Evidence>,
+}
+
+/// What shows why a candidate was dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Evidence {
+    /// The last lines of the image build, when the build failed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub build_log: String,
+    /// The last part of each stream of the failing test run.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stdout: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stderr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+}
+
+impl Evidence {
+    pub fn is_empty(&self) -> bool {
+        self.build_log.is_empty() && self.stdout.is_empty() && self.stderr.is_empty()
+    }
 }

@@ -568,7 +568,7 @@ fn filters_and_bad_input_are_decided_before_any_container() {
         (
             &["--test-command", "pytest"],
             2,
-            "would be ignored: drop it or edit that file",
+            "would be ignored: add --update to write it into it",
         ),
         (&["--repeat", "0"], 2, "--repeat must be at least 1"),
         (&["--since", "last week"], 2, "is not a day like"),

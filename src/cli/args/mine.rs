@@ -65,6 +65,14 @@ pub struct MineArgs {
     /// New suites: the test command's time limit.
     #[arg(long, help_heading = "New suite")]
     pub timeout: Option<String>,
+    /// New suites: a CA bundle (PEM) for image builds behind a TLS-inspecting proxy
+    /// (default: $MERGEBENCH_CA_BUNDLE); recorded in suite.toml.
+    #[arg(long, value_name = "FILE", help_heading = "New suite")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Apply the "New suite" flags to an existing suite.toml instead of refusing them;
+    /// tasks already written are kept.
+    #[arg(long)]
+    pub update: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -97,7 +105,9 @@ impl MineArgs {
                 format: self.format,
                 tests: self.tests,
                 timeout: self.timeout,
+                ca_bundle: self.ca_bundle,
             },
+            update: self.update,
             progress: !self.json,
         }
     }

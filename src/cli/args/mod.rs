@@ -370,6 +370,17 @@ pub enum TasksCommand {
     },
     /// Tasks from a repository's history: commits that change code and tests, proven in Docker.
     Mine(Box<MineArgs>),
+    /// Everything a mining run kept about one commit: why it was dropped, and the evidence
+    /// (the image build's log, or both output streams of the failing test run).
+    Explain {
+        /// The commit (its id or a prefix of it).
+        commit: String,
+        /// The mining run (default: the latest that looked at the commit).
+        #[arg(long)]
+        run: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -2,6 +2,7 @@
 //! gold patch and hidden tests, and described by a leak-checked problem statement. Host git
 //! only; a commit that is no candidate comes back as its fate, with the reason.
 
+use super::cause::Cause;
 use super::funnel::{Fate, Stage};
 use super::history::Commit;
 use super::{leak, statement, write, Ctx, LeakPolicy};
@@ -38,6 +39,8 @@ impl Candidate {
             reason,
             task_id: Some(self.id.clone()),
             notes: self.notes.clone(),
+            cause: None,
+            evidence: None,
         }
     }
 }
@@ -66,6 +69,12 @@ impl Ctx<'_> {
                 reason: Some(reason),
                 task_id: None,
                 notes,
+                cause: Some(if reached == Stage::Scanned {
+                    Cause::NotACandidate
+                } else {
+                    Cause::StatementLeaks
+                }),
+                evidence: None,
             })
         };
         let git_failed = |e: Error| skip(Stage::Scanned, format!("git: {e}"), vec![]);

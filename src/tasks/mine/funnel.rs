@@ -1,6 +1,7 @@
 //! The survival funnel of a mining run: how many commits reached each stage, and why every
 //! other one stopped where it did. Pure: built from the fate of each commit.
 
+use super::cause::{Cause, Evidence};
 use crate::store::MineCommitRow;
 use serde::Serialize;
 
@@ -74,9 +75,22 @@ pub struct Fate {
     pub reason: Option<String>,
     pub task_id: Option<String>,
     pub notes: Vec<String>,
+    /// Why it was dropped, grouped for the funnel; None for written tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// What shows the cause: build log or both streams' tails of the failing run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 impl Fate {
+    /// The same fate with its cause and evidence.
+    pub fn because(mut self, cause: Cause, evidence: Option<Evidence>) -> Fate {
+        self.cause = Some(cause);
+        self.evidence = evidence.filter(|e| !e.is_empty());
+        self
+    }
+
     pub fn to_row(&self) -> MineCommitRow {
         MineCommitRow {
             commit: self.commit.clone(),
@@ -86,6 +100,8 @@ impl Fate {
             reason: self.reason.clone(),
             task_id: self.task_id.clone(),
             notes: self.notes.clone(),
+            cause: self.cause.map(|c| c.label().to_string()),
+            evidence: self.evidence.clone(),
         }
     }
 }
@@ -123,6 +139,7 @@ pub fn render(fates: &[Fate]) -> String {
         }
         prev = Some(r.count);
     }
+    out.push_str(&by_cause(fates));
     let dropped: Vec<&Fate> = fates.iter().filter(|f| f.reason.is_some()).collect();
     if !dropped.is_empty() {
         out.push_str("dropped:\n");
@@ -134,6 +151,108 @@ pub fn render(fates: &[Fate]) -> String {
                 f.subject,
                 f.reason.as_deref().unwrap_or_default()
             ));
+        }
+    }
+    out
+}
+
+/// Drops of candidates (commits that got past the scan) grouped by cause, most first, each
+/// with one example and the fix; when one cause took most of them, a headline says so first.
+pub fn by_cause(fates: &[Fate]) -> String {
+    let mut groups: Vec<(Cause, Vec<&Fate>)> = Vec::new();
+    for f in fates.iter().filter(|f| f.reason.is_some()) {
+        let Some(cause) = f.cause else { continue };
+        if cause == Cause::NotACandidate {
+            continue;
+        }
+        match groups.iter_mut().find(|(c, _)| *c == cause) {
+            Some((_, v)) => v.push(f),
+            None => groups.push((cause, vec![f])),
+        }
+    }
+    if groups.is_empty() {
+        return String::new();
+    }
+    groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    let total: usize = groups.iter().map(|(_, v)| v.len()).sum();
+    let mut out = String::new();
+    let (top, top_fates) = &groups[0];
+    if top_fates.len() * 2 > total && total >= 2 {
+        out.push_str(&format!(
+            "most candidates were dropped for one cause: {} ({} of {total})\n",
+            top.label(),
+            top_fates.len()
+        ));
+        if let Some(fix) = top.fix() {
+            out.push_str(&format!("  fix: {fix}\n"));
+        }
+    }
+    out.push_str("dropped candidates by cause:\n");
+    for (cause, v) in &groups {
+        let example = v[0];
+        out.push_str(&format!(
+            "  {:<32} {:>4}  e.g. {} {}\n",
+            cause.label(),
+            v.len(),
+            &example.commit[..example.commit.len().min(10)],
+            example.subject
+        ));
+        if let Some(line) = example.evidence.as_ref().and_then(telling_line) {
+            out.push_str(&format!("      {line}\n"));
+        }
+    }
+    out.push_str("  (`mergebench tasks explain COMMIT` prints a commit's whole evidence)\n");
+    out
+}
+
+/// The line of the evidence most likely to say what went wrong: the last one that names an
+/// error, else the last non-empty one.
+fn telling_line(e: &super::cause::Evidence) -> Option<String> {
+    let text = [&e.build_log, &e.stderr, &e.stdout]
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let pick = lines
+        .iter()
+        .rev()
+        .find(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("error") || l.contains("not found") || l.contains("no module")
+        })
+        .or(lines.last())?;
+    Some(pick.chars().take(200).collect())
+}
+
+/// The whole evidence of one commit's fate, for `tasks explain`.
+pub fn explain(f: &MineCommitRow) -> String {
+    let mut out = format!("{} {}\n  reached: {}\n", f.commit, f.subject, f.reached);
+    if let Some(r) = &f.reason {
+        out.push_str(&format!("  dropped: {r}\n"));
+    }
+    if let Some(c) = &f.cause {
+        out.push_str(&format!("  cause: {c}\n"));
+    }
+    for n in &f.notes {
+        out.push_str(&format!("  note: {n}\n"));
+    }
+    if let Some(e) = &f.evidence {
+        if let Some(code) = e.exit_code {
+            out.push_str(&format!("  exit status: {code}\n"));
+        }
+        for (what, text) in [
+            ("image build log", &e.build_log),
+            ("stdout (last part)", &e.stdout),
+            ("stderr (last part)", &e.stderr),
+        ] {
+            if !text.is_empty() {
+                out.push_str(&format!("--- {what} ---\n{}\n", text.trim_end()));
+            }
         }
     }
     out
@@ -152,6 +271,8 @@ mod tests {
             reason: reason.map(Into::into),
             task_id: None,
             notes: vec![],
+            cause: None,
+            evidence: None,
         }
     }
 

@@ -10,10 +10,12 @@
 //! accepts it. The fate of every commit lands in the store as the survival funnel.
 
 mod candidate;
+pub mod cause;
 pub mod classify;
 pub mod environment;
 pub mod funnel;
 pub mod history;
+pub mod interface;
 pub mod leak;
 mod prove;
 mod rewrite;
@@ -59,6 +61,8 @@ pub struct EnvOptions {
     /// Test-file globs: what goes into the hidden tests.
     pub tests: Vec<String>,
     pub timeout: Option<String>,
+    /// A CA bundle for image builds behind a TLS-inspecting proxy.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 impl EnvOptions {
@@ -72,6 +76,7 @@ impl EnvOptions {
             (self.format.is_some(), "--format"),
             (!self.tests.is_empty(), "--tests"),
             (self.timeout.is_some(), "--timeout"),
+            (self.ca_bundle.is_some(), "--ca-bundle"),
         ];
         for (set, name) in flags {
             if set {
@@ -108,6 +113,8 @@ pub struct MineOptions {
     /// The judge that rewrites problem statements (`--rewrite`), by name or path.
     pub rewrite: Option<String>,
     pub env: EnvOptions,
+    /// Apply the environment flags to an existing suite.toml instead of refusing them.
+    pub update: bool,
     /// Print one line per commit to stderr as it is decided.
     #[serde(skip)]
     pub progress: bool,
@@ -305,6 +312,13 @@ pub async fn mine(
             break;
         }
         wave.clear();
+        if written.is_empty() {
+            if let Some(stop) = early_stop(&fates) {
+                store.finish_mine_run(&run_id)?;
+                eprint!("{}", funnel::render(&fates));
+                return Err(stop);
+            }
+        }
     }
     store.finish_mine_run(&run_id)?;
     Ok(MineReport {
@@ -318,6 +332,37 @@ pub async fn mine(
         seconds: started.elapsed().as_secs_f64(),
         rewrite: rewriter.map(|r| ctx.rewrites.summary(r)),
     })
+}
+
+/// How many candidates in a row must fail the same environmental way before mining stops.
+const EARLY_STOP_AFTER: usize = 4;
+
+/// When the first candidates checked in Docker all failed for the same environmental cause
+/// (the image, the toolchain, a dependency, the network), no later commit will do better:
+/// stop with that cause, its fix and one example's evidence instead of walking the history.
+fn early_stop(fates: &[Fate]) -> Option<Error> {
+    let checked: Vec<&Fate> = fates
+        .iter()
+        .filter(|f| f.reached >= Stage::Candidate && f.cause.is_some())
+        .collect();
+    if checked.len() < EARLY_STOP_AFTER {
+        return None;
+    }
+    let cause = checked[0].cause?;
+    if !cause.is_environmental() || checked.iter().any(|f| f.cause != Some(cause)) {
+        return None;
+    }
+    let example = checked[0];
+    let evidence = funnel::explain(&example.to_row());
+    Some(Error::env(
+        format!(
+            "stopped early: the first {} candidates all failed the same way ({}); no task was written.\n{}",
+            checked.len(),
+            cause.label(),
+            evidence.trim_end()
+        ),
+        cause.fix().unwrap_or("see the evidence above"),
+    ))
 }
 
 enum Pending {

@@ -4,17 +4,21 @@
 //! hidden folder and accepted by `tasks validate` before it may be renamed into place.
 
 use super::candidate::Candidate;
+use super::cause::{of_run, Cause, Evidence};
 use super::funnel::{Fate, Stage};
 use super::write::{self, Staged, TaskFiles};
-use super::{classify, Ctx};
+use super::{classify, interface, Ctx};
 use crate::config::suite::{load_task_at, Task, Tests};
 use crate::error::Error;
 use crate::harness::images::Image;
 use crate::repo::patch::Patch;
 use crate::repo::workspace::{graded_tree, prepare_base, BaseRepo, Graded};
-use crate::score::grade::{run_graded, Ran};
+use crate::score::grade::{run_graded, tail, Ran};
 use crate::tasks::validate::validate_task;
 use std::sync::Arc;
+
+/// How much of each stream a dropped candidate keeps as evidence.
+const EVIDENCE_TAIL: usize = 4 << 10;
 
 pub(super) struct Checked {
     pub(super) fate: Fate,
@@ -69,10 +73,13 @@ impl Ctx<'_> {
     /// Proves a candidate in Docker. Errors are only those that stop the whole run (the
     /// suite's source lacks the history, Docker went away); the rest is the candidate's fate.
     pub(super) async fn check(&self, c: &Candidate) -> Result<Checked, Error> {
-        let dropped = |reached: Stage, reason: String| Checked {
-            fate: c.fate(reached, Some(reason)),
-            staged: None,
-        };
+        let dropped_because =
+            |reached: Stage, reason: String, cause: Cause, evidence: Option<Evidence>| Checked {
+                fate: c.fate(reached, Some(reason)).because(cause, evidence),
+                staged: None,
+            };
+        let dropped =
+            |reached: Stage, reason: String| dropped_because(reached, reason, Cause::Other, None);
         let task = self.provisional(c);
         let t = task.clone();
         let base = match tokio::task::spawn_blocking(move || prepare_base(&t))
@@ -89,19 +96,32 @@ impl Ctx<'_> {
             }
         };
         if let Err(reason) = self.patches_apply(&base, c).await? {
-            return Ok(dropped(Stage::Candidate, reason));
+            return Ok(dropped_because(
+                Stage::Candidate,
+                reason,
+                Cause::PatchDoesNotApply,
+                None,
+            ));
         }
         let image = match self.environment().await {
             Ok(i) => i,
             Err(e) => {
-                return Ok(dropped(
+                // The build log is in the error once; the reason stays one line.
+                return Ok(dropped_because(
                     Stage::PatchesApply,
-                    format!("the environment image does not build: {e}"),
-                ))
+                    "the environment image does not build (see the evidence)".into(),
+                    Cause::ImageBuildFailed,
+                    Some(Evidence {
+                        build_log: e,
+                        ..Default::default()
+                    }),
+                ));
             }
         };
         let mut notes = Vec::new();
         let mut runs = [Vec::new(), Vec::new()];
+        // The last run of each tree, kept as evidence for a drop.
+        let mut last: [Option<Evidence>; 2] = [None, None];
         let patches = [Patch::new(Vec::new()), Patch::new(c.gold.clone())];
         for _ in 0..self.opts.repeat {
             for (phase, patch) in patches.iter().enumerate() {
@@ -109,9 +129,11 @@ impl Ctx<'_> {
                 let t = match run_graded(self.docker, &task, &base, &image, patch).await {
                     Ok(Ran::Tests(t)) => t,
                     Ok(Ran::PatchFailed(e)) => {
-                        return Ok(dropped(
+                        return Ok(dropped_because(
                             Stage::EnvironmentBuilt,
                             format!("the fix does not apply: {e}"),
+                            Cause::PatchDoesNotApply,
+                            None,
                         ))
                     }
                     Err(e @ Error::Environment { .. }) => return Err(e),
@@ -122,10 +144,18 @@ impl Ctx<'_> {
                         ))
                     }
                 };
+                let evidence = Evidence {
+                    stdout: tail(&t.stdout, EVIDENCE_TAIL),
+                    stderr: tail(&t.stderr, EVIDENCE_TAIL),
+                    exit_code: Some(t.exit_code),
+                    ..Default::default()
+                };
                 if let Some(e) = t.parse_error {
-                    return Ok(dropped(
+                    return Ok(dropped_because(
                         Stage::EnvironmentBuilt,
                         format!("the test output {name} could not be read: {e}"),
+                        Cause::NoTestsCollected,
+                        Some(evidence),
                     ));
                 }
                 let (seen, inconsistent) = classify::observe(
@@ -146,6 +176,7 @@ impl Ctx<'_> {
                     notes.push(format!("{name}, {why}: no pass of that run was believed"));
                 }
                 runs[phase].push(seen);
+                last[phase] = Some(evidence);
             }
         }
         notes.dedup();
@@ -173,9 +204,24 @@ impl Ctx<'_> {
         if lists.fail_to_pass.is_empty() {
             let mut reason =
                 "no test fails at the parent commit and passes with the fix".to_string();
-            if runs[1].iter().all(|r| r.is_empty()) {
+            // The run with the fix says why, if anything does: what its output points at
+            // beats what the lists show (a missing module fails every test "with it too").
+            let fix_run = last[1].clone().unwrap_or_default();
+            let read = of_run(&fix_run.stdout, &fix_run.stderr);
+            let (cause, evidence) = if runs[1].iter().all(|r| r.is_empty()) {
                 reason = "the test command reported no tests with the fix".to_string();
+                (read.unwrap_or(Cause::NoTestsCollected), last[1].clone())
+            } else if !lists.flaky.is_empty() && lists.failing.is_empty() {
+                (Cause::Flaky, last[1].clone())
+            } else if lists.failing.is_empty() {
+                (Cause::TestsAlreadyPass, last[0].clone())
             } else {
+                (read.unwrap_or(Cause::TestsFailWithFix), last[1].clone())
+            };
+            if let Some(r) = read {
+                reason.push_str(&format!(" ({})", r.label()));
+            }
+            if runs[1].iter().any(|r| !r.is_empty()) {
                 if lists.failing.is_empty() {
                     reason.push_str(": its tests already pass without it");
                 } else {
@@ -189,7 +235,9 @@ impl Ctx<'_> {
                     ));
                 }
             }
-            let mut f = c.fate(Stage::EnvironmentBuilt, Some(reason));
+            let mut f = c
+                .fate(Stage::EnvironmentBuilt, Some(reason))
+                .because(cause, evidence);
             f.notes.extend(notes);
             return Ok(Checked {
                 fate: f,
@@ -199,7 +247,9 @@ impl Ctx<'_> {
         let statement = match self.statement(c, &lists.fail_to_pass).await? {
             Ok(s) => s,
             Err(reason) => {
-                let mut f = c.fate(Stage::EnvironmentBuilt, Some(reason));
+                let mut f = c
+                    .fate(Stage::EnvironmentBuilt, Some(reason))
+                    .because(Cause::StatementLeaks, None);
                 f.notes.extend(notes);
                 return Ok(Checked {
                     fate: f,
@@ -208,17 +258,33 @@ impl Ctx<'_> {
             }
         };
         notes.extend(statement.notes);
+        let mut tags = vec!["mined".to_string()];
+        if interface::is_thin(&statement.problem) {
+            tags.push("thin".into());
+            notes.push(format!(
+                "thin: the statement has under {} words; add issue texts with --issues DIR or \
+                 restate it with --rewrite JUDGE",
+                interface::THIN_WORDS
+            ));
+        }
+        // Names the hidden tests call and strings they compare, when the fix adds them:
+        // stated, so that the task asks for behaviour rather than a guess.
+        let problem = format!(
+            "{}{}",
+            statement.problem,
+            interface::sections(&c.gold, &c.tests, &c.forbidden)
+        );
         let files = TaskFiles {
             id: c.id.clone(),
             title: statement.title,
             rewritten_by: statement.rewritten_by,
             created: c.created.clone(),
-            tags: vec!["mined".into()],
+            tags,
             commit: c.commit.sha.clone(),
             base: c.parent.clone(),
             fail_to_pass: lists.fail_to_pass,
             pass_to_pass: lists.pass_to_pass,
-            problem: statement.problem,
+            problem,
             gold: c.gold.clone(),
             tests: c.tests.clone(),
         };

@@ -24,16 +24,35 @@ pub(super) fn prepare_suite(
     let mut setup = Vec::new();
     if suite_file.exists() {
         let given = opts.env.given();
-        if !given.is_empty() {
+        if !given.is_empty() && !opts.update {
             return Err(Error::Usage(format!(
                 "{} exists and its settings are what tasks inherit, so {} would be ignored: \
-                 drop {} or edit that file",
+                 add --update to write {} into it (tasks already written are kept), or drop {}",
                 suite_file.display(),
                 given.join(", "),
                 if given.len() == 1 { "it" } else { "them" },
+                if given.len() == 1 { "it" } else { "them" },
             )));
         }
+        if !given.is_empty() {
+            update_suite(out, &opts.env)?;
+            setup.push(format!(
+                "updated {} with {}",
+                suite_file.display(),
+                given.join(", ")
+            ));
+        }
         let settings = load_settings(out)?;
+        if settings.environment.ca_bundle.is_none() {
+            if let Ok(ca) = std::env::var("MERGEBENCH_CA_BUNDLE") {
+                setup.push(format!(
+                    "note: MERGEBENCH_CA_BUNDLE={ca} is used for this run's image builds, but \
+                     {} names no ca_bundle, so `tasks validate` and `run` elsewhere would build \
+                     without it: add --update --ca-bundle {ca} to record it",
+                    suite_file.display()
+                ));
+            }
+        }
         // The suite's own copy of the repository follows it, so new commits can be mined.
         if let Source::Bundle(p) = &settings.source {
             let ours = std::fs::canonicalize(p).ok() == std::fs::canonicalize(&bundle).ok();
@@ -158,6 +177,24 @@ pub(super) fn prepare_suite(
         test_globs,
         deny: DEFAULT_DENY.iter().map(|s| s.to_string()).collect(),
     });
+    // What this run builds images with is what later runs must build them with.
+    let text = match ca_bundle(&env.ca_bundle)? {
+        Some(ca) => {
+            setup.push(format!(
+                "recorded ca_bundle = {} in suite.toml",
+                ca.display()
+            ));
+            text.replacen(
+                "[environment]\n",
+                &format!(
+                    "[environment]\nca_bundle = {}\n",
+                    toml::Value::String(ca.display().to_string())
+                ),
+                1,
+            )
+        }
+        None => text,
+    };
     // Written last: its presence is what marks the suite as set up.
     write_file(&suite_file, text.as_bytes())?;
     setup.push(format!(
@@ -165,4 +202,136 @@ pub(super) fn prepare_suite(
         suite_file.display()
     ));
     Ok((load_settings(out)?, setup))
+}
+
+/// The CA bundle a new suite records: `--ca-bundle`, else `$MERGEBENCH_CA_BUNDLE`, made
+/// absolute so that the suite works from any folder.
+fn ca_bundle(flag: &Option<std::path::PathBuf>) -> Result<Option<std::path::PathBuf>, Error> {
+    let Some(path) = flag
+        .clone()
+        .or_else(|| std::env::var_os("MERGEBENCH_CA_BUNDLE").map(Into::into))
+    else {
+        return Ok(None);
+    };
+    std::fs::canonicalize(&path).map(Some).map_err(|e| {
+        Error::input(
+            &path,
+            None,
+            format!("cannot read the CA bundle: {e}"),
+            "pass --ca-bundle a PEM file, e.g. /etc/ssl/certs/ca-certificates.crt",
+        )
+    })
+}
+
+/// `--update`: writes the given environment flags into an existing suite.toml, as a whole new
+/// file (comments are not kept), and copies a `--dockerfile` to env/Dockerfile.
+fn update_suite(out: &Path, env: &super::EnvOptions) -> Result<(), Error> {
+    let file = out.join("suite.toml");
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        Error::input(
+            &file,
+            None,
+            format!("cannot read: {e}"),
+            "check the suite folder",
+        )
+    })?;
+    let mut doc: toml::Table = toml::from_str(&text).map_err(|e| {
+        Error::input(
+            &file,
+            e.span().map(|s| crate::config::line_at(&text, s.start)),
+            format!("suite.toml: {}", e.message()),
+            "correct the TOML syntax, then run again",
+        )
+    })?;
+    let table = |doc: &mut toml::Table, name: &str| -> Result<toml::Table, Error> {
+        match doc.remove(name) {
+            None => Ok(toml::Table::new()),
+            Some(toml::Value::Table(t)) => Ok(t),
+            Some(_) => Err(Error::input(
+                &file,
+                None,
+                format!("`{name}` is not a table"),
+                format!("write it as a [{name}] table"),
+            )),
+        }
+    };
+    let s = |v: &str| toml::Value::String(v.to_string());
+    let mut environment = table(&mut doc, "environment")?;
+    let mut tests = table(&mut doc, "tests")?;
+    let mut scope = table(&mut doc, "scope")?;
+    if let Some(df) = &env.dockerfile {
+        let bytes = std::fs::read(df).map_err(|e| {
+            Error::input(
+                df,
+                None,
+                format!("cannot read the Dockerfile: {e}"),
+                "pass --dockerfile an existing file",
+            )
+        })?;
+        let dest = out.join("env/Dockerfile");
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::infra_from(format!("creating {}", parent.display()), e))?;
+        }
+        write_whole(&dest, &bytes)?;
+        environment.remove("image");
+        environment.insert("dockerfile".into(), s("env/Dockerfile"));
+    }
+    if let Some(image) = &env.image {
+        environment.remove("dockerfile");
+        environment.insert("image".into(), s(image));
+    }
+    if let Some(base) = &env.base {
+        environment.insert("base".into(), s(base));
+    }
+    if let Some(ca) = ca_bundle(&env.ca_bundle)?.filter(|_| env.ca_bundle.is_some()) {
+        environment.insert("ca_bundle".into(), s(&ca.display().to_string()));
+    }
+    if let Some(c) = &env.test_command {
+        tests.insert("command".into(), s(c));
+    }
+    if let Some(f) = &env.format {
+        f.parse::<crate::testparse::Format>()
+            .map_err(|e| Error::Usage(format!("--format: {e}")))?;
+        tests.insert("format".into(), s(f));
+    }
+    if let Some(t) = &env.timeout {
+        tests.insert("timeout".into(), s(t));
+    }
+    if !env.tests.is_empty() {
+        scope.insert(
+            "read_only".into(),
+            toml::Value::Array(env.tests.iter().map(|g| s(g)).collect()),
+        );
+    }
+    for (name, t) in [
+        ("environment", environment),
+        ("tests", tests),
+        ("scope", scope),
+    ] {
+        if !t.is_empty() {
+            doc.insert(name.into(), toml::Value::Table(t));
+        }
+    }
+    let text = format!(
+        "# Updated by `mergebench tasks mine --update`.\n{}",
+        toml::to_string(&doc).map_err(|e| Error::infra_from("writing suite.toml", e))?
+    );
+    write_whole(&file, text.as_bytes())
+}
+
+/// Writes a file whole (a temporary file renamed into place), readable by everyone.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(parent)
+        .map_err(|e| Error::infra_from(format!("writing {}", path.display()), e))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .map_err(|e| Error::infra_from(format!("writing {}", path.display()), e))?;
+    use std::os::unix::fs::PermissionsExt;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| Error::infra_from(format!("writing {}", path.display()), e))?;
+    tmp.persist(path)
+        .map(|_| ())
+        .map_err(|e| Error::infra_from(format!("writing {}", path.display()), e.error))
 }
