@@ -68,10 +68,120 @@ pub fn classify(base: &[Observed], gold: &[Observed]) -> Lists {
     l
 }
 
+/// The names of the tests a hidden-test patch adds or changes, read from its added lines:
+/// `def test_x`, `fn name` (Rust), `func TestX`, `it("...")` / `test("...")`.
+pub fn changed_test_names(tests_patch: &[u8]) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in String::from_utf8_lossy(tests_patch).lines() {
+        let Some(added) = line.strip_prefix('+').filter(|_| !line.starts_with("+++")) else {
+            continue;
+        };
+        let t = added.trim_start();
+        let ident = |rest: &str| -> Option<String> {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            (!name.is_empty()).then_some(name)
+        };
+        for intro in ["def ", "async def ", "fn ", "async fn ", "pub fn ", "func "] {
+            if let Some(rest) = t.strip_prefix(intro) {
+                names.extend(ident(rest));
+            }
+        }
+        for intro in ["it(", "test(", "it.only(", "test.only("] {
+            if let Some(rest) = t.strip_prefix(intro) {
+                let rest = rest.trim_start();
+                if let Some(q) = rest
+                    .chars()
+                    .next()
+                    .filter(|c| matches!(c, '"' | '\'' | '`'))
+                {
+                    if let Some(end) = rest[1..].find(q) {
+                        names.insert(rest[1..1 + end].to_string());
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// The test's own name in an id: the last `::` or `.` part, without pytest parameters or
+/// go subtests (`tests/a.py::TestX::test_y[1]` → `test_y`, `pkg::TestX/sub` → `TestX`).
+fn own_name(id: &str) -> &str {
+    let id = id.split('[').next().unwrap_or(id);
+    let last = id.rsplit("::").next().unwrap_or(id);
+    let last = last.split('/').next().unwrap_or(last);
+    if last.contains(' ') {
+        // JS runners: `suite > name` or a free-text title.
+        return last.rsplit(" > ").next().unwrap_or(last);
+    }
+    last.rsplit('.').next().unwrap_or(last)
+}
+
+/// When the parent commit reported no test at all (it does not compile or collect with the
+/// hidden tests), every test passing with the fix would read as fail_to_pass. Then only the
+/// tests the hidden patch adds or changes are; the other tests passing with the fix are
+/// pass_to_pass.
+pub fn limit_when_parent_reported_nothing(
+    lists: Lists,
+    base: &[Observed],
+    changed: &BTreeSet<String>,
+) -> Lists {
+    if base.iter().any(|r| !r.is_empty()) || changed.is_empty() {
+        return lists;
+    }
+    let (f2p, p2p): (Vec<String>, Vec<String>) = lists
+        .fail_to_pass
+        .into_iter()
+        .partition(|id| changed.contains(own_name(id)));
+    let mut pass_to_pass = lists.pass_to_pass;
+    pass_to_pass.extend(p2p);
+    pass_to_pass.sort();
+    Lists {
+        fail_to_pass: f2p,
+        pass_to_pass,
+        ..lists
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testparse::{Summary, TestCase, TestStatus};
+
+    #[test]
+    fn a_parent_that_does_not_compile_limits_fail_to_pass_to_the_changed_tests() {
+        let patch = b"+++ b/tests/api.rs\n+#[test]\n+fn parses_new_syntax() {\n+    assert!(true);\n+}\n+def test_reserve(x):\n+  it('keeps totals', () => {})\n";
+        let changed = changed_test_names(patch);
+        assert_eq!(
+            changed.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["keeps totals", "parses_new_syntax", "test_reserve"]
+        );
+        let gold = [run(&[
+            ("tests/api.rs::parses_new_syntax", true),
+            ("tests/api.rs::old_one", true),
+            ("tests/t.py::test_reserve[1]", true),
+        ])];
+        let lists = classify(&[run(&[])], &gold);
+        assert_eq!(lists.fail_to_pass.len(), 3);
+        let l = limit_when_parent_reported_nothing(lists.clone(), &[run(&[])], &changed);
+        assert_eq!(
+            l.fail_to_pass,
+            [
+                "tests/api.rs::parses_new_syntax",
+                "tests/t.py::test_reserve[1]"
+            ]
+        );
+        assert_eq!(l.pass_to_pass, ["tests/api.rs::old_one"]);
+        // A parent that reported tests keeps the lists as they are.
+        let base = [run(&[("tests/api.rs::old_one", false)])];
+        assert_eq!(
+            limit_when_parent_reported_nothing(lists.clone(), &base, &changed),
+            lists
+        );
+    }
 
     fn run(results: &[(&str, bool)]) -> Observed {
         results.iter().map(|(id, p)| (id.to_string(), *p)).collect()

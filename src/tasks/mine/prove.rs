@@ -180,7 +180,11 @@ impl Ctx<'_> {
             }
         }
         notes.dedup();
-        let lists = classify::classify(&runs[0], &runs[1]);
+        let lists = classify::limit_when_parent_reported_nothing(
+            classify::classify(&runs[0], &runs[1]),
+            &runs[0],
+            &classify::changed_test_names(&c.tests),
+        );
         let runs_note = |n: u32| {
             if n == 1 {
                 "1 run".to_string()
