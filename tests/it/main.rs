@@ -6,6 +6,7 @@ mod browser;
 mod cargo;
 mod cli;
 mod drift;
+mod ecosystems;
 mod fixture;
 mod forgery;
 mod gate;

@@ -1,0 +1,399 @@
+//! Real Docker, real registries (through the machine's CA bundle), default options: histories
+//! that look like real ones in four ecosystems, each with dependencies, mined with nothing
+//! beyond `--max`, validated, and run with the oracle (resolves every task) and noop (none).
+//!
+//! - a Python package with a `src/` layout and a PyPI test dependency;
+//! - a Rust crate with a crates.io dependency, unit tests beside the code and a tests/ file;
+//! - a Go module with `_test.go` files beside the code;
+//! - a TypeScript library tested with vitest (npm, with a lockfile).
+
+use crate::fixture::{bin, git, write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CA: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// A repository built commit by commit: each step writes files, then commits.
+struct History {
+    dir: PathBuf,
+    day: u32,
+}
+
+impl History {
+    fn new(dir: &Path) -> History {
+        std::fs::create_dir_all(dir).unwrap();
+        git(dir, &["init", "-q", "-b", "main"]);
+        History {
+            dir: dir.to_path_buf(),
+            day: 1,
+        }
+    }
+
+    fn commit(&mut self, message: &str, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            write(&self.dir, path, text);
+        }
+        git(&self.dir, &["add", "-A"]);
+        let date = format!("2026-03-{:02}T10:00:00Z", self.day);
+        self.day += 1;
+        let out = Command::new("git")
+            .current_dir(&self.dir)
+            .args(["commit", "-qm", message])
+            .env("GIT_AUTHOR_NAME", "dev")
+            .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+            .env("GIT_COMMITTER_NAME", "dev")
+            .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Runs mergebench in `dir`; returns (exit code, stdout, stderr).
+fn mergebench(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = bin()
+        .args(args)
+        .current_dir(dir)
+        .env("MERGEBENCH_CA_BUNDLE", CA)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Mines `repo` with default options (only `--max`), then validates the suite and runs the
+/// oracle and noop on it. Returns how many tasks were written.
+fn mine_validate_run(work: &Path, repo: &Path, max: usize) -> usize {
+    let suite = work.join("suite");
+    let db = work.join("m.db");
+    let (code, out, err) = mergebench(
+        work,
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "tasks",
+            "mine",
+            "--json",
+            "--repo",
+            repo.to_str().unwrap(),
+            "--out",
+            suite.to_str().unwrap(),
+            "--max",
+            &max.to_string(),
+        ],
+    );
+    assert_eq!(code, 0, "tasks mine failed:\n{err}\n{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let written = report["written"].as_array().unwrap().len();
+    // Every dropped candidate carries its cause.
+    for c in report["commits"].as_array().unwrap() {
+        if c["reason"].is_string() && c["reached"] != "scanned" {
+            assert!(c["cause"].is_string(), "a drop without a cause: {c}");
+        }
+    }
+    assert!(
+        written >= 2,
+        "{written} tasks written from {}:\n{err}",
+        repo.display()
+    );
+    let toml = std::fs::read_to_string(suite.join("suite.toml")).unwrap();
+    assert!(
+        toml.contains("ca_bundle"),
+        "the CA bundle is recorded: {toml}"
+    );
+
+    let (code, out, err) = mergebench(
+        work,
+        &[
+            "tasks",
+            "validate",
+            "--json",
+            "--suite",
+            suite.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "tasks validate rejects mined tasks:\n{out}\n{err}");
+
+    let agents = work.join("agents");
+    write(
+        &agents,
+        "oracle.sh",
+        "set -e\ncd \"$MERGEBENCH_WORKSPACE\"\ngit apply \"$MERGEBENCH_GOLD_PATCH\"\n",
+    );
+    write(
+        &agents,
+        "oracle.toml",
+        "name = \"oracle\"\nfiles = [\"oracle.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/oracle.sh\"]\ngold_patch = true\ntimeout = \"2m\"\n",
+    );
+    write(&agents, "noop.sh", "true\n");
+    write(
+        &agents,
+        "noop.toml",
+        "name = \"noop\"\nfiles = [\"noop.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/noop.sh\"]\ntimeout = \"1m\"\n",
+    );
+    let (code, out, err) = mergebench(
+        work,
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "run",
+            "--json",
+            "--suite",
+            suite.to_str().unwrap(),
+            "--agents-dir",
+            agents.to_str().unwrap(),
+            "--agent",
+            "oracle",
+            "noop",
+        ],
+    );
+    assert_eq!(code, 0, "run failed:\n{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for a in r["attempts"].as_array().unwrap() {
+        match a["agent"].as_str().unwrap() {
+            "oracle" => {
+                assert_eq!(a["outcome"], "resolved", "{a}");
+                assert_eq!(a["flags"]["tests_forged"], false, "{a}");
+            }
+            _ => assert_ne!(a["outcome"], "resolved", "{a}"),
+        }
+    }
+    written
+}
+
+#[test]
+fn a_python_package_with_a_src_layout_and_a_pypi_test_dependency() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let mut h = History::new(&repo);
+    h.commit(
+        "Start the cart package",
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"cart\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\n\n[project.optional-dependencies]\ntest = [\"pytest\", \"six==1.16.0\"]\n\n[tool.setuptools.packages.find]\nwhere = [\"src\"]\n",
+            ),
+            ("src/cart/__init__.py", ""),
+            (
+                "src/cart/money.py",
+                "import six\n\n\ndef cents(amount):\n    return int(amount * 100)\n\n\ndef label(amount):\n    return six.text_type(amount) + ' EUR'\n",
+            ),
+            (
+                "tests/test_money.py",
+                "import six\nfrom cart.money import cents, label\n\n\ndef test_cents():\n    assert cents(2) == 200\n\n\ndef test_label():\n    assert isinstance(label(1), six.text_type)\n",
+            ),
+        ],
+    );
+    h.commit(
+        "Round cents half up instead of truncating",
+        &[
+            (
+                "src/cart/money.py",
+                "import six\nfrom decimal import Decimal, ROUND_HALF_UP\n\n\ndef cents(amount):\n    return int((Decimal(str(amount)) * 100).quantize(Decimal('1'), rounding=ROUND_HALF_UP))\n\n\ndef label(amount):\n    return six.text_type(amount) + ' EUR'\n",
+            ),
+            (
+                "tests/test_money.py",
+                "import six\nfrom cart.money import cents, label\n\n\ndef test_cents():\n    assert cents(2) == 200\n\n\ndef test_label():\n    assert isinstance(label(1), six.text_type)\n\n\ndef test_cents_round_half_up():\n    assert cents(0.125) == 13\n    assert cents(19.99) == 1999\n",
+            ),
+        ],
+    );
+    h.commit(
+        "Labels show two decimals, as invoices do",
+        &[
+            (
+                "src/cart/money.py",
+                "import six\nfrom decimal import Decimal, ROUND_HALF_UP\n\n\ndef cents(amount):\n    return int((Decimal(str(amount)) * 100).quantize(Decimal('1'), rounding=ROUND_HALF_UP))\n\n\ndef label(amount):\n    return six.text_type('%.2f' % amount) + ' EUR'\n",
+            ),
+            (
+                "tests/test_money.py",
+                "import six\nfrom cart.money import cents, label\n\n\ndef test_cents():\n    assert cents(2) == 200\n\n\ndef test_label():\n    assert isinstance(label(1), six.text_type)\n\n\ndef test_cents_round_half_up():\n    assert cents(0.125) == 13\n    assert cents(19.99) == 1999\n\n\ndef test_label_two_decimals():\n    assert label(3) == '3.00 EUR'\n",
+            ),
+        ],
+    );
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    mine_validate_run(&work, &repo, 5);
+}
+
+#[test]
+fn a_rust_crate_with_a_crates_io_dependency_and_unit_tests_beside_the_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let mut h = History::new(&repo);
+    let manifest = "[package]\nname = \"ledger\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nitoa = \"1\"\n";
+    let lib0 = "/// Formats an amount of cents as `12.34`.\npub fn format(cents: u64) -> String {\n    let mut b = itoa::Buffer::new();\n    b.format(cents).to_string()\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn formats_zero() {\n        assert_eq!(format(0).is_empty(), false);\n    }\n}\n";
+    h.commit(
+        "Start the ledger crate",
+        &[
+            ("Cargo.toml", manifest),
+            ("src/lib.rs", lib0),
+            (".gitignore", "/target\n"),
+        ],
+    );
+    // A lockfile, as real crates have: generated from the registry once.
+    let lock = Command::new("cargo")
+        .current_dir(&repo)
+        .args(["generate-lockfile"])
+        .output()
+        .unwrap();
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+    h.commit("Add the lockfile", &[]);
+    let lib1 = "/// Formats an amount of cents as `12.34`.\npub fn format(cents: u64) -> String {\n    let mut b = itoa::Buffer::new();\n    let whole = b.format(cents / 100).to_string();\n    format!(\"{whole}.{:02}\", cents % 100)\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn formats_zero() {\n        assert_eq!(format(0).is_empty(), false);\n    }\n\n    #[test]\n    fn formats_cents_with_two_decimals() {\n        assert_eq!(format(1234), \"12.34\");\n        assert_eq!(format(5), \"0.05\");\n    }\n}\n";
+    h.commit(
+        "Show cents with two decimals instead of a bare number",
+        &[("src/lib.rs", lib1)],
+    );
+    h.commit(
+        "Negative balances are written with a minus sign",
+        &[
+            (
+                "src/balance.rs",
+                "/// A signed balance in cents, formatted like `-1.50`.\npub fn signed(cents: i64) -> String {\n    let sign = if cents < 0 { \"-\" } else { \"\" };\n    format!(\"{sign}{}\", crate::format(cents.unsigned_abs()))\n}\n",
+            ),
+            (
+                "src/lib.rs",
+                &format!("pub mod balance;\n\n{lib1}"),
+            ),
+            (
+                "tests/balance.rs",
+                "#[test]\nfn negative_balances_have_a_minus_sign() {\n    assert_eq!(ledger::balance::signed(-150), \"-1.50\");\n    assert_eq!(ledger::balance::signed(7), \"0.07\");\n}\n",
+            ),
+        ],
+    );
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    mine_validate_run(&work, &repo, 5);
+}
+
+#[test]
+fn a_go_module_with_tests_beside_the_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let mut h = History::new(&repo);
+    h.commit(
+        "Start the stock module",
+        &[
+            ("go.mod", "module example.com/stock\n\ngo 1.19\n"),
+            (
+                "stock/stock.go",
+                "package stock\n\n// Stock counts items per SKU.\ntype Stock struct{ items map[string]int }\n\nfunc New() *Stock { return &Stock{items: map[string]int{}} }\n\n// Add puts n items of sku in stock.\nfunc (s *Stock) Add(sku string, n int) { s.items[sku] += n }\n\n// Count is how many items of sku are in stock.\nfunc (s *Stock) Count(sku string) int { return s.items[sku] }\n\n// Reserve takes n items of sku out of stock.\nfunc (s *Stock) Reserve(sku string, n int) bool {\n\ts.items[sku] -= n\n\treturn true\n}\n",
+            ),
+            (
+                "stock/stock_test.go",
+                "package stock\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\ts := New()\n\ts.Add(\"a\", 2)\n\tif s.Count(\"a\") != 2 {\n\t\tt.Fatal(s.Count(\"a\"))\n\t}\n}\n",
+            ),
+        ],
+    );
+    h.commit(
+        "Reserving more than is in stock must fail and change nothing",
+        &[
+            (
+                "stock/stock.go",
+                "package stock\n\n// Stock counts items per SKU.\ntype Stock struct{ items map[string]int }\n\nfunc New() *Stock { return &Stock{items: map[string]int{}} }\n\n// Add puts n items of sku in stock.\nfunc (s *Stock) Add(sku string, n int) { s.items[sku] += n }\n\n// Count is how many items of sku are in stock.\nfunc (s *Stock) Count(sku string) int { return s.items[sku] }\n\n// Reserve takes n items of sku out of stock.\nfunc (s *Stock) Reserve(sku string, n int) bool {\n\tif s.items[sku] < n {\n\t\treturn false\n\t}\n\ts.items[sku] -= n\n\treturn true\n}\n",
+            ),
+            (
+                "stock/stock_test.go",
+                "package stock\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\ts := New()\n\ts.Add(\"a\", 2)\n\tif s.Count(\"a\") != 2 {\n\t\tt.Fatal(s.Count(\"a\"))\n\t}\n}\n\nfunc TestReserveTooMuch(t *testing.T) {\n\ts := New()\n\ts.Add(\"a\", 1)\n\tif s.Reserve(\"a\", 2) {\n\t\tt.Fatal(\"reserved more than in stock\")\n\t}\n\tif s.Count(\"a\") != 1 {\n\t\tt.Fatal(s.Count(\"a\"))\n\t}\n}\n",
+            ),
+        ],
+    );
+    h.commit(
+        "Adding a negative amount is ignored",
+        &[
+            (
+                "stock/stock.go",
+                "package stock\n\n// Stock counts items per SKU.\ntype Stock struct{ items map[string]int }\n\nfunc New() *Stock { return &Stock{items: map[string]int{}} }\n\n// Add puts n items of sku in stock.\nfunc (s *Stock) Add(sku string, n int) {\n\tif n <= 0 {\n\t\treturn\n\t}\n\ts.items[sku] += n\n}\n\n// Count is how many items of sku are in stock.\nfunc (s *Stock) Count(sku string) int { return s.items[sku] }\n\n// Reserve takes n items of sku out of stock.\nfunc (s *Stock) Reserve(sku string, n int) bool {\n\tif s.items[sku] < n {\n\t\treturn false\n\t}\n\ts.items[sku] -= n\n\treturn true\n}\n",
+            ),
+            (
+                "stock/add_test.go",
+                "package stock\n\nimport \"testing\"\n\nfunc TestAddNegative(t *testing.T) {\n\ts := New()\n\ts.Add(\"a\", -3)\n\tif s.Count(\"a\") != 0 {\n\t\tt.Fatal(s.Count(\"a\"))\n\t}\n}\n",
+            ),
+        ],
+    );
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    mine_validate_run(&work, &repo, 5);
+}
+
+#[test]
+fn a_typescript_library_tested_with_vitest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let mut h = History::new(&repo);
+    let package = "{\n  \"name\": \"slug\",\n  \"version\": \"0.1.0\",\n  \"type\": \"module\",\n  \"engines\": { \"node\": \">=18\" },\n  \"scripts\": { \"test\": \"vitest run\" },\n  \"devDependencies\": { \"vitest\": \"1.6.0\" }\n}\n";
+    h.commit(
+        "Start the slug library",
+        &[
+            ("package.json", package),
+            (".gitignore", "node_modules/\n"),
+            (
+                "src/slug.ts",
+                "export function slug(text: string): string {\n  return text.toLowerCase().replace(/ /g, '-');\n}\n",
+            ),
+            (
+                "src/slug.test.ts",
+                "import { expect, test } from 'vitest';\nimport { slug } from './slug';\n\ntest('lower-cases', () => {\n  expect(slug('Hello')).toBe('hello');\n});\n",
+            ),
+        ],
+    );
+    let lock = Command::new("npm")
+        .current_dir(&repo)
+        .args([
+            "install",
+            "--package-lock-only",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+    h.commit("Add the lockfile", &[]);
+    h.commit(
+        "Collapse runs of spaces into one dash",
+        &[
+            (
+                "src/slug.ts",
+                "export function slug(text: string): string {\n  return text.toLowerCase().trim().replace(/\\s+/g, '-');\n}\n",
+            ),
+            (
+                "src/slug.test.ts",
+                "import { expect, test } from 'vitest';\nimport { slug } from './slug';\n\ntest('lower-cases', () => {\n  expect(slug('Hello')).toBe('hello');\n});\n\ntest('collapses spaces', () => {\n  expect(slug('  Hello   World ')).toBe('hello-world');\n});\n",
+            ),
+        ],
+    );
+    h.commit(
+        "Drop characters that are not letters, digits or dashes",
+        &[
+            (
+                "src/slug.ts",
+                "export function slug(text: string): string {\n  return text\n    .toLowerCase()\n    .trim()\n    .replace(/\\s+/g, '-')\n    .replace(/[^a-z0-9-]/g, '');\n}\n",
+            ),
+            (
+                "src/clean.test.ts",
+                "import { expect, test } from 'vitest';\nimport { slug } from './slug';\n\ntest('drops punctuation', () => {\n  expect(slug('Hello, World!')).toBe('hello-world');\n});\n",
+            ),
+        ],
+    );
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    mine_validate_run(&work, &repo, 5);
+}
