@@ -90,6 +90,88 @@ pub fn touched_paths(patch: &[u8]) -> BTreeSet<String> {
     out
 }
 
+/// One file's part of a git diff: from its `diff --git` line to the next one. Whatever
+/// comes before the first such line is a part of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section<'a> {
+    pub bytes: &'a [u8],
+    /// The path of the text file this part changes in place: same path before and after,
+    /// at least one hunk, and no creation, deletion, rename, copy, mode change or binary
+    /// content. None for anything else.
+    pub in_place: Option<String>,
+}
+
+/// Header lines that make a file's change more than an edit of its lines.
+const NOT_IN_PLACE: [&[u8]; 12] = [
+    b"new file mode",
+    b"deleted file mode",
+    b"old mode",
+    b"new mode",
+    b"rename from",
+    b"rename to",
+    b"copy from",
+    b"copy to",
+    b"similarity index",
+    b"dissimilarity index",
+    b"GIT binary patch",
+    b"Binary files",
+];
+
+/// A git diff cut into its files' parts, in order; their bytes put together are the diff.
+pub fn sections(patch: &[u8]) -> Vec<Section<'_>> {
+    let mut starts: Vec<usize> = Vec::new();
+    let mut at = 0;
+    for line in patch.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"diff --git ") {
+            starts.push(at);
+        }
+        at += line.len();
+    }
+    let mut out = Vec::new();
+    let preamble = starts.first().copied().unwrap_or(patch.len());
+    if preamble > 0 {
+        out.push(Section {
+            bytes: &patch[..preamble],
+            in_place: None,
+        });
+    }
+    for (k, &start) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(patch.len());
+        let bytes = &patch[start..end];
+        out.push(Section {
+            bytes,
+            in_place: in_place(bytes),
+        });
+    }
+    out
+}
+
+fn in_place(section: &[u8]) -> Option<String> {
+    let mut lines = section.split(|&b| b == b'\n');
+    let first = String::from_utf8_lossy(lines.next()?);
+    let (a, b) = split_diff_git(first.trim_end_matches('\r').strip_prefix("diff --git ")?)?;
+    if a != b {
+        return None;
+    }
+    for line in lines {
+        if line.starts_with(b"@@ ") {
+            return Some(a);
+        }
+        if NOT_IN_PLACE.iter().any(|h| line.starts_with(h)) {
+            return None;
+        }
+    }
+    None
+}
+
+/// The paths a git diff changes in place (see [`Section::in_place`]).
+pub fn in_place_paths(patch: &[u8]) -> BTreeSet<String> {
+    sections(patch)
+        .into_iter()
+        .filter_map(|s| s.in_place)
+        .collect()
+}
+
 /// Splits `a/x b/y` (possibly quoted) into (x, y).
 fn split_diff_git(rest: &str) -> Option<(String, String)> {
     if rest.starts_with('"') {
@@ -191,6 +273,43 @@ mod tests {
         check("diff --git a/img.png b/img.png\nnew file mode 100644\nindex 0000000..1111111\nGIT binary patch\nliteral 3\nKcmZ>\n\nliteral 0\n", &["img.png"]);
         check("diff --git \"a/caf\\303\\251 x.txt\" \"b/caf\\303\\251 x.txt\"\n--- \"a/caf\\303\\251 x.txt\"\n+++ \"b/caf\\303\\251 x.txt\"\n", &["café x.txt"]);
         check("diff --git a/link b/link\nnew file mode 120000\n--- /dev/null\n+++ b/link\n@@ -0,0 +1 @@\n+/etc/passwd\n\\ No newline at end of file\n", &["link"]);
+    }
+
+    #[test]
+    fn sections_say_which_files_change_in_place() {
+        let modify = "diff --git a/src/lib.rs b/src/lib.rs\nindex 1111111..2222222 100644\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1 +1 @@\n-a\n+b\n";
+        let cases: &[(&str, &str, &[Option<&str>])] = &[
+            ("one change in place", modify, &[Some("src/lib.rs")]),
+            (
+                "a preamble, then a new file and a change in place",
+                &format!("From x\n\ndiff --git a/n.rs b/n.rs\nnew file mode 100644\n--- /dev/null\n+++ b/n.rs\n@@ -0,0 +1 @@\n+x\n{modify}"),
+                &[None, None, Some("src/lib.rs")],
+            ),
+            (
+                "deleted, renamed, mode changed, binary",
+                "diff --git a/d b/d\ndeleted file mode 100644\n--- a/d\n+++ /dev/null\n@@ -1 +0,0 @@\n-x\ndiff --git a/r b/s\nsimilarity index 90%\nrename from r\nrename to s\n@@ -1 +1 @@\n-a\n+b\ndiff --git a/m b/m\nold mode 100644\nnew mode 100755\n@@ -1 +1 @@\n-a\n+b\ndiff --git a/p b/p\nindex 1..2 100644\nGIT binary patch\nliteral 1\n",
+                &[None, None, None, None],
+            ),
+            (
+                "a hunk line that looks like a header is content",
+                "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-new file mode\n+diff --git\n",
+                &[Some("x")],
+            ),
+            ("nothing", "", &[]),
+        ];
+        for (what, patch, want) in cases {
+            let got = sections(patch.as_bytes());
+            let paths: Vec<Option<&str>> = got.iter().map(|s| s.in_place.as_deref()).collect();
+            assert_eq!(paths, *want, "{what}");
+            let whole: Vec<u8> = got.iter().flat_map(|s| s.bytes.iter().copied()).collect();
+            assert_eq!(whole, patch.as_bytes(), "{what}");
+        }
+        assert_eq!(
+            in_place_paths(modify.as_bytes())
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec!["src/lib.rs"]
+        );
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub fn run_git(mut cmd: Command, what: &str) -> Result<Vec<u8>, Error> {
     Ok(out.stdout)
 }
 
-fn run_git_stdin(
+pub(crate) fn run_git_stdin(
     mut cmd: Command,
     input: &[u8],
     what: &str,
@@ -750,7 +750,9 @@ pub enum Graded {
 }
 
 /// The tree tests run on: base + patch (plain, then three-way, then fuzzy), hidden-test paths
-/// restored to base, hidden tests applied.
+/// restored to base, hidden tests applied. A file the hidden tests change in place that the
+/// patch changed too (tests beside code) is not restored: the hidden tests' part of it goes
+/// on top of the patch's version, and when it cannot, the patch failed.
 pub fn graded_tree(base: &BaseRepo, patch: &Patch, tests_patch: &[u8]) -> Result<Graded, Error> {
     build_tree(base, patch, Some(tests_patch))
 }
@@ -807,9 +809,13 @@ fn build_tree(base: &BaseRepo, patch: &Patch, tests_patch: Option<&[u8]>) -> Res
     let Some(tests_patch) = tests_patch else {
         return Ok(Graded::Ready { dir, tree, method });
     };
-    // Restore hidden-test paths to the base, whatever the patch did to them.
     let test_paths = crate::repo::patch::touched_paths(tests_patch);
-    for p in &test_paths {
+    // A file the hidden tests change in place and the patch changed too holds both code and
+    // tests (Rust keeps unit tests beside the code): restoring it to the base would throw the
+    // patch's code away, so the hidden tests go on top of the patch's version instead.
+    let shared = shared_files(&tree, &patch.bytes, tests_patch);
+    // Restore every other hidden-test path to the base, whatever the patch did to it.
+    for p in test_paths.iter().filter(|p| !shared.contains(*p)) {
         let full = tree.join(p);
         if let Ok(meta) = std::fs::symlink_metadata(&full) {
             if meta.is_dir() {
@@ -823,22 +829,219 @@ fn build_tree(base: &BaseRepo, patch: &Patch, tests_patch: Option<&[u8]>) -> Res
         c.stderr(Stdio::null());
         let _ = c.status();
     }
+    let (onto, rest) = if shared.is_empty() {
+        (Vec::new(), tests_patch.to_vec())
+    } else {
+        let mut parts = (Vec::new(), Vec::new());
+        for s in crate::repo::patch::sections(tests_patch) {
+            let into = match &s.in_place {
+                Some(p) if shared.contains(p) => &mut parts.0,
+                _ => &mut parts.1,
+            };
+            into.extend_from_slice(s.bytes);
+        }
+        parts
+    };
     // A task may keep all its tests in the base (the patch then only has to make them pass).
-    if !tests_patch.iter().all(u8::is_ascii_whitespace) {
+    if !rest.iter().all(u8::is_ascii_whitespace) {
         let mut c = git(&tree);
         c.args(["apply", "--whitespace=nowarn", "-"]);
-        let out = run_git_stdin(c, tests_patch, "apply tests")?;
+        let out = run_git_stdin(c, &rest, "apply tests")?;
         if !out.status.success() {
             return Ok(Graded::TestsDoNotApply(
                 String::from_utf8_lossy(&out.stderr).trim().to_string(),
             ));
         }
     }
+    if !onto.is_empty() {
+        if let Err(e) = apply_onto(&tree, &onto, &shared)? {
+            let files: Vec<&str> = shared.iter().map(String::as_str).collect();
+            return Ok(Graded::PatchFailed(format!(
+                "the hidden tests do not apply on top of the patch's changes to {}: {e}",
+                files.join(", ")
+            )));
+        }
+    }
     Ok(Graded::Ready { dir, tree, method })
+}
+
+/// Files the hidden tests change in place that the patch also changed and that are plain
+/// files in the patched tree (never a link, nor below one).
+fn shared_files(tree: &Path, patch: &[u8], tests_patch: &[u8]) -> BTreeSet<String> {
+    if patch.iter().all(u8::is_ascii_whitespace) {
+        return BTreeSet::new();
+    }
+    let changed = crate::repo::patch::touched_paths(patch);
+    crate::repo::patch::in_place_paths(tests_patch)
+        .into_iter()
+        .filter(|p| changed.contains(p) && plain_file_in(tree, p))
+        .collect()
+}
+
+/// Whether `rel` names a regular file inside `root` through real folders only.
+fn plain_file_in(root: &Path, rel: &str) -> bool {
+    use std::path::Component;
+    let parts: Vec<Component<'_>> = Path::new(rel).components().collect();
+    if parts.is_empty() || parts.iter().any(|c| !matches!(c, Component::Normal(_))) {
+        return false;
+    }
+    let mut at = root.to_path_buf();
+    for (k, part) in parts.iter().enumerate() {
+        at.push(part);
+        let Ok(meta) = std::fs::symlink_metadata(&at) else {
+            return false;
+        };
+        let last = k + 1 == parts.len();
+        if (last && !meta.is_file()) || (!last && !meta.is_dir()) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Applies the hidden tests' changes to `files` on top of the patch's version of them:
+/// plainly (hunks found by their context, wherever the patch moved them), then as a
+/// three-way merge with the base blobs the test patch names, then with less context.
+/// Ok(Err(git's words)) when none works; the files are then as the patch left them.
+fn apply_onto(
+    tree: &Path,
+    tests: &[u8],
+    files: &BTreeSet<String>,
+) -> Result<Result<(), String>, Error> {
+    let mut saved = Vec::new();
+    for f in files {
+        let full = tree.join(f);
+        let bytes =
+            std::fs::read(&full).map_err(|e| Error::infra_from(format!("reading {f}"), e))?;
+        let perms = std::fs::metadata(&full)
+            .map_err(|e| Error::infra_from(format!("reading {f}"), e))?
+            .permissions();
+        saved.push((full, bytes, perms));
+    }
+    let pathspec = |args: &[&str]| {
+        let mut c = git(tree);
+        c.arg("--literal-pathspecs")
+            .args(args)
+            .arg("--")
+            .args(files);
+        c
+    };
+    let attempts: [&[&str]; 3] = [
+        &["apply", "--whitespace=nowarn", "-"],
+        // A three-way apply works on the index: it must hold the patch's version first.
+        &["apply", "--whitespace=nowarn", "--3way", "-"],
+        &["apply", "--whitespace=nowarn", "--recount", "-C1", "-"],
+    ];
+    let mut last_err = String::new();
+    for args in attempts {
+        if args.contains(&"--3way") {
+            run_git(pathspec(&["add"]), "add")?;
+        }
+        let mut c = git(tree);
+        c.args(args);
+        let out = run_git_stdin(c, tests, "apply tests")?;
+        if out.status.success() {
+            return Ok(Ok(()));
+        }
+        last_err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        // A failed three-way apply leaves conflict markers and unmerged entries behind:
+        // put the patch's version back before the next try.
+        for (full, bytes, perms) in &saved {
+            let _ = std::fs::remove_file(full);
+            std::fs::write(full, bytes)
+                .and_then(|()| std::fs::set_permissions(full, perms.clone()))
+                .map_err(|e| Error::infra_from(format!("restoring {}", full.display()), e))?;
+        }
+        run_git(pathspec(&["reset", "--quiet"]), "reset")?;
+    }
+    Ok(Err(last_err))
+}
+
+/// Real repositories in temporary folders, for tests that run git.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    fn write_files(dir: &Path, files: &[(&str, &str)]) {
+        for (path, content) in files {
+            let full = dir.join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, content).unwrap();
+        }
+    }
+
+    fn git_ok(dir: &Path, args: &[&str]) -> Vec<u8> {
+        let mut c = git(dir);
+        c.args(args);
+        run_git(c, args[0]).unwrap()
+    }
+
+    /// A one-commit repository holding `files`.
+    pub(crate) fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        write_files(dir.path(), files);
+        git_ok(dir.path(), &["init", "--quiet", "--initial-branch=main"]);
+        commit(dir.path(), files, "base");
+        dir
+    }
+
+    /// Writes `files` into the repository at `dir` and commits them; the new commit's id.
+    pub(crate) fn commit(dir: &Path, files: &[(&str, &str)], message: &str) -> String {
+        write_files(dir, files);
+        git_ok(dir, &["add", "--all", "."]);
+        git_ok(dir, &["commit", "--quiet", "--allow-empty", "-m", message]);
+        String::from_utf8(git_ok(dir, &["rev-parse", "HEAD"]))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// The base an attempt starts from, holding `files`, as `prepare_base` makes it.
+    pub(crate) fn base(files: &[(&str, &str)]) -> BaseRepo {
+        let dir = repo(files);
+        let commit = String::from_utf8(git_ok(dir.path(), &["rev-parse", "HEAD"]))
+            .unwrap()
+            .trim()
+            .to_string();
+        let archive = tar_dir(dir.path(), "workspace", AGENT_UID).unwrap();
+        BaseRepo {
+            dir,
+            archive,
+            commit,
+        }
+    }
+
+    /// The patch from `before` to `after` (files absent from `after` deleted) as patches are
+    /// stored: binary, full index.
+    pub(crate) fn patch(before: &[(&str, &str)], after: &[(&str, &str)]) -> Vec<u8> {
+        let dir = repo(before);
+        for (path, _) in before {
+            std::fs::remove_file(dir.path().join(path)).unwrap();
+        }
+        write_files(dir.path(), after);
+        git_ok(dir.path(), &["add", "--all", "."]);
+        git_ok(dir.path(), &DIFF_ARGS)
+    }
+
+    /// The tree's files (`.git` left out), path and content.
+    pub(crate) fn files(tree: &Path) -> Vec<(String, String)> {
+        let mut names = Vec::new();
+        crate::config::collect_files(tree, tree, &mut names).unwrap();
+        names.sort();
+        names
+            .into_iter()
+            .filter(|n| !n.starts_with(".git/"))
+            .map(|n| {
+                let content = std::fs::read_to_string(tree.join(&n)).unwrap();
+                (n, content)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::testing::{base, files, patch};
     use super::*;
 
     #[test]
@@ -854,6 +1057,114 @@ mod tests {
         }
         for p in ["src/deploy.py", "env", "a/.env.example"] {
             assert!(!s.is_match(p), "{p}");
+        }
+    }
+
+    const PARENT: &str = "pub fn add(a: u8, b: u8) -> u8 {\n    a - b\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn adds() {\n        assert_eq!(add(1, 1), 2);\n    }\n}\n";
+
+    /// The tree graded from a base of `base_files`, the patch under grading turning them into
+    /// `patched`, and hidden tests turning them into `tested`; or why there is none.
+    fn graded(
+        base_files: &[(&str, &str)],
+        patched: &[(&str, &str)],
+        tested: &[(&str, &str)],
+    ) -> Result<Vec<(String, String)>, String> {
+        let b = base(base_files);
+        let p = if patched == base_files {
+            Vec::new()
+        } else {
+            patch(base_files, patched)
+        };
+        let t = patch(base_files, tested);
+        match graded_tree(&b, &Patch::new(p), &t).unwrap() {
+            Graded::Ready { tree, .. } => Ok(files(&tree)),
+            Graded::PatchFailed(e) => Err(format!("patch failed: {e}")),
+            Graded::TestsDoNotApply(e) => Err(format!("tests do not apply: {e}")),
+        }
+    }
+
+    fn owned(files: &[(&str, &str)]) -> Vec<(String, String)> {
+        files
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn hidden_tests_beside_code_go_on_top_of_the_patch() {
+        let fixed = PARENT.replace("a - b", "a + b");
+        let more_tests = PARENT.replace(
+            "(1, 1), 2);",
+            "(1, 1), 2);\n        assert_eq!(add(2, 3), 5);",
+        );
+        let both = fixed.replace(
+            "(1, 1), 2);",
+            "(1, 1), 2);\n        assert_eq!(add(2, 3), 5);",
+        );
+        // The test change one unchanged line below the code change: the hidden tests' context
+        // holds the patch's change, so only a three-way apply puts them in.
+        let near = "fn a() -> u8 {\n    1\n}\n#[test]\nfn t() { assert_eq!(a(), 1); }\n";
+        let near_fixed = near.replace("    1\n", "    2\n");
+        let near_tests = near.replace("a(), 1", "a(), 2");
+        let near_both = near_fixed.replace("a(), 1", "a(), 2");
+        let conflicting = PARENT.replace("(1, 1), 2", "(1, 1), 99");
+        let lib = "src/lib.rs";
+        // (what, the base, the patched file, the file with the hidden tests, the graded file
+        // or the start of why there is none)
+        type Case<'a> = (&'a str, &'a str, &'a str, &'a str, Result<&'a str, &'a str>);
+        let cases: &[Case] = &[
+            ("the fix, then the tests", PARENT, &fixed, &more_tests, Ok(&both)),
+            ("no change: the tests alone", PARENT, PARENT, &more_tests, Ok(&more_tests)),
+            ("a change next to the tests", near, &near_fixed, &near_tests, Ok(&near_both)),
+            (
+                "the patch rewrote the lines the tests change",
+                PARENT,
+                &conflicting,
+                &more_tests,
+                Err("patch failed: the hidden tests do not apply on top of the patch's changes to src/lib.rs"),
+            ),
+        ];
+        for (what, parent, patched, tested, want) in cases {
+            let got = graded(&[(lib, parent)], &[(lib, patched)], &[(lib, tested)]);
+            match want {
+                Ok(content) => assert_eq!(got, Ok(owned(&[(lib, content)])), "{what}"),
+                Err(prefix) => {
+                    let e = got.expect_err(what);
+                    assert!(e.starts_with(prefix), "{what}: {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hidden_test_files_are_restored_before_the_tests_apply() {
+        let base_files = [
+            ("app.py", "x = 1\n"),
+            ("tests/test_app.py", "def test(): pass\n"),
+        ];
+        let hidden = [
+            ("app.py", "x = 1\n"),
+            ("tests/test_app.py", "def test(): assert True\n"),
+            ("tests/test_new.py", "def test_new(): pass\n"),
+        ];
+        // Read-only test files never reach here edited: an agent's edits to them are
+        // reverted before grading, and a mined fix leaves them out.
+        let cases: &[(&str, Vec<(&str, &str)>)] = &[
+            (
+                "the patch added a file the hidden tests add",
+                vec![
+                    ("app.py", "x = 2\n"),
+                    ("tests/test_app.py", "def test(): pass\n"),
+                    ("tests/test_new.py", "agent's\n"),
+                ],
+            ),
+            ("the patch deleted a test file", vec![("app.py", "x = 2\n")]),
+        ];
+        for (what, patched) in cases {
+            let got = graded(&base_files, patched, &hidden).unwrap();
+            let mut want = owned(&hidden);
+            want[0].1 = "x = 2\n".into();
+            assert_eq!(got, want, "{what}");
         }
     }
 }

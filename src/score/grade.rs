@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Bumped whenever grading could give a different answer for the same patch and task.
-pub const GRADER_VERSION: &str = "tests-2";
+pub const GRADER_VERSION: &str = "tests-3";
 /// How much test output a grade keeps (head and tail).
 const KEEP_OUTPUT: usize = 32 << 10;
 /// How much of each stream's end a grade keeps.

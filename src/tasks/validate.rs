@@ -61,6 +61,20 @@ pub async fn validate_suite(
     Ok(out)
 }
 
+/// Whether the gold patch keeps out of the hidden tests' files. It may share a file the
+/// hidden tests change in place when agents may edit that file too (tests beside code, as
+/// in a Rust file): grading applies the hidden tests' part on top of the file. A read-only
+/// file agents cannot edit, or a file the hidden tests add, delete or rename, it may not.
+fn gold_and_tests_apart(gold: &[u8], tests_patch: &[u8], read_only: &[String]) -> bool {
+    use crate::repo::patch::{in_place_paths, touched_paths};
+    let tests = touched_paths(tests_patch);
+    let in_place = in_place_paths(tests_patch);
+    let read_only = crate::repo::workspace::globset(read_only);
+    touched_paths(gold)
+        .intersection(&tests)
+        .all(|p| in_place.contains(p) && !read_only.is_match(p))
+}
+
 pub async fn validate_task(
     docker: &Docker,
     images: &ImageCache,
@@ -87,9 +101,7 @@ pub async fn validate_task(
             .map_err(|e| Error::infra_from("", e))??,
     );
     let gold = Patch::new(gold.clone());
-    if !crate::repo::patch::touched_paths(&gold.bytes)
-        .is_disjoint(&crate::repo::patch::touched_paths(&task.tests.patch))
-    {
+    if !gold_and_tests_apart(&gold.bytes, &task.tests.patch, &task.scope.read_only) {
         problems.push("the gold patch edits paths the hidden test patch also edits".into());
     }
     // Every observed status per (phase, test) across repeats.
@@ -150,4 +162,38 @@ pub async fn validate_task(
         problems,
         flaky,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn modify(path: &str) -> String {
+        format!("diff --git a/{path} b/{path}\nindex 1111111..2222222 100644\n--- a/{path}\n+++ b/{path}\n@@ -1 +1 @@\n-a\n+b\n")
+    }
+
+    #[test]
+    fn gold_may_share_only_files_the_tests_change_in_place_and_agents_may_edit() {
+        let add = "diff --git a/src/t.rs b/src/t.rs\nnew file mode 100644\n--- /dev/null\n+++ b/src/t.rs\n@@ -0,0 +1 @@\n+x\n";
+        let cases: &[(&str, String, String, bool)] = &[
+            ("apart", modify("src/a.rs"), modify("tests/t.rs"), true),
+            (
+                "a Rust file with tests beside code",
+                modify("src/lib.rs"),
+                modify("src/lib.rs"),
+                true,
+            ),
+            (
+                "a read-only test file",
+                modify("tests/t.rs"),
+                modify("tests/t.rs"),
+                false,
+            ),
+            ("a file the tests add", add.into(), add.into(), false),
+        ];
+        for (what, gold, tests, want) in cases {
+            let got = gold_and_tests_apart(gold.as_bytes(), tests.as_bytes(), &["tests/**".into()]);
+            assert_eq!(got, *want, "{what}");
+        }
+    }
 }

@@ -1,12 +1,15 @@
 //! Candidates: a commit that changes code and tests, split by the suite's test globs into a
-//! gold patch and hidden tests, and described by a leak-checked problem statement. Host git
-//! only; a commit that is no candidate comes back as its fate, with the reason.
+//! gold patch and hidden tests (Rust files outside those globs change by change, see
+//! `split`), and described by a leak-checked problem statement. Host git only; a commit
+//! that is no candidate comes back as its fate, with the reason.
 
 use super::cause::Cause;
 use super::funnel::{Fate, Stage};
-use super::history::Commit;
+use super::history::{Commit, Mirror};
+use super::split::{self, Split};
 use super::{leak, statement, write, Ctx, LeakPolicy};
 use crate::error::Error;
+use crate::repo::patch::sections;
 use std::collections::BTreeSet;
 
 /// A commit that changes code and tests, split and described, ready to be checked.
@@ -98,16 +101,28 @@ impl Ctx<'_> {
                 ));
             }
         }
-        let (tests, code): (Vec<String>, Vec<String>) =
+        let (mut tests, code): (Vec<String>, Vec<String>) =
             changed.into_iter().partition(|f| self.tests.is_match(f));
-        let reason = match (code.is_empty(), tests.is_empty()) {
-            (true, true) => Some("changes no file"),
-            (false, true) => Some("changes no test file (none matches [scope] read_only)"),
-            (true, false) => Some("changes only test files"),
-            (false, false) => None,
+        let beside = split_beside(&self.mirror, parent, &c.sha, &code).map_err(git_failed)?;
+        tests.extend(beside.tests.iter().cloned());
+        let has_code = !beside.code.is_empty() || !beside.split.is_empty();
+        let has_tests = !tests.is_empty() || !beside.split.is_empty();
+        let reason = match (has_code, has_tests) {
+            (false, false) => Some("changes no file"),
+            (true, false) if !beside.notes.is_empty() => Some(
+                "changes no test file (none matches [scope] read_only), and its Rust test code \
+                 cannot be told apart from the code around it (see the notes)",
+            ),
+            (true, false) if beside.read_rust => Some(
+                "changes no test file (none matches [scope] read_only) and no Rust test code \
+                 (#[cfg(test)], #[test])",
+            ),
+            (true, false) => Some("changes no test file (none matches [scope] read_only)"),
+            (false, true) => Some("changes only test files"),
+            (true, true) => None,
         };
         if let Some(r) = reason {
-            return Err(skip(Stage::Scanned, r.into(), vec![]));
+            return Err(skip(Stage::Scanned, r.into(), beside.notes));
         }
         let denied: Vec<&String> = code.iter().filter(|f| self.deny.is_match(f)).collect();
         if !denied.is_empty() {
@@ -124,21 +139,29 @@ impl Ctx<'_> {
                 vec![],
             ));
         }
-        let gold = self
+        let mut gold = self
             .mirror
-            .diff(parent, &c.sha, &code)
+            .diff(parent, &c.sha, &beside.code)
             .map_err(git_failed)?;
-        let tests_patch = self
+        gold.extend_from_slice(&beside.gold);
+        let mut tests_patch = self
             .mirror
             .diff(parent, &c.sha, &tests)
             .map_err(git_failed)?;
+        tests_patch.extend_from_slice(&beside.tests_patch);
         let branch = if c.is_merge() {
             self.mirror.branch_messages(c).map_err(git_failed)?
         } else {
             Vec::new()
         };
         let st = statement::from_message(&c.message, &branch, |n| self.issue_text(n));
-        let mut notes = Vec::new();
+        let mut notes = beside.notes;
+        if !beside.split.is_empty() {
+            notes.push(format!(
+                "test code beside the fix went to the hidden tests, the rest to the fix: {}",
+                beside.split.join(", ")
+            ));
+        }
         for n in &st.missing_issues {
             notes.push(match &self.opts.issues {
                 Some(d) => format!("links issue #{n}, which {} has no text for", d.display()),
@@ -233,5 +256,228 @@ impl Ctx<'_> {
         ["md", "txt"]
             .iter()
             .find_map(|ext| std::fs::read_to_string(dir.join(format!("{n}.{ext}"))).ok())
+    }
+}
+
+/// A commit's code files (those outside the test globs) with its Rust files split change by
+/// change: test code to the hidden tests, the rest to the fix.
+#[derive(Debug, Default)]
+pub(super) struct Beside {
+    /// Files whose every change belongs to the fix (all of them but Rust files).
+    pub(super) code: Vec<String>,
+    /// Rust files whose every change is test code: they join the test files.
+    pub(super) tests: Vec<String>,
+    /// Rust files with both, and their two parts as patches against the parent.
+    pub(super) split: Vec<String>,
+    pub(super) gold: Vec<u8>,
+    pub(super) tests_patch: Vec<u8>,
+    /// Whether any Rust file was read, so the reason for no candidate can say so.
+    pub(super) read_rust: bool,
+    /// Files that could not be split, and why.
+    pub(super) notes: Vec<String>,
+}
+
+/// Splits the Rust files among `code` (what the commit changed outside the test globs).
+///
+/// By file extension rather than by the suite's test format: the split reads Rust syntax,
+/// and a Rust file's `#[cfg(test)]` code is test code whatever runs the tests (cargo test,
+/// nextest through JUnit, a script). Other ecosystems keep their tests beside code in files
+/// of their own (`_test.go`, `test_*.py`, `*.test.ts`), which the test globs match by path.
+pub(super) fn split_beside(
+    mirror: &Mirror,
+    parent: &str,
+    commit: &str,
+    code: &[String],
+) -> Result<Beside, Error> {
+    let mut out = Beside::default();
+    let (rust, other): (Vec<String>, Vec<String>) =
+        code.iter().cloned().partition(|f| f.ends_with(".rs"));
+    out.code = other;
+    if rust.is_empty() {
+        return Ok(out);
+    }
+    out.read_rust = true;
+    // One diff for all of them: files renamed, added or deleted come out as parts that are
+    // no change in place, and stay whole with the fix.
+    let diff = mirror.diff(parent, commit, &rust)?;
+    let mut in_place: Vec<(String, &[u8])> = sections(&diff)
+        .into_iter()
+        .filter_map(|s| Some((s.in_place?, s.bytes)))
+        .collect();
+    for f in rust {
+        let Some(k) = in_place.iter().position(|(p, _)| *p == f) else {
+            out.code.push(f);
+            continue;
+        };
+        let (_, part) = in_place.swap_remove(k);
+        let old = mirror.blob(parent, &f)?;
+        let new = mirror.blob(commit, &f)?;
+        match split::split_rust(part, old.as_deref(), new.as_deref()) {
+            Split::Code => out.code.push(f),
+            Split::Tests => out.tests.push(f),
+            Split::Kept(why) => {
+                out.notes.push(format!("{f}: {why}"));
+                out.code.push(f);
+            }
+            Split::Both { code, tests } => {
+                let old = old.unwrap_or_default();
+                let mut parts = Vec::new();
+                for content in [code, tests] {
+                    let id = mirror.blob_id(&content)?;
+                    match split::file_patch(part, &old, &content, &id) {
+                        Some(p) => parts.push(p),
+                        None => break,
+                    }
+                }
+                if let [gold, tests] = parts.as_slice() {
+                    out.gold.extend_from_slice(gold);
+                    out.tests_patch.extend_from_slice(tests);
+                    out.split.push(f);
+                } else {
+                    out.code.push(f);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::patch::Patch;
+    use crate::repo::workspace::testing::{base, commit, files, repo};
+    use crate::repo::workspace::{graded_tree, Graded};
+
+    const PARENT: &str = "pub fn add(a: u8, b: u8) -> u8 {\n    a - b\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn adds() {\n        assert_eq!(add(1, 1), 2);\n    }\n}\n";
+    const LIB: &str = "src/lib.rs";
+
+    fn fix_code(s: &str) -> String {
+        s.replace("a - b", "a + b")
+    }
+
+    fn add_test(s: &str) -> String {
+        s.replace(
+            "(1, 1), 2);",
+            "(1, 1), 2);\n        assert_eq!(add(2, 3), 5);",
+        )
+    }
+
+    /// A repository whose last commit turns [`PARENT`] into `fixed`: the parent, the commit
+    /// and the mirror mining reads them from.
+    fn history(fixed: &str) -> (tempfile::TempDir, String, String, Mirror) {
+        let dir = repo(&[]);
+        let parent = commit(dir.path(), &[(LIB, PARENT), ("go.rs.txt", "a\n")], "parent");
+        let fix = commit(dir.path(), &[(LIB, fixed), ("go.rs.txt", "b\n")], "fix");
+        let mirror = Mirror::clone_from(&dir.path().to_string_lossy()).unwrap();
+        (dir, parent, fix, mirror)
+    }
+
+    #[test]
+    fn rust_files_are_split_by_their_test_code() {
+        let replaced = PARENT.replace(
+            "pub fn add(a: u8, b: u8) -> u8 {\n    a - b\n}\n",
+            "#[test]\nfn gone() {}\n",
+        );
+        struct Case<'a> {
+            what: &'a str,
+            /// The fix's src/lib.rs.
+            fixed: String,
+            /// What becomes of the files: wholly code, wholly tests, split.
+            code: &'a [&'a str],
+            tests: &'a [&'a str],
+            split: &'a [&'a str],
+            notes: usize,
+        }
+        let cases = [
+            Case {
+                what: "the function and its test",
+                fixed: add_test(&fix_code(PARENT)),
+                code: &["go.rs.txt"],
+                tests: &[],
+                split: &[LIB],
+                notes: 0,
+            },
+            Case {
+                what: "the function only",
+                fixed: fix_code(PARENT),
+                code: &["go.rs.txt", LIB],
+                tests: &[],
+                split: &[],
+                notes: 0,
+            },
+            Case {
+                what: "the test only",
+                fixed: add_test(PARENT),
+                code: &["go.rs.txt"],
+                tests: &[LIB],
+                split: &[],
+                notes: 0,
+            },
+            Case {
+                what: "code replaced by a test at the same lines",
+                fixed: replaced,
+                code: &["go.rs.txt", LIB],
+                tests: &[],
+                split: &[],
+                notes: 1,
+            },
+        ];
+        for case in cases {
+            let what = case.what;
+            let (_dir, parent, fix, mirror) = history(&case.fixed);
+            let changed = vec!["go.rs.txt".to_string(), LIB.to_string()];
+            let b = split_beside(&mirror, &parent, &fix, &changed).unwrap();
+            assert_eq!(b.code, case.code, "{what}");
+            assert_eq!(b.tests, case.tests, "{what}");
+            assert_eq!(b.split, case.split, "{what}");
+            assert_eq!(b.notes.len(), case.notes, "{what}: {:?}", b.notes);
+            assert!(b.read_rust, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_split_file_grades_to_the_fix_commit() {
+        let fixed = add_test(&fix_code(PARENT));
+        let (_dir, parent, fix, mirror) = history(&fixed);
+        let b = split_beside(&mirror, &parent, &fix, &[LIB.to_string()]).unwrap();
+        let (gold, tests) = (
+            String::from_utf8(b.gold.clone()).unwrap(),
+            String::from_utf8(b.tests_patch.clone()).unwrap(),
+        );
+        assert!(
+            gold.contains("+    a + b\n") && !gold.contains("add(2, 3)"),
+            "{gold}"
+        );
+        assert!(
+            tests.contains("+        assert_eq!(add(2, 3), 5);\n"),
+            "{tests}"
+        );
+        assert!(!tests.contains("a + b"), "{tests}");
+        // Each part names the parent's blob and the blob of its own result.
+        let parent_blob = mirror.blob_id(PARENT.as_bytes()).unwrap();
+        for (part, result) in [(&gold, fix_code(PARENT)), (&tests, add_test(PARENT))] {
+            let index = format!(
+                "index {parent_blob}..{} 100644\n",
+                mirror.blob_id(result.as_bytes()).unwrap()
+            );
+            assert!(part.contains(&index), "{part}");
+        }
+
+        // Graded as grading does it: at the parent the hidden tests alone, and with the
+        // gold patch (an agent that wrote the fix) the fix commit's file.
+        let base = base(&[(LIB, PARENT)]);
+        let cases = [
+            ("at the parent", Vec::new(), add_test(PARENT)),
+            ("with the fix", b.gold.clone(), fixed.clone()),
+        ];
+        for (what, patch, want) in cases {
+            match graded_tree(&base, &Patch::new(patch), &b.tests_patch).unwrap() {
+                Graded::Ready { tree, .. } => {
+                    assert_eq!(files(&tree), vec![(LIB.to_string(), want)], "{what}")
+                }
+                Graded::PatchFailed(e) | Graded::TestsDoNotApply(e) => panic!("{what}: {e}"),
+            }
+        }
     }
 }

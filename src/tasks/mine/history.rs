@@ -1,9 +1,10 @@
 //! The repository's history as mining reads it, through host git with no user or system
 //! configuration (`workspace::git`): a private mirror of `--repo`, the commits to walk, what
-//! each changed, its split into gold and test patches, and the suite's copy as a bundle.
+//! each changed, its split into gold and test patches (and the file contents a split within
+//! a file reads), and the suite's copy as a bundle.
 
 use crate::error::Error;
-use crate::repo::workspace::{git, run_git};
+use crate::repo::workspace::{git, run_git, run_git_stdin};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -126,6 +127,30 @@ impl Mirror {
         ]);
         c.args(paths);
         run_git(c, "diff")
+    }
+
+    /// The content of `path` at `rev`; None when `rev` has no such file.
+    pub fn blob(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, Error> {
+        match self.git(&["cat-file", "blob", &format!("{rev}:{path}")], "cat-file") {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e @ Error::Environment { .. }) => Err(e),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The id `content` has as a blob in this repository (in its object format), for the
+    /// `index` line of a patch whose result no commit holds.
+    pub fn blob_id(&self, content: &[u8]) -> Result<String, Error> {
+        let mut c = git(&self.path());
+        c.args(["hash-object", "--stdin"]);
+        let out = run_git_stdin(c, content, "hash-object")?;
+        if !out.status.success() {
+            return Err(Error::infra(format!(
+                "git hash-object failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     /// The messages of the commits a merge brought in, oldest first, merges skipped.

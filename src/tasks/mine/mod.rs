@@ -2,12 +2,13 @@
 //! have trained on.
 //!
 //! Each commit on the first-parent line (a merged pull request counts as one) that changes
-//! both code and tests is a candidate: its test-file changes become the hidden tests, the
-//! rest the gold patch, its message the problem statement (checked for leaks). Candidates
-//! are then proven in Docker: the whole test command runs at the parent commit and with the
-//! fix, both with the hidden tests, `--repeat` times; fail_to_pass and pass_to_pass come out
-//! of that, flaky tests are left out, and the task is written only when `tasks validate`
-//! accepts it. The fate of every commit lands in the store as the survival funnel.
+//! both code and tests is a candidate: its test-file changes (and the test code inside Rust
+//! files, `split`) become the hidden tests, the rest the gold patch, its message the problem
+//! statement (checked for leaks). Candidates are then proven in Docker: the whole test
+//! command runs at the parent commit and with the fix, both with the hidden tests,
+//! `--repeat` times; fail_to_pass and pass_to_pass come out of that, flaky tests are left
+//! out, and the task is written only when `tasks validate` accepts it. The fate of every
+//! commit lands in the store as the survival funnel.
 
 mod candidate;
 pub mod cause;
@@ -20,6 +21,7 @@ pub mod leak;
 mod prove;
 mod rewrite;
 mod setup;
+pub mod split;
 pub mod statement;
 pub mod write;
 
