@@ -866,7 +866,9 @@ fn build_tree(base: &BaseRepo, patch: &Patch, tests_patch: Option<&[u8]>) -> Res
 }
 
 /// Files the hidden tests change in place that the patch also changed and that are plain
-/// files in the patched tree (never a link, nor below one).
+/// files in the patched tree (never a link, nor below one): Rust sources only, whose unit
+/// tests live beside the code. Any other test file the patch touched is restored to the
+/// base before the hidden tests apply, so an edit to a test file can never survive grading.
 fn shared_files(tree: &Path, patch: &[u8], tests_patch: &[u8]) -> BTreeSet<String> {
     if patch.iter().all(u8::is_ascii_whitespace) {
         return BTreeSet::new();
@@ -874,7 +876,7 @@ fn shared_files(tree: &Path, patch: &[u8], tests_patch: &[u8]) -> BTreeSet<Strin
     let changed = crate::repo::patch::touched_paths(patch);
     crate::repo::patch::in_place_paths(tests_patch)
         .into_iter()
-        .filter(|p| changed.contains(p) && plain_file_in(tree, p))
+        .filter(|p| p.ends_with(".rs") && changed.contains(p) && plain_file_in(tree, p))
         .collect()
 }
 

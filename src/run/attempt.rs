@@ -209,7 +209,18 @@ async fn attempt_body(
     }
     flags.scope_violation = !extracted.reverted.is_empty();
     let test_paths = touched_paths(&task.tests.patch);
-    flags.tests_tampered = extracted.touched.iter().any(|p| test_paths.contains(p))
+    // A Rust file the hidden tests change in place beside its code (its test module) is the
+    // agent's to edit too, unless the suite made it read-only.
+    let beside_code: std::collections::BTreeSet<String> =
+        crate::repo::patch::in_place_paths(&task.tests.patch)
+            .into_iter()
+            .filter(|p| p.ends_with(".rs"))
+            .collect();
+    let read_only = crate::repo::workspace::globset(&task.scope.read_only);
+    flags.tests_tampered = extracted
+        .touched
+        .iter()
+        .any(|p| test_paths.contains(p) && (!beside_code.contains(p) || read_only.is_match(p)))
         || !extracted.harness_restored.is_empty();
     flags.harness_restored = extracted.harness_restored.clone();
     facts.raw_patch_empty = extracted.raw.is_empty();
