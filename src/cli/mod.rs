@@ -34,6 +34,12 @@ use std::sync::Arc;
 
 /// Parses the command line, runs the command, and answers its exit code.
 pub fn main() -> i32 {
+    // A reader that stops early (`results --json | head -1`) ends the process quietly, as
+    // it does for every other command-line tool, instead of a panic in `println!`.
+    // SAFETY: called before any thread starts; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -115,6 +121,12 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
 fn open_store(db: &Option<PathBuf>) -> Result<Arc<Store>, Error> {
     let path = db.clone().unwrap_or_else(store::default_path);
     Ok(Arc::new(Store::open(&path)?))
+}
+
+/// The store for a command that only reads: it must exist.
+fn read_store(db: &Option<PathBuf>) -> Result<Arc<Store>, Error> {
+    let path = db.clone().unwrap_or_else(store::default_path);
+    Ok(Arc::new(Store::open_existing(&path)?))
 }
 
 /// The evaluation `eval` names, or the latest.

@@ -1,7 +1,7 @@
 //! `report leaderboard`, `report compare` and `report drift`.
 
 use super::args::{DriftArgs, ReportCommand};
-use super::{exit, open_store, print};
+use super::{exit, print, read_store};
 use crate::error::Error;
 use std::path::{Path, PathBuf};
 
@@ -28,7 +28,7 @@ pub fn report(db: &Option<PathBuf>, command: ReportCommand) -> Result<i32, Error
                 return Err(Error::Usage("--alpha must be between 0 and 1".into()));
             }
             let format = report_format(format.as_deref(), out.as_deref(), Format::Markdown)?;
-            let store = open_store(db)?;
+            let store = read_store(db)?;
             let lb = crate::report::leaderboard_from_store(
                 &store,
                 eval.as_deref(),
@@ -52,7 +52,7 @@ pub fn report(db: &Option<PathBuf>, command: ReportCommand) -> Result<i32, Error
             out,
         } => {
             let format = report_format(format.as_deref(), out.as_deref(), Format::Text)?;
-            let store = open_store(db)?;
+            let store = read_store(db)?;
             let c = crate::report::compare_from_store(&store, eval.as_deref(), &a, &b)?;
             print::emit(&render::comparison(&c, format), out.as_deref())?;
             Ok(exit::OK)

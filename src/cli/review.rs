@@ -2,7 +2,7 @@
 //! `reviewers add|list`, and `drift` (how far the judge is from people).
 
 use super::args::{DriftArgs, LabelCommand, LabelsCommand, ReviewersCommand};
-use super::{exit, find_evaluation, open_store, print};
+use super::{exit, find_evaluation, open_store, print, read_store};
 use crate::error::Error;
 use crate::judge::find_judge;
 use std::path::PathBuf;
@@ -110,7 +110,7 @@ pub(super) fn drift_report(
             "--margin must be a non-negative number and --floor a number".into(),
         ));
     }
-    let store = open_store(db)?;
+    let store = read_store(db)?;
     Ok(crate::review::drift::compute(
         &store.drift_labels()?,
         &store.checkpoint_verdicts()?,
@@ -126,7 +126,10 @@ pub(super) fn drift_report(
 /// `labels sample|import|export`.
 pub fn labels(db: &Option<PathBuf>, command: LabelsCommand) -> Result<i32, Error> {
     use crate::review::labels::transfer::{export, import, Format};
-    let store = open_store(db)?;
+    let store = match &command {
+        LabelsCommand::Export { .. } => read_store(db)?,
+        _ => open_store(db)?,
+    };
     match command {
         LabelsCommand::Sample {
             eval,

@@ -1,7 +1,7 @@
 //! `demo`, `run` and `results`: an evaluation run (resuming), then its results printed.
 
 use super::args::{JudgeOpts, RunArgs};
-use super::{exit, find_evaluation, open_store, print};
+use super::{exit, find_evaluation, open_store, print, read_store};
 use crate::app::settings::{judge_setup, load_agents};
 use crate::config::suite::load_suite;
 use crate::error::Error;
@@ -66,7 +66,7 @@ pub async fn run(db: &Option<PathBuf>, a: RunArgs) -> Result<i32, Error> {
 
 /// `mergebench results`: every attempt of an evaluation and the rates per agent.
 pub fn results(db: &Option<PathBuf>, eval: Option<&str>, json: bool) -> Result<i32, Error> {
-    let store = open_store(db)?;
+    let store = read_store(db)?;
     print_results(&store, eval, json)?;
     Ok(exit::OK)
 }

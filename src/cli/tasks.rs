@@ -1,7 +1,7 @@
 //! `tasks list`, `tasks validate` and `tasks mine`.
 
 use super::args::{MineArgs, TasksCommand};
-use super::{exit, open_store, print};
+use super::{exit, open_store, print, read_store};
 use crate::app::settings::judge_setup;
 use crate::config::suite::load_suite;
 use crate::error::Error;
@@ -28,7 +28,7 @@ fn explain(
     run: Option<&str>,
     json: bool,
 ) -> Result<i32, Error> {
-    let store = open_store(db)?;
+    let store = read_store(db)?;
     let runs: Vec<String> = match run {
         Some(r) => vec![r.to_string()],
         None => store.mine_run_ids()?,

@@ -2,7 +2,12 @@
 
 use std::time::Duration;
 
-/// Parses a duration made of number+unit pairs: `s`, `m`, `h`, `ms`.
+/// The longest duration accepted: a year, far beyond any run, far within what a
+/// `Duration` and the timers that use it can hold.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Parses a duration made of number+unit pairs: `s`, `m`, `h`, `ms`. Zero, and anything
+/// over [`MAX_DURATION`], is refused.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if t.is_empty() {
@@ -35,8 +40,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 ))
             }
         };
-        total += Duration::from_secs_f64(secs);
+        // Checked before converting: a huge value would not fit a Duration, and several
+        // large terms would overflow their sum.
+        if !secs.is_finite() || secs > MAX_DURATION.as_secs_f64() {
+            return Err(format!("`{t}` is longer than a year; give a shorter time"));
+        }
+        total = total
+            .checked_add(Duration::from_secs_f64(secs))
+            .filter(|d| *d <= MAX_DURATION)
+            .ok_or_else(|| format!("`{t}` is longer than a year; give a shorter time"))?;
         rest = &rest[unit_len..];
+    }
+    if total.is_zero() {
+        return Err(format!(
+            "`{t}` is no time at all; give a positive duration like 90s"
+        ));
     }
     Ok(total)
 }
@@ -64,7 +82,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
             ))
         }
     };
-    Ok((value * mult as f64) as u64)
+    let bytes = value * mult as f64;
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(format!(
+            "`{t}` is larger than any size this machine can use"
+        ));
+    }
+    Ok(bytes as u64)
 }
 
 pub fn format_duration(d: Duration) -> String {
@@ -100,8 +124,17 @@ mod tests {
         check("1h30m", 5400.0);
         check("250ms", 0.25);
         check("1.5m", 90.0);
-        for bad in ["", "10", "m", "10x", "1h30"] {
+        for bad in ["", "10", "m", "10x", "1h30", "0s", "0m0s"] {
             assert!(parse_duration(bad).is_err(), "{bad} should be rejected");
+        }
+        // Bug pinned: these panicked ("cannot convert float seconds to Duration",
+        // "overflow when adding durations").
+        for huge in [
+            "99999999999999999999h",
+            "5000000000000000h5000000000000000h5000000000000000h5000000000000000h5000000000000000h",
+            "1e400s",
+        ] {
+            assert!(parse_duration(huge).is_err(), "{huge} should be rejected");
         }
     }
 
@@ -113,5 +146,6 @@ mod tests {
         assert_eq!(parse_size("100").unwrap(), 100);
         assert!(parse_size("4 parsecs").is_err());
         assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999999999999999GiB").is_err());
     }
 }

@@ -98,6 +98,8 @@ pub enum GateError {
         args: String,
         stderr: String,
     },
+    #[error("{repo}: no such repository folder, so its rules cannot be read\n  fix: pass --repo the checkout the diff belongs to (the gate never passes without its rules)")]
+    NoRepo { repo: String },
     #[error("cannot run git: {source}\n  fix: install git and make sure it is on PATH")]
     GitMissing {
         #[source]
@@ -122,6 +124,12 @@ pub enum Source<'a> {
 /// Scores a real change in `repo`. For a range, the rules come from the range's base, so a
 /// pull request cannot switch off its own checks; a diff file is scored by the checkout's.
 pub fn gate(repo: &Path, source: Source<'_>) -> Result<Report, GateError> {
+    // A CI gate must never pass because --repo was mistyped and no rules were found.
+    if !repo.is_dir() {
+        return Err(GateError::NoRepo {
+            repo: repo.display().to_string(),
+        });
+    }
     match source {
         Source::Diff(d) => {
             let bytes = read_diff(d)?;

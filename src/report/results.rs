@@ -272,7 +272,11 @@ pub fn format_table(rows: &[Vec<String>]) -> String {
         let line: Vec<String> = r
             .iter()
             .enumerate()
-            .map(|(c, s)| format!("{s:<w$}", w = widths[c]))
+            // Padded by hand: `format!`'s width stops at 65,535, and a cell may be longer.
+            .map(|(c, s)| {
+                let pad = widths[c].saturating_sub(s.chars().count());
+                format!("{s}{}", " ".repeat(pad))
+            })
             .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');

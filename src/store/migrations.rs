@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: the core loop.
     "CREATE TABLE evaluations (
         id TEXT PRIMARY KEY,

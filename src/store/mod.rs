@@ -33,6 +33,20 @@ pub fn now() -> String {
 }
 
 impl Store {
+    /// Opens a store that must already exist: for commands that only read, so that a
+    /// mistyped `--db` is an error instead of a new, empty database.
+    pub fn open_existing(path: &Path) -> Result<Store, Error> {
+        if !path.is_file() {
+            return Err(Error::input(
+                path,
+                None,
+                format!("no database at {}", path.display()),
+                "check --db (or MERGEBENCH_DB); `mergebench run` or `demo` creates one",
+            ));
+        }
+        Store::open(path)
+    }
+
     pub fn open(path: &Path) -> Result<Store, Error> {
         let wrap = |source| Error::Store {
             path: path.to_path_buf(),
@@ -47,6 +61,23 @@ impl Store {
             .map_err(wrap)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(wrap)?;
+        // A store written by a newer mergebench has tables this one does not know: reading
+        // it would misreport and writing it would corrupt it.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(wrap)?;
+        if version < 0 || version as usize > migrations::MIGRATIONS.len() {
+            return Err(Error::env(
+                format!(
+                    "database {} has schema version {version}, and this mergebench {} knows \
+                     versions up to {}",
+                    path.display(),
+                    crate::VERSION,
+                    migrations::MIGRATIONS.len()
+                ),
+                "use the mergebench that wrote it (or a newer one), or point --db at another file",
+            ));
+        }
         migrations::migrate(&mut conn).map_err(wrap)?;
         Ok(Store {
             conn: Mutex::new(conn),

@@ -95,9 +95,11 @@ fn unknown_agents_and_suites_are_usage_errors() {
     );
     assert_eq!(code, 2);
     assert!(err.contains("no such suite folder"), "{err}");
+    // Reading commands never create a database: a mistyped --db is named.
     let (code, _, err) = run(&["results"], f.dir.path());
     assert_eq!(code, 2);
-    assert!(err.contains("no evaluation"), "{err}");
+    assert!(err.contains("no database at"), "{err}");
+    assert!(!f.dir.path().join("mergebench.db").exists());
     let (code, _, _) = run(&["run", "--bogus"], f.dir.path());
     assert_eq!(code, 2);
 }

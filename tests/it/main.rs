@@ -10,6 +10,7 @@ mod ecosystems;
 mod fixture;
 mod forgery;
 mod gate;
+mod hardening;
 mod judge;
 mod label;
 mod mine;

@@ -42,7 +42,12 @@ fn hunk_start(header: &str) -> (u32, u32) {
     let mut old = 0;
     let mut new = 0;
     for part in header.split_whitespace().skip(1).take(2) {
-        let n = part[1..]
+        // By character, not byte: a stored patch may put anything after `@@` (bug pinned:
+        // `@@ éé +1 @@` sliced inside a character and panicked the handler).
+        let mut chars = part.chars();
+        chars.next();
+        let n = chars
+            .as_str()
             .split(',')
             .next()
             .and_then(|x| x.parse().ok())
@@ -306,5 +311,19 @@ mod tests {
         assert_eq!(pages.len(), 3);
         assert_eq!(pages[2][0].hunks[0].lines.len(), 50);
         assert!(pages[2][0].continued && pages[2][0].hunks[0].header.ends_with("(continued)"));
+    }
+
+    #[test]
+    fn hunk_headers_with_any_text_never_panic() {
+        for h in [
+            "@@ éé +1 @@",
+            "@@ - + @@",
+            "@@",
+            "@@ -1,2 +3,4 @@ fn x()",
+            "@@ ü",
+        ] {
+            let _ = super::hunk_start(h);
+        }
+        assert_eq!(super::hunk_start("@@ -1,2 +3,4 @@"), (1, 3));
     }
 }

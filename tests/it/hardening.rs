@@ -1,0 +1,179 @@
+//! Bad input and hostile use of the command line: each case names the bug it pins. None of
+//! them may panic (exit 101), pass silently, or write anything half-way.
+
+use crate::fixture::{bin, sqlite, Fixture};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn run(args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = bin().args(args).current_dir(cwd).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+// Bug pinned: `gate --diff d --repo cfgrep0` (a typo) printed PASS and exited 0 with the
+// repository's error rules silently skipped.
+#[test]
+fn a_mistyped_gate_repo_is_an_input_error_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let diff = dir.path().join("d.diff");
+    std::fs::write(
+        &diff,
+        "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(
+        &[
+            "gate",
+            "--diff",
+            diff.to_str().unwrap(),
+            "--repo",
+            dir.path().join("cfgrep0").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("no such repository folder"), "{err}");
+    assert!(!out.contains("PASS"), "{out}");
+}
+
+// Bug pinned: a timeout of "99999999999999999999h" panicked ("cannot convert float seconds
+// to Duration"), and "0s" was accepted.
+#[test]
+fn impossible_timeouts_are_refused_with_the_file_and_line() {
+    let f = Fixture::new();
+    let suite_toml = f.suite().join("suite.toml");
+    let text = std::fs::read_to_string(&suite_toml).unwrap();
+    for bad in ["99999999999999999999h", "0s"] {
+        std::fs::write(
+            &suite_toml,
+            text.replace("timeout = \"2m\"", &format!("timeout = \"{bad}\"")),
+        )
+        .unwrap();
+        let (code, _, err) = run(
+            &["tasks", "list", "--suite", f.suite().to_str().unwrap()],
+            f.dir.path(),
+        );
+        assert_ne!(code, 101, "{bad} panicked: {err}");
+        assert!(
+            err.contains("suite.toml") || err.contains("task.toml"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+// Bug pinned: a table cell over 65,535 characters panicked ("Formatting argument out of
+// range") through `reviewers add "$(python3 -c 'print("y"*65536)')"; reviewers list`.
+#[test]
+fn a_huge_table_cell_is_printed_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let name = "y".repeat(65_536);
+    let (code, _, err) = run(
+        &["--db", db.to_str().unwrap(), "reviewers", "add", &name],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(
+        &["--db", db.to_str().unwrap(), "reviewers", "list"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&name));
+}
+
+// Bug pinned: `results --json | head -1` panicked on the broken pipe.
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    // A store with many reviewers prints far more than a pipe holds.
+    for i in 0..40 {
+        let (code, _, err) = run(
+            &[
+                "--db",
+                db.to_str().unwrap(),
+                "reviewers",
+                "add",
+                &format!("reviewer-{i}-{}", "x".repeat(4000)),
+            ],
+            dir.path(),
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    let mut child = bin()
+        .args(["--db", db.to_str().unwrap(), "reviewers", "list", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 10];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_ne!(status.code(), Some(101), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+// Bug pinned: a database from a newer mergebench (user_version 99, or -1) was read and
+// written silently; a mistyped --db for a reading command created a new, empty database.
+#[test]
+fn a_newer_or_missing_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let (code, _, err) = run(
+        &["--db", db.to_str().unwrap(), "reviewers", "add", "ana"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    for version in ["99", "-1"] {
+        let ok = Command::new("python3")
+            .args([
+                "-c",
+                &format!(
+                    "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version={version}'); c.commit()"
+                ),
+                db.to_str().unwrap(),
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        for args in [&["reviewers", "list"][..], &["reviewers", "add", "bo"][..]] {
+            let mut full = vec!["--db", db.to_str().unwrap()];
+            full.extend_from_slice(args);
+            let (code, _, err) = run(&full, dir.path());
+            assert_eq!(code, 3, "{args:?} on version {version}: {err}");
+            assert!(err.contains(&format!("schema version {version}")), "{err}");
+        }
+        assert_eq!(
+            sqlite(&db, "SELECT count(*) FROM reviewers")[0][0],
+            "1",
+            "nothing was written to the newer store"
+        );
+    }
+    let missing = dir.path().join("typo.db");
+    for args in [
+        &["results"][..],
+        &["report", "leaderboard"][..],
+        &["labels", "export"][..],
+    ] {
+        let mut full = vec!["--db", missing.to_str().unwrap()];
+        full.extend_from_slice(args);
+        let (code, _, err) = run(&full, dir.path());
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("no database at"), "{args:?}: {err}");
+        assert!(!missing.exists(), "{args:?} created a database");
+    }
+}
