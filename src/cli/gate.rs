@@ -26,14 +26,7 @@ pub fn gate(
     let report = gate::gate(repo, source).map_err(exit::gate_error)?;
     let text = render::render(&report, format, crate::VERSION);
     if let Some(path) = out {
-        std::fs::write(path, &text).map_err(|e| {
-            Error::input(
-                path,
-                None,
-                format!("cannot write: {e}"),
-                "choose a writable path",
-            )
-        })?;
+        crate::report::write_report(path, &text)?;
     }
     print!("{text}");
     if !text.ends_with('\n') {

@@ -90,14 +90,7 @@ fn report_drift(
     let format: crate::review::drift::render::Format = format.parse().map_err(Error::Usage)?;
     let report = super::review::drift_report(db, &opts)?;
     let text = crate::review::drift::render::render(&report, format)?;
-    std::fs::write(&out, text).map_err(|e| {
-        Error::input(
-            &out,
-            None,
-            format!("cannot write: {e}"),
-            "choose a writable path",
-        )
-    })?;
+    crate::report::write_report(&out, &text)?;
     eprintln!("wrote {}", out.display());
     for a in &report.alarms {
         eprintln!("alarm: {a}");

@@ -33,6 +33,13 @@ pub async fn label(db: &Option<PathBuf>, command: LabelCommand) -> Result<i32, E
         "labeling at http://{addr}/ (rubric {}); Ctrl-C stops",
         rubric.version
     );
+    if !addr.ip().is_loopback() && !secure_cookies {
+        eprintln!(
+            "warning: listening on {addr}, beyond this machine, with cookies that are not \
+             marked Secure: reviewers' session cookies travel in clear over plain HTTP. Put \
+             the app behind HTTPS and pass --secure-cookies, or bind 127.0.0.1"
+        );
+    }
     let app = crate::review::web::App::new(
         store,
         crate::review::web::Options {
@@ -185,14 +192,7 @@ pub fn labels(db: &Option<PathBuf>, command: LabelsCommand) -> Result<i32, Error
             let (text, n) = export(&store, format)?;
             match out {
                 Some(path) => {
-                    std::fs::write(&path, text).map_err(|e| {
-                        Error::input(
-                            &path,
-                            None,
-                            format!("cannot write: {e}"),
-                            "choose a writable path",
-                        )
-                    })?;
+                    crate::report::write_report(&path, &text)?;
                     eprintln!(
                         "{n} dev labels written to {} (held-out labels are never exported)",
                         path.display()

@@ -97,12 +97,33 @@ pub fn cache_dir() -> PathBuf {
     if let Ok(d) = std::env::var("MERGEBENCH_CACHE") {
         return PathBuf::from(d);
     }
-    let base = std::env::var("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into())).join(".cache")
-        });
-    base.join("mergebench")
+    if let Some(base) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(base).join("mergebench");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(home).join(".cache").join("mergebench");
+    }
+    // No home: a folder of this user's own, never one shared with every user of /tmp
+    // (another user could plant a repository mirror there).
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let ours = |d: &Path| {
+        std::fs::symlink_metadata(d)
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0)
+    };
+    let dir = std::env::temp_dir().join(format!("mergebench-cache-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    if ours(&dir) {
+        return dir;
+    }
+    // Someone else made that name first: a fresh one for this process.
+    let fresh = std::env::temp_dir().join(format!(
+        "mergebench-cache-{uid}-{:08x}",
+        rand::random::<u32>()
+    ));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&fresh);
+    fresh
 }
 
 /// A bare mirror of the task's source with the base commit in it; cloned once per source.

@@ -67,7 +67,7 @@ pub fn write_report(path: &Path, text: &str) -> Result<(), Error> {
         Error::input(
             path,
             None,
-            format!("cannot write the report: {e}"),
+            format!("cannot write: {e}"),
             "choose a writable path for --out",
         )
     };
@@ -76,8 +76,29 @@ pub fn write_report(path: &Path, text: &str) -> Result<(), Error> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(fail)?;
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-    std::fs::write(tmp.path(), text).map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
+    // Written beside the target and renamed over it, so a failure midway never leaves a
+    // truncated file where a good one was; created with the umask's mode (as any tool's
+    // output), not a temporary file's private 0600.
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.{:08x}.tmp", rand::random::<u32>()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o666)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
     Ok(())
 }

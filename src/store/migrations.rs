@@ -252,6 +252,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 7: why each mined commit was dropped, and the evidence (build log, both streams' tails).
     "ALTER TABLE mine_commits ADD COLUMN cause TEXT;
     ALTER TABLE mine_commits ADD COLUMN evidence_json TEXT;",
+    // 8: labels stay append-only against any SQL: `INSERT OR REPLACE` on an existing id
+    // would delete the old row without firing the delete trigger.
+    "CREATE TRIGGER labels_are_not_replaced BEFORE INSERT ON labels
+        WHEN EXISTS (SELECT 1 FROM labels WHERE id = NEW.id)
+        BEGIN SELECT RAISE(ABORT, 'labels are immutable: record a new label instead'); END;",
 ];
 
 #[cfg(test)]

@@ -177,3 +177,95 @@ fn a_newer_or_missing_database_is_refused() {
         assert!(!missing.exists(), "{args:?} created a database");
     }
 }
+
+// Bug pinned: `labels export --out` and `gate --out` wrote in place, so a failure midway left
+// a truncated file where the good one was; reports were created 0600.
+#[test]
+fn outputs_are_written_whole_with_the_umask_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let diff = dir.path().join("d.diff");
+    std::fs::write(
+        &diff,
+        "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n",
+    )
+    .unwrap();
+    let out = dir.path().join("gate.json");
+    std::fs::write(&out, "the good report\n").unwrap();
+    // A folder where the output should go cannot be replaced: the old file stays whole.
+    let blocked = dir.path().join("blocked");
+    std::fs::create_dir_all(blocked.join("x")).unwrap();
+    let (code, _, err) = run(
+        &[
+            "gate",
+            "--diff",
+            diff.to_str().unwrap(),
+            "--repo",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--out",
+            blocked.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(blocked.join("x").is_dir());
+    let (code, _, err) = run(
+        &[
+            "gate",
+            "--diff",
+            diff.to_str().unwrap(),
+            "--repo",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(code == 0 || code == 1, "{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.trim_start().starts_with('{'), "{text}");
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_ne!(mode, 0o600, "created private");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+// Bug pinned: `INSERT OR REPLACE` overwrote label 2's comment although UPDATE and DELETE were
+// refused.
+#[test]
+fn labels_stay_append_only_against_insert_or_replace() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let (code, _, err) = run(
+        &["--db", db.to_str().unwrap(), "reviewers", "add", "ana"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    // Any SQL, not the store's: no item needs to exist for the row.
+    conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+    let insert = |verb: &str, comment: &str| {
+        conn.execute(
+            &format!(
+                "{verb} INTO labels (id, item_id, reviewer_id, verdict, reasons_json, comment, rubric_version, source, created_at)
+                 VALUES (2, 1, 1, 'merge', '[]', ?1, 'r1', 'web', '2026-01-01T00:00:00Z')"
+            ),
+            [comment],
+        )
+    };
+    insert("INSERT", "the first word").unwrap();
+    let err = insert("INSERT OR REPLACE", "rewritten").unwrap_err();
+    assert!(err.to_string().contains("labels are immutable"), "{err}");
+    let kept: String = conn
+        .query_row("SELECT comment FROM labels WHERE id = 2", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, "the first word");
+}
