@@ -27,6 +27,7 @@ pub const SENSITIVE_FILE: &str = "secrets.sensitive-file";
 pub const DEBUG_LEFTOVER: &str = "style.debug-leftover";
 pub const TODO: &str = "style.todo";
 pub const TRAILING_NEWLINE: &str = "style.trailing-newline";
+pub const HIDDEN_UNICODE: &str = "diff.hidden-unicode";
 pub const LINE_ENDINGS: &str = "style.line-endings";
 pub const INDENTATION: &str = "style.indentation";
 pub const LICENSE_HEADER: &str = "style.license-header";
@@ -70,6 +71,7 @@ const BUILTIN: &[(&str, &str, &str, &str, Severity, bool)] = &[
     (SENSITIVE_FILE, "SensitiveFile", "A file that normally holds credentials was added.", "Remove the file and add it to .gitignore.", Severity::Error, true),
     (DEBUG_LEFTOVER, "DebugLeftover", "Debugging code was added (print, dbg!, console.log, breakpoint, pdb).", "Remove it or use the project's logger.", Severity::Warn, false),
     (TODO, "TodoAdded", "A TODO or FIXME was added.", "Finish the work, or track it in the issue tracker.", Severity::Warn, false),
+    (HIDDEN_UNICODE, "HiddenUnicode", "An added line holds a bidirectional control or a zero-width character: it may read differently from how it runs (Trojan Source).", "Remove the invisible character; write it as an escape (\\u{202E}) where it is really meant.", Severity::Error, true),
     (TRAILING_NEWLINE, "MissingTrailingNewline", "A file now ends without a newline.", "End the file with a newline.", Severity::Warn, false),
     (LINE_ENDINGS, "LineEndings", "Added lines use line endings unlike the rest of the file.", "Use the file's own line endings.", Severity::Warn, false),
     (INDENTATION, "Indentation", "Added lines are indented unlike the rest of the file (tabs vs spaces).", "Indent like the surrounding code.", Severity::Warn, false),

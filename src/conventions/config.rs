@@ -215,6 +215,8 @@ pub struct ConventionsConfig {
     pub debug_leftovers: RuleToggle,
     pub todo: TodoRule,
     pub trailing_newline: RuleToggle,
+    /// Bidirectional controls and zero-width characters in added lines.
+    pub hidden_unicode: RuleToggle,
     pub line_endings: RuleToggle,
     pub indentation: RuleToggle,
     pub license_header: LicenseRule,
@@ -241,6 +243,7 @@ impl Default for ConventionsConfig {
             debug_leftovers: RuleToggle::default(),
             todo: TodoRule::default(),
             trailing_newline: RuleToggle::default(),
+            hidden_unicode: RuleToggle::default(),
             line_endings: RuleToggle::default(),
             indentation: RuleToggle::default(),
             license_header: LicenseRule::default(),

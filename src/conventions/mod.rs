@@ -40,6 +40,7 @@ pub mod report;
 pub mod rules;
 pub mod sarif;
 pub mod secrets;
+pub mod unicode;
 
 #[cfg(test)]
 mod tests;

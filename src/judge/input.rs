@@ -168,12 +168,19 @@ impl ReviewInput {
         if let Some(code) = row.flags.agent_exit_code.filter(|c| *c != 0) {
             flags.push(format!("agent_exit_code={code}"));
         }
+        let hidden = crate::conventions::unicode::count(&text);
+        if hidden > 0 {
+            // Shown to the model as visible marks (`⟪U+202E⟫`): a reviewer model must not
+            // read reordered text the way a person would be fooled into reading it.
+            flags.push(format!("hidden_unicode={hidden}"));
+        }
         let (patch_text, patch_truncated) = cut(&text, MAX_PATCH_CHARS, false);
+        let patch_text = crate::conventions::unicode::mark(&patch_text);
         let log = grade.as_ref().map(|g| g.output.as_str()).unwrap_or("");
         ReviewInput {
             task_id: task.id.clone(),
             title: task.title.clone(),
-            problem: task.problem.clone(),
+            problem: crate::conventions::unicode::mark(&task.problem),
             patch: patch_text,
             patch_truncated,
             stats: stats(patch),

@@ -269,3 +269,31 @@ fn labels_stay_append_only_against_insert_or_replace() {
         .unwrap();
     assert_eq!(kept, "the first word");
 }
+
+// Bug pinned: bidi controls and zero-width characters were invisible to reviewers and passed
+// the gate.
+#[test]
+fn the_gate_refuses_trojan_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let diff = dir.path().join("d.diff");
+    std::fs::write(
+        &diff,
+        "diff --git a/auth.py b/auth.py\n--- a/auth.py\n+++ b/auth.py\n@@ -1 +1 @@\n-access_level = \"user\"\n+access_level = \"user\u{202E} \u{2066}// Check if admin\u{2069} \u{2066}\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(
+        &[
+            "gate",
+            "--diff",
+            diff.to_str().unwrap(),
+            "--repo",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("diff.hidden-unicode"), "{out}");
+    assert!(out.contains("RIGHT-TO-LEFT OVERRIDE"), "{out}");
+}

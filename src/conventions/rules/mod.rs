@@ -11,6 +11,7 @@ mod custom;
 mod debug;
 mod dependencies;
 mod harness;
+mod hidden;
 mod indentation;
 mod license;
 mod line_endings;
@@ -108,6 +109,7 @@ pub struct RuleSet {
     debug: debug::DebugRule,
     todo: todo::TodoRule,
     trailing_newline: Toggle,
+    hidden_unicode: Toggle,
     line_endings: Toggle,
     indentation: Toggle,
     license: Option<license::LicenseRule>,
@@ -171,6 +173,11 @@ impl RuleSet {
                 "conventions.trailing_newline.exclude glob",
                 &cfg.trailing_newline,
                 catalog::TRAILING_NEWLINE,
+            )?,
+            hidden_unicode: Toggle::compile(
+                "conventions.hidden_unicode.exclude glob",
+                &cfg.hidden_unicode,
+                catalog::HIDDEN_UNICODE,
             )?,
             line_endings: Toggle::compile(
                 "conventions.line_endings.exclude glob",
@@ -292,6 +299,7 @@ pub(crate) fn run(
         Box::new(rs.debug.visitor()),
         Box::new(rs.todo.visitor()),
         Box::new(newline::NewlineRule::new(&rs.trailing_newline)),
+        Box::new(hidden::HiddenCharRule::new(&rs.hidden_unicode)),
         Box::new(line_endings::LineEndingRule::new(&rs.line_endings)),
         Box::new(indentation::IndentationRule::new(&rs.indentation)),
         Box::new(dependencies::DependencyLines::new(&rs.dependencies)),

@@ -35,6 +35,8 @@ pub struct File {
     pub hunks: Vec<Hunk>,
     pub added: usize,
     pub removed: usize,
+    /// Bidirectional controls and zero-width characters in the file's lines, shown marked.
+    pub hidden_chars: usize,
 }
 
 fn hunk_start(header: &str) -> (u32, u32) {
@@ -111,6 +113,7 @@ pub fn parse(patch: &str) -> Vec<File> {
                 hunks: Vec::new(),
                 added: 0,
                 removed: 0,
+                hidden_chars: 0,
             });
             if !line.starts_with("--- ") {
                 continue;
@@ -152,8 +155,11 @@ pub fn parse(patch: &str) -> Vec<File> {
             kind,
             old: matches!(kind, "del" | "ctx").then_some(old),
             new: matches!(kind, "add" | "ctx").then_some(new),
-            text: text.to_string(),
+            // Invisible and direction-changing characters are shown as marks naming their
+            // code point: a reviewer must see what is there, not what it renders as.
+            text: crate::conventions::unicode::mark(text),
         };
+        f.hidden_chars += crate::conventions::unicode::count(text);
         match kind {
             "add" => {
                 new += 1;
@@ -189,6 +195,8 @@ pub struct PageFile {
     pub added: usize,
     pub removed: usize,
     pub continued: bool,
+    /// Invisible or direction-changing characters in the whole file, shown marked.
+    pub hidden_chars: usize,
 }
 
 /// A hunk longer than a page, in page-sized pieces (a new 10,000-line file is one hunk).
@@ -225,6 +233,7 @@ pub fn paginate(files: Vec<File>, max_lines: usize) -> Vec<Vec<PageFile>> {
                 added: f.added,
                 removed: f.removed,
                 continued: false,
+                hidden_chars: f.hidden_chars,
             });
             used += 1;
             continue;
@@ -245,6 +254,7 @@ pub fn paginate(files: Vec<File>, max_lines: usize) -> Vec<Vec<PageFile>> {
                     added: f.added,
                     removed: f.removed,
                     continued: !first,
+                    hidden_chars: f.hidden_chars,
                 });
             }
             page.last_mut().expect("pushed").hunks.push(h);
@@ -325,5 +335,20 @@ mod tests {
             let _ = super::hunk_start(h);
         }
         assert_eq!(super::hunk_start("@@ -1,2 +3,4 @@"), (1, 3));
+    }
+
+    // Bug pinned: bidi controls rendered invisibly, `"user\u{202E} \u{2066}// Check if
+    // admin\u{2069} \u{2066}"` showing as `"user" // Check if admin`.
+    #[test]
+    fn trojan_source_is_shown_marked_and_counted() {
+        let patch = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+access_level = \"user\u{202E} \u{2066}// Check if admin\u{2069} \u{2066}\"\n";
+        let files = super::parse(patch);
+        assert_eq!(files[0].hidden_chars, 4);
+        let text = &files[0].hunks[0].lines[1].text;
+        assert!(
+            text.contains("⟪U+202E⟫") && text.contains("⟪U+2066⟫"),
+            "{text}"
+        );
+        assert_eq!(crate::conventions::unicode::count(text), 0);
     }
 }
