@@ -3,7 +3,7 @@
 //! stream glued cargo's `Running tests/x.rs (...)` to a result line, and the oracle's correct
 //! fix graded `unresolved`; ids were not qualified by test binary.
 
-use crate::fixture::{attempt, bin, git, write};
+use crate::fixture::{attempt, bin, git, oracle_and_noop, write};
 
 const LIB_BUGGY: &str = "/// The major version of `1.2.3`.\npub fn major(v: &str) -> u32 {\n    v.split('.').nth(1).and_then(|p| p.parse().ok()).unwrap_or(0)\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn unit_ok() {\n        eprintln!(\"unit test on stderr\");\n        assert_eq!(2 + 2, 4);\n    }\n}\n";
 const LIB_FIXED: &str = "/// The major version of `1.2.3`.\npub fn major(v: &str) -> u32 {\n    v.split('.').next().and_then(|p| p.parse().ok()).unwrap_or(0)\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn unit_ok() {\n        eprintln!(\"unit test on stderr\");\n        assert_eq!(2 + 2, 4);\n    }\n}\n";
@@ -95,16 +95,7 @@ fn a_cargo_suite_printing_to_both_streams_grades_the_gold_patch_resolved_every_t
 
     // Through an evaluation: the oracle resolves it, and nothing is flagged.
     let agents = dir.path().join("agents");
-    write(
-        &agents,
-        "oracle.sh",
-        "set -e\ncd \"$MERGEBENCH_WORKSPACE\"\ngit apply \"$MERGEBENCH_GOLD_PATCH\"\n",
-    );
-    write(
-        &agents,
-        "oracle.toml",
-        "name = \"oracle\"\nfiles = [\"oracle.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/oracle.sh\"]\ngold_patch = true\ntimeout = \"60s\"\n",
-    );
+    oracle_and_noop(&agents);
     let out = bin()
         .arg("--db")
         .arg(dir.path().join("m.db"))

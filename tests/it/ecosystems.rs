@@ -7,7 +7,7 @@
 //! - a Go module with `_test.go` files beside the code;
 //! - a TypeScript library tested with vitest (npm, with a lockfile).
 
-use crate::fixture::{bin, git, write};
+use crate::fixture::{bin, git, oracle_and_noop, write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -125,22 +125,7 @@ fn mine_validate_run(work: &Path, repo: &Path, max: usize) -> usize {
     assert_eq!(code, 0, "tasks validate rejects mined tasks:\n{out}\n{err}");
 
     let agents = work.join("agents");
-    write(
-        &agents,
-        "oracle.sh",
-        "set -e\ncd \"$MERGEBENCH_WORKSPACE\"\ngit apply \"$MERGEBENCH_GOLD_PATCH\"\n",
-    );
-    write(
-        &agents,
-        "oracle.toml",
-        "name = \"oracle\"\nfiles = [\"oracle.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/oracle.sh\"]\ngold_patch = true\ntimeout = \"2m\"\n",
-    );
-    write(&agents, "noop.sh", "true\n");
-    write(
-        &agents,
-        "noop.toml",
-        "name = \"noop\"\nfiles = [\"noop.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/noop.sh\"]\ntimeout = \"1m\"\n",
-    );
+    oracle_and_noop(&agents);
     let (code, out, err) = mergebench(
         work,
         &[

@@ -278,3 +278,24 @@ pub fn passing_grade(task: &mergebench::config::suite::Task) -> String {
     })
     .unwrap()
 }
+
+/// Writes the two agents every suite is proven with into `dir`: `oracle` applies the task's
+/// gold patch, `noop` changes nothing.
+pub fn oracle_and_noop(dir: &Path) {
+    write(
+        dir,
+        "oracle.sh",
+        "set -e\ncd \"$MERGEBENCH_WORKSPACE\"\ngit apply \"$MERGEBENCH_GOLD_PATCH\"\n",
+    );
+    write(
+        dir,
+        "oracle.toml",
+        "name = \"oracle\"\nfiles = [\"oracle.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/oracle.sh\"]\ngold_patch = true\ntimeout = \"2m\"\n",
+    );
+    write(dir, "noop.sh", "true\n");
+    write(
+        dir,
+        "noop.toml",
+        "name = \"noop\"\nfiles = [\"noop.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/noop.sh\"]\ntimeout = \"1m\"\n",
+    );
+}
