@@ -137,7 +137,13 @@ pub(super) struct Repo<'a> {
 impl<'a> Repo<'a> {
     fn new(files: &'a [String], read: &'a dyn Fn(&str) -> Option<Vec<u8>>) -> Repo<'a> {
         Repo {
-            files: files.iter().map(String::as_str).collect(),
+            // A path with a line break could end a Dockerfile instruction early; no manifest
+            // has one.
+            files: files
+                .iter()
+                .map(String::as_str)
+                .filter(|f| printable(f))
+                .collect(),
             read,
         }
     }
@@ -164,6 +170,11 @@ impl<'a> Repo<'a> {
 fn end_of_day(date: NaiveDate) -> String {
     let next = date.succ_opt().unwrap_or(date);
     format!("{}T00:00:00Z", next.format("%Y-%m-%d"))
+}
+
+/// Text with no control character, safe on one line of a Dockerfile.
+fn printable(text: &str) -> bool {
+    !text.chars().any(char::is_control)
 }
 
 /// The word as the shell reads it: plain when it is safe, else in single quotes.
@@ -489,7 +500,10 @@ mod tests {
             let files = [
                 (marker, noise),
                 ("Cargo.lock", noise),
-                ("requirements.txt", "-r\n-c\n-e\n--index-url\n[x]\n"),
+                (
+                    "requirements.txt",
+                    "-r\n-c\n-e\n--index-url\n[x]\n-ärger\n-rä.txt\n",
+                ),
                 ("tox.ini", "[testenv]\ndeps =\ncommands = {posargs\n"),
                 (
                     ".github/workflows/ci.yml",
@@ -503,6 +517,33 @@ mod tests {
             let p = propose_for_repo(&paths, &*read, day()).unwrap();
             assert!(p.dockerfile.starts_with("# Proposed by"), "{marker}");
         }
+        // Line breaks in names and requirements never reach the Dockerfile.
+        let files = [
+            (
+                "Cargo.toml",
+                "[package]\nname = \"a\"\n[lib]\npath = \"src/a\\nRUN x.rs\"\n",
+            ),
+            ("Cargo.lock", ""),
+            ("crates/x\nRUN y/Cargo.toml", ""),
+        ];
+        let (paths, read) = repo_of(&files);
+        let p = propose_for_repo(&paths, &*read, day()).unwrap();
+        assert!(
+            !p.dockerfile.contains("\nRUN x") && !p.dockerfile.contains("\nRUN y"),
+            "{}",
+            p.dockerfile
+        );
+        let files = [(
+            "pyproject.toml",
+            "[project]\nname = \"a\"\ndependencies = [\"attrs\\nRUN z\", \"six\"]\n",
+        )];
+        let (paths, read) = repo_of(&files);
+        let p = propose_for_repo(&paths, &*read, day()).unwrap();
+        assert!(
+            !p.dockerfile.contains("\nRUN z") && p.dockerfile.contains("six"),
+            "{}",
+            p.dockerfile
+        );
         // A reader that fails is the same as an empty file.
         let paths = vec!["pyproject.toml".to_string(), "requirements.txt".to_string()];
         let p = propose_for_repo(&paths, &|_| None, day()).unwrap();

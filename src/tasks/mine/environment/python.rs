@@ -542,7 +542,7 @@ impl Deps {
     fn add(&mut self, req: &str, from: &str) {
         let req = strip_comment(req);
         let req = req.trim();
-        if req.is_empty() {
+        if req.is_empty() || !super::printable(req) {
             return;
         }
         let local = req.starts_with('.') || req.starts_with('/') || req.starts_with("file:");
@@ -661,7 +661,7 @@ fn split_option(line: &str) -> (Option<&str>, String) {
         return (Some(opt), value.trim().to_string());
     }
     let (opt, value) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-    if !opt.starts_with("--") && opt.len() > 2 {
+    if !opt.starts_with("--") && opt.len() > 2 && opt.is_char_boundary(2) {
         // `-rrequirements.txt`
         return (Some(&opt[..2]), opt[2..].to_string());
     }

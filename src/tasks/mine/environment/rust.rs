@@ -147,21 +147,21 @@ fn dockerfile(packages: &str, stubs: &Stubs, locked: bool) -> String {
     );
     let list = |v: &BTreeSet<String>| {
         v.iter()
+            .filter(|p| super::printable(p))
             .map(|p| shell_quote(p))
             .collect::<Vec<_>>()
             .join(" ")
     };
     let mut statements = vec!["cd /opt/manifests".to_string()];
-    if !stubs.libs.is_empty() {
+    let (libs, mains) = (list(&stubs.libs), list(&stubs.mains));
+    if !libs.is_empty() {
         statements.push(format!(
-            "for f in {}; do mkdir -p \"$(dirname \"$f\")\"; : > \"$f\"; done",
-            list(&stubs.libs)
+            "for f in {libs}; do mkdir -p \"$(dirname \"$f\")\"; : > \"$f\"; done"
         ));
     }
-    if !stubs.mains.is_empty() {
+    if !mains.is_empty() {
         statements.push(format!(
-            "for f in {}; do mkdir -p \"$(dirname \"$f\")\"; echo 'fn main() {{}}' > \"$f\"; done",
-            list(&stubs.mains)
+            "for f in {mains}; do mkdir -p \"$(dirname \"$f\")\"; echo 'fn main() {{}}' > \"$f\"; done"
         ));
     }
     statements.push(if locked {
