@@ -227,6 +227,31 @@ impl Mirror {
             .collect())
     }
 
+    /// Every file's path in `rev`'s tree.
+    pub fn files(&self, rev: &str) -> Result<Vec<String>, Error> {
+        let out = self.git(&["ls-tree", "-r", "--name-only", "-z", rev], "ls-tree")?;
+        Ok(out
+            .split(|b| *b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect())
+    }
+
+    /// A file's bytes at `rev`; None when it is not a file there.
+    pub fn read(&self, rev: &str, path: &str) -> Option<Vec<u8>> {
+        self.git(&["cat-file", "blob", &format!("{rev}:{path}")], "cat-file")
+            .ok()
+    }
+
+    /// The day `rev` was committed, in UTC.
+    pub fn commit_day(&self, rev: &str) -> Result<chrono::NaiveDate, Error> {
+        let out = self.git(&["show", "-s", "--format=%cI", rev], "show")?;
+        let text = String::from_utf8_lossy(&out).trim().to_string();
+        chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|d| d.with_timezone(&chrono::Utc).date_naive())
+            .map_err(|e| Error::infra(format!("git gave {rev} the date `{text}`: {e}")))
+    }
+
     /// Writes the history up to HEAD into a bundle at `dest` (its branch, if HEAD is on one,
     /// and HEAD), through a temporary file beside it so that `dest` is never half-written.
     pub fn bundle(&self, dest: &Path) -> Result<(), Error> {

@@ -74,7 +74,17 @@ pub(super) fn prepare_suite(
     let env = &opts.env;
     let top = mirror.top_level(head)?;
     let detected = environment::detect(&top);
-    let proposal = detected.map(|(lang, _)| environment::propose(lang));
+    // Proposed from the files at HEAD, as of HEAD's day: one environment serves every
+    // candidate, and the newest manifests are the likeliest to build.
+    let proposal = match detected {
+        Some(_) => {
+            let files = mirror.files(head)?;
+            let day = mirror.commit_day(head)?;
+            let read = |path: &str| mirror.read(head, path);
+            environment::propose_for_repo(&files, &read, day)
+        }
+        None => None,
+    };
     let needs = (env.dockerfile.is_none() && env.image.is_none())
         || env.test_command.is_none()
         || env.format.is_none()
@@ -144,18 +154,61 @@ pub(super) fn prepare_suite(
         }
         (None, None) => {
             let p = proposal.as_ref().unwrap();
+            // The manifests are the build context the Dockerfile installs from; left-overs
+            // of an earlier, interrupted setup would change the image.
+            let manifests_dir = out.join("env").join(environment::MANIFESTS_DIR);
+            if manifests_dir.exists() {
+                std::fs::remove_dir_all(&manifests_dir).map_err(|e| {
+                    Error::infra_from(format!("removing {}", manifests_dir.display()), e)
+                })?;
+            }
+            for m in &p.manifests {
+                let rel = Path::new(m);
+                let plain = rel
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+                let bytes = mirror.read(head, m).filter(|_| plain).ok_or_else(|| {
+                    Error::infra(format!(
+                        "cannot copy {m} from {head} into the build context"
+                    ))
+                })?;
+                write_file(&manifests_dir.join(rel), &bytes)?;
+            }
             write_file(&out.join("env/Dockerfile"), p.dockerfile.as_bytes())?;
             setup.push(format!(
-                "proposed env/Dockerfile for {} (found {})",
+                "proposed env/Dockerfile for {} (found {}; {})",
                 p.language.as_str(),
-                detected.map(|d| d.1).unwrap_or_default()
+                detected.map(|d| d.1).unwrap_or_default(),
+                match p.manifests.len() {
+                    0 => "no manifest copied".to_string(),
+                    n => format!(
+                        "{n} manifest(s) copied into env/{}/",
+                        environment::MANIFESTS_DIR
+                    ),
+                }
             ));
+            setup.push(format!(
+                "toolchain: {}{}",
+                p.toolchain.provided,
+                match (&p.toolchain.wanted, &p.toolchain.wanted_by) {
+                    (Some(w), Some(by)) => format!("; {by} asks for {w}"),
+                    _ => String::new(),
+                }
+            ));
+            setup.extend(p.notes.iter().map(|n| format!("note: {n}")));
             environment::EnvSpec::Dockerfile("env/Dockerfile".into())
         }
     };
     if env.test_command.is_none() || env.format.is_none() || env.tests.is_empty() {
+        let from = match (&env.test_command, &proposal) {
+            (None, Some(p)) if p.command_source.starts_with("default") => {
+                format!(" ({})", p.command_source)
+            }
+            (None, Some(p)) => format!(" (from {})", p.command_source),
+            _ => String::new(),
+        };
         setup.push(format!(
-            "tests: `{command}` read as {format}; test files: {}",
+            "tests: `{command}`{from} read as {format}; test files: {}",
             test_globs.join(", ")
         ));
     }
