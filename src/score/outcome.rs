@@ -194,8 +194,13 @@ pub fn verdict(
     let mut inconsistent = false;
     // A failing exit status with no failure anywhere in the output: something printed
     // results the runner did not produce, or the run died. Nothing printed is believed.
+    // A required test missing from the run explains a failing exit status too (its binary
+    // did not build, its file did not collect): missing never counts as a pass, so the
+    // other tests' passes can stand.
+    let required_missing = f2p.iter().chain(p2p).any(|id| run.status(id).is_none());
     if exit_code != 0
         && !failure_removed
+        && !required_missing
         && failed_cases == 0
         && run.summary.map(|s| s.failed + s.errors).unwrap_or(0) == 0
     {

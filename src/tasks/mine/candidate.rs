@@ -243,10 +243,13 @@ impl Ctx<'_> {
             notes,
         };
         if taken.contains(&cand.id) {
-            return Err(Box::new(cand.fate(
-                Stage::Candidate,
-                Some(format!("already in the suite as {}", cand.id)),
-            )));
+            return Err(Box::new(
+                cand.fate(
+                    Stage::Candidate,
+                    Some(format!("already in the suite as {}", cand.id)),
+                )
+                .because(Cause::NotACandidate, None),
+            ));
         }
         Ok(cand)
     }

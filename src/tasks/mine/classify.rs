@@ -109,7 +109,7 @@ pub fn changed_test_names(tests_patch: &[u8]) -> BTreeSet<String> {
 
 /// The test's own name in an id: the last `::` or `.` part, without pytest parameters or
 /// go subtests (`tests/a.py::TestX::test_y[1]` → `test_y`, `pkg::TestX/sub` → `TestX`).
-fn own_name(id: &str) -> &str {
+pub fn own_name(id: &str) -> &str {
     let id = id.split('[').next().unwrap_or(id);
     let last = id.rsplit("::").next().unwrap_or(id);
     let last = last.split('/').next().unwrap_or(last);

@@ -298,7 +298,10 @@ pub async fn mine(
                         fate.reached = Stage::Written;
                         written.push(id);
                     }
-                    Err(e) => fate.reason = Some(format!("cannot write the task: {e}")),
+                    Err(e) => {
+                        fate.reason = Some(format!("cannot write the task: {e}"));
+                        fate.cause = Some(cause::Cause::Other);
+                    }
                 }
             }
             decided.push(Some(fate));

@@ -119,6 +119,7 @@ impl Ctx<'_> {
             }
         };
         let mut notes = Vec::new();
+        let changed = classify::changed_test_names(&c.tests);
         let mut runs = [Vec::new(), Vec::new()];
         // The last run of each tree, kept as evidence for a drop.
         let mut last: [Option<Evidence>; 2] = [None, None];
@@ -158,11 +159,19 @@ impl Ctx<'_> {
                         Some(evidence),
                     ));
                 }
+                // A test the hidden patch adds that the run never reported (its file did
+                // not build at the parent) explains a failing exit status.
+                let hidden_missing = changed.iter().any(|name| {
+                    !t.run
+                        .cases
+                        .iter()
+                        .any(|case| classify::own_name(&case.id) == name)
+                });
                 let (seen, inconsistent) = classify::observe(
                     &t.run,
                     t.exit_code,
                     t.timed_out,
-                    t.canaries == crate::score::grade::CanaryState::Held,
+                    t.canaries == crate::score::grade::CanaryState::Held || hidden_missing,
                 );
                 if inconsistent {
                     let why = if t.timed_out {
@@ -183,7 +192,7 @@ impl Ctx<'_> {
         let lists = classify::limit_when_parent_reported_nothing(
             classify::classify(&runs[0], &runs[1]),
             &runs[0],
-            &classify::changed_test_names(&c.tests),
+            &changed,
         );
         let runs_note = |n: u32| {
             if n == 1 {
@@ -298,6 +307,7 @@ impl Ctx<'_> {
             Ok(s) => s,
             Err(e) => {
                 fate.reason = Some(format!("cannot write the task: {e}"));
+                fate.cause = Some(Cause::Other);
                 return Ok(Checked { fate, staged: None });
             }
         };
@@ -306,6 +316,7 @@ impl Ctx<'_> {
             Ok(t) => t,
             Err(e) => {
                 fate.reason = Some(format!("the written task does not load: {e}"));
+                fate.cause = Some(Cause::Other);
                 return Ok(Checked { fate, staged: None });
             }
         };
@@ -322,11 +333,17 @@ impl Ctx<'_> {
                     "`tasks validate` rejects it on a further run: {}",
                     v.problems.join("; ")
                 ));
+                fate.cause = Some(if v.flaky.is_empty() {
+                    Cause::Other
+                } else {
+                    Cause::Flaky
+                });
                 Ok(Checked { fate, staged: None })
             }
             Err(e @ Error::Environment { .. }) => Err(e),
             Err(e) => {
                 fate.reason = Some(format!("`tasks validate` could not run: {e}"));
+                fate.cause = Some(Cause::Other);
                 Ok(Checked { fate, staged: None })
             }
         }
