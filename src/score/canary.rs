@@ -66,8 +66,64 @@ pub fn plan(
         Format::Unittest => plan_unittest(&known, read, rng),
         Format::Cargo => plan_cargo(&known, read, rng),
         Format::GoJson => plan_go(&known, test_files, read, rng),
-        Format::Tap | Format::Junit { .. } => None,
+        // vitest's JUnit report names a case `classname::name` with the test file as the
+        // class: the canaries go into the first required test's file.
+        Format::Junit { .. } => plan_vitest(&known, read, rng),
+        Format::Tap => None,
     }
+}
+
+/// vitest: two `test(...)` cases appended to the test file of the first required test that
+/// is a JS/TS test file, importing vitest's `test` and `expect` under names of their own (an
+/// `import` anywhere at the top level of a module is hoisted).
+fn plan_vitest(
+    known: &Known<'_>,
+    read: &dyn Fn(&str) -> Option<Vec<u8>>,
+    rng: &mut impl Rng,
+) -> Option<Canaries> {
+    let is_test_file = |p: &str| {
+        safe_path(p)
+            && [".test.", ".spec."].iter().any(|m| p.contains(m))
+            && [".ts", ".js", ".mts", ".mjs", ".tsx", ".jsx"]
+                .iter()
+                .any(|e| p.ends_with(e))
+    };
+    let (path, content) = known
+        .ids()
+        .filter_map(|id| id.split_once("::").map(|(file, _)| file))
+        .filter(|file| is_test_file(file))
+        .find_map(|file| read(file).map(|c| (file.to_string(), c)))?;
+    let source = String::from_utf8_lossy(&content).into_owned();
+    let (pass_name, fail_name) = two_names(
+        rng,
+        |name| name.0.join(" "),
+        |name| !source.contains(name) && !known.contains(&format!("{path}::{name}")),
+    )?;
+    let (pass, fail) = bodies(rng);
+    let (t, e) = (
+        format!("__{}", pick(rng, SUBJECTS)),
+        format!("__{}", pick(rng, OBJECTS)),
+    );
+    let case = |name: &str, b: &Body| {
+        format!(
+            "{t}('{name}', () => {{\n  const {var} = [{list}];\n  {e}({var}.reduce((a, b) => a + b, 0)).toBe({expected});\n}});\n",
+            var = b.variable,
+            list = b.list(),
+            expected = b.expected,
+        )
+    };
+    let blocks = in_random_order(rng, case(&pass_name, &pass), case(&fail_name, &fail));
+    let text = format!(
+        "{}\nimport {{ test as {t}, expect as {e} }} from 'vitest';\n\n{}\n{}",
+        line_end_for(&content),
+        blocks[0],
+        blocks[1]
+    );
+    Some(Canaries {
+        must_pass: format!("{path}::{pass_name}"),
+        must_fail: format!("{path}::{fail_name}"),
+        edits: vec![Edit::Append { path, text }],
+    })
 }
 
 /// Why a task's test command cannot carry canaries, if it cannot: it stops at the first
@@ -129,7 +185,17 @@ pub fn command_refuses(format: &Format, command: &str) -> Option<String> {
         Format::GoJson => ["-failfast", "-run", "--failfast", "--run"]
             .into_iter()
             .find(|f| has(f)),
-        Format::Tap | Format::Junit { .. } => None,
+        Format::Junit { .. } if !command.contains("vitest") => {
+            return Some(
+                "grading canaries are written for vitest among the JUnit runners; this \
+                 command's report cannot be checked against them"
+                    .into(),
+            )
+        }
+        Format::Junit { .. } => ["-t", "--testNamePattern", "--bail"]
+            .into_iter()
+            .find(|f| has(f)),
+        Format::Tap => None,
     };
     refused.map(|what| {
         format!(
@@ -1693,5 +1759,57 @@ mod tests {
                 "{format} `{command}`"
             );
         }
+    }
+
+    #[test]
+    fn vitest_canaries_are_cases_in_the_first_required_test_file() {
+        use rand::SeedableRng;
+        let source = "import { expect, test } from 'vitest';\ntest('lower-cases', () => {});";
+        let read = |p: &str| (p == "src/slug.test.ts").then(|| source.as_bytes().to_vec());
+        let f2p = vec!["src/slug.test.ts::lower-cases".to_string()];
+        let c = plan(
+            &Format::Junit {
+                path: "mergebench-junit.xml".into(),
+            },
+            &f2p,
+            &[],
+            &[],
+            &read,
+            &mut rand::rngs::StdRng::seed_from_u64(7),
+        )
+        .expect("vitest canaries");
+        assert!(
+            c.must_pass.starts_with("src/slug.test.ts::"),
+            "{}",
+            c.must_pass
+        );
+        assert!(
+            c.must_fail.starts_with("src/slug.test.ts::"),
+            "{}",
+            c.must_fail
+        );
+        let Edit::Append { path, text } = &c.edits[0] else {
+            panic!("an append")
+        };
+        assert_eq!(path, "src/slug.test.ts");
+        assert!(
+            text.starts_with('\n') && text.contains("from 'vitest'"),
+            "{text}"
+        );
+        assert_eq!(text.matches("=> {").count(), 2, "{text}");
+        assert!(command_refuses(
+            &Format::Junit {
+                path: "r.xml".into()
+            },
+            "vitest run --reporter=junit --outputFile=r.xml"
+        )
+        .is_none());
+        assert!(command_refuses(
+            &Format::Junit {
+                path: "r.xml".into()
+            },
+            "jest --ci"
+        )
+        .is_some());
     }
 }

@@ -101,10 +101,22 @@ fn mine_validate_run(work: &Path, repo: &Path, max: usize) -> usize {
             assert!(c["cause"].is_string(), "a drop without a cause: {c}");
         }
     }
+    let fates: Vec<String> = report["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} | {} | {} | {}",
+                c["subject"], c["reached"], c["reason"], c["evidence"]
+            )
+        })
+        .collect();
     assert!(
         written >= 2,
-        "{written} tasks written from {}:\n{err}",
-        repo.display()
+        "{written} tasks written from {}:\n{}\n{err}",
+        repo.display(),
+        fates.join("\n")
     );
     let toml = std::fs::read_to_string(suite.join("suite.toml")).unwrap();
     assert!(
