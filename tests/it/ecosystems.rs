@@ -161,6 +161,8 @@ fn mine_validate_run(work: &Path, repo: &Path, max: usize) -> usize {
             "oracle" => {
                 assert_eq!(a["outcome"], "resolved", "{a}");
                 assert_eq!(a["flags"]["tests_forged"], false, "{a}");
+                // Every one of these runners carries the grading canaries.
+                assert_eq!(a["flags"]["unverified"], false, "{a}");
             }
             _ => assert_ne!(a["outcome"], "resolved", "{a}"),
         }
