@@ -115,20 +115,6 @@ pub(super) fn prepare_suite(
     } else {
         env.tests.clone()
     };
-    let write_file = |path: &Path, bytes: &[u8]| -> Result<(), Error> {
-        let parent = path.parent().unwrap();
-        std::fs::create_dir_all(parent)
-            .and_then(|_| {
-                let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
-                std::io::Write::write_all(&mut tmp, bytes)?;
-                // A temporary file is private; the suite's files are read by everyone.
-                use std::os::unix::fs::PermissionsExt;
-                tmp.as_file()
-                    .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-                tmp.persist(path).map(|_| ()).map_err(|e| e.error)
-            })
-            .map_err(|e| Error::infra_from(format!("writing {}", path.display()), e))
-    };
     let env_spec = match (&env.image, &env.dockerfile) {
         (Some(image), None) => environment::EnvSpec::Image(image.clone()),
         (Some(_), Some(_)) => {
@@ -145,7 +131,7 @@ pub(super) fn prepare_suite(
                     "pass --dockerfile an existing file",
                 )
             })?;
-            write_file(&out.join("env/Dockerfile"), &bytes)?;
+            write_whole(&out.join("env/Dockerfile"), &bytes)?;
             setup.push(format!(
                 "copied {} to env/Dockerfile (its build context is env/)",
                 df.display()
@@ -172,9 +158,9 @@ pub(super) fn prepare_suite(
                         "cannot copy {m} from {head} into the build context"
                     ))
                 })?;
-                write_file(&manifests_dir.join(rel), &bytes)?;
+                write_whole(&manifests_dir.join(rel), &bytes)?;
             }
-            write_file(&out.join("env/Dockerfile"), p.dockerfile.as_bytes())?;
+            write_whole(&out.join("env/Dockerfile"), p.dockerfile.as_bytes())?;
             setup.push(format!(
                 "proposed env/Dockerfile for {} (found {}; {})",
                 p.language.as_str(),
@@ -249,7 +235,7 @@ pub(super) fn prepare_suite(
         None => text,
     };
     // Written last: its presence is what marks the suite as set up.
-    write_file(&suite_file, text.as_bytes())?;
+    write_whole(&suite_file, text.as_bytes())?;
     setup.push(format!(
         "wrote {} (review it: later runs use it as it is)",
         suite_file.display()
@@ -321,12 +307,7 @@ fn update_suite(out: &Path, env: &super::EnvOptions) -> Result<(), Error> {
                 "pass --dockerfile an existing file",
             )
         })?;
-        let dest = out.join("env/Dockerfile");
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::infra_from(format!("creating {}", parent.display()), e))?;
-        }
-        write_whole(&dest, &bytes)?;
+        write_whole(&out.join("env/Dockerfile"), &bytes)?;
         environment.remove("image");
         environment.insert("dockerfile".into(), s("env/Dockerfile"));
     }
@@ -373,18 +354,18 @@ fn update_suite(out: &Path, env: &super::EnvOptions) -> Result<(), Error> {
     write_whole(&file, text.as_bytes())
 }
 
-/// Writes a file whole (a temporary file renamed into place), readable by everyone.
+/// Writes a file whole (a temporary file renamed into place, its folder made first),
+/// readable by everyone: a temporary file is private, the suite's files are not.
 fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let parent = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(parent)
-        .map_err(|e| Error::infra_from(format!("writing {}", path.display()), e))?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .map_err(|e| Error::infra_from(format!("writing {}", path.display()), e))?;
-    use std::os::unix::fs::PermissionsExt;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(|e| Error::infra_from(format!("writing {}", path.display()), e))?;
-    tmp.persist(path)
-        .map(|_| ())
-        .map_err(|e| Error::infra_from(format!("writing {}", path.display()), e.error))
+    std::fs::create_dir_all(parent)
+        .and_then(|_| {
+            let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
+            std::io::Write::write_all(&mut tmp, bytes)?;
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+            tmp.persist(path).map(|_| ()).map_err(|e| e.error)
+        })
+        .map_err(|e| Error::infra_from(format!("writing {}", path.display()), e))
 }
