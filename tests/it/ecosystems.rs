@@ -396,3 +396,107 @@ fn a_typescript_library_tested_with_vitest() {
     std::fs::create_dir_all(&work).unwrap();
     mine_validate_run(&work, &repo, 5);
 }
+
+/// A repository whose tests import a PyPI package that the given image lacks: mining stops
+/// early with that cause and its evidence, `tasks explain` prints it whole, and `--update`
+/// with a Dockerfile that installs the package writes the tasks into the same suite.
+#[test]
+fn a_missing_dependency_stops_mining_early_and_update_fixes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let mut h = History::new(&repo);
+    let module = |n: usize| {
+        (0..n)
+            .map(|i| format!("def f{i}(x):\n    return x + {i}\n\n\n"))
+            .collect::<String>()
+    };
+    let tests = |n: usize| {
+        let mut t = String::from("import six\nfrom calc import *\n\n\n");
+        for i in 0..n {
+            t.push_str(&format!(
+                "def test_f{i}():\n    assert six.PY3 and f{i}(1) == {}\n\n\n",
+                1 + i
+            ));
+        }
+        t
+    };
+    h.commit(
+        "Start calc",
+        &[
+            (
+                "pyproject.toml",
+                "[project]\nname = \"calc\"\nversion = \"0.1.0\"\n",
+            ),
+            ("calc.py", &module(1)),
+            ("tests/test_calc.py", &tests(1)),
+        ],
+    );
+    for n in 2..=6 {
+        h.commit(
+            &format!("Add step {n} to the calculator pipeline"),
+            &[("calc.py", &module(n)), ("tests/test_calc.py", &tests(n))],
+        );
+    }
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let bare = work.join("bare.Dockerfile");
+    std::fs::write(&bare, "ARG BASE=mergebench-base:bookworm\nFROM ${BASE}\n").unwrap();
+    let suite = work.join("suite");
+    let db = work.join("m.db");
+    let mine = |extra: &[&str]| {
+        let mut args = vec![
+            "--db",
+            db.to_str().unwrap(),
+            "tasks",
+            "mine",
+            "--repo",
+            repo.to_str().unwrap(),
+            "--out",
+            suite.to_str().unwrap(),
+            "--jobs",
+            "4",
+        ];
+        args.extend_from_slice(extra);
+        mergebench(&work, &args)
+    };
+    let (code, out, err) = mine(&["--dockerfile", bare.to_str().unwrap()]);
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(err.contains("stopped early"), "{err}");
+    assert!(err.contains("dependency not installed"), "{err}");
+    assert!(
+        err.contains("No module named 'six'"),
+        "the evidence is shown: {err}"
+    );
+    assert!(
+        std::fs::read_dir(&suite)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .all(|e| !e.path().join("task.toml").exists()),
+        "no task was written"
+    );
+    // The whole evidence of one commit, from the store.
+    let sha = git(&repo, &["rev-parse", "HEAD"]).trim().to_string();
+    let (code, out, err) = mergebench(
+        &work,
+        &["--db", db.to_str().unwrap(), "tasks", "explain", &sha[..10]],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("cause: dependency not installed"), "{out}");
+    assert!(out.contains("--- stdout (last part) ---"), "{out}");
+    // Flags for an existing suite are refused without --update, applied with it.
+    let good = work.join("good.Dockerfile");
+    std::fs::write(
+        &good,
+        "ARG BASE=mergebench-base:bookworm\nFROM ${BASE}\nUSER root\nRUN apt-get update -q && apt-get install -y -q --no-install-recommends python3-six >/dev/null && rm -rf /var/lib/apt/lists/*\n",
+    )
+    .unwrap();
+    let (code, _, err) = mine(&["--dockerfile", good.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--update"), "{err}");
+    let (code, out, err) = mine(&["--dockerfile", good.to_str().unwrap(), "--update", "--json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(report["written"].as_array().unwrap().len() >= 4, "{report}");
+    let dockerfile = std::fs::read_to_string(suite.join("env/Dockerfile")).unwrap();
+    assert!(dockerfile.contains("python3-six"), "{dockerfile}");
+}
