@@ -408,6 +408,15 @@ impl Store {
     /// Appends a label; an earlier label of the same reviewer stays, the latest counts. The
     /// labeling reviewer is assigned the item if they were not (imports).
     pub fn add_label(&self, l: &NewLabel) -> Result<i64, Error> {
+        // Each reason once, in the order first given: a form or file repeating one a
+        // hundred thousand times stores it once.
+        let mut reasons: Vec<&str> = Vec::new();
+        for r in &l.reasons {
+            if !reasons.contains(&r.as_str()) {
+                reasons.push(r);
+            }
+        }
+        let reasons_json = serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into());
         self.with(|c| {
             let tx = c.transaction()?;
             tx.execute(
@@ -418,7 +427,7 @@ impl Store {
                 "INSERT INTO labels (item_id, reviewer_id, verdict, reasons_json, comment, seconds, rubric_version, source, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
-                    l.item_id, l.reviewer_id, l.verdict, serde_json::to_string(&l.reasons).expect("strings"),
+                    l.item_id, l.reviewer_id, l.verdict, reasons_json,
                     l.comment, l.seconds, l.rubric_version, l.source, l.created_at.clone().unwrap_or_else(now)
                 ],
             )?;

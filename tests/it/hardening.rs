@@ -297,3 +297,62 @@ fn the_gate_refuses_trojan_source() {
     assert!(out.contains("diff.hidden-unicode"), "{out}");
     assert!(out.contains("RIGHT-TO-LEFT OVERRIDE"), "{out}");
 }
+
+// Bug pinned: `labels import` accepted reviewer names with ANSI escapes or NUL bytes,
+// negative, Inf or NaN seconds and `created_at = "not a date at all"`, and refused a UTF-8
+// BOM (what spreadsheets write) with a misleading "no `task_id` column".
+#[test]
+fn labels_import_checks_what_the_web_app_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let header = "task_id,task_hash,patch_sha256,reviewer,verdict,reasons,comment,seconds,rubric_version,created_at\n";
+    let row = |reviewer: &str, seconds: &str, created: &str| {
+        format!("t1,h1,p1,{reviewer},merge,,fine,{seconds},r1,{created}\n")
+    };
+    let cases: &[(String, &str)] = &[
+        (
+            format!(
+                "\u{feff}{header}{}",
+                row("ana", "12", "2026-03-01T10:00:00Z")
+            ),
+            "no attempt",
+        ),
+        (
+            format!(
+                "{header}{}",
+                row("\u{1b}[31mana", "12", "2026-03-01T10:00:00Z")
+            ),
+            "must be printable",
+        ),
+        (
+            format!("{header}{}", row("ana", "-5", "2026-03-01T10:00:00Z")),
+            "is not a time spent",
+        ),
+        (
+            format!("{header}{}", row("ana", "NaN", "2026-03-01T10:00:00Z")),
+            "is not a time spent",
+        ),
+        (
+            format!("{header}{}", row("ana", "12", "not a date at all")),
+            "is not a time",
+        ),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("labels-{i}.csv"));
+        std::fs::write(&file, text).unwrap();
+        let (code, _, err) = run(
+            &[
+                "--db",
+                db.to_str().unwrap(),
+                "labels",
+                "import",
+                file.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert_eq!(code, 2, "case {i}: {err}");
+        assert!(err.contains(expected), "case {i}: {err}");
+        assert!(!err.contains("no `task_id` column"), "case {i}: {err}");
+        assert!(err.contains(":2:"), "case {i} names the line: {err}");
+    }
+}

@@ -118,6 +118,8 @@ pub fn export(store: &Store, format: Format) -> Result<(String, usize), Error> {
 }
 
 fn parse(text: &str, format: Format, file: &Path) -> Result<Vec<(usize, LabelLine)>, Error> {
+    // A byte-order mark, as spreadsheets write before the header, is not part of it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let bad = |line: usize, m: String, fix: &str| Error::input(file, Some(line), m, fix);
     match format {
         Format::Jsonl => text
@@ -210,10 +212,22 @@ pub fn import(
                 ),
             ));
         }
-        if l.reviewer.trim().is_empty() || l.created_at.trim().is_empty() {
+        if let Err(why) = crate::review::reviewers::checked_name(&l.reviewer) {
+            return Err(bad(why, "give every label its reviewer's plain name"));
+        }
+        if chrono::DateTime::parse_from_rfc3339(l.created_at.trim()).is_err() {
             return Err(bad(
-                "reviewer and created_at must not be empty".into(),
-                "give every label its reviewer and the time it was made",
+                format!("created_at `{}` is not a time", l.created_at),
+                "write the time the label was made as RFC 3339, e.g. 2026-03-01T10:00:00Z",
+            ));
+        }
+        if l.seconds.is_some_and(|s| !(s.is_finite() && s >= 0.0)) {
+            return Err(bad(
+                format!(
+                    "seconds {:?} is not a time spent",
+                    l.seconds.unwrap_or_default()
+                ),
+                "write a non-negative number of seconds, or leave it empty",
             ));
         }
         let item = store.label_item_by_content(&l.task_hash, &l.patch_sha256)?;
@@ -252,7 +266,7 @@ pub fn import(
                     .id
             }
         };
-        let reviewer = store.reviewer_id_or_create(&l.reviewer)?;
+        let reviewer = store.reviewer_id_or_create(l.reviewer.trim())?;
         if store.label_recorded(item, reviewer, &l.created_at)? {
             s.skipped += 1;
             continue;
