@@ -4,6 +4,9 @@
 //!    passing TAP line, run by mergebench, and the same steps done by a shell script with the
 //!    `docker` command line (benches/docker-cli-attempt.sh). Goal: mergebench ≤ 0.7× the script.
 //! 2. `--jobs` scaling: agents that sleep, with jobs = 1 and jobs = 4. Goal: ≥ 3.5× faster.
+//! 3. A flood: an agent that writes 600 MiB of random bytes into its workspace. The time
+//!    from its exit to the recorded attempt, and how much the store grew. Goal: under 30 s,
+//!    under 10 MB: the patch limits stop it before git hashes any of it.
 
 use crate::config::agent::load_agent;
 use crate::config::suite::load_suite;
@@ -63,6 +66,7 @@ fn scaffold(dir: &Path, opts: &BenchOptions) -> Result<(), Error> {
     let limits =
         "network = \"none\"\ncpus = 1.0\nmemory = \"512MiB\"\npids = 256\ntimeout = \"2m\"\n";
     write(&a, "touch.toml", &format!("name = \"touch\"\ncommand = [\"sh\", \"-c\", \"cat /proc/sys/kernel/random/uuid >> README.md\"]\n{limits}"))?;
+    write(&a, "flood.toml", &format!("name = \"flood\"\ncommand = [\"sh\", \"-c\", \"head -c 629145600 /dev/urandom > blob.bin\"]\ndisk = \"2GiB\"\n{}", limits.replace("timeout = \"2m\"", "timeout = \"5m\"")))?;
     write(
         &a,
         "sleeper.toml",
@@ -154,6 +158,21 @@ pub async fn bench(opts: BenchOptions) -> Result<String, Error> {
     let j1 = timed_run(&docker, &store, dir, "sleeper", k, 1).await?;
     let j4 = timed_run(&docker, &store, dir, "sleeper", k, 4).await?;
 
+    let before = std::fs::metadata(dir.join("bench.db")).map_or(0, |m| m.len());
+    timed_run(&docker, &store, dir, "flood", 1, 1).await?;
+    let grew = std::fs::metadata(dir.join("bench.db"))
+        .map_or(0, |m| m.len())
+        .saturating_sub(before);
+    let ev = store
+        .evaluation(None)?
+        .ok_or_else(|| Error::infra("the flood run recorded no evaluation"))?;
+    let flood = store
+        .attempts(&ev.id)?
+        .into_iter()
+        .find(|a| a.agent == "flood")
+        .ok_or_else(|| Error::infra("the flood run recorded no attempt"))?;
+    let after_exit = flood.total_seconds.unwrap_or(0.0) - flood.agent_seconds.unwrap_or(0.0);
+
     let ratio = mb / cli;
     let speedup = j1 / j4;
     let verdict = |ok: bool| if ok { "meets goal" } else { "MISSES goal" };
@@ -166,7 +185,11 @@ pub async fn bench(opts: BenchOptions) -> Result<String, Error> {
          --jobs scaling ({k} attempts, agents sleep {} s, {} cores)\n\
          \x20 jobs = 1            {:>8.2} s\n\
          \x20 jobs = 4            {:>8.2} s\n\
-         \x20 speed-up            {:>8.2}x  (goal >= 3.5: {})\n",
+         \x20 speed-up            {:>8.2}x  (goal >= 3.5: {})\n\
+         \n\
+         a 600 MiB workspace flood ({}, flagged patch_too_large: {})\n\
+         \x20 after the agent's exit {:>5.1} s  (goal < 30: {})\n\
+         \x20 store growth        {:>8.2} MB (goal < 10: {})\n",
         mb,
         cli,
         ratio,
@@ -179,6 +202,12 @@ pub async fn bench(opts: BenchOptions) -> Result<String, Error> {
         j4,
         speedup,
         verdict(speedup >= 3.5),
+        flood.outcome,
+        flood.flags.patch_too_large,
+        after_exit,
+        verdict(after_exit < 30.0),
+        grew as f64 / 1e6,
+        verdict(grew < 10_000_000),
     ))
 }
 
