@@ -202,7 +202,7 @@ fn load_agent_with(
     let mut files = Vec::new();
     let mut hash_input = text.clone().into_bytes();
     for f in &raw.files {
-        let path = dir.join(f);
+        let path = super::inside(dir, &dir.join(f), "agent file", file, at("files"))?;
         let bytes = read_file(&path, "agent file", Some((file, at("files"))))?;
         let base = path
             .file_name()
@@ -222,7 +222,8 @@ fn load_agent_with(
     let mut image_hash = None;
     let dockerfile = match &raw.dockerfile {
         Some(d) => {
-            let p = dir.join(d);
+            // Its folder is the build context sent to the daemon: never outside the spec's.
+            let p = super::inside(dir, &dir.join(d), "Dockerfile", file, at("dockerfile"))?;
             let ctx = super::hash_dir(p.parent().unwrap_or(dir)).map_err(|e| {
                 Error::input(
                     file,

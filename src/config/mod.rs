@@ -12,7 +12,7 @@ pub mod units;
 use crate::error::Error;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Parses TOML text into `T`, turning serde's complaint into a located, actionable error.
 pub fn parse_toml<T: DeserializeOwned>(path: &Path, text: &str, what: &str) -> Result<T, Error> {
@@ -82,11 +82,68 @@ pub fn line_of_key(text: &str, section: Option<&str>, key: &str) -> Option<usize
     None
 }
 
+/// The largest file a suite, task or agent spec may name: far above any patch, problem or
+/// script, and a stop for `/dev/zero` and the like.
+pub const MAX_NAMED_FILE: u64 = 64 << 20;
+
+/// `path`, named in `file` at `line`, when it lies inside `root` once links are followed
+/// (returned as named, so file names and build contexts stay what the author wrote); a
+/// path that does not exist is returned too, for the read to report.
+pub fn inside(
+    root: &Path,
+    path: &Path,
+    what: &str,
+    file: &Path,
+    line: Option<usize>,
+) -> Result<PathBuf, Error> {
+    let (Ok(real), Ok(root_real)) = (std::fs::canonicalize(path), std::fs::canonicalize(root))
+    else {
+        return Ok(path.to_path_buf());
+    };
+    if !real.starts_with(&root_real) {
+        return Err(Error::input(
+            file,
+            line,
+            format!(
+                "{what} {} is outside {} (it resolves to {})",
+                path.display(),
+                root_real.display(),
+                real.display()
+            ),
+            "keep the files this file names inside its folder: copy them in and name them by a relative path",
+        ));
+    }
+    Ok(path.to_path_buf())
+}
+
 pub fn read_file(
     path: &Path,
     what: &str,
     referenced_from: Option<(&Path, Option<usize>)>,
 ) -> Result<Vec<u8>, Error> {
+    if let Ok(meta) = std::fs::metadata(path) {
+        let (file, line) = referenced_from.unwrap_or((path, None));
+        if !meta.is_file() {
+            return Err(Error::input(
+                file,
+                line,
+                format!("{what} {} is not a regular file", path.display()),
+                "name a plain file",
+            ));
+        }
+        if meta.len() > MAX_NAMED_FILE {
+            return Err(Error::input(
+                file,
+                line,
+                format!(
+                    "{what} {} is {} bytes, more than the {MAX_NAMED_FILE}-byte limit",
+                    path.display(),
+                    meta.len()
+                ),
+                "name a smaller file",
+            ));
+        }
+    }
     std::fs::read(path).map_err(|e| match referenced_from {
         Some((file, line)) => Error::input(
             file,

@@ -528,7 +528,15 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
     let text = String::from_utf8_lossy(&read_file(file, "task file", None)?).into_owned();
     let raw: RawTask = parse_toml(file, &text, "task.toml")?;
     let dir = file.parent().unwrap();
-    let problem_path = dir.join(&raw.problem);
+    // Every file a task names lies inside its suite's folder, links followed.
+    let suite_root = d.file.parent().unwrap_or(dir);
+    let problem_path = super::inside(
+        suite_root,
+        &dir.join(&raw.problem),
+        "problem statement",
+        file,
+        line_of_key(&text, None, "problem"),
+    )?;
     let problem_bytes = read_file(
         &problem_path,
         "problem statement",
@@ -573,7 +581,13 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
     let (command, format) = test_command(&raw.tests, file, &text, d)?;
     let tpatch = pick(&raw.tests.patch, &d.raw.tests.patch, file, &text, d)
         .ok_or_else(|| missing(file, "tests", "patch", "\"tests.patch\""))?;
-    let tpatch_path = tpatch.base_dir.join(&tpatch.value);
+    let tpatch_path = super::inside(
+        suite_root,
+        &tpatch.base_dir.join(&tpatch.value),
+        "hidden test patch",
+        tpatch.file,
+        tpatch.line(Some("tests"), "patch"),
+    )?;
     let test_patch = read_file(
         &tpatch_path,
         "hidden test patch",
@@ -615,7 +629,13 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
     // Gold.
     let gold = match &raw.gold.patch {
         Some(p) => {
-            let path = dir.join(p);
+            let path = super::inside(
+                suite_root,
+                &dir.join(p),
+                "gold patch",
+                file,
+                line_of_key(&text, Some("gold"), "patch"),
+            )?;
             Some(read_file(
                 &path,
                 "gold patch",
@@ -764,7 +784,15 @@ fn resolve_environment(
     let image = pick(&raw.image, &d.raw.environment.image, file, text, d);
     let kind = match (dockerfile, image) {
         (Some(df), None) => {
-            let path = df.base_dir.join(&df.value);
+            // The Dockerfile's folder is the build context sent to the daemon: never a
+            // folder outside the suite.
+            let path = super::inside(
+                d.file.parent().unwrap_or(df.base_dir),
+                &df.base_dir.join(&df.value),
+                "Dockerfile",
+                df.file,
+                df.line(Some("environment"), "dockerfile"),
+            )?;
             if !path.is_file() {
                 return Err(Error::input(
                     df.file,

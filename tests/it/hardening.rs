@@ -356,3 +356,77 @@ fn labels_import_checks_what_the_web_app_checks() {
         assert!(err.contains(":2:"), "case {i} names the line: {err}");
     }
 }
+
+// Bug pinned: `problem = "../../../../etc/passwd"`, an absolute path, a link pointing out,
+// `problem = "/dev/zero"`, an agent's `files = ["../../etc/passwd"]` and its
+// `dockerfile = "../../etc/hostname"` were all accepted (the labeling page then showed
+// /etc/passwd as the problem statement).
+#[test]
+fn paths_a_suite_or_agent_names_stay_inside_its_folder() {
+    let f = Fixture::new();
+    let task = f.suite().join("calc-001/task.toml");
+    let text = std::fs::read_to_string(&task).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", f.suite().join("calc-001/link.md")).unwrap();
+    for (bad, expected) in [
+        ("../../../../../../../../etc/passwd", "is outside"),
+        ("/etc/passwd", "is outside"),
+        ("link.md", "is outside"),
+        ("/dev/zero", "is outside"),
+    ] {
+        std::fs::write(
+            &task,
+            text.replace("problem = \"problem.md\"", &format!("problem = \"{bad}\"")),
+        )
+        .unwrap();
+        let (code, out, err) = run(
+            &[
+                "tasks",
+                "list",
+                "--json",
+                "--suite",
+                f.suite().to_str().unwrap(),
+            ],
+            f.dir.path(),
+        );
+        assert_eq!(code, 2, "{bad}: {out}{err}");
+        assert!(
+            out.contains(expected) || err.contains(expected),
+            "{bad}: {out}{err}"
+        );
+        assert!(!out.contains("root:x:0:0"), "{bad} was read: {out}");
+        assert!(
+            out.contains("task.toml:"),
+            "{bad}: names the file and line: {out}"
+        );
+    }
+    std::fs::write(&task, &text).unwrap();
+    crate::fixture::write(
+        &f.agents(),
+        "thief.toml",
+        "name = \"thief\"\nfiles = [\"../../../../../../../../etc/passwd\"]\ncommand = [\"true\"]\n",
+    );
+    crate::fixture::write(
+        &f.agents(),
+        "ctx.toml",
+        "name = \"ctx\"\ncommand = [\"true\"]\ndockerfile = \"../../../../../../../../etc/hostname\"\n",
+    );
+    for agent in ["thief", "ctx"] {
+        let (code, _, err) = run(
+            &[
+                "--db",
+                f.db().to_str().unwrap(),
+                "run",
+                "--suite",
+                f.suite().to_str().unwrap(),
+                "--agents-dir",
+                f.agents().to_str().unwrap(),
+                "--agent",
+                agent,
+            ],
+            f.dir.path(),
+        );
+        assert_eq!(code, 2, "{agent}: {err}");
+        assert!(err.contains("is outside"), "{agent}: {err}");
+        assert!(err.contains(&format!("{agent}.toml:")), "{agent}: {err}");
+    }
+}
