@@ -649,8 +649,21 @@ fn over_limit(
         hash.update(name.as_bytes());
         hash.update([0]);
         hash.update(size.to_le_bytes());
-        if let Ok(mut f) = std::fs::File::open(after.join(name)) {
-            let _ = std::io::copy(&mut f, &mut hash);
+        // Never through a link: an agent's link to /dev/zero or a host file would be read
+        // for ever, or read at all. A link counts as its target's text, as git stores it.
+        let path = after.join(name);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if let Ok(target) = std::fs::read_link(&path) {
+                    hash.update(target.as_os_str().as_encoded_bytes());
+                }
+            }
+            Ok(m) if m.is_file() => {
+                if let Ok(f) = std::fs::File::open(&path) {
+                    let _ = std::io::copy(&mut std::io::Read::take(f, m.len()), &mut hash);
+                }
+            }
+            _ => {}
         }
         bytes = bytes.saturating_add(*size);
     }

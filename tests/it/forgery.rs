@@ -164,9 +164,11 @@ fn floods_of_bytes_and_files_stop_at_the_patch_limits() {
         "head -c 629145600 /dev/urandom > blob.bin\nsed -i 's/a - b/a + b/' calc.py\n",
         "timeout = \"3m\"\ndisk = \"2GiB\"\n",
     );
+    // Over the file limit, with a link to an endless device among the files: measuring it
+    // must never read through the link.
     f.agent(
         "files",
-        "mkdir junk && cd junk && seq 1 200000 | xargs touch\ncd .. && sed -i 's/a - b/a + b/' calc.py\n",
+        "ln -s /dev/zero zeros\nmkdir junk && cd junk && seq 1 200000 | xargs touch\ncd .. && sed -i 's/a - b/a + b/' calc.py\n",
         "timeout = \"3m\"\n",
     );
     // Just over a lowered limit, set by the agent's own spec.
