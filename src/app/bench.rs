@@ -105,6 +105,7 @@ async fn timed_run(
             label: Some("bench".into()),
             progress: false,
             judge: None,
+            shard: None,
         },
     )
     .await?;

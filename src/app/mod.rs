@@ -2,6 +2,7 @@
 //! nightly job, the benchmarks and the generated stores they measure.
 
 pub mod bench;
+pub mod capacity;
 pub mod nightly;
 pub mod settings;
 pub mod synthetic;

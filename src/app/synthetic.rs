@@ -79,6 +79,8 @@ pub fn fill(store: &Store, opts: &SyntheticOptions) -> Result<Vec<String>, Error
                 agents: opts.agents.iter().map(|(a, _)| a.clone()).collect(),
                 attempts: opts.attempts,
                 label: Some(format!("night {}", night + 1)),
+                shard: None,
+                manifest: None,
             },
             true,
         )?;

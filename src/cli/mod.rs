@@ -23,6 +23,7 @@ mod print;
 mod report;
 mod review;
 mod run;
+mod scale;
 mod tasks;
 
 use crate::error::Error;
@@ -105,7 +106,26 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             format,
             out,
         } => gate::gate(diff, range, &repo, &format, out.as_deref()),
-        Command::Nightly { config } => nightly::nightly(&db, &config).await,
+        Command::Nightly {
+            config,
+            shard,
+            report_only,
+        } => nightly::nightly(&db, &config, shard, report_only).await,
+        Command::Merge { stores, into, json } => scale::merge(&stores, &into, json),
+        Command::Plan {
+            machines,
+            jobs,
+            eval,
+            deadline,
+            json,
+        } => scale::plan(
+            &db,
+            machines,
+            jobs,
+            eval.as_deref(),
+            deadline.as_deref(),
+            json,
+        ),
         Command::Images { command } => ops::images(&db, command).await,
         Command::Gc { all, json } => ops::gc(all, json).await,
         Command::Bench {

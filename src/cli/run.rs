@@ -32,6 +32,7 @@ pub async fn demo(
         label: Some("demo".into()),
         progress: !json,
         judge: Some(judge),
+        shard: None,
     };
     run_and_print(
         db,
@@ -60,6 +61,7 @@ pub async fn run(db: &Option<PathBuf>, a: RunArgs) -> Result<i32, Error> {
         label: a.label,
         progress: !a.json,
         judge,
+        shard: a.shard,
     };
     run_and_print(db, &a.suite, &a.agents_dir, &a.agents, opts, a.json).await
 }

@@ -35,6 +35,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// Judge every attempt after grading (cached verdicts are reused).
     pub judge: Option<JudgeSetup>,
+    /// Run only this part of the evaluation, into an evaluation of its own (`merge` joins
+    /// the parts).
+    pub shard: Option<plan::Shard>,
 }
 
 /// A loaded judge and the run's budget for it.
@@ -93,6 +96,15 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         agents,
     } = p;
     suite.require_valid()?;
+    // A shard runs only its tasks, but keeps the whole suite's key and manifest: every shard
+    // of one evaluation then agrees on both, and `merge` can check that they do.
+    let key = plan::evaluation_key(&suite, &agents, opts.attempts);
+    let manifest = plan::manifest(&suite, &agents, opts.attempts).to_string();
+    let mut suite = suite;
+    if let Some(shard) = opts.shard {
+        suite.tasks = shard.tasks(&suite.tasks);
+        eprintln!("shard {shard}: {} of the suite's tasks", suite.tasks.len());
+    }
     let secrets: HashMap<String, Vec<(String, String)>> = agents
         .iter()
         .map(|a| Ok((a.name.clone(), secrets_for(a)?)))
@@ -127,12 +139,14 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
     };
     let eval = store.open_evaluation(
         NewEvaluation {
-            key: plan::evaluation_key(&suite, &agents, opts.attempts),
+            key,
             suite: suite.name.clone(),
             suite_dir: suite.dir.display().to_string(),
             agents: agents.iter().map(|a| a.name.clone()).collect(),
             attempts: opts.attempts,
             label: opts.label.clone(),
+            shard: opts.shard.map(|s| s.to_string()),
+            manifest: Some(manifest),
         },
         opts.new,
     )?;

@@ -257,6 +257,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "CREATE TRIGGER labels_are_not_replaced BEFORE INSERT ON labels
         WHEN EXISTS (SELECT 1 FROM labels WHERE id = NEW.id)
         BEGIN SELECT RAISE(ABORT, 'labels are immutable: record a new label instead'); END;",
+    // 9: evaluations split over machines. A shard's own evaluation says which part it ran
+    // (`I/N`); each evaluation keeps the task and agent hashes it covers, so that `merge`
+    // can say where two shards disagree; and a merged evaluation remembers which shard
+    // evaluations it was joined from, so that merging again changes nothing.
+    "ALTER TABLE evaluations ADD COLUMN shard TEXT;
+    ALTER TABLE evaluations ADD COLUMN manifest_json TEXT;
+    CREATE TABLE merged_shards (
+        source_eval_id TEXT PRIMARY KEY,
+        into_eval_id TEXT NOT NULL REFERENCES evaluations(id),
+        shard TEXT NOT NULL,
+        source_store TEXT NOT NULL,
+        source_finished_at TEXT NOT NULL,
+        merged_at TEXT NOT NULL
+    );",
 ];
 
 #[cfg(test)]

@@ -5,10 +5,12 @@
 //! killed run leaves either the whole attempt or nothing.
 
 mod labels;
+mod merge;
 mod migrations;
 mod model;
 
 pub use labels::*;
+pub use merge::{MergeSummary, MergedEvaluation};
 pub use model::*;
 
 use crate::error::Error;
@@ -111,8 +113,9 @@ impl Store {
             if !force_new {
                 let found = c
                     .query_row(
-                        "SELECT id FROM evaluations WHERE key = ?1 ORDER BY created_at DESC LIMIT 1",
-                        [&new.key],
+                        "SELECT id FROM evaluations WHERE key = ?1 AND shard IS ?2
+                         ORDER BY created_at DESC LIMIT 1",
+                        params![&new.key, &new.shard],
                         |r| r.get::<_, String>(0),
                     )
                     .optional()?;
@@ -122,9 +125,9 @@ impl Store {
             }
             let id = format!("ev-{}-{:06x}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), rand::random::<u32>() & 0xff_ffff);
             c.execute(
-                "INSERT INTO evaluations (id, key, suite, suite_dir, agents_json, attempts, created_at, mergebench_version, label)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![id, new.key, new.suite, new.suite_dir, serde_json::to_string(&new.agents).unwrap(), new.attempts, now(), crate::VERSION, new.label],
+                "INSERT INTO evaluations (id, key, suite, suite_dir, agents_json, attempts, created_at, mergebench_version, label, shard, manifest_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![id, new.key, new.suite, new.suite_dir, serde_json::to_string(&new.agents).unwrap(), new.attempts, now(), crate::VERSION, new.label, new.shard, new.manifest],
             )?;
             load_eval(c, &id).map(|e| e.expect("just inserted"))
         })
@@ -156,6 +159,37 @@ impl Store {
                     None => Ok(None),
                 }
             }
+        })
+    }
+
+    /// The newest finished evaluation of a suite (the night `nightly --report-only` reports).
+    pub fn latest_finished_evaluation(&self, suite: &str) -> Result<Option<Evaluation>, Error> {
+        self.with(|c| {
+            let id: Option<String> = c
+                .query_row(
+                    "SELECT id FROM evaluations WHERE suite = ?1 AND finished_at IS NOT NULL
+                       AND shard IS NULL
+                     ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                    [suite],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match id {
+                Some(id) => load_eval(c, &id),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// How many shard evaluations were merged into this one (0 for one run on one machine).
+    pub fn merged_shard_count(&self, eval_id: &str) -> Result<usize, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM merged_shards WHERE into_eval_id = ?1",
+                [eval_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
         })
     }
 
@@ -778,7 +812,7 @@ impl Store {
 
 fn load_eval(c: &Connection, id: &str) -> rusqlite::Result<Option<Evaluation>> {
     c.query_row(
-        "SELECT id, key, suite, suite_dir, agents_json, attempts, created_at, finished_at, mergebench_version, label FROM evaluations WHERE id = ?1",
+        "SELECT id, key, suite, suite_dir, agents_json, attempts, created_at, finished_at, mergebench_version, label, shard FROM evaluations WHERE id = ?1",
         [id],
         |r| {
             Ok(Evaluation {
@@ -792,6 +826,7 @@ fn load_eval(c: &Connection, id: &str) -> rusqlite::Result<Option<Evaluation>> {
                 finished_at: r.get(7)?,
                 mergebench_version: r.get(8)?,
                 label: r.get(9)?,
+                shard: r.get(10)?,
             })
         },
     )
@@ -804,7 +839,7 @@ mod tests {
     use crate::repo::patch::Patch;
     use crate::score::outcome::{Flags, Outcome};
 
-    fn attempt(eval: &str, n: u32) -> NewAttempt {
+    pub(super) fn attempt(eval: &str, n: u32) -> NewAttempt {
         NewAttempt {
             eval_id: eval.into(),
             task_id: "t1".into(),
@@ -839,6 +874,8 @@ mod tests {
             agents: vec!["a".into()],
             attempts: 1,
             label: None,
+            shard: None,
+            manifest: None,
         };
         let e1 = store.open_evaluation(new(), false).unwrap();
         store.record_attempt(&attempt(&e1.id, 1)).unwrap();
@@ -947,6 +984,8 @@ mod tests {
                         agents: vec!["a".into()],
                         attempts: 2,
                         label: None,
+                        shard: None,
+                        manifest: None,
                     },
                     true,
                 )

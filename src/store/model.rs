@@ -17,6 +17,8 @@ pub struct Evaluation {
     pub finished_at: Option<String>,
     pub mergebench_version: String,
     pub label: Option<String>,
+    /// `I/N` for the evaluation one shard ran; none for a whole or merged evaluation.
+    pub shard: Option<String>,
 }
 
 pub struct NewEvaluation {
@@ -27,6 +29,10 @@ pub struct NewEvaluation {
     pub agents: Vec<String>,
     pub attempts: u32,
     pub label: Option<String>,
+    /// `I/N` when this run is one shard of the evaluation.
+    pub shard: Option<String>,
+    /// The task and agent hashes it covers (JSON), for `merge`'s checks.
+    pub manifest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -697,6 +697,8 @@ fn demo_eval() -> DemoEval {
                 agents: vec!["oracle".into(), "noop".into(), "hostile".into()],
                 attempts: 1,
                 label: None,
+                shard: None,
+                manifest: None,
             },
             true,
         )

@@ -78,6 +78,8 @@ impl LabelDb {
                     agents: attempts.iter().map(|a| a.0.to_string()).collect(),
                     attempts: 1,
                     label: None,
+                    shard: None,
+                    manifest: None,
                 },
                 true,
             )

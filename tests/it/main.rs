@@ -16,4 +16,5 @@ mod label;
 mod mine;
 mod reports;
 mod sandbox;
+mod scale;
 mod validate;

@@ -33,6 +33,8 @@ fn night(store: &Store, label: &str, agents: &[(&str, f64, f64, Vec<Gen>)]) -> S
                 agents: agents.iter().map(|a| a.0.to_string()).collect(),
                 attempts: 1,
                 label: Some(label.into()),
+                shard: None,
+                manifest: None,
             },
             true,
         )
@@ -586,6 +588,8 @@ fn nightly_runs_end_to_end_and_fails_on_a_planted_regression() {
                 agents: vec!["noop".into()],
                 attempts: 1,
                 label: Some("planted".into()),
+                shard: None,
+                manifest: None,
             },
             true,
         )

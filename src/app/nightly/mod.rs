@@ -12,6 +12,7 @@ use crate::report::compare::format_p;
 use crate::report::history::Regression;
 use crate::report::leaderboard::LeaderboardOptions;
 use crate::report::{leaderboard_from_store, render, write_report, Format};
+use crate::run::plan::Shard;
 use crate::run::{run, Prepared, RunOptions};
 use crate::store::Store;
 pub use config::NightlyConfig;
@@ -93,11 +94,24 @@ impl NightOutcome {
     }
 }
 
+/// What part of the night this machine does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NightPart {
+    /// Everything: run, judge, reports, checkpoints, drift, verdict.
+    Whole,
+    /// Run and judge one shard of every suite into this store; nothing else.
+    Shard(Shard),
+    /// The reports, checkpoints, drift and verdict from evaluations already in the store
+    /// (the shards' stores merged into it).
+    ReportOnly,
+}
+
 /// Runs the night. Each line of the nightly log (evaluations, report paths, regressions,
 /// checkpoints, drift, the verdict) goes to `say` as it happens.
 pub async fn nightly(
     cfg: &NightlyConfig,
     store: Arc<Store>,
+    part: NightPart,
     say: &mut dyn FnMut(&str),
 ) -> Result<NightOutcome, Error> {
     // Everything that can be wrong with the files is found before the first container starts.
@@ -117,6 +131,22 @@ pub async fn nightly(
     };
     if let Some(j) = &cfg.judge {
         judge_setup(j, &judge_opts)?;
+    }
+    if part == NightPart::ReportOnly {
+        let mut nights = Vec::new();
+        for suite in &suites {
+            let eval = store.latest_finished_evaluation(&suite.name)?.ok_or_else(|| {
+                Error::Usage(format!(
+                    "suite {}: no finished evaluation in {}: merge every shard's store into it first \
+                     (`mergebench merge SHARD.db... --into {}`)",
+                    suite.name,
+                    store.path().display(),
+                    store.path().display()
+                ))
+            })?;
+            nights.push(report_night(&store, cfg, &suite.name, &eval.id, say)?);
+        }
+        return verdict(cfg, &store, &judge_opts, nights, say).await;
     }
     let docker = Docker::connect().await?;
     let mut nights = Vec::new();
@@ -140,6 +170,10 @@ pub async fn nightly(
                     .as_ref()
                     .map(|j| judge_setup(j, &judge_opts))
                     .transpose()?,
+                shard: match part {
+                    NightPart::Shard(s) => Some(s),
+                    _ => None,
+                },
             },
         )
         .await?;
@@ -149,26 +183,63 @@ pub async fn nightly(
         let eval = summary
             .evaluation
             .ok_or_else(|| Error::infra(format!("suite {name}: the run recorded no evaluation")))?;
-        let night = write_reports(&store, cfg, &name, &eval.id)?;
-        say(&format!("suite {name}: evaluation {}", night.evaluation));
-        for (format, path) in &night.reports {
+        if let NightPart::Shard(s) = part {
             say(&format!(
-                "  {:<9}{}",
-                format!("{format:?}").to_lowercase(),
-                path.display()
+                "suite {name}: shard {s}, evaluation {} in {}",
+                eval.id,
+                store.path().display()
             ));
+            continue;
         }
-        for g in &night.regressions {
-            say(&format!("  {}", describe(g)));
-        }
-        nights.push(night);
+        nights.push(report_night(&store, cfg, &name, &eval.id, say)?);
     }
+    if let NightPart::Shard(s) = part {
+        say(&format!(
+            "nightly: shard {s} done; merge every shard's store (`mergebench merge ... --into STORE`), \
+             then run `nightly --report-only` on STORE"
+        ));
+        return Ok(NightOutcome::Passed);
+    }
+    verdict(cfg, &store, &judge_opts, nights, say).await
+}
+
+/// Writes one suite's reports and says where, and what regressed.
+fn report_night(
+    store: &Store,
+    cfg: &NightlyConfig,
+    name: &str,
+    eval: &str,
+    say: &mut dyn FnMut(&str),
+) -> Result<SuiteNight, Error> {
+    let night = write_reports(store, cfg, name, eval)?;
+    say(&format!("suite {name}: evaluation {}", night.evaluation));
+    for (format, path) in &night.reports {
+        say(&format!(
+            "  {:<9}{}",
+            format!("{format:?}").to_lowercase(),
+            path.display()
+        ));
+    }
+    for g in &night.regressions {
+        say(&format!("  {}", describe(g)));
+    }
+    Ok(night)
+}
+
+/// Checkpoints, drift, and the night's outcome.
+async fn verdict(
+    cfg: &NightlyConfig,
+    store: &Store,
+    judge_opts: &JudgeLimits,
+    nights: Vec<SuiteNight>,
+    say: &mut dyn FnMut(&str),
+) -> Result<NightOutcome, Error> {
     if cfg.checkpoints {
         match &cfg.judge {
             Some(j) => {
-                let setup = judge_setup(j, &judge_opts)?;
+                let setup = judge_setup(j, judge_opts)?;
                 let summary = crate::review::checkpoints::judge_checkpoints(
-                    &store,
+                    store,
                     &setup.judge,
                     &setup.budget,
                     None,

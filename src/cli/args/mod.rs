@@ -9,7 +9,12 @@ pub use agent::AgentArgs;
 pub use mine::MineArgs;
 pub use report::{DriftArgs, ReportCommand};
 
+use crate::run::plan::Shard;
 use clap::{Parser, Subcommand};
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    Shard::parse(s)
+}
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -143,6 +148,44 @@ pub enum Command {
         /// The nightly configuration (see nightly.example.toml).
         #[arg(long, default_value = "nightly.toml")]
         config: PathBuf,
+        /// Run and judge only this part (I/N) of every suite, into this machine's store;
+        /// no reports. Merge the shards' stores, then `nightly --report-only`.
+        #[arg(long, value_parser = parse_shard, conflicts_with = "report_only")]
+        shard: Option<Shard>,
+        /// Write the reports, checkpoints and verdict from the newest finished evaluation of
+        /// every suite already in the store (after `merge`), without running agents.
+        #[arg(long)]
+        report_only: bool,
+    },
+    /// Join the stores that shards wrote (`run --shard I/N`) into one: attempts, patches,
+    /// grades, conventions, logs, judge samples and judgements. Merging again changes nothing.
+    Merge {
+        /// The shards' stores.
+        #[arg(required = true, num_args = 1..)]
+        stores: Vec<PathBuf>,
+        /// The store to merge into (created if missing).
+        #[arg(long)]
+        into: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Predict the wall time of an evaluation's plan on M machines × J jobs from its stored
+    /// durations, and the machines a deadline needs.
+    Plan {
+        /// Machines, each running one shard.
+        #[arg(long, default_value_t = 1)]
+        machines: u32,
+        /// Attempts at once on each machine (run's --jobs).
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
+        /// The evaluation whose durations to replay (default: the newest finished one).
+        #[arg(long = "eval")]
+        eval: Option<String>,
+        /// Also say how many machines finish within this time (e.g. 6h).
+        #[arg(long)]
+        deadline: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// The reference agent: a tool-using loop for any OpenAI-compatible endpoint. Runs
     /// inside an agent's container (harness/agents/reference.toml).
@@ -178,6 +221,10 @@ pub struct RunArgs {
     /// A free-form label stored with the evaluation (e.g. "nightly 2026-11-25").
     #[arg(long)]
     pub label: Option<String>,
+    /// Run only part I of N of the evaluation (split by task) into an evaluation of its own;
+    /// `mergebench merge` joins the parts' stores.
+    #[arg(long, value_parser = parse_shard)]
+    pub shard: Option<Shard>,
     /// Judge every attempt after grading (judges/<name>.toml or a path to a judge file).
     #[arg(long)]
     pub judge: Option<String>,
