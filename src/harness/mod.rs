@@ -39,10 +39,28 @@ fn docker_host() -> String {
 }
 
 pub fn unreachable(e: impl std::fmt::Display) -> Error {
-    Error::env(
-        format!("Docker is unreachable at {}: {e}", docker_host()),
-        "start the Docker engine (bash scripts/setup.sh installs and starts it) or set DOCKER_HOST",
-    )
+    let host = docker_host();
+    let fix = if host.starts_with("tcp://") || host.starts_with("https://") {
+        if std::env::var_os("DOCKER_TLS_VERIFY").is_some() {
+            let dir = std::env::var("DOCKER_CERT_PATH").unwrap_or_else(|_| "~/.docker".into());
+            format!(
+                "check that the daemon listens there with TLS, and that {dir} (DOCKER_CERT_PATH) holds \
+                 ca.pem, cert.pem and key.pem signed by the daemon's CA"
+            )
+        } else {
+            "check that the daemon listens there; a daemon that requires TLS also needs \
+             DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (see docs/scale.md)"
+                .to_string()
+        }
+    } else if host.starts_with("ssh://") {
+        "check that `ssh` to that host works without a prompt (a key in the agent or \
+         ~/.ssh/config) and that the docker CLI is installed there"
+            .to_string()
+    } else {
+        "start the Docker engine (bash scripts/setup.sh installs and starts it) or set DOCKER_HOST"
+            .to_string()
+    };
+    Error::env(format!("Docker is unreachable at {host}: {e}"), fix)
 }
 
 impl Docker {

@@ -5,6 +5,7 @@ mod agents;
 mod browser;
 mod cargo;
 mod cli;
+mod daemon;
 mod drift;
 mod ecosystems;
 mod fixture;

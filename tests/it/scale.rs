@@ -208,3 +208,161 @@ fn bad_shards_are_refused_before_anything_runs() {
     }
     assert!(!db.exists());
 }
+
+/// `results --json` of a store, from the CLI.
+fn results_of(db: &Path) -> Value {
+    serde_json::from_str(&mb(db, &["results", "--json"])).unwrap()
+}
+
+fn outcomes(results: &Value, agent: &str) -> Vec<String> {
+    results["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["agent"] == agent)
+        .map(|a| a["outcome"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_shard_runs_on_a_remote_daemon_over_tls_and_a_swarm_job_runs_every_shard() {
+    let daemon = crate::daemon::TestDaemon::start();
+    daemon.load_from_host("mergebench-base:bookworm");
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |db: &Path, env: &[(&'static str, String)], shard: &str| {
+        bin()
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .arg("--db")
+            .arg(db)
+            .args([
+                "run",
+                "--suite",
+                "tasks/demo",
+                "--judge",
+                "heuristic",
+                "--json",
+            ])
+            .args(["--shard", shard, "--agent", "oracle", "noop"])
+            .output()
+            .unwrap()
+    };
+
+    // Over TCP without a client certificate the daemon refuses, and mergebench says what to
+    // set: TLS is really in force.
+    let bare = tmp.path().join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    std::fs::copy(daemon.dir.join("certs/ca.pem"), bare.join("ca.pem")).unwrap();
+    let mut env = daemon.tls_env();
+    env[2].1 = bare.display().to_string();
+    let out = run(&tmp.path().join("refused.db"), &env, "1/2");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Docker is unreachable at tcp://127.0.0.1") && err.contains("cert.pem"),
+        "{err}"
+    );
+
+    // With the client certificate, shard 1/2 runs there end to end, and its images are
+    // built on that daemon.
+    let tls_db = tmp.path().join("tls.db");
+    let out = run(&tls_db, &daemon.tls_env(), "1/2");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let images = String::from_utf8_lossy(
+        &daemon
+            .cli(&["images", "--format", "{{.Repository}}"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(images.contains("mergebench-env"), "{images}");
+    let tls = results_of(&tls_db);
+    assert_eq!(outcomes(&tls, "oracle"), vec!["resolved"; 7]);
+    assert_eq!(outcomes(&tls, "noop"), vec!["empty_patch"; 7]);
+
+    // A single-node swarm on that daemon runs every shard as a replicated job and merges.
+    let init = daemon.cli(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let build = std::process::Command::new("bash")
+        .arg("deploy/runner/build.sh")
+        .env("DOCKER_HOST", daemon.unix_host())
+        .env("MERGEBENCH_BIN", env!("CARGO_BIN_EXE_mergebench"))
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let started = std::time::Instant::now();
+    let jobs = std::process::Command::new("bash")
+        .arg("deploy/swarm/run-shards.sh")
+        .arg("2")
+        .arg(&out_dir)
+        .args([
+            "--",
+            "run",
+            "--suite",
+            "tasks/demo",
+            "--judge",
+            "heuristic",
+            "--agent",
+            "oracle",
+            "noop",
+        ])
+        .env("DOCKER_HOST", daemon.unix_host())
+        .env("NODE_DOCKER_SOCKET", &daemon.socket)
+        .output()
+        .unwrap();
+    let wall = started.elapsed();
+    assert!(
+        jobs.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&jobs.stdout),
+        String::from_utf8_lossy(&jobs.stderr)
+    );
+    let merged = out_dir.join("merged.db");
+    let all = results_of(&merged);
+    assert_eq!(outcomes(&all, "oracle"), vec!["resolved"; 14]);
+    assert_eq!(outcomes(&all, "noop"), vec!["empty_patch"; 14]);
+    assert!(all["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["agent"] == "oracle")
+        .all(|a| a["mergeable"] == true));
+    // The swarm's shard 1 is the TLS run's shard 1: the same tasks, outcomes and patches.
+    let swarm_shard = results_of(&out_dir.join("shard-1.db"));
+    assert_eq!(scored(&swarm_shard), scored(&tls));
+    // Its services are gone.
+    let left = String::from_utf8_lossy(&daemon.cli(&["service", "ls", "-q"]).stdout).into_owned();
+    assert!(left.trim().is_empty(), "{left}");
+    // The capacity plan beside the measured wall time of this sharded run.
+    let plan: Value = serde_json::from_str(&mb(
+        &merged,
+        &["plan", "--machines", "2", "--jobs", "4", "--json"],
+    ))
+    .unwrap();
+    eprintln!(
+        "swarm: 2 shards, predicted {:.1} s on 2 machines x 4 jobs (agent and grading only), measured {:.1} s for the evaluation, {:.1} s for the whole job script",
+        plan["predicted_seconds"].as_f64().unwrap(),
+        plan["measured_seconds"].as_f64().unwrap(),
+        wall.as_secs_f64()
+    );
+    assert!(
+        plan["predicted_seconds"].as_f64().unwrap() <= plan["measured_seconds"].as_f64().unwrap()
+    );
+}
