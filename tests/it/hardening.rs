@@ -430,3 +430,171 @@ fn paths_a_suite_or_agent_names_stay_inside_its_folder() {
         assert!(err.contains(&format!("{agent}.toml:")), "{agent}: {err}");
     }
 }
+
+/// Twenty items of the demo suite, no overlap, and two reviewers' tokens.
+fn twenty_items() -> (crate::label::LabelDb, String, String) {
+    let attempts: Vec<(&str, &str, usize)> = (0..10)
+        .flat_map(|t| [("oracle", "oracle", t), ("overreach", "overreach", t)])
+        .collect();
+    let d = crate::label::LabelDb::new(&attempts);
+    d.ok(&[
+        "labels",
+        "sample",
+        "--eval",
+        &d.eval,
+        "--n",
+        "20",
+        "--overlap",
+        "0",
+    ]);
+    let ana = d.reviewer("ana");
+    let ben = d.reviewer("ben");
+    (d, ana, ben)
+}
+
+async fn get(base: &str, path: &str, cookie: &str) -> reqwest::Response {
+    crate::label::client()
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+// Bug pinned: pressing `n` through 20 items claimed all 20, and a second reviewer then saw
+// only the overlap items ("Queue done" with none).
+#[tokio::test]
+async fn browsing_the_queue_does_not_claim_it() {
+    use mergebench::store::ClaimPolicy;
+    let (d, ana, ben) = twenty_items();
+    let base = crate::label::serve_with(d.store.clone(), ClaimPolicy::default()).await;
+    let a = crate::label::login(&base, &ana).await;
+    let mut at = get(&base, "/next", &a.cookie).await.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        assert!(at.starts_with("/item/"), "{at}");
+        seen.insert(at.clone());
+        let html = get(&base, &at, &a.cookie).await.text().await.unwrap();
+        let next = html
+            .split("id=\"next-link\" href=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&");
+        let r = get(&base, &next, &a.cookie).await;
+        at = r.headers()["location"].to_str().unwrap().to_string();
+    }
+    assert_eq!(seen.len(), 20, "browsing still shows every item: {seen:?}");
+    let held = d
+        .store
+        .queue_of(1, &ClaimPolicy::default())
+        .unwrap()
+        .into_iter()
+        .filter(|x| !x.labeled)
+        .count();
+    assert!(held <= ClaimPolicy::DEFAULT_MAX_HELD, "ana holds {held}");
+    // Ben is given an item ana is not holding, and can label it.
+    let b = crate::label::login(&base, &ben).await;
+    let r = get(&base, "/next", &b.cookie).await;
+    let item = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(item.starts_with("/item/"), "{item}");
+    let saved = crate::label::client()
+        .post(format!("{base}{item}/label"))
+        .header("cookie", &b.cookie)
+        .form(&[("verdict", "merge"), ("csrf", b.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 303);
+}
+
+// A claim left alone expires (default 30 minutes): the item goes to another reviewer, and the
+// first one can no longer label it.
+#[tokio::test]
+async fn an_expired_claim_goes_back_to_the_queue() {
+    use mergebench::store::ClaimPolicy;
+    let d = crate::label::LabelDb::new(&[("oracle", "oracle", 0), ("oracle", "oracle", 1)]);
+    d.ok(&[
+        "labels",
+        "sample",
+        "--eval",
+        &d.eval,
+        "--n",
+        "2",
+        "--overlap",
+        "0",
+    ]);
+    let ana = d.reviewer("ana");
+    let ben = d.reviewer("ben");
+    let base = crate::label::serve_with(d.store.clone(), ClaimPolicy::default()).await;
+    let a = crate::label::login(&base, &ana).await;
+    let b = crate::label::login(&base, &ben).await;
+    let held_by = |who: &str| {
+        sqlite(
+            &d.db,
+            &format!(
+                "SELECT s.item_id FROM label_assignments s JOIN reviewers r ON r.id = s.reviewer_id WHERE r.name = '{who}'"
+            ),
+        )[0][0]
+            .clone()
+    };
+    let (anas, bens) = (held_by("ana"), held_by("ben"));
+    assert_ne!(anas, bens);
+    let post = |s: &crate::label::Session, item: &str| {
+        crate::label::client()
+            .post(format!("{base}/item/{item}/label"))
+            .header("cookie", &s.cookie)
+            .form(&[("verdict", "merge"), ("csrf", s.csrf.as_str())])
+            .send()
+    };
+    assert_eq!(post(&b, &bens).await.unwrap().status(), 303);
+    // Within the expiry, ana's item stays hers.
+    let r = get(&base, "/next", &b.cookie).await;
+    assert!(r.headers().get("location").is_none());
+    assert!(r.text().await.unwrap().contains("Queue done"));
+    // Thirty-one minutes later it is anyone's.
+    let old = (chrono::Utc::now() - chrono::Duration::minutes(31))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    rusqlite::Connection::open(&d.db)
+        .unwrap()
+        .execute(
+            "UPDATE label_assignments SET assigned_at = ?1 WHERE item_id = ?2",
+            rusqlite::params![old, anas],
+        )
+        .unwrap();
+    let r = get(&base, "/next", &b.cookie).await;
+    assert_eq!(r.headers()["location"], format!("/item/{anas}").as_str());
+    assert_eq!(post(&b, &anas).await.unwrap().status(), 303);
+    let late = post(&a, &anas).await.unwrap();
+    assert_eq!(late.status(), 403);
+    assert!(late.text().await.unwrap().contains("expired"));
+}
+
+// A reviewer holds at most a few unlabeled items: claiming one more releases the oldest,
+// which the next reviewer is given.
+#[test]
+fn a_reviewer_holds_at_most_a_few_claims() {
+    use mergebench::store::ClaimPolicy;
+    let (d, _, _) = twenty_items();
+    let claims = ClaimPolicy::default();
+    let claimed: Vec<i64> = (0..5)
+        .map(|_| d.store.claim_next(1, &claims).unwrap().unwrap())
+        .collect();
+    let held: Vec<i64> = d
+        .store
+        .queue_of(1, &claims)
+        .unwrap()
+        .iter()
+        .map(|x| x.item_id)
+        .collect();
+    assert_eq!(held, claimed[2..], "the newest three are kept");
+    assert_eq!(d.store.claim_next(2, &claims).unwrap(), Some(claimed[0]));
+    // A skipped item comes back to its reviewer only after every other.
+    assert!(d.store.release_claim(claimed[4], 1).unwrap());
+    let again = d.store.claim_next(1, &claims).unwrap().unwrap();
+    assert!(!claimed.contains(&again), "{again} was claimed before");
+}

@@ -238,6 +238,13 @@ pub enum LabelCommand {
         /// Mark cookies Secure (when reviewers reach the app over HTTPS through a proxy).
         #[arg(long)]
         secure_cookies: bool,
+        /// How long a reviewer's claim on an item lasts before it goes back to the queue.
+        #[arg(long, default_value = "30m", value_parser = crate::config::units::parse_duration)]
+        claim_expiry: std::time::Duration,
+        /// How many items a reviewer holds unlabeled at once; claiming one more releases
+        /// their oldest.
+        #[arg(long, default_value_t = crate::store::ClaimPolicy::DEFAULT_MAX_HELD as u16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        max_claims: u16,
     },
 }
 
