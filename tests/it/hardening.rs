@@ -597,6 +597,22 @@ fn a_reviewer_holds_at_most_a_few_claims() {
     assert!(d.store.release_claim(claimed[4], 1).unwrap());
     let again = d.store.claim_next(1, &claims).unwrap().unwrap();
     assert!(!claimed.contains(&again), "{again} was claimed before");
+    // Ben leaves his claim past its expiry: ana, who held the item before, may take it back
+    // when she opens it, and then it is no longer ben's.
+    let old = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    rusqlite::Connection::open(&d.db)
+        .unwrap()
+        .execute(
+            "UPDATE label_assignments SET assigned_at = ?1 WHERE reviewer_id = 2",
+            rusqlite::params![old],
+        )
+        .unwrap();
+    assert!(d.store.hold(claimed[0], 1, &claims).unwrap());
+    assert!(!d.store.hold(claimed[0], 2, &claims).unwrap());
+    let held = d.store.queue_of(1, &claims).unwrap();
+    assert!(held.len() <= claims.max_held, "{held:?}");
+    assert!(held.iter().any(|x| x.item_id == claimed[0]));
 }
 
 /// `gate --range HEAD~1..HEAD --format json` in `repo`: the exit code and the report.
