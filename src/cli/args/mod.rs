@@ -355,3 +355,40 @@ impl JudgeOpts {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ClaimPolicy;
+    use clap::Parser;
+
+    fn serve(args: &[&str]) -> Result<(std::time::Duration, u16), clap::Error> {
+        let cli = Cli::try_parse_from(["mergebench", "label", "serve"].iter().chain(args))?;
+        match cli.command {
+            Command::Label {
+                command:
+                    LabelCommand::Serve {
+                        claim_expiry,
+                        max_claims,
+                        ..
+                    },
+            } => Ok((claim_expiry, max_claims)),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    /// The documented defaults (docs/labeling.md) are the store's.
+    #[test]
+    fn claim_flags_default_to_the_documented_policy() {
+        let (expiry, max) = serve(&[]).unwrap();
+        assert_eq!(expiry, ClaimPolicy::DEFAULT_EXPIRY);
+        assert_eq!(usize::from(max), ClaimPolicy::DEFAULT_MAX_HELD);
+        assert_eq!(
+            serve(&["--claim-expiry", "10m", "--max-claims", "1"]).unwrap(),
+            (std::time::Duration::from_secs(600), 1)
+        );
+        for bad in [["--claim-expiry", "0s"], ["--max-claims", "0"]] {
+            assert!(serve(&bad).is_err(), "{bad:?}");
+        }
+    }
+}
