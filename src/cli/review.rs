@@ -16,6 +16,8 @@ pub async fn label(db: &Option<PathBuf>, command: LabelCommand) -> Result<i32, E
         suite,
         hide_tests,
         secure_cookies,
+        claim_expiry,
+        max_claims,
     } = command;
     let spec = find_judge(&judges_dir, &judge)?;
     let rubric = crate::review::labels::rubric::Rubric::new(&spec.name, &spec.rubric);
@@ -47,6 +49,10 @@ pub async fn label(db: &Option<PathBuf>, command: LabelCommand) -> Result<i32, E
             suite,
             show_tests: !hide_tests,
             secure_cookies,
+            claims: crate::store::ClaimPolicy {
+                expiry: claim_expiry,
+                max_held: usize::from(max_claims),
+            },
         },
     );
     tokio::select! {

@@ -113,6 +113,37 @@ const RESERVED_ENV: &[&str] = &[
     "no_proxy",
 ];
 
+/// The line where `name` is written in the spec's `list`: its own line in an `[env]` table,
+/// the `env = { … }` line, or the line of its entry in a `secrets = [ … ]` list that may span
+/// lines. None only when the spec does not write it at all.
+fn line_of_name(text: &str, list: &str, name: &str) -> Option<usize> {
+    if let Some(line) = line_of_key(text, Some(list), name)
+        .or_else(|| line_of_key(text, Some(list), &format!("\"{name}\"")))
+        .or_else(|| line_of_key(text, Some(list), &format!("'{name}'")))
+    {
+        return Some(line);
+    }
+    let start = line_of_key(text, None, list)?;
+    // An entry is quoted, and a secret may carry the optional mark `?`.
+    let quoted = [
+        format!("\"{name}\""),
+        format!("\"{name}?\""),
+        format!("'{name}'"),
+        format!("'{name}?'"),
+    ];
+    for (i, line) in text.lines().enumerate().skip(start - 1) {
+        let code = line.split('#').next().unwrap_or("");
+        if quoted.iter().any(|q| code.contains(q.as_str())) {
+            return Some(i + 1);
+        }
+        // The list ends on the line that closes it.
+        if list == "env" || code.contains(']') {
+            break;
+        }
+    }
+    Some(start)
+}
+
 /// Finds an agent by name in `dir` (`<dir>/<name>.toml`) or by path to a spec file.
 pub fn find_agent(dir: &Path, name_or_path: &str) -> Result<AgentSpec, Error> {
     let as_path = Path::new(name_or_path);
@@ -246,21 +277,28 @@ fn load_agent_with(
         }
         None => None,
     };
-    for k in raw.env.keys().chain(all_secrets.iter()) {
+    // Each name is checked where it is written: its line in `env` or in `secrets`.
+    let names = raw
+        .env
+        .keys()
+        .map(|k| (k, "env"))
+        .chain(all_secrets.iter().map(|s| (s, "secrets")));
+    for (k, list) in names {
+        let line = line_of_name(&text, list, k);
         if RESERVED_ENV.contains(&k.as_str()) {
             return Err(Error::input(
                 file,
-                at("env"),
+                line,
                 format!("`{k}` is set by mergebench itself"),
-                "remove it from env/secrets",
+                format!("remove `{k}` from {list}: mergebench sets it for every agent"),
             ));
         }
         if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(Error::input(
                 file,
-                at("env"),
-                format!("`{k}` is not a valid variable name"),
-                "use letters, digits and '_'",
+                line,
+                format!("`{k}` in {list} is not a valid variable name"),
+                "rename it with letters, digits and '_' only (e.g. MY_API_KEY)",
             ));
         }
     }
@@ -268,11 +306,25 @@ fn load_agent_with(
         if raw.env.contains_key(s) {
             return Err(Error::input(
                 file,
-                at("secrets"),
+                line_of_name(&text, "env", s),
                 format!("`{s}` is both a secret and a plain env value"),
-                "a secret's value comes from the host environment only: remove it from env",
+                format!(
+                    "a secret's value comes from the host environment only: remove `{s}` from env"
+                ),
             ));
         }
+    }
+    let mut env = BTreeMap::new();
+    for (k, v) in &raw.env {
+        let value = expand(v, &all_secrets, lookup).map_err(|e| {
+            Error::input(
+                file,
+                line_of_name(&text, "env", k),
+                format!("cannot expand `{v}` (env `{k}`): {e}"),
+                "set the variable, give a default (${NAME:-value}), or pass secrets through `secrets`",
+            )
+        })?;
+        env.insert(k.clone(), value);
     }
     let expand_at = |key: &str, v: &str| {
         expand(v, &all_secrets, lookup).map_err(|e| {
@@ -284,10 +336,6 @@ fn load_agent_with(
             )
         })
     };
-    let mut env = BTreeMap::new();
-    for (k, v) in &raw.env {
-        env.insert(k.clone(), expand_at("env", v)?);
-    }
     let network = match raw.network {
         None => Network::None,
         Some(RawNetwork::Mode(m)) if m == "none" => Network::None,
@@ -554,6 +602,50 @@ mod tests {
         );
     }
 
+    // Issue #15: env and secrets errors named the file but not the line when `env` was a
+    // table or the offending name sat in `secrets`.
+    #[test]
+    fn env_and_secret_errors_name_the_line_of_the_name() {
+        let check = |text: &str, line: usize, needles: &[&str]| {
+            let msg = load(text).unwrap_err().to_string();
+            assert!(msg.contains(&format!("a.toml:{line}:")), "{msg}");
+            for needle in needles {
+                assert!(msg.contains(needle), "{msg}");
+            }
+        };
+        let head = "name = \"a\"\ncommand = [\"x\"]\n";
+        check(
+            &format!("{head}secrets = [\"K\"]\n\n[env]\nA = \"1\"\nHTTPS_PROXY = \"http://x\"\n"),
+            7,
+            &[
+                "`HTTPS_PROXY` is set by mergebench",
+                "remove `HTTPS_PROXY` from env",
+            ],
+        );
+        check(
+            &format!(
+                "{head}env = {{ A = \"1\" }}\nsecrets = [\n  \"OK_KEY\",\n  \"BAD-NAME?\",\n]\n"
+            ),
+            6,
+            &["`BAD-NAME` in secrets is not a valid", "rename it"],
+        );
+        check(
+            &format!("{head}env = {{ A = \"1\" }}\nsecrets = [\"NO_PROXY\"]\n"),
+            4,
+            &["`NO_PROXY` is set by mergebench", "from secrets"],
+        );
+        check(
+            &format!("{head}secrets = [\"K\"]\n[env]\nA = \"1\"\nK = \"v\"\n"),
+            6,
+            &["both a secret", "remove `K` from env"],
+        );
+        check(
+            &format!("{head}[env]\nA = \"1\"\nB = \"${{MB_UNSET_FOR_TEST}}\"\n"),
+            5,
+            &["cannot expand", "env `B`", "give a default"],
+        );
+    }
+
     #[test]
     fn rejects_bad_specs_with_line() {
         let check = |text: &str, line: usize, needle: &str| {
@@ -604,7 +696,7 @@ mod tests {
         );
         check(
             "name = \"a\"\ncommand = [\"x\"]\nsecrets = [\"K\"]\nenv = { K = \"v\" }\n",
-            3,
+            4,
             "both a secret",
         );
     }

@@ -7,6 +7,10 @@
 //! - `critical`: CI, infrastructure, runtime configuration, authentication,
 //!   migrations, dependency manifests.
 //!
+//! A dependency manifest or lockfile edit that changes only the package's own metadata (a
+//! release version, an edition, `rust-version`, the `go` directive; see `manifest`) is
+//! graded like code instead: `medium` in one service.
+//!
 //! Above the configured thresholds a patch is flagged `staged_rollout`.
 
 use std::collections::BTreeSet;
@@ -18,6 +22,7 @@ use super::config::{BlastConfig, ConfigError};
 use super::defaults;
 use super::diff::ParsedDiff;
 use super::globs::{BadPattern, PathSet};
+use super::manifest;
 use super::ownership::Ownership;
 
 /// Lists in a [`BlastRadius`] keep at most this many entries.
@@ -92,7 +97,23 @@ impl CompiledBlast {
             .map(|(why, _)| why.as_str())
     }
 
-    pub fn radius(&self, diff: &ParsedDiff, ownership: &Ownership) -> BlastRadius {
+    /// Whether every critical group that picks out `path` is a dependency manifest or
+    /// lockfile group (built-in): only those are graded by what the edit changes.
+    fn only_manifest_groups(&self, path: &str) -> bool {
+        self.critical
+            .iter()
+            .filter(|(_, set)| set.is_match(path))
+            .all(|(why, _)| why == defaults::MANIFEST_GROUP || why == defaults::LOCKFILE_GROUP)
+    }
+
+    /// The blast radius of a parsed patch; `base_file` reads a file before the patch (a
+    /// manifest's tables, to tell its metadata from its dependencies).
+    pub fn radius(
+        &self,
+        diff: &ParsedDiff,
+        ownership: &Ownership,
+        base_file: &dyn Fn(&str) -> Option<Vec<u8>>,
+    ) -> BlastRadius {
         let cfg = &self.cfg;
         let mut modules = BTreeSet::new();
         let mut services = BTreeSet::new();
@@ -102,6 +123,8 @@ impl CompiledBlast {
         let mut shared: Vec<String> = Vec::new();
         let mut code_files = 0u64;
         let mut low_files = 0u64;
+        // Manifest edits that change only the package's own metadata.
+        let mut metadata: Vec<String> = Vec::new();
 
         for file in &diff.files {
             let mut file_critical = None;
@@ -129,6 +152,24 @@ impl CompiledBlast {
             if !owned {
                 unowned += 1;
             }
+            // A release version, edition or toolchain bump is not a dependency change: it
+            // is graded like code, below the tier that asks for a staged rollout.
+            let file_critical = file_critical.filter(|(_, p)| {
+                if !self.only_manifest_groups(p) {
+                    return true;
+                }
+                let base = file.old_path.as_deref().and_then(base_file);
+                match manifest::metadata_only(diff, file, base.as_deref()) {
+                    Some(keys) => {
+                        if metadata.len() < MAX_REASONS {
+                            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                            metadata.push(format!("{p} ({})", keys.join(", ")));
+                        }
+                        false
+                    }
+                    None => true,
+                }
+            });
             if let Some((why, p)) = file_critical {
                 critical_count += 1;
                 if critical.len() < MAX_REASONS {
@@ -176,12 +217,24 @@ impl CompiledBlast {
                 ));
             }
             reasons.extend(shared.iter().map(|s| format!("shared library: {s}")));
+            reasons.extend(
+                metadata
+                    .iter()
+                    .map(|m| format!("manifest metadata only: {m}")),
+            );
             Tier::High
         } else {
-            reasons.push(match services.iter().next() {
-                Some(s) => format!("code in one service: {s}"),
-                None => "code changes".to_string(),
-            });
+            if code_files as usize > metadata.len() {
+                reasons.push(match services.iter().next() {
+                    Some(s) => format!("code in one service: {s}"),
+                    None => "code changes".to_string(),
+                });
+            }
+            reasons.extend(
+                metadata
+                    .iter()
+                    .map(|m| format!("manifest metadata only: {m}")),
+            );
             Tier::Medium
         };
 
@@ -241,9 +294,14 @@ pub fn module_of(path: &str, depth: usize) -> String {
 /// Computes the blast radius of a parsed patch. Globs are validated when the
 /// configuration is loaded; should one still fail here, the built-in lists
 /// are used and the reasons say so.
-pub fn blast_radius(diff: &ParsedDiff, ownership: &Ownership, cfg: &BlastConfig) -> BlastRadius {
+pub fn blast_radius(
+    diff: &ParsedDiff,
+    ownership: &Ownership,
+    cfg: &BlastConfig,
+    base_file: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> BlastRadius {
     match CompiledBlast::compile(cfg) {
-        Ok(c) => c.radius(diff, ownership),
+        Ok(c) => c.radius(diff, ownership, base_file),
         Err(bad) => {
             let fallback = BlastConfig {
                 shared: None,
@@ -255,7 +313,7 @@ pub fn blast_radius(diff: &ParsedDiff, ownership: &Ownership, cfg: &BlastConfig)
             };
             let mut r = CompiledBlast::compile(&fallback)
                 .expect("built-in lists compile")
-                .radius(diff, ownership);
+                .radius(diff, ownership, base_file);
             r.reasons.push(format!(
                 "configuration glob `{}` is invalid ({}); built-in lists used",
                 bad.pattern, bad.message
@@ -298,7 +356,7 @@ mod tests {
     fn tier_of(paths: &[&str]) -> BlastRadius {
         let text: String = paths.iter().map(|p| file(p)).collect();
         let d = parse(text.as_bytes());
-        blast_radius(&d, &ownership(), &BlastConfig::default())
+        blast_radius(&d, &ownership(), &BlastConfig::default(), &|_| None)
     }
 
     #[test]
@@ -357,7 +415,7 @@ mod tests {
             .collect();
         let text: String = paths.iter().map(|p| file(p)).collect();
         let d = parse(text.as_bytes());
-        let r = blast_radius(&d, &ownership(), &BlastConfig::default());
+        let r = blast_radius(&d, &ownership(), &BlastConfig::default(), &|_| None);
         assert_eq!(r.tier, Tier::Medium);
         assert!(r.staged_rollout);
         assert!(r.staged_rollout_reasons[0].contains("25 files"));
@@ -366,7 +424,7 @@ mod tests {
     #[test]
     fn rename_into_deploy_is_critical() {
         let d = parse(b"diff --git a/scripts/run.sh b/deploy/run.sh\nsimilarity index 100%\nrename from scripts/run.sh\nrename to deploy/run.sh\n");
-        let r = blast_radius(&d, &Ownership::empty(), &BlastConfig::default());
+        let r = blast_radius(&d, &Ownership::empty(), &BlastConfig::default(), &|_| None);
         assert_eq!(r.tier, Tier::Critical);
     }
 

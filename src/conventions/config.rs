@@ -84,6 +84,18 @@ pub struct RuleToggle {
     pub exclude: Vec<String>,
 }
 
+/// Debugging leftovers: a severity, paths to skip, and the calls this repository prints
+/// with on purpose (`allow = ["println!", "fmt.Println"]`), named as the finding names them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DebugRule {
+    pub severity: Option<Severity>,
+    /// Paths the rule skips.
+    pub exclude: Vec<String>,
+    /// Calls that are not leftovers here.
+    pub allow: Vec<String>,
+}
+
 /// A numeric limit on the whole patch.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -212,7 +224,7 @@ pub struct ConventionsConfig {
     pub infra: PathRule,
     pub dependencies: PathRule,
     pub secrets: SecretsRule,
-    pub debug_leftovers: RuleToggle,
+    pub debug_leftovers: DebugRule,
     pub todo: TodoRule,
     pub trailing_newline: RuleToggle,
     /// Bidirectional controls and zero-width characters in added lines.
@@ -240,7 +252,7 @@ impl Default for ConventionsConfig {
             infra: PathRule::default(),
             dependencies: PathRule::default(),
             secrets: SecretsRule::default(),
-            debug_leftovers: RuleToggle::default(),
+            debug_leftovers: DebugRule::default(),
             todo: TodoRule::default(),
             trailing_newline: RuleToggle::default(),
             hidden_unicode: RuleToggle::default(),

@@ -210,6 +210,10 @@ pub const SENSITIVE_FILE_TEMPLATES: &[&str] = &[
 /// so the entropy check stays quiet there.
 pub const ENTROPY_EXCLUDE: &[&str] = &["*.svg", "*.min.js", "*.min.css", "*.map", "*.snap"];
 
+/// The critical-tier groups of dependency manifests and of lockfiles.
+pub const MANIFEST_GROUP: &str = "dependency manifest";
+pub const LOCKFILE_GROUP: &str = "dependency lockfile";
+
 /// The critical-tier groups, each with the reason a reviewer is told.
 pub fn critical_groups() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
@@ -218,8 +222,8 @@ pub fn critical_groups() -> Vec<(&'static str, &'static [&'static str])> {
         ("runtime configuration", CONFIG),
         ("authentication or authorisation", AUTH),
         ("database migrations", MIGRATIONS),
-        ("dependency manifest", MANIFESTS),
-        ("dependency lockfile", LOCKFILES),
+        (MANIFEST_GROUP, MANIFESTS),
+        (LOCKFILE_GROUP, LOCKFILES),
     ]
 }
 

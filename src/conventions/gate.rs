@@ -177,7 +177,7 @@ pub fn run_named(
     let rule_set = RuleSet::compile(&cfg.conventions)
         .map_err(|e| ConfigError::pattern("mergebench.toml", "", &e.what, e.bad))?;
     let conventions = rules::run(&parsed, &rule_set, &ownership, expected_area, base_file);
-    let blast = blast::blast_radius(&parsed, &ownership, &cfg.blast_radius);
+    let blast = blast::blast_radius(&parsed, &ownership, &cfg.blast_radius, base_file);
     Ok(Report::new(conventions, blast, cfg.blast_radius.fail_on))
 }
 

@@ -33,6 +33,7 @@ pub mod globs;
 pub mod harness_files;
 pub mod lint;
 pub mod load;
+pub mod manifest;
 pub mod ownership;
 pub mod path;
 pub mod render;

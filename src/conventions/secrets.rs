@@ -299,7 +299,9 @@ impl SecretScanner {
             if tok.len() < self.min_len || overlaps(&covered, (m.start(), m.end())) {
                 continue;
             }
-            if preceded_by(line, m.start(), b"base64,") {
+            if preceded_by(line, m.start(), b"base64,")
+                || well_known_non_secret(line, m.start(), tok)
+            {
                 continue;
             }
             let hex = tok.iter().all(u8::is_ascii_hexdigit);
@@ -385,6 +387,23 @@ fn overlaps(spans: &[(usize, usize)], (s, e): (usize, usize)) -> bool {
 
 fn preceded_by(line: &[u8], start: usize, what: &[u8]) -> bool {
     start >= what.len() && line[start - what.len()..start].eq_ignore_ascii_case(what)
+}
+
+/// Hashes that look random and are public by design: a commit or image digest pinned with
+/// `@` (GitHub Actions `uses: owner/repo@<40 hex>`, `go get m@<sha>`, `image@<digest>`), a
+/// Go module hash (`h1:…`, as in go.sum), a Subresource Integrity or Nix hash
+/// (`sha512-…`, as in package-lock.json and `<script integrity>`).
+fn well_known_non_secret(line: &[u8], start: usize, tok: &[u8]) -> bool {
+    let hex = |t: &[u8]| t.iter().all(u8::is_ascii_hexdigit);
+    let pinned = preceded_by(line, start, b"@")
+        && matches!(tok.len(), 40 | 64)
+        && hex(tok)
+        && tok.iter().all(|b| !b.is_ascii_uppercase());
+    let go_module_hash = preceded_by(line, start, b"h1:") && tok.ends_with(b"=");
+    let integrity = [&b"sha1-"[..], b"sha256-", b"sha384-", b"sha512-"]
+        .iter()
+        .any(|p| tok.len() > p.len() + 20 && tok.starts_with(p));
+    pinned || go_module_hash || integrity
 }
 
 fn has_digest_word(line: &[u8]) -> bool {
@@ -512,6 +531,25 @@ mod tests {
             ),
             ("x = 3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f", &[catalog::HIGH_ENTROPY]),
             ("fn this_is_a_long_snake_case_function_name_for_tests()", &[]),
+            // Pinned commits and well-known hashes are public by design.
+            (
+                "      - uses: actions/checkout@b4ffde65f46336ab88eb53be808477a3936bae11 # v4.1.1",
+                &[],
+            ),
+            (
+                "      - uses: docker://alpine@7144f7bab3d4c2648d7e59409f15ec52a18006a128c733fcff20d3a4a54ba44a",
+                &[],
+            ),
+            (
+                "github.com/google/uuid v1.3.0 h1:t6JiXgmwXMjEs8VusXIJk2BXHsn+wx8BZdTaoZ5fu7I=",
+                &[],
+            ),
+            (
+                "<script src=\"a.js\" integrity=\"sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC\"></script>",
+                &[],
+            ),
+            // The same hex without the `@` that makes it a pin is still reported.
+            ("x = b4ffde65f46336ab88eb53be808477a3936bae11", &[catalog::HIGH_ENTROPY]),
             ("src=\"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\"", &[]),
             ("key = \"AKIA\" + \"IOSFODNN7EXAMPLE\"", &[catalog::AWS_KEY]),
             ("key = ('AKIAIOSF' 'ODNN7EXAMPLE')", &[catalog::AWS_KEY]),

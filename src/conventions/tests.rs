@@ -641,7 +641,12 @@ fn binary_patch_and_non_utf8_bytes() {
 
 fn blast_for(diff: &[u8]) -> super::BlastRadius {
     let parsed = super::diff::parse(diff);
-    super::blast_radius(&parsed, &ownership(), &super::BlastConfig::default())
+    super::blast_radius(
+        &parsed,
+        &ownership(),
+        &super::BlastConfig::default(),
+        &|_| None,
+    )
 }
 
 #[test]
@@ -816,4 +821,136 @@ fn the_schema_rejects_broken_sarif() {
         .unwrap()
         .remove("name");
     assert!(validate(&bad).is_err(), "a driver needs a name");
+}
+
+/// Whether the debug-leftover rule fires on `diff` under `cfg`.
+fn leftover(diff: &str, cfg: &ConventionsConfig) -> Vec<String> {
+    score(diff.as_bytes(), cfg, &ownership(), &[], &|_| None)
+        .findings
+        .into_iter()
+        .filter(|f| f.rule_id == id::DEBUG_LEFTOVER)
+        .map(|f| f.message)
+        .collect()
+}
+
+// Issue #15: `println!`, `eprintln!` and `fmt.Println` were never leftovers; printing in
+// tests and programs is the point.
+#[test]
+fn debug_leftovers_know_the_language_and_the_place() {
+    let cfg = ConventionsConfig::default();
+    let rows: &[(&str, &str, &[&str])] = &[
+        (
+            "src/stock/lib.rs",
+            "    println!(\"{x}\");",
+            &["debugging leftover `println!`"],
+        ),
+        (
+            "src/stock/lib.rs",
+            "    eprintln!(\"{x}\");",
+            &["debugging leftover `eprintln!`"],
+        ),
+        ("src/stock/lib.rs", "    writeln!(out, \"{x}\")?;", &[]),
+        ("src/main.rs", "    println!(\"{x}\");", &[]),
+        ("src/bin/tool.rs", "    eprintln!(\"{x}\");", &[]),
+        (
+            "build.rs",
+            "    println!(\"cargo:rerun-if-changed=x\");",
+            &[],
+        ),
+        ("examples/demo.rs", "    println!(\"{x}\");", &[]),
+        ("tests/it.rs", "    println!(\"{x}\");", &[]),
+        // A stop is a leftover even where printing is the point, but not in tests.
+        (
+            "src/main.rs",
+            "    dbg!(x);",
+            &["debugging leftover `dbg!`"],
+        ),
+        ("tests/it.rs", "    dbg!(x);", &[]),
+        (
+            "internal/shelf/shelf.go",
+            "\tfmt.Println(x)",
+            &["debugging leftover `fmt.Println`"],
+        ),
+        (
+            "internal/shelf/shelf.go",
+            "\tfmt.Printf(\"%v\", x)",
+            &["debugging leftover `fmt.Printf`"],
+        ),
+        ("internal/shelf/shelf.go", "\tfmt.Fprintln(w, x)", &[]),
+        ("cmd/shelf/main.go", "\tfmt.Println(x)", &[]),
+        ("internal/shelf/shelf_test.go", "\tfmt.Println(x)", &[]),
+        (
+            "src/stock/a.py",
+            "    print(x)",
+            &["debugging leftover `print`"],
+        ),
+        ("tests/test_a.py", "    print(x)", &[]),
+        ("scripts/report.py", "    print(x)", &[]),
+        (
+            "web/app.ts",
+            "  console.log(x);",
+            &["debugging leftover `console.log`"],
+        ),
+        ("web/app.test.ts", "  console.log(x);", &[]),
+    ];
+    for (path, line, want) in rows {
+        let got = leftover(&modify(path, &["fn f() {"], &[line]), &cfg);
+        assert_eq!(&got, want, "{path}: {line}");
+    }
+    // `package main` outside cmd/, seen in the diff.
+    let tool = modify(
+        "tools/gen.go",
+        &["package main", "", "func main() {"],
+        &["\tfmt.Println(1)"],
+    );
+    assert_eq!(leftover(&tool, &cfg), Vec::<String>::new());
+    // Below `#[cfg(test)]` in a library file.
+    let unit = modify(
+        "src/stock/lib.rs",
+        &["#[cfg(test)]", "mod tests {", "    fn t() {"],
+        &["        println!(\"{x}\");"],
+    );
+    assert_eq!(leftover(&unit, &cfg), Vec::<String>::new());
+}
+
+#[test]
+fn debug_leftovers_allow_the_calls_a_suite_names() {
+    let mut cfg = ConventionsConfig::default();
+    cfg.debug_leftovers.allow = vec!["println!".into(), "fmt.Println".into()];
+    let lib = modify(
+        "src/stock/lib.rs",
+        &["fn f() {"],
+        &["    println!(\"{x}\");", "    eprintln!(\"{x}\");"],
+    );
+    assert_eq!(leftover(&lib, &cfg), ["debugging leftover `eprintln!`"]);
+    let go = modify(
+        "internal/shelf/shelf.go",
+        &["func f() {"],
+        &["\tfmt.Println(x)"],
+    );
+    assert_eq!(leftover(&go, &cfg), Vec::<String>::new());
+    // From mergebench.toml.
+    let loaded: Config = toml::from_str(
+        "[conventions]\ndebug_leftovers = { allow = [\"eprintln!\"], exclude = [\"tools/\"] }\n",
+    )
+    .unwrap();
+    assert_eq!(loaded.conventions.debug_leftovers.allow, ["eprintln!"]);
+    assert_eq!(
+        leftover(&lib, &loaded.conventions),
+        ["debugging leftover `println!`"]
+    );
+}
+
+// Issue #15: every Cargo.toml edit was `critical`, a release bump included.
+#[test]
+fn a_release_bump_is_medium_and_a_new_dependency_critical() {
+    let bump = "diff --git a/Cargo.toml b/Cargo.toml\n--- a/Cargo.toml\n+++ b/Cargo.toml\n@@ -1,4 +1,4 @@\n [package]\n name = \"stock\"\n-version = \"0.3.0\"\n+version = \"0.4.0\"\n edition = \"2021\"\n";
+    let b = blast_for(bump.as_bytes());
+    assert_eq!(b.tier, super::Tier::Medium, "{b:?}");
+    assert!(!b.staged_rollout, "{b:?}");
+    assert_eq!(b.reasons, ["manifest metadata only: Cargo.toml (version)"]);
+    let dep = "diff --git a/Cargo.toml b/Cargo.toml\n--- a/Cargo.toml\n+++ b/Cargo.toml\n@@ -5,2 +5,3 @@\n [dependencies]\n serde = \"1\"\n+rand = \"0.8\"\n";
+    let b = blast_for(dep.as_bytes());
+    assert_eq!(b.tier, super::Tier::Critical, "{b:?}");
+    assert!(b.staged_rollout);
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Bumped whenever scoring could answer differently for the same patch and rules.
-pub const SCORER_VERSION: &str = "conventions-1";
+pub const SCORER_VERSION: &str = "conventions-2";
 
 /// A suite's rules, compiled once per run.
 pub struct Settings {
@@ -125,12 +125,13 @@ pub async fn score(
 ) -> Result<ConventionsResult, Error> {
     let parsed = conventions::parse_diff(&patch.bytes);
     let area = expected_area(task);
+    let read_base = base_reader(base.path());
     let mut report = conventions::score_parsed(
         &parsed,
         &settings.conventions,
         &settings.ownership,
         &area,
-        &base_reader(base.path()),
+        &read_base,
     );
     if !settings.conventions.commands.is_empty() && !patch.is_empty() {
         let (b, p) = (base.clone(), patch.clone());
@@ -201,7 +202,8 @@ pub async fn score(
             }
         }
     }
-    let blast = conventions::blast_radius(&parsed, &settings.ownership, &settings.blast);
+    let blast =
+        conventions::blast_radius(&parsed, &settings.ownership, &settings.blast, &read_base);
     Ok(ConventionsResult {
         passed: report.passed(),
         errors: report.error_count(),

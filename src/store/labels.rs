@@ -121,6 +121,73 @@ pub struct QueueSlot {
     pub labeled: bool,
 }
 
+/// How long a claim on an item lasts and how many unlabeled items a reviewer holds at once.
+/// A claim is an assignment the reviewer has not labeled yet: it lapses when it expires or
+/// when the reviewer skips the item, and the item goes back to the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimPolicy {
+    pub expiry: std::time::Duration,
+    pub max_held: usize,
+}
+
+impl ClaimPolicy {
+    /// 30 minutes per claim, 3 unlabeled items per reviewer (docs/labeling.md).
+    pub const DEFAULT_EXPIRY: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+    pub const DEFAULT_MAX_HELD: usize = 3;
+
+    /// Claims made before this moment have expired (same text form as `now()`, so the
+    /// comparison is the text order).
+    fn cutoff(&self) -> String {
+        let expiry = chrono::Duration::from_std(self.expiry).unwrap_or(chrono::Duration::MAX);
+        let at = chrono::Utc::now()
+            .checked_sub_signed(expiry)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+}
+
+impl Default for ClaimPolicy {
+    fn default() -> Self {
+        ClaimPolicy {
+            expiry: Self::DEFAULT_EXPIRY,
+            max_held: Self::DEFAULT_MAX_HELD,
+        }
+    }
+}
+
+/// SQL: assignment `s` has its reviewer's label (whether one exists, never what it says).
+const LABELED: &str =
+    "EXISTS (SELECT 1 FROM labels l WHERE l.item_id = s.item_id AND l.reviewer_id = s.reviewer_id)";
+/// SQL: assignment `s` takes a place on its item: labeled, or a claim neither released nor
+/// older than the cutoff (parameter 2).
+const COUNTS: &str =
+    "EXISTS (SELECT 1 FROM labels l WHERE l.item_id = s.item_id AND l.reviewer_id = s.reviewer_id)
+     OR (s.released_at IS NULL AND s.assigned_at >= ?2)";
+/// SQL: item `i` has room for another reviewer (two places for an overlap item).
+const ROOM: &str = "(SELECT count(*) FROM label_assignments s WHERE s.item_id = i.id
+       AND (EXISTS (SELECT 1 FROM labels l WHERE l.item_id = s.item_id AND l.reviewer_id = s.reviewer_id)
+            OR (s.released_at IS NULL AND s.assigned_at >= ?2))) < (CASE WHEN i.overlap THEN 2 ELSE 1 END)";
+
+/// Releases the reviewer's oldest live claims until a new one fits under `max_held`.
+fn release_over_cap(
+    tx: &rusqlite::Transaction<'_>,
+    reviewer_id: i64,
+    cutoff: &str,
+    max_held: usize,
+) -> rusqlite::Result<()> {
+    let keep = max_held.max(1) - 1;
+    tx.execute(
+        &format!(
+            "UPDATE label_assignments SET released_at = ?3 WHERE rowid IN (
+                SELECT s.rowid FROM label_assignments s
+                WHERE s.reviewer_id = ?1 AND s.released_at IS NULL AND s.assigned_at >= ?2 AND NOT {LABELED}
+                ORDER BY s.assigned_at DESC, s.rowid DESC LIMIT -1 OFFSET ?4)"
+        ),
+        params![reviewer_id, cutoff, now(), keep as i64],
+    )?;
+    Ok(())
+}
+
 const ITEM_COLUMNS: &str =
     "id, suite, eval_id, attempt_id, task_id, task_hash, patch_sha256, split, overlap, created_at";
 
@@ -339,41 +406,120 @@ impl Store {
         })
     }
 
-    /// A reviewer's queue in assignment order, with whether they labeled each item (not what).
-    pub fn queue_of(&self, reviewer_id: i64) -> Result<Vec<QueueSlot>, Error> {
+    /// A reviewer's queue in assignment order, with whether they labeled each item (not
+    /// what): the items they labeled and the claims they still hold (not released by a
+    /// skip, not expired).
+    pub fn queue_of(
+        &self,
+        reviewer_id: i64,
+        claims: &ClaimPolicy,
+    ) -> Result<Vec<QueueSlot>, Error> {
+        let cutoff = claims.cutoff();
         self.with(|c| {
-            c.prepare(
-                "SELECT s.item_id, EXISTS (SELECT 1 FROM labels l WHERE l.item_id = s.item_id AND l.reviewer_id = s.reviewer_id)
-                 FROM label_assignments s WHERE s.reviewer_id = ?1 ORDER BY s.assigned_at, s.rowid",
-            )?
-            .query_map([reviewer_id], |r| Ok(QueueSlot { item_id: r.get(0)?, labeled: r.get(1)? }))?
+            c.prepare(&format!(
+                "SELECT s.item_id, {LABELED} FROM label_assignments s
+                 WHERE s.reviewer_id = ?1 AND ({COUNTS}) ORDER BY s.assigned_at, s.rowid"
+            ))?
+            .query_map(params![reviewer_id, cutoff], |r| {
+                Ok(QueueSlot {
+                    item_id: r.get(0)?,
+                    labeled: r.get(1)?,
+                })
+            })?
             .collect()
         })
     }
 
-    /// Assigns the reviewer the next item that still needs a reviewer (two for overlap
-    /// items, never the same reviewer twice). None when the queue has nothing left for them.
-    pub fn claim_next(&self, reviewer_id: i64) -> Result<Option<i64>, Error> {
+    /// Claims for the reviewer the next item that still needs a reviewer (two for overlap
+    /// items, never the same reviewer twice). Expired and released claims leave room for
+    /// others; an item this reviewer released comes back to them only after every other, the
+    /// one released longest ago first. A reviewer at `max_held` claims gives up the oldest
+    /// first. None when the queue has nothing left for them.
+    pub fn claim_next(&self, reviewer_id: i64, claims: &ClaimPolicy) -> Result<Option<i64>, Error> {
+        let cutoff = claims.cutoff();
         self.with(|c| {
             let tx = c.transaction()?;
             let next: Option<i64> = tx
                 .query_row(
-                    "SELECT i.id FROM label_items i
-                     WHERE (SELECT count(*) FROM label_assignments s WHERE s.item_id = i.id) < (CASE WHEN i.overlap THEN 2 ELSE 1 END)
-                       AND NOT EXISTS (SELECT 1 FROM label_assignments s WHERE s.item_id = i.id AND s.reviewer_id = ?1)
-                     ORDER BY i.id LIMIT 1",
-                    [reviewer_id],
+                    &format!(
+                        "SELECT i.id FROM label_items i LEFT JOIN label_assignments mine
+                           ON mine.item_id = i.id AND mine.reviewer_id = ?1
+                         WHERE {ROOM}
+                           AND NOT EXISTS (SELECT 1 FROM label_assignments s WHERE s.item_id = i.id AND s.reviewer_id = ?1 AND ({COUNTS}))
+                         ORDER BY mine.item_id IS NOT NULL, coalesce(mine.released_at, mine.assigned_at), i.id LIMIT 1"
+                    ),
+                    params![reviewer_id, cutoff],
                     |r| r.get(0),
                 )
                 .optional()?;
             if let Some(id) = next {
+                release_over_cap(&tx, reviewer_id, &cutoff, claims.max_held)?;
                 tx.execute(
-                    "INSERT INTO label_assignments (item_id, reviewer_id, assigned_at) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO label_assignments (item_id, reviewer_id, assigned_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (item_id, reviewer_id) DO UPDATE SET assigned_at = excluded.assigned_at, released_at = NULL",
                     params![id, reviewer_id, now()],
                 )?;
             }
             tx.commit()?;
             Ok(next)
+        })
+    }
+
+    /// Gives up the reviewer's claim on an item they have not labeled (a skip), so another
+    /// reviewer can take it. Returns whether a claim was released.
+    pub fn release_claim(&self, item_id: i64, reviewer_id: i64) -> Result<bool, Error> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE label_assignments SET released_at = ?3
+                 WHERE item_id = ?1 AND reviewer_id = ?2 AND released_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.item_id = ?1 AND l.reviewer_id = ?2)",
+                params![item_id, reviewer_id, now()],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Whether the item is the reviewer's to see and label: they labeled it, or hold a
+    /// live claim on it, or held one that lapsed (expired or released) while the item still
+    /// has room, in which case the claim is taken again, within the reviewer's cap.
+    pub fn hold(
+        &self,
+        item_id: i64,
+        reviewer_id: i64,
+        claims: &ClaimPolicy,
+    ) -> Result<bool, Error> {
+        let cutoff = claims.cutoff();
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let counted: bool = tx.query_row(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM label_assignments s WHERE s.item_id = ?1 AND s.reviewer_id = ?3 AND ({COUNTS}))"
+                ),
+                params![item_id, cutoff, reviewer_id],
+                |r| r.get(0),
+            )?;
+            if counted {
+                return Ok(true);
+            }
+            // Only a reviewer who held it before, and only while nobody filled its place.
+            let lapsed: bool = tx.query_row(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM label_items i JOIN label_assignments mine ON mine.item_id = i.id AND mine.reviewer_id = ?3
+                                    WHERE i.id = ?1 AND {ROOM})"
+                ),
+                params![item_id, cutoff, reviewer_id],
+                |r| r.get(0),
+            )?;
+            if !lapsed {
+                return Ok(false);
+            }
+            release_over_cap(&tx, reviewer_id, &cutoff, claims.max_held)?;
+            tx.execute(
+                "UPDATE label_assignments SET assigned_at = ?3, released_at = NULL WHERE item_id = ?1 AND reviewer_id = ?2",
+                params![item_id, reviewer_id, now()],
+            )?;
+            tx.commit()?;
+            Ok(true)
         })
     }
 
@@ -392,16 +538,6 @@ impl Store {
                 |r| r.get(0),
             )?;
             Ok((needed as u64, done.min(needed) as u64))
-        })
-    }
-
-    pub fn is_assigned(&self, item_id: i64, reviewer_id: i64) -> Result<bool, Error> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT EXISTS (SELECT 1 FROM label_assignments WHERE item_id = ?1 AND reviewer_id = ?2)",
-                params![item_id, reviewer_id],
-                |r| r.get(0),
-            )
         })
     }
 

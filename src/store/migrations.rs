@@ -257,7 +257,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "CREATE TRIGGER labels_are_not_replaced BEFORE INSERT ON labels
         WHEN EXISTS (SELECT 1 FROM labels WHERE id = NEW.id)
         BEGIN SELECT RAISE(ABORT, 'labels are immutable: record a new label instead'); END;",
-    // 9: evaluations split over machines. A shard's own evaluation says which part it ran
+    // 9: claims lapse. An assignment not labeled yet is a claim: skipping the item releases
+    // it (released_at) and it expires after `label serve --claim-expiry`, so one reviewer
+    // browsing the queue does not keep it from the others.
+    "ALTER TABLE label_assignments ADD COLUMN released_at TEXT;
+    CREATE INDEX label_assignments_reviewer ON label_assignments(reviewer_id, assigned_at);",
+    // 10: evaluations split over machines. A shard's own evaluation says which part it ran
     // (`I/N`); each evaluation keeps the task and agent hashes it covers, so that `merge`
     // can say where two shards disagree; and a merged evaluation remembers which shard
     // evaluations it was joined from, so that merging again changes nothing.

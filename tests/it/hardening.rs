@@ -430,3 +430,434 @@ fn paths_a_suite_or_agent_names_stay_inside_its_folder() {
         assert!(err.contains(&format!("{agent}.toml:")), "{agent}: {err}");
     }
 }
+
+/// Twenty items of the demo suite, no overlap, and two reviewers' tokens.
+fn twenty_items() -> (crate::label::LabelDb, String, String) {
+    let attempts: Vec<(&str, &str, usize)> = (0..10)
+        .flat_map(|t| [("oracle", "oracle", t), ("overreach", "overreach", t)])
+        .collect();
+    let d = crate::label::LabelDb::new(&attempts);
+    d.ok(&[
+        "labels",
+        "sample",
+        "--eval",
+        &d.eval,
+        "--n",
+        "20",
+        "--overlap",
+        "0",
+    ]);
+    let ana = d.reviewer("ana");
+    let ben = d.reviewer("ben");
+    (d, ana, ben)
+}
+
+async fn get(base: &str, path: &str, cookie: &str) -> reqwest::Response {
+    crate::label::client()
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+// Bug pinned: pressing `n` through 20 items claimed all 20, and a second reviewer then saw
+// only the overlap items ("Queue done" with none).
+#[tokio::test]
+async fn browsing_the_queue_does_not_claim_it() {
+    use mergebench::store::ClaimPolicy;
+    let (d, ana, ben) = twenty_items();
+    let base = crate::label::serve_with(d.store.clone(), ClaimPolicy::default()).await;
+    let a = crate::label::login(&base, &ana).await;
+    let mut at = get(&base, "/next", &a.cookie).await.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        assert!(at.starts_with("/item/"), "{at}");
+        seen.insert(at.clone());
+        let html = get(&base, &at, &a.cookie).await.text().await.unwrap();
+        let next = html
+            .split("id=\"next-link\" href=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&");
+        let r = get(&base, &next, &a.cookie).await;
+        at = r.headers()["location"].to_str().unwrap().to_string();
+    }
+    assert_eq!(seen.len(), 20, "browsing still shows every item: {seen:?}");
+    let held = d
+        .store
+        .queue_of(1, &ClaimPolicy::default())
+        .unwrap()
+        .into_iter()
+        .filter(|x| !x.labeled)
+        .count();
+    assert!(held <= ClaimPolicy::DEFAULT_MAX_HELD, "ana holds {held}");
+    // Ben is given an item ana is not holding, and can label it.
+    let b = crate::label::login(&base, &ben).await;
+    let r = get(&base, "/next", &b.cookie).await;
+    let item = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(item.starts_with("/item/"), "{item}");
+    let saved = crate::label::client()
+        .post(format!("{base}{item}/label"))
+        .header("cookie", &b.cookie)
+        .form(&[("verdict", "merge"), ("csrf", b.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 303);
+}
+
+// A claim left alone expires (default 30 minutes): the item goes to another reviewer, and the
+// first one can no longer label it.
+#[tokio::test]
+async fn an_expired_claim_goes_back_to_the_queue() {
+    use mergebench::store::ClaimPolicy;
+    let d = crate::label::LabelDb::new(&[("oracle", "oracle", 0), ("oracle", "oracle", 1)]);
+    d.ok(&[
+        "labels",
+        "sample",
+        "--eval",
+        &d.eval,
+        "--n",
+        "2",
+        "--overlap",
+        "0",
+    ]);
+    let ana = d.reviewer("ana");
+    let ben = d.reviewer("ben");
+    let base = crate::label::serve_with(d.store.clone(), ClaimPolicy::default()).await;
+    let a = crate::label::login(&base, &ana).await;
+    let b = crate::label::login(&base, &ben).await;
+    let held_by = |who: &str| {
+        sqlite(
+            &d.db,
+            &format!(
+                "SELECT s.item_id FROM label_assignments s JOIN reviewers r ON r.id = s.reviewer_id WHERE r.name = '{who}'"
+            ),
+        )[0][0]
+            .clone()
+    };
+    let (anas, bens) = (held_by("ana"), held_by("ben"));
+    assert_ne!(anas, bens);
+    let post = |s: &crate::label::Session, item: &str| {
+        crate::label::client()
+            .post(format!("{base}/item/{item}/label"))
+            .header("cookie", &s.cookie)
+            .form(&[("verdict", "merge"), ("csrf", s.csrf.as_str())])
+            .send()
+    };
+    assert_eq!(post(&b, &bens).await.unwrap().status(), 303);
+    // Within the expiry, ana's item stays hers.
+    let r = get(&base, "/next", &b.cookie).await;
+    assert!(r.headers().get("location").is_none());
+    assert!(r.text().await.unwrap().contains("Queue done"));
+    // Thirty-one minutes later it is anyone's.
+    let old = (chrono::Utc::now() - chrono::Duration::minutes(31))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    rusqlite::Connection::open(&d.db)
+        .unwrap()
+        .execute(
+            "UPDATE label_assignments SET assigned_at = ?1 WHERE item_id = ?2",
+            rusqlite::params![old, anas],
+        )
+        .unwrap();
+    let r = get(&base, "/next", &b.cookie).await;
+    assert_eq!(r.headers()["location"], format!("/item/{anas}").as_str());
+    assert_eq!(post(&b, &anas).await.unwrap().status(), 303);
+    let late = post(&a, &anas).await.unwrap();
+    assert_eq!(late.status(), 403);
+    assert!(late.text().await.unwrap().contains("expired"));
+}
+
+// A reviewer holds at most a few unlabeled items: claiming one more releases the oldest,
+// which the next reviewer is given.
+#[test]
+fn a_reviewer_holds_at_most_a_few_claims() {
+    use mergebench::store::ClaimPolicy;
+    let (d, _, _) = twenty_items();
+    let claims = ClaimPolicy::default();
+    let claimed: Vec<i64> = (0..5)
+        .map(|_| d.store.claim_next(1, &claims).unwrap().unwrap())
+        .collect();
+    let held: Vec<i64> = d
+        .store
+        .queue_of(1, &claims)
+        .unwrap()
+        .iter()
+        .map(|x| x.item_id)
+        .collect();
+    assert_eq!(held, claimed[2..], "the newest three are kept");
+    assert_eq!(d.store.claim_next(2, &claims).unwrap(), Some(claimed[0]));
+    // A skipped item comes back to its reviewer only after every other.
+    assert!(d.store.release_claim(claimed[4], 1).unwrap());
+    let again = d.store.claim_next(1, &claims).unwrap().unwrap();
+    assert!(!claimed.contains(&again), "{again} was claimed before");
+    // Ben leaves his claim past its expiry: ana, who held the item before, may take it back
+    // when she opens it, and then it is no longer ben's.
+    let old = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    rusqlite::Connection::open(&d.db)
+        .unwrap()
+        .execute(
+            "UPDATE label_assignments SET assigned_at = ?1 WHERE reviewer_id = 2",
+            rusqlite::params![old],
+        )
+        .unwrap();
+    assert!(d.store.hold(claimed[0], 1, &claims).unwrap());
+    assert!(!d.store.hold(claimed[0], 2, &claims).unwrap());
+    let held = d.store.queue_of(1, &claims).unwrap();
+    assert!(held.len() <= claims.max_held, "{held:?}");
+    assert!(held.iter().any(|x| x.item_id == claimed[0]));
+}
+
+/// `gate --range HEAD~1..HEAD --format json` in `repo`: the exit code and the report.
+fn gate_last_commit(repo: &Path) -> (i32, serde_json::Value) {
+    let (code, out, err) = run(
+        &["gate", "--range", "HEAD~1..HEAD", "--format", "json"],
+        repo,
+    );
+    assert!(code == 0 || code == 1, "{out}{err}");
+    (code, serde_json::from_str(&out).unwrap())
+}
+
+/// The findings of one rule as `path:line`.
+fn findings(report: &serde_json::Value, rule: &str) -> Vec<String> {
+    report["conventions"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule_id"] == rule)
+        .map(|f| format!("{}:{}", f["path"].as_str().unwrap_or(""), f["line"]))
+        .collect()
+}
+
+fn commit(repo: &Path, files: &[(&str, &str)], message: &str) {
+    for (path, text) in files {
+        crate::fixture::write(repo, path, text);
+    }
+    crate::fixture::git(repo, &["add", "-A"]);
+    crate::fixture::git(repo, &["commit", "-qm", message]);
+}
+
+const CARGO_TOML: &str = "[package]\nname = \"tinyparse\"\nversion = \"0.3.0\"\nauthors = [\"Ana <ana@example.com>\"]\nedition = \"2018\"\nrust-version = \"1.60\"\ndescription = \"A tiny parser\"\nlicense = \"MIT\"\nrepository = \"https://example.com/tinyparse\"\n\n[dependencies]\nmemchr = \"2.5\"\n\n[dev-dependencies]\nproptest = \"1\"\n";
+const CARGO_LOCK: &str = "# This file is automatically @generated by Cargo.\nversion = 3\n\n[[package]]\nname = \"memchr\"\nversion = \"2.5.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"2dffe52ecf27772e601905b7522cb4ef790d2cc203488bbd0e2fe85fcb74566d\"\n\n[[package]]\nname = \"tinyparse\"\nversion = \"0.3.0\"\ndependencies = [\n \"memchr\",\n]\n";
+const LIB_RS: &str = "//! A tiny parser.\n\npub fn words(input: &str) -> Vec<&str> {\n    input.split_whitespace().collect()\n}\n\npub fn count(input: &str) -> usize {\n    words(input).len()\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn counts() {\n        assert_eq!(count(\"a b\"), 2);\n    }\n}\n";
+const MAIN_RS: &str = "fn main() {\n    let input = std::env::args().nth(1).unwrap_or_default();\n    let n = tinyparse::count(&input);\n    let _ = n;\n}\n";
+
+// Bug pinned: every Cargo.toml edit was tier `critical` with "staged rollout recommended",
+// a release version, edition and rust-version bump included; `println!`/`eprintln!` were
+// never debug leftovers, not even in library code.
+#[test]
+fn a_rust_release_bump_is_not_critical_and_prints_are_judged_by_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    crate::fixture::git(repo, &["init", "-q", "-b", "main"]);
+    commit(
+        repo,
+        &[
+            ("Cargo.toml", CARGO_TOML),
+            ("Cargo.lock", CARGO_LOCK),
+            ("src/lib.rs", LIB_RS),
+            ("src/main.rs", MAIN_RS),
+            ("CHANGELOG.md", "# Changelog\n\n## 0.3.0\n- first release\n"),
+        ],
+        "tinyparse 0.3.0",
+    );
+    // The release: version, edition and rust-version, the lockfile's own entry, the
+    // changelog; the binary prints its answer and a unit test prints what it saw.
+    commit(
+        repo,
+        &[
+            (
+                "Cargo.toml",
+                &CARGO_TOML
+                    .replace("0.3.0", "0.4.0")
+                    .replace("\"2018\"", "\"2021\"")
+                    .replace("\"1.60\"", "\"1.70\""),
+            ),
+            (
+                "Cargo.lock",
+                &CARGO_LOCK.replace("version = \"0.3.0\"", "version = \"0.4.0\""),
+            ),
+            (
+                "CHANGELOG.md",
+                "# Changelog\n\n## 0.4.0\n- edition 2021\n\n## 0.3.0\n- first release\n",
+            ),
+            (
+                "src/main.rs",
+                &MAIN_RS.replace("    let _ = n;\n", "    println!(\"{n}\");\n"),
+            ),
+            (
+                "src/lib.rs",
+                &LIB_RS.replace(
+                    "        assert_eq!(count(\"a b\"), 2);\n",
+                    "        println!(\"{:?}\", words(\"a b\"));\n        assert_eq!(count(\"a b\"), 2);\n",
+                ),
+            ),
+        ],
+        "Release 0.4.0",
+    );
+    let (code, r) = gate_last_commit(repo);
+    assert_eq!(code, 0, "{r:#}");
+    let blast = &r["blast_radius"];
+    assert_eq!(blast["tier"], "medium", "{blast:#}");
+    assert_eq!(blast["staged_rollout"], false, "{blast:#}");
+    let reasons = blast["reasons"].to_string();
+    assert!(
+        reasons.contains("manifest metadata only: Cargo.toml (edition, rust-version, version)")
+            && reasons.contains("Cargo.lock (version)"),
+        "{reasons}"
+    );
+    assert_eq!(findings(&r, "style.debug-leftover"), Vec::<String>::new());
+
+    // Library code that prints, and a new dependency: both are seen.
+    commit(
+        repo,
+        &[
+            (
+                "Cargo.toml",
+                &CARGO_TOML
+                    .replace("0.3.0", "0.4.0")
+                    .replace("\"2018\"", "\"2021\"")
+                    .replace("\"1.60\"", "\"1.70\"")
+                    .replace("memchr = \"2.5\"\n", "memchr = \"2.5\"\nregex = \"1.10\"\n"),
+            ),
+            (
+                "src/lib.rs",
+                &LIB_RS.replace(
+                    "    words(input).len()\n",
+                    "    eprintln!(\"counting {input}\");\n    dbg!(words(input).len())\n",
+                ),
+            ),
+        ],
+        "Count with a regex",
+    );
+    let (_, r) = gate_last_commit(repo);
+    assert_eq!(r["blast_radius"]["tier"], "critical");
+    assert_eq!(r["blast_radius"]["staged_rollout"], true);
+    assert_eq!(
+        findings(&r, "style.debug-leftover"),
+        ["src/lib.rs:8", "src/lib.rs:9"]
+    );
+    let reasons = r["blast_radius"]["reasons"].to_string();
+    assert!(
+        reasons.contains("dependency manifest: Cargo.toml") && !reasons.contains("metadata"),
+        "{reasons}"
+    );
+}
+
+// Bug pinned: GitHub Actions pinned to commit SHAs raised one `secrets.high-entropy`
+// warning each.
+#[test]
+fn actions_pinned_to_commits_are_not_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    crate::fixture::git(repo, &["init", "-q", "-b", "main"]);
+    let workflow = "name: ci\non: [push, pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: cargo test\n";
+    commit(
+        repo,
+        &[
+            (".github/workflows/ci.yml", workflow),
+            ("README.md", "# x\n"),
+        ],
+        "CI",
+    );
+    let pinned = "name: ci\non: [push, pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@b4ffde65f46336ab88eb53be808477a3936bae11 # v4.1.1\n      - uses: dtolnay/rust-toolchain@1482605bfc5719782e1267fd0c0cc350fe7646b8 # stable\n      - uses: Swatinem/rust-cache@23bce251a8cd2ffc3c1075eaa2367cf899916d84 # v2.7.3\n      - uses: actions/cache@0c45773b623bea8c8e75f6c82b208c3cf94ea4f9 # v4.0.2\n      - uses: actions/upload-artifact@5d5d22a31266ced268874388b861e4b58bb5c2f3 # v4.3.1\n      - run: cargo test\n      - env:\n          LEAKED: Zm9vYmFyQmF6UXV4MTIzNDU2Nzg5MGFiY2RlZkdISUpLTA9x\n        run: ./upload.sh\n";
+    commit(
+        repo,
+        &[(".github/workflows/ci.yml", pinned)],
+        "Pin actions to commits",
+    );
+    let (_, r) = gate_last_commit(repo);
+    // The five pins are not reported; a random string beside them still is.
+    assert_eq!(
+        findings(&r, "secrets.high-entropy"),
+        [".github/workflows/ci.yml:14"]
+    );
+}
+
+const GO_MOD: &str =
+    "module example.com/shelf\n\ngo 1.21\n\nrequire github.com/google/uuid v1.3.0\n";
+const GO_SUM: &str = "github.com/google/uuid v1.3.0 h1:t6JiXgmwXMjEs8VusXIJk2BXHsn+wx8BZdTaoZ5fu7I=\ngithub.com/google/uuid v1.3.0/go.mod h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo=\n";
+const STORE_GO: &str = "package store\n\nimport \"github.com/google/uuid\"\n\nfunc NewID() string {\n\treturn uuid.NewString()\n}\n";
+const MAIN_GO: &str = "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/shelf/internal/store\"\n)\n\nfunc main() {\n\tid := store.NewID()\n\t_ = id\n\tfmt.Sprint()\n}\n";
+
+// Bug pinned: a `go` directive bump was `critical` like a new module, and `fmt.Println` was
+// never a debug leftover.
+#[test]
+fn a_go_module_is_graded_by_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    crate::fixture::git(repo, &["init", "-q", "-b", "main"]);
+    commit(
+        repo,
+        &[
+            ("go.mod", GO_MOD),
+            ("go.sum", GO_SUM),
+            ("internal/store/store.go", STORE_GO),
+            ("cmd/shelf/main.go", MAIN_GO),
+            ("tools/gen.go", "package main\n\nfunc main() {\n}\n"),
+        ],
+        "shelf",
+    );
+    commit(
+        repo,
+        &[
+            ("go.mod", &GO_MOD.replace("go 1.21", "go 1.22")),
+            (
+                "internal/store/store.go",
+                &STORE_GO.replace(
+                    "\treturn uuid.NewString()\n",
+                    "\tid := uuid.NewString()\n\tfmt.Println(\"new id\", id)\n\treturn id\n",
+                ),
+            ),
+            (
+                "cmd/shelf/main.go",
+                &MAIN_GO.replace("\t_ = id\n", "\tfmt.Println(id)\n"),
+            ),
+            // A `package main` outside cmd/ prints on purpose too.
+            (
+                "tools/gen.go",
+                "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Printf(\"%d\\n\", 1)\n}\n",
+            ),
+        ],
+        "Go 1.22; say which id was made",
+    );
+    let (code, r) = gate_last_commit(repo);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(
+        findings(&r, "style.debug-leftover"),
+        ["internal/store/store.go:7"]
+    );
+    assert_eq!(
+        r["blast_radius"]["tier"], "medium",
+        "{:#}",
+        r["blast_radius"]
+    );
+    assert_eq!(r["blast_radius"]["staged_rollout"], false);
+    // A new module is a dependency change.
+    commit(
+        repo,
+        &[
+            (
+                "go.mod",
+                &GO_MOD
+                    .replace("go 1.21", "go 1.22")
+                    .replace("v1.3.0\n", "v1.3.0\nrequire golang.org/x/sync v0.6.0\n"),
+            ),
+            (
+                "go.sum",
+                &format!("{GO_SUM}golang.org/x/sync v0.6.0 h1:5BMeUDZ7vkXGfEr1x9B4bRcTH4lpkTkpdh0T/J+qjbQ=\n"),
+            ),
+        ],
+        "Use x/sync",
+    );
+    let (_, r) = gate_last_commit(repo);
+    assert_eq!(r["blast_radius"]["tier"], "critical");
+    assert_eq!(findings(&r, "secrets.high-entropy"), Vec::<String>::new());
+}

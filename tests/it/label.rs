@@ -6,7 +6,7 @@ use crate::fixture::{bin, sqlite};
 use mergebench::config::suite::{load_suite, Task};
 use mergebench::review::labels::rubric::Rubric;
 use mergebench::score::outcome::Outcome;
-use mergebench::store::{NewEvaluation, Store};
+use mergebench::store::{ClaimPolicy, NewEvaluation, Store};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -126,6 +126,11 @@ impl LabelDb {
 
 /// The labeling app on 127.0.0.1 at a port of its own; returns its base URL.
 async fn serve(store: Arc<Store>) -> String {
+    serve_with(store, ClaimPolicy::default()).await
+}
+
+/// `serve` with its claims lasting and capped as given.
+pub async fn serve_with(store: Arc<Store>, claims: ClaimPolicy) -> String {
     let spec = mergebench::judge::find_judge(&repo().join("judges"), "merge-review").unwrap();
     let app = mergebench::review::web::App::new(
         store,
@@ -134,6 +139,7 @@ async fn serve(store: Arc<Store>) -> String {
             suite: None,
             show_tests: true,
             secure_cookies: false,
+            claims,
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -142,7 +148,7 @@ async fn serve(store: Arc<Store>) -> String {
     format!("http://{addr}")
 }
 
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -158,7 +164,7 @@ fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
         .map(String::from)
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
@@ -168,12 +174,12 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// A logged-in reviewer over plain HTTP: their session cookie and CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
 }
 
-async fn login(base: &str, token: &str) -> Session {
+pub async fn login(base: &str, token: &str) -> Session {
     let c = client();
     let page = c.get(format!("{base}/login")).send().await.unwrap();
     let pre = set_cookie(&page, "mb_login").unwrap();
@@ -293,7 +299,7 @@ async fn sessions_csrf_and_assignment_are_enforced_over_http() {
         .starts_with("text/javascript"));
 
     let a = login(&base, &ana).await;
-    let queue = d.store.queue_of(1).unwrap();
+    let queue = d.store.queue_of(1, &ClaimPolicy::default()).unwrap();
     let mine = queue[0].item_id;
     let post = |s: &Session, item: i64, csrf: Option<&str>| {
         let mut form = vec![
@@ -363,17 +369,18 @@ fn overlap_items_go_to_two_different_reviewers_and_no_third() {
         .iter()
         .map(|n| d.store.add_reviewer(n, None).unwrap())
         .collect();
-    let first = d.store.claim_next(ids[0]).unwrap().unwrap();
-    assert_eq!(d.store.claim_next(ids[1]).unwrap(), Some(first));
-    let second = d.store.claim_next(ids[2]).unwrap().unwrap();
+    let claims = ClaimPolicy::default();
+    let first = d.store.claim_next(ids[0], &claims).unwrap().unwrap();
+    assert_eq!(d.store.claim_next(ids[1], &claims).unwrap(), Some(first));
+    let second = d.store.claim_next(ids[2], &claims).unwrap().unwrap();
     assert_ne!(
         second, first,
         "a third reviewer is not given a twice-assigned item"
     );
-    assert_eq!(d.store.claim_next(ids[0]).unwrap(), Some(second));
-    assert_eq!(d.store.claim_next(ids[1]).unwrap(), None);
+    assert_eq!(d.store.claim_next(ids[0], &claims).unwrap(), Some(second));
+    assert_eq!(d.store.claim_next(ids[1], &claims).unwrap(), None);
     assert_eq!(
-        d.store.claim_next(ids[0]).unwrap(),
+        d.store.claim_next(ids[0], &claims).unwrap(),
         None,
         "never the same item twice"
     );

@@ -285,6 +285,13 @@ pub enum LabelCommand {
         /// Mark cookies Secure (when reviewers reach the app over HTTPS through a proxy).
         #[arg(long)]
         secure_cookies: bool,
+        /// How long a reviewer's claim on an item lasts before it goes back to the queue.
+        #[arg(long, default_value = "30m", value_parser = crate::config::units::parse_duration)]
+        claim_expiry: std::time::Duration,
+        /// How many items a reviewer holds unlabeled at once; claiming one more releases
+        /// their oldest.
+        #[arg(long, default_value_t = crate::store::ClaimPolicy::DEFAULT_MAX_HELD as u16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        max_claims: u16,
     },
 }
 
@@ -392,6 +399,43 @@ impl JudgeOpts {
             judges_dir: self.judges_dir.clone(),
             max_calls: self.max_calls,
             max_cost: self.max_cost,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ClaimPolicy;
+    use clap::Parser;
+
+    fn serve(args: &[&str]) -> Result<(std::time::Duration, u16), clap::Error> {
+        let cli = Cli::try_parse_from(["mergebench", "label", "serve"].iter().chain(args))?;
+        match cli.command {
+            Command::Label {
+                command:
+                    LabelCommand::Serve {
+                        claim_expiry,
+                        max_claims,
+                        ..
+                    },
+            } => Ok((claim_expiry, max_claims)),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    /// The documented defaults (docs/labeling.md) are the store's.
+    #[test]
+    fn claim_flags_default_to_the_documented_policy() {
+        let (expiry, max) = serve(&[]).unwrap();
+        assert_eq!(expiry, ClaimPolicy::DEFAULT_EXPIRY);
+        assert_eq!(usize::from(max), ClaimPolicy::DEFAULT_MAX_HELD);
+        assert_eq!(
+            serve(&["--claim-expiry", "10m", "--max-claims", "1"]).unwrap(),
+            (std::time::Duration::from_secs(600), 1)
+        );
+        for bad in [["--claim-expiry", "0s"], ["--max-claims", "0"]] {
+            assert!(serve(&bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -14,7 +14,7 @@ mod pages;
 
 use crate::config::suite::Suite;
 use crate::review::labels::rubric::Rubric;
-use crate::store::Store;
+use crate::store::{ClaimPolicy, Store};
 use axum::http::{header, HeaderName, HeaderValue};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -35,6 +35,8 @@ pub struct Options {
     pub show_tests: bool,
     /// Mark cookies Secure: the app is reached over HTTPS (a TLS proxy in front of it).
     pub secure_cookies: bool,
+    /// How long a claim on an item lasts and how many a reviewer holds at once.
+    pub claims: ClaimPolicy,
 }
 
 pub struct App {

@@ -202,13 +202,14 @@ fn progress(
     app: &App,
     reviewer_id: i64,
 ) -> Result<(Vec<crate::store::QueueSlot>, u64, u64), crate::error::Error> {
-    let queue = app.store.queue_of(reviewer_id)?;
+    let queue = app.store.queue_of(reviewer_id, &app.options.claims)?;
     let (needed, done) = app.store.queue_totals()?;
     Ok((queue, needed, done))
 }
 
-/// The first item of the queue not labeled yet (other than one being skipped), else a newly
-/// claimed one, else the end of the queue.
+/// Skipping an item (`?skip=ID` on an item not labeled) releases its claim. Then: the first
+/// item of the queue not labeled yet (after the one just labeled), else a newly claimed one
+/// (items skipped earlier come back once nothing new is left), else the end of the queue.
 async fn next(
     State(app): AppState,
     headers: HeaderMap,
@@ -218,7 +219,12 @@ async fn next(
         return Redirect::to("/login").into_response();
     };
     let skip: Option<i64> = q.get("skip").and_then(|v| v.parse().ok());
-    let queue = match app.store.queue_of(s.reviewer_id) {
+    if let Some(id) = skip {
+        if let Err(e) = app.store.release_claim(id, s.reviewer_id) {
+            return app.store_error(e);
+        }
+    }
+    let queue = match app.store.queue_of(s.reviewer_id, &app.options.claims) {
         Ok(q) => q,
         Err(e) => return app.store_error(e),
     };
@@ -230,12 +236,7 @@ async fn next(
         .map(|(_, x)| x.item_id);
     let target = match open_after {
         Some(id) => Some(id),
-        None => match app.store.claim_next(s.reviewer_id) {
-            // Items skipped earlier come back once nothing new is left.
-            Ok(None) => queue
-                .iter()
-                .find(|x| !x.labeled && Some(x.item_id) != skip)
-                .map(|x| x.item_id),
+        None => match app.store.claim_next(s.reviewer_id, &app.options.claims) {
             Ok(id) => id,
             Err(e) => return app.store_error(e),
         },
@@ -270,9 +271,9 @@ async fn item_page(
     let Some(s) = app.session(&headers) else {
         return Redirect::to("/login").into_response();
     };
-    match app.store.is_assigned(id, s.reviewer_id) {
+    match app.store.hold(id, s.reviewer_id, &app.options.claims) {
         Ok(true) => {}
-        Ok(false) => return app.message(StatusCode::FORBIDDEN, Some(&s), "Not yours", "This item is not in your queue: it is assigned to another reviewer, or does not exist."),
+        Ok(false) => return app.message(StatusCode::FORBIDDEN, Some(&s), "Not yours", "This item is not in your queue: it is assigned to another reviewer (a claim that was skipped or has expired goes back to the queue), or does not exist."),
         Err(e) => return app.store_error(e),
     }
     let item = match app.store.label_item(id) {
@@ -336,9 +337,11 @@ async fn item_page(
     } else {
         "unified"
     };
+    // Moving on from an item not labeled is a skip, which releases its claim.
+    let labeled_here = queue.get(pos).is_some_and(|x| x.labeled);
     let next_href = match queue.get(pos + 1) {
-        Some(n) => format!("/item/{}", n.item_id),
-        None => format!("/next?skip={id}"),
+        Some(n) if labeled_here => format!("/item/{}", n.item_id),
+        _ => format!("/next?skip={id}"),
     };
     let prev_href = pos
         .checked_sub(1)
@@ -396,14 +399,14 @@ async fn save_label(
     if !auth::same_secret(&s.csrf, field(&form, "csrf").unwrap_or_default()) {
         return app.message(StatusCode::FORBIDDEN, Some(&s), "Refused", "This form was not sent by this site (its CSRF token is missing or wrong); nothing was saved.");
     }
-    match app.store.is_assigned(id, s.reviewer_id) {
+    match app.store.hold(id, s.reviewer_id, &app.options.claims) {
         Ok(true) => {}
         Ok(false) => {
             return app.message(
                 StatusCode::FORBIDDEN,
                 Some(&s),
                 "Not yours",
-                "This item is not in your queue; nothing was saved.",
+                "This item is not in your queue (your claim on it was skipped or expired, and another reviewer took it); nothing was saved.",
             )
         }
         Err(e) => return app.store_error(e),
