@@ -54,6 +54,8 @@ installed ca-certificates || wanted+=(ca-certificates)
 command -v chromium >/dev/null || wanted+=(chromium)                 # browser tests of the labeling UI
 command -v chromedriver >/dev/null || wanted+=(chromium-driver)
 command -v cc >/dev/null || wanted+=(gcc libc6-dev)                   # rusqlite compiles its bundled SQLite
+command -v openssl >/dev/null || wanted+=(openssl)                   # TLS certificates for the remote-daemon test
+command -v ip >/dev/null || wanted+=(iproute2)                       # the remote-daemon test's own bridge
 
 apt_lists_usable() {
     local p candidate

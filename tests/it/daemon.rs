@@ -248,6 +248,19 @@ impl Drop for TestDaemon {
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
             .status();
+        // What the daemon leaves mounted under its roots (network namespaces of a swarm's
+        // ingress) would keep the folder from going.
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let prefix = format!("{}/", self.dir.display());
+        let mut left: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|m| m.starts_with(&prefix))
+            .collect();
+        left.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in left {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -6,6 +6,7 @@ mod browser;
 mod cargo;
 mod cli;
 mod daemon;
+mod deploy;
 mod drift;
 mod ecosystems;
 mod fixture;

@@ -362,7 +362,14 @@ fn a_shard_runs_on_a_remote_daemon_over_tls_and_a_swarm_job_runs_every_shard() {
         plan["measured_seconds"].as_f64().unwrap(),
         wall.as_secs_f64()
     );
+    // Both shards shared this machine's cores, so each attempt's duration already carries the
+    // other shard's load: the replay is in the measured run's range, not a bound of it.
+    let (p, m) = (
+        plan["predicted_seconds"].as_f64().unwrap(),
+        plan["measured_seconds"].as_f64().unwrap(),
+    );
     assert!(
-        plan["predicted_seconds"].as_f64().unwrap() <= plan["measured_seconds"].as_f64().unwrap()
+        p > 0.0 && p < 3.0 * m && m < 3.0 * p,
+        "predicted {p} s, measured {m} s"
     );
 }
