@@ -56,6 +56,8 @@ command -v chromedriver >/dev/null || wanted+=(chromium-driver)
 command -v cc >/dev/null || wanted+=(gcc libc6-dev)                   # rusqlite compiles its bundled SQLite
 command -v openssl >/dev/null || wanted+=(openssl)                   # TLS certificates for the remote-daemon test
 command -v ip >/dev/null || wanted+=(iproute2)                       # the remote-daemon test's own bridge
+command -v ssh >/dev/null || wanted+=(openssh-client)                # DOCKER_HOST=ssh://
+[[ -x /usr/sbin/sshd ]] || wanted+=(openssh-server)                  # the ssh remote-daemon test (never started as a service)
 
 apt_lists_usable() {
     local p candidate
@@ -74,7 +76,15 @@ apt_update() {
 }
 
 apt_install() {
-    apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "$@" >>"$LOG" 2>&1
+    # Packages install their files only: no service starts (openssh-server would otherwise
+    # start an sshd on port 22; the tests start their own on loopback when they need one).
+    local policy=/usr/sbin/policy-rc.d ours=0 rc=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && ours=1
+    fi
+    apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "$@" >>"$LOG" 2>&1 || rc=$?
+    [[ $ours -eq 1 ]] && rm -f "$policy"
+    return $rc
 }
 
 if ((${#wanted[@]})); then

@@ -264,3 +264,107 @@ impl Drop for TestDaemon {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// An sshd a test starts on a loopback port, for `DOCKER_HOST=ssh://`: its own host key,
+/// one authorized client key, and a client home whose ssh config uses that key and trusts
+/// that host key alone. A session's `docker` talks to `docker_host`.
+pub struct SshServer {
+    pub dir: PathBuf,
+    pub port: u16,
+    child: Child,
+}
+
+fn keygen(path: &Path) {
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .output()
+        .expect("ssh-keygen (bash scripts/setup.sh installs openssh-client)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl SshServer {
+    pub fn start(docker_host: &str) -> SshServer {
+        let dir = tempfile::Builder::new()
+            .prefix("mbssh-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        keygen(&dir.join("host_key"));
+        let home = dir.join("home");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        keygen(&home.join(".ssh/id_ed25519"));
+        std::fs::copy(
+            home.join(".ssh/id_ed25519.pub"),
+            dir.join("authorized_keys"),
+        )
+        .unwrap();
+        let port = free_port();
+        let host_pub = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
+        std::fs::write(
+            home.join(".ssh/known_hosts"),
+            format!("[127.0.0.1]:{port} {host_pub}"),
+        )
+        .unwrap();
+        std::fs::write(
+            home.join(".ssh/config"),
+            format!(
+                "Host 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  \
+                 UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n  BatchMode yes\n",
+                home.join(".ssh/id_ed25519").display(),
+                home.join(".ssh/known_hosts").display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+                 PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 UsePAM no\nStrictModes no\nPidFile {d}/sshd.pid\nSetEnv DOCKER_HOST={docker_host}\n",
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(dir.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("sshd (bash scripts/setup.sh installs openssh-server)");
+        let s = SshServer { dir, port, child };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if start.elapsed() > Duration::from_secs(20) {
+                let log = std::fs::read_to_string(s.dir.join("sshd.log")).unwrap_or_default();
+                panic!("the test sshd did not listen in 20 s:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        s
+    }
+
+    /// The client's environment: its home (ssh config, key, known host) and DOCKER_HOST.
+    pub fn client_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("HOME", self.dir.join("home").display().to_string()),
+            ("DOCKER_HOST", format!("ssh://root@127.0.0.1:{}", self.port)),
+        ]
+    }
+}
+
+impl Drop for SshServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

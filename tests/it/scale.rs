@@ -373,3 +373,150 @@ fn a_shard_runs_on_a_remote_daemon_over_tls_and_a_swarm_job_runs_every_shard() {
         "predicted {p} s, measured {m} s"
     );
 }
+
+#[test]
+fn nightly_runs_as_shards_then_reports_from_the_merged_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    let config = tmp.path().join("nightly.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "suites = [\"{0}/tasks/demo\"]\nagents = [\"oracle\", \"noop\"]\nagents_dir = \"{0}/harness/agents\"\n\
+             judges_dir = \"{0}/judges\"\njudge = \"heuristic\"\njobs = 4\ncheckpoints = false\n\
+             [report]\njson = \"out/{{suite}}.json\"\nmarkdown = \"out/{{suite}}.md\"\n",
+            cwd.display()
+        ),
+    )
+    .unwrap();
+    let nightly = |db: &Path, extra: &[&str]| {
+        let o = bin()
+            .arg("--db")
+            .arg(db)
+            .arg("nightly")
+            .arg("--config")
+            .arg(&config)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let all = tmp.path().join("all.db");
+    // Nothing merged yet: the report step says what to do first.
+    let (code, out, err) = nightly(&all, &["--report-only"]);
+    assert_eq!(code, Some(2), "{out}\n{err}");
+    assert!(
+        err.contains("no finished evaluation") && err.contains("mergebench merge"),
+        "{err}"
+    );
+
+    let mut stores = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let db = tmp.path().join(format!("s{}.db", &shard[..1]));
+        let (code, out, err) = nightly(&db, &["--shard", shard]);
+        assert_eq!(code, Some(0), "{out}\n{err}");
+        assert!(out.contains(&format!("suite demo: shard {shard}")), "{out}");
+        assert!(out.contains("nightly --report-only"), "{out}");
+        // A shard writes no report.
+        assert!(!tmp.path().join("out/demo.json").exists());
+        stores.push(db);
+    }
+    mb(
+        &all,
+        &[
+            "merge",
+            stores[0].to_str().unwrap(),
+            stores[1].to_str().unwrap(),
+            "--into",
+            all.to_str().unwrap(),
+        ],
+    );
+    let (code, out, err) = nightly(&all, &["--report-only"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.contains("nightly: no regression"), "{out}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("out/demo.json")).unwrap())
+            .unwrap();
+    let oracle = report["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "oracle")
+        .unwrap();
+    assert_eq!(oracle["tasks"], 14);
+    assert_eq!(oracle["mergeable_rate"]["estimate"], 1.0);
+    assert_eq!(report["judged"], true);
+}
+
+#[test]
+fn a_shard_runs_on_a_remote_daemon_over_ssh() {
+    let daemon = crate::daemon::TestDaemon::start();
+    daemon.load_from_host("mergebench-base:bookworm");
+    let ssh = crate::daemon::SshServer::start(&daemon.unix_host());
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("ssh.db");
+    let out = bin()
+        .envs(ssh.client_env())
+        .env_remove("DOCKER_TLS_VERIFY")
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "run",
+            "--suite",
+            "tasks/demo",
+            "--json",
+            "--shard",
+            "2/2",
+            "--agent",
+            "oracle",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = results_of(&db);
+    assert_eq!(outcomes(&r, "oracle"), vec!["resolved"; 7]);
+    // The images were built on the daemon behind ssh, not on this machine's.
+    let images = String::from_utf8_lossy(
+        &daemon
+            .cli(&["images", "--format", "{{.Repository}}"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(images.contains("mergebench-env"), "{images}");
+    // A key the server does not know is refused, with the ssh set-up named as the fix.
+    std::fs::write(ssh.dir.join("authorized_keys"), "").unwrap();
+    let out = bin()
+        .envs(ssh.client_env())
+        .arg("--db")
+        .arg(tmp.path().join("refused.db"))
+        .args([
+            "run",
+            "--suite",
+            "tasks/demo",
+            "--shard",
+            "2/2",
+            "--agent",
+            "oracle",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ssh://root@127.0.0.1") && err.contains("ssh"),
+        "{err}"
+    );
+}
