@@ -176,6 +176,37 @@ mod tests {
     use crate::testparse::tests::check;
     use crate::testparse::Format;
 
+    /// What both versions report for the test_stock fixture, in the order `check` wants.
+    const STOCK_CASES: &str = r"
+        passed  tests/test_stock.py::TestWarehouse::test_count[1]
+        failed  tests/test_stock.py::TestWarehouse::test_count[2]
+        passed  tests/test_stock.py::TestWarehouse::test_move
+        passed  tests/test_stock.py::test_add
+        skipped tests/test_stock.py::test_db
+        passed  tests/test_stock.py::test_param[[nested]]
+        passed  tests/test_stock.py::test_param[\xfc]
+        passed  tests/test_stock.py::test_param[a b]
+        failed  tests/test_stock.py::test_param[x - y]
+        failed  tests/test_stock.py::test_reserve_is_atomic
+        error   tests/test_stock.py::test_teardown_err
+        error   tests/test_stock.py::test_uses_broken
+        skipped tests/test_stock.py::test_xf
+        passed  tests/test_stock.py::test_xp
+        summary: 8 passed, 3 failed, 2 skipped, 2 errors
+    ";
+
+    /// Checks a run of the test_stock fixture; `db_named` is whether the output names the
+    /// skipped test_db by its id (without `-v`, pytest names it by file and line only).
+    #[track_caller]
+    fn check_stock(output: &str, db_named: bool) {
+        let expected: String = STOCK_CASES
+            .lines()
+            .filter(|line| db_named || !line.contains("::test_db"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        check(&Format::Pytest, output.as_bytes(), &expected);
+    }
+
     // pytest 8.4.2 on Python 3.12, `pytest -rA -v -p no:cacheprovider`.
     const PYTEST8_VERBOSE: &str = r#"============================= test session starts ==============================
 platform linux -- Python 3.12.1, pytest-8.4.2, pluggy-1.7.0 -- /usr/local/bin/python3
@@ -272,27 +303,7 @@ FAILED tests/test_stock.py::TestWarehouse::test_count[2] - assert 2 == 1
 
     #[test]
     fn pytest8_verbose_with_short_summary() {
-        check(
-            &Format::Pytest,
-            PYTEST8_VERBOSE.as_bytes(),
-            r"
-            passed  tests/test_stock.py::TestWarehouse::test_count[1]
-            failed  tests/test_stock.py::TestWarehouse::test_count[2]
-            passed  tests/test_stock.py::TestWarehouse::test_move
-            passed  tests/test_stock.py::test_add
-            skipped tests/test_stock.py::test_db
-            passed  tests/test_stock.py::test_param[[nested]]
-            passed  tests/test_stock.py::test_param[\xfc]
-            passed  tests/test_stock.py::test_param[a b]
-            failed  tests/test_stock.py::test_param[x - y]
-            failed  tests/test_stock.py::test_reserve_is_atomic
-            error   tests/test_stock.py::test_teardown_err
-            error   tests/test_stock.py::test_uses_broken
-            skipped tests/test_stock.py::test_xf
-            passed  tests/test_stock.py::test_xp
-            summary: 8 passed, 3 failed, 2 skipped, 2 errors
-            ",
-        );
+        check_stock(PYTEST8_VERBOSE, true);
     }
 
     // pytest 7.4.4 on Python 3.10, `pytest -rA` without `-v`: only the short summary
@@ -350,26 +361,7 @@ FAILED tests/test_stock.py::TestWarehouse::test_count[2] - assert 2 == 1
 
     #[test]
     fn pytest7_short_summary_only() {
-        check(
-            &Format::Pytest,
-            PYTEST7_SHORT.as_bytes(),
-            r"
-            passed  tests/test_stock.py::TestWarehouse::test_count[1]
-            failed  tests/test_stock.py::TestWarehouse::test_count[2]
-            passed  tests/test_stock.py::TestWarehouse::test_move
-            passed  tests/test_stock.py::test_add
-            passed  tests/test_stock.py::test_param[[nested]]
-            passed  tests/test_stock.py::test_param[\xfc]
-            passed  tests/test_stock.py::test_param[a b]
-            failed  tests/test_stock.py::test_param[x - y]
-            failed  tests/test_stock.py::test_reserve_is_atomic
-            error   tests/test_stock.py::test_teardown_err
-            error   tests/test_stock.py::test_uses_broken
-            skipped tests/test_stock.py::test_xf
-            passed  tests/test_stock.py::test_xp
-            summary: 8 passed, 3 failed, 2 skipped, 2 errors
-            ",
-        );
+        check_stock(PYTEST7_SHORT, false);
     }
 
     // pytest 8.4.2 when a test module fails to import: the run is interrupted and the

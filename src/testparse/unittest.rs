@@ -204,6 +204,30 @@ mod tests {
     use crate::testparse::tests::check;
     use crate::testparse::Format;
 
+    /// The cases every version's run of the test_calc fixture reports, one per line.
+    const CALC_CASES: &str = "
+        error   tests.test_calc.TestBrokenSetup.setUpClass
+        passed  tests.test_calc.TestCalc.test_add
+        error   tests.test_calc.TestCalc.test_div
+        passed  tests.test_calc.TestCalc.test_documented
+        failed  tests.test_calc.TestCalc.test_fixed_bug
+        skipped tests.test_calc.TestCalc.test_known_bug
+        passed  tests.test_calc.TestCalc.test_noisy
+        skipped tests.test_calc.TestCalc.test_skipped
+        failed  tests.test_calc.TestCalc.test_sub
+        failed  tests.test_calc.TestCalc.test_subtests
+    ";
+
+    /// Checks a run of the test_calc fixture: its cases, then `summary`.
+    #[track_caller]
+    fn check_calc(output: &[u8], summary: &str) {
+        check(
+            &Format::Unittest,
+            output,
+            &format!("{CALC_CASES}\nsummary: {summary}"),
+        );
+    }
+
     // Python 3.12.1, `python -m unittest -v`: setUpClass failure, docstring, subtests,
     // skip, expected failure, unexpected success, and a test that prints "ok" itself.
     const PY312: &str = r#"setUpClass (tests.test_calc.TestBrokenSetup) ... ERROR
@@ -263,23 +287,7 @@ FAILED (failures=2, errors=2, skipped=1, expected failures=1, unexpected success
 
     #[test]
     fn python312_verbose() {
-        check(
-            &Format::Unittest,
-            PY312.as_bytes(),
-            "
-            error   tests.test_calc.TestBrokenSetup.setUpClass
-            passed  tests.test_calc.TestCalc.test_add
-            error   tests.test_calc.TestCalc.test_div
-            passed  tests.test_calc.TestCalc.test_documented
-            failed  tests.test_calc.TestCalc.test_fixed_bug
-            skipped tests.test_calc.TestCalc.test_known_bug
-            passed  tests.test_calc.TestCalc.test_noisy
-            skipped tests.test_calc.TestCalc.test_skipped
-            failed  tests.test_calc.TestCalc.test_sub
-            failed  tests.test_calc.TestCalc.test_subtests
-            summary: 6 passed, 3 failed, 2 skipped, 2 errors
-            ",
-        );
+        check_calc(PY312.as_bytes(), "6 passed, 3 failed, 2 skipped, 2 errors");
     }
 
     // Python 3.11.7 prints the same lines as 3.12 but counts the setUpClass error as a
@@ -287,23 +295,7 @@ FAILED (failures=2, errors=2, skipped=1, expected failures=1, unexpected success
     #[test]
     fn python311_verbose() {
         let output = PY312.replace("Ran 8 tests in 0.002s", "Ran 9 tests in 0.001s");
-        check(
-            &Format::Unittest,
-            output.as_bytes(),
-            "
-            error   tests.test_calc.TestBrokenSetup.setUpClass
-            passed  tests.test_calc.TestCalc.test_add
-            error   tests.test_calc.TestCalc.test_div
-            passed  tests.test_calc.TestCalc.test_documented
-            failed  tests.test_calc.TestCalc.test_fixed_bug
-            skipped tests.test_calc.TestCalc.test_known_bug
-            passed  tests.test_calc.TestCalc.test_noisy
-            skipped tests.test_calc.TestCalc.test_skipped
-            failed  tests.test_calc.TestCalc.test_sub
-            failed  tests.test_calc.TestCalc.test_subtests
-            summary: 7 passed, 3 failed, 2 skipped, 2 errors
-            ",
-        );
+        check_calc(output.as_bytes(), "7 passed, 3 failed, 2 skipped, 2 errors");
     }
 
     // Python 3.10.13: the description names the class only, a class-level error prints a
@@ -361,23 +353,7 @@ FAILED (failures=2, errors=2, skipped=1, expected failures=1, unexpected success
 
     #[test]
     fn python310_verbose() {
-        check(
-            &Format::Unittest,
-            PY310.as_bytes(),
-            "
-            error   tests.test_calc.TestBrokenSetup.setUpClass
-            passed  tests.test_calc.TestCalc.test_add
-            error   tests.test_calc.TestCalc.test_div
-            passed  tests.test_calc.TestCalc.test_documented
-            failed  tests.test_calc.TestCalc.test_fixed_bug
-            skipped tests.test_calc.TestCalc.test_known_bug
-            passed  tests.test_calc.TestCalc.test_noisy
-            skipped tests.test_calc.TestCalc.test_skipped
-            failed  tests.test_calc.TestCalc.test_sub
-            failed  tests.test_calc.TestCalc.test_subtests
-            summary: 7 passed, 3 failed, 2 skipped, 2 errors
-            ",
-        );
+        check_calc(PY310.as_bytes(), "7 passed, 3 failed, 2 skipped, 2 errors");
     }
 
     #[test]
