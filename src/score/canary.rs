@@ -1778,16 +1778,9 @@ mod tests {
             &mut rand::rngs::StdRng::seed_from_u64(7),
         )
         .expect("vitest canaries");
-        assert!(
-            c.must_pass.starts_with("src/slug.test.ts::"),
-            "{}",
-            c.must_pass
-        );
-        assert!(
-            c.must_fail.starts_with("src/slug.test.ts::"),
-            "{}",
-            c.must_fail
-        );
+        for id in [&c.must_pass, &c.must_fail] {
+            assert!(id.starts_with("src/slug.test.ts::"), "{id}");
+        }
         let Edit::Append { path, text } = &c.edits[0] else {
             panic!("an append")
         };

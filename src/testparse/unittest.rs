@@ -230,60 +230,7 @@ mod tests {
 
     // Python 3.12.1, `python -m unittest -v`: setUpClass failure, docstring, subtests,
     // skip, expected failure, unexpected success, and a test that prints "ok" itself.
-    const PY312: &str = r#"setUpClass (tests.test_calc.TestBrokenSetup) ... ERROR
-test_add (tests.test_calc.TestCalc.test_add) ... ok
-test_div (tests.test_calc.TestCalc.test_div) ... ERROR
-test_documented (tests.test_calc.TestCalc.test_documented)
-Adding numbers ... works for ints. ... ok
-test_fixed_bug (tests.test_calc.TestCalc.test_fixed_bug) ... unexpected success
-test_known_bug (tests.test_calc.TestCalc.test_known_bug) ... expected failure
-test_noisy (tests.test_calc.TestCalc.test_noisy) ... ok
-ok
-test_skipped (tests.test_calc.TestCalc.test_skipped) ... skipped 'not on this platform'
-test_sub (tests.test_calc.TestCalc.test_sub) ... FAIL
-test_subtests (tests.test_calc.TestCalc.test_subtests) ... 
-  test_subtests (tests.test_calc.TestCalc.test_subtests) (i=2) ... FAIL
-
-======================================================================
-ERROR: setUpClass (tests.test_calc.TestBrokenSetup)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 47, in setUpClass
-    raise RuntimeError("no database")
-RuntimeError: no database
-
-======================================================================
-ERROR: test_div (tests.test_calc.TestCalc.test_div)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 13, in test_div
-    1 / 0
-    ~~^~~
-ZeroDivisionError: division by zero
-
-======================================================================
-FAIL: test_sub (tests.test_calc.TestCalc.test_sub)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 10, in test_sub
-    self.assertEqual(3 - 1, 1)
-AssertionError: 2 != 1
-
-======================================================================
-FAIL: test_subtests (tests.test_calc.TestCalc.test_subtests) (i=2)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 37, in test_subtests
-    self.assertLess(i, 2)
-AssertionError: 2 not less than 2
-
-======================================================================
-UNEXPECTED SUCCESS: test_fixed_bug (tests.test_calc.TestCalc.test_fixed_bug)
-----------------------------------------------------------------------
-Ran 8 tests in 0.002s
-
-FAILED (failures=2, errors=2, skipped=1, expected failures=1, unexpected successes=1)
-"#;
+    const PY312: &str = include_str!("../../tests/fixtures/testparse/unittest-py312.txt");
 
     #[test]
     fn python312_verbose() {
@@ -301,55 +248,7 @@ FAILED (failures=2, errors=2, skipped=1, expected failures=1, unexpected success
     // Python 3.10.13: the description names the class only, a class-level error prints a
     // bare "ERROR", failing subtests show only in the details, and unexpected successes
     // get no details heading.
-    const PY310: &str = r#"ERROR
-test_add (tests.test_calc.TestCalc) ... ok
-test_div (tests.test_calc.TestCalc) ... ERROR
-test_documented (tests.test_calc.TestCalc)
-Adding numbers ... works for ints. ... ok
-test_fixed_bug (tests.test_calc.TestCalc) ... unexpected success
-test_known_bug (tests.test_calc.TestCalc) ... expected failure
-test_noisy (tests.test_calc.TestCalc) ... ok
-ok
-test_skipped (tests.test_calc.TestCalc) ... skipped 'not on this platform'
-test_sub (tests.test_calc.TestCalc) ... FAIL
-test_subtests (tests.test_calc.TestCalc) ... 
-======================================================================
-ERROR: setUpClass (tests.test_calc.TestBrokenSetup)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 47, in setUpClass
-    raise RuntimeError("no database")
-RuntimeError: no database
-
-======================================================================
-ERROR: test_div (tests.test_calc.TestCalc)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 13, in test_div
-    1 / 0
-ZeroDivisionError: division by zero
-
-======================================================================
-FAIL: test_sub (tests.test_calc.TestCalc)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 10, in test_sub
-    self.assertEqual(3 - 1, 1)
-AssertionError: 2 != 1
-
-======================================================================
-FAIL: test_subtests (tests.test_calc.TestCalc) (i=2)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 37, in test_subtests
-    self.assertLess(i, 2)
-AssertionError: 2 not less than 2
-
-----------------------------------------------------------------------
-Ran 9 tests in 0.001s
-
-FAILED (failures=2, errors=2, skipped=1, expected failures=1, unexpected successes=1)
-"#;
+    const PY310: &str = include_str!("../../tests/fixtures/testparse/unittest-py310.txt");
 
     #[test]
     fn python310_verbose() {
