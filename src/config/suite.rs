@@ -65,26 +65,19 @@ struct RawLimits {
     patch_files: Option<u64>,
 }
 
+/// suite.toml: every key may be left out.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 struct RawSuite {
     name: Option<String>,
     description: Option<String>,
-    #[serde(default)]
     repo: RawRepo,
-    #[serde(default)]
     environment: RawEnvironment,
-    #[serde(default)]
     tests: RawTests,
-    #[serde(default)]
     scope: RawScope,
-    #[serde(default)]
     conventions: ConventionsConfig,
-    #[serde(default)]
     ownership: OwnershipConfig,
-    #[serde(default)]
     blast_radius: BlastConfig,
-    #[serde(default)]
     limits: RawLimits,
 }
 
