@@ -147,24 +147,10 @@ pub fn fill(store: &Store, opts: &SyntheticOptions) -> Result<Vec<String>, Error
             let judgements: Vec<(i64, JudgementRow)> = verdicts
                 .into_iter()
                 .map(|(i, merge)| {
+                    let verdict = if merge { "merge" } else { "revise" };
                     (
                         ids[i],
-                        JudgementRow {
-                            judge: "synthetic".into(),
-                            judge_version: "v1".into(),
-                            model: None,
-                            status: "ok".into(),
-                            verdict: Some(if merge { "merge" } else { "revise" }.into()),
-                            error: None,
-                            agreement: Some(1.0),
-                            samples: 1,
-                            injection_suspected: false,
-                            input_tokens: 0,
-                            output_tokens: 0,
-                            cost_usd: None,
-                            created_at: String::new(),
-                            detail: serde_json::Value::Null,
-                        },
+                        JudgementRow::single_sample("synthetic", "v1", Some(verdict)),
                     )
                 })
                 .collect();

@@ -87,7 +87,7 @@ fn report_drift(
     out: PathBuf,
     opts: DriftArgs,
 ) -> Result<i32, Error> {
-    let format: crate::review::drift::render::Format = format.parse().map_err(Error::Usage)?;
+    let format = crate::review::drift::render::parse_format(&format).map_err(Error::Usage)?;
     let report = super::review::drift_report(db, &opts)?;
     let text = crate::review::drift::render::render(&report, format)?;
     crate::report::write_report(&out, &text)?;

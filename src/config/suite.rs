@@ -65,26 +65,19 @@ struct RawLimits {
     patch_files: Option<u64>,
 }
 
+/// suite.toml: every key may be left out.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 struct RawSuite {
     name: Option<String>,
     description: Option<String>,
-    #[serde(default)]
     repo: RawRepo,
-    #[serde(default)]
     environment: RawEnvironment,
-    #[serde(default)]
     tests: RawTests,
-    #[serde(default)]
     scope: RawScope,
-    #[serde(default)]
     conventions: ConventionsConfig,
-    #[serde(default)]
     ownership: OwnershipConfig,
-    #[serde(default)]
     blast_radius: BlastConfig,
-    #[serde(default)]
     limits: RawLimits,
 }
 
@@ -350,27 +343,20 @@ pub fn load_suite(dir: &Path) -> Result<Suite, Error> {
 fn patch_limits(d: &Defaults) -> Result<PatchLimits, Error> {
     let mut limits = PatchLimits::default();
     let at = |key: &str| line_of_key(&d.text, Some("limits"), key);
+    let refuse = |key: &str, problem: &str, fix: &str| Error::input(&d.file, at(key), problem, fix);
     if let Some(v) = &d.raw.limits.patch_bytes {
         let bytes = parse_size(v)
             .map_err(|e| Error::input(&d.file, at("patch_bytes"), e, "write it like \"4MiB\""))?;
         if bytes < MIN_PATCH_BYTES {
-            return Err(Error::input(
-                &d.file,
-                at("patch_bytes"),
-                "patch_bytes below 4KiB leaves no room for a fix",
-                "give at least \"1MiB\"",
-            ));
+            let problem = "patch_bytes below 4KiB leaves no room for a fix";
+            return Err(refuse("patch_bytes", problem, "give at least \"1MiB\""));
         }
         limits.bytes = bytes;
     }
     if let Some(files) = d.raw.limits.patch_files {
         if files < MIN_PATCH_FILES {
-            return Err(Error::input(
-                &d.file,
-                at("patch_files"),
-                "patch_files = 0 would refuse every patch",
-                "give at least 100",
-            ));
+            let problem = "patch_files = 0 would refuse every patch";
+            return Err(refuse("patch_files", problem, "give at least 100"));
         }
         limits.files = files;
     }

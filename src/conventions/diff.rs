@@ -147,16 +147,7 @@ impl<'a> ParsedDiff<'a> {
 
     /// The hunk lines of one file, in order.
     pub fn lines(&self, file: &'a FileDiff) -> Lines<'a> {
-        Lines {
-            input: self.input,
-            hunks: &file.hunks,
-            next_hunk: 0,
-            pos: 0,
-            end: 0,
-            old_no: 0,
-            new_no: 0,
-            at_hunk_start: false,
-        }
+        Lines::over(self.input, &file.hunks)
     }
 
     pub fn total_added(&self) -> u64 {
@@ -178,17 +169,7 @@ impl<'a> ParsedDiff<'a> {
             }
             if old_line < old_end {
                 // Inside the hunk: walk it.
-                let it = Lines {
-                    input: self.input,
-                    hunks: std::slice::from_ref(h),
-                    next_hunk: 0,
-                    pos: 0,
-                    end: 0,
-                    old_no: 0,
-                    new_no: 0,
-                    at_hunk_start: false,
-                };
-                for l in it {
+                for l in Lines::over(self.input, std::slice::from_ref(h)) {
                     if l.old_line == Some(old_line) {
                         return l.new_line;
                     }
@@ -211,6 +192,22 @@ pub struct Lines<'a> {
     old_no: u32,
     new_no: u32,
     at_hunk_start: bool,
+}
+
+impl<'a> Lines<'a> {
+    /// The lines of `hunks`, from the first.
+    fn over(input: &'a [u8], hunks: &'a [Hunk]) -> Lines<'a> {
+        Lines {
+            input,
+            hunks,
+            next_hunk: 0,
+            pos: 0,
+            end: 0,
+            old_no: 0,
+            new_no: 0,
+            at_hunk_start: false,
+        }
+    }
 }
 
 impl<'a> Iterator for Lines<'a> {
@@ -720,28 +717,41 @@ fn build_file(b: FileBuilder) -> Option<FileDiff> {
                 p.to_vec()
             }
         };
-        let old = b
-            .rename_from
-            .clone()
-            .or(b.copy_from.clone())
-            .or_else(|| {
-                b.minus
-                    .as_deref()
-                    .filter(|_| !minus_null)
-                    .map(|p| unprefix(p, b"a/"))
-            })
-            .or_else(|| b.header_old.as_deref().map(|p| unprefix(p, b"a/")));
-        let new = b
-            .rename_to
-            .clone()
-            .or(b.copy_to.clone())
-            .or_else(|| {
-                b.plus
-                    .as_deref()
-                    .filter(|_| !plus_null)
-                    .map(|p| unprefix(p, b"b/"))
-            })
-            .or_else(|| b.header_new.as_deref().map(|p| unprefix(p, b"b/")));
+        // A side's path: named by a rename or copy, else by its `---`/`+++` line (unless
+        // /dev/null), else by the `diff --git` header.
+        let side = |moved: &Option<Vec<u8>>,
+                    copied: &Option<Vec<u8>>,
+                    marker: &Option<Vec<u8>>,
+                    null: bool,
+                    header: &Option<Vec<u8>>,
+                    pre: &[u8]| {
+            moved
+                .clone()
+                .or(copied.clone())
+                .or_else(|| {
+                    marker
+                        .as_deref()
+                        .filter(|_| !null)
+                        .map(|p| unprefix(p, pre))
+                })
+                .or_else(|| header.as_deref().map(|p| unprefix(p, pre)))
+        };
+        let old = side(
+            &b.rename_from,
+            &b.copy_from,
+            &b.minus,
+            minus_null,
+            &b.header_old,
+            b"a/",
+        );
+        let new = side(
+            &b.rename_to,
+            &b.copy_to,
+            &b.plus,
+            plus_null,
+            &b.header_new,
+            b"b/",
+        );
         (old, new)
     } else {
         let (m, p) = (b.minus.clone()?, b.plus.clone()?);

@@ -381,16 +381,20 @@ mod tests {
         None
     }
 
+    /// The rule of each finding, in the report's order.
+    fn rule_ids(r: &Report) -> Vec<&str> {
+        r.conventions
+            .findings
+            .iter()
+            .map(|f| f.rule_id.as_str())
+            .collect()
+    }
+
     #[test]
     fn aws_key_and_ci_edit_fail_with_both_named() {
         let r = run(AWS_AND_CI.as_bytes(), &Config::minimal(), &[], &none).unwrap();
         assert!(!r.passed());
-        let ids: Vec<&str> = r
-            .conventions
-            .findings
-            .iter()
-            .map(|f| f.rule_id.as_str())
-            .collect();
+        let ids = rule_ids(&r);
         assert!(ids.contains(&catalog::AWS_KEY), "{ids:?}");
         assert!(ids.contains(&catalog::CI_CONFIG), "{ids:?}");
         assert_eq!(r.blast_radius.tier, Tier::Critical);
@@ -495,12 +499,7 @@ mod tests {
         let cfg = load_repo_config_at(&dir, "base").unwrap();
         let reader = git_base_reader(&dir, &range_base(&dir, "base..HEAD").unwrap());
         let r = run(&diff, &cfg, &[], &reader).unwrap();
-        let ids: Vec<&str> = r
-            .conventions
-            .findings
-            .iter()
-            .map(|f| f.rule_id.as_str())
-            .collect();
+        let ids = rule_ids(&r);
         assert!(ids.contains(&catalog::TODO), "{ids:?}");
         assert!(
             ids.contains(&catalog::CI_CONFIG),

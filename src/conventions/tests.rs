@@ -8,7 +8,7 @@ use super::config::{Config, ConventionsConfig, CustomRule, LicenseRule, Owners, 
 use super::gate;
 use super::ownership::Ownership;
 use super::render::{self, OutputFormat};
-use super::report::ConventionReport;
+use super::report::{ConventionReport, Finding};
 use super::{score, Severity};
 
 fn table_config() -> ConventionsConfig {
@@ -47,6 +47,15 @@ fn run(
 ) -> ConventionReport {
     let area: Vec<String> = expected_area.iter().map(|s| s.to_string()).collect();
     score(diff, &table_config(), &ownership(), &area, base)
+}
+
+/// The report's finding of `rule`; the test fails when there is none.
+#[track_caller]
+fn finding<'a>(r: &'a ConventionReport, rule: &str) -> &'a Finding {
+    r.findings
+        .iter()
+        .find(|f| f.rule_id == rule)
+        .unwrap_or_else(|| panic!("no {rule} finding in {:?}", r.findings))
 }
 
 fn ids(r: &ConventionReport) -> BTreeSet<String> {
@@ -251,22 +260,14 @@ fn dependency_rule_names_what_was_added() {
     // The hunk starts inside [dependencies]: the base file tells us so.
     let diff = "diff --git a/Cargo.toml b/Cargo.toml\n--- a/Cargo.toml\n+++ b/Cargo.toml\n@@ -6,2 +6,3 @@\n serde = \"1\"\n-toml = \"0.7\"\n+toml = \"0.8\"\n+regex = \"1\"\n";
     let r = run(diff.as_bytes(), &[], &base);
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.rule_id == id::DEPENDENCIES)
-        .unwrap();
+    let f = finding(&r, id::DEPENDENCIES);
     assert!(f.message.contains("adds regex"), "{}", f.message);
     assert!(f.message.contains("updates toml"), "{}", f.message);
 
     // A version bump in [package] is not a dependency.
     let diff = "diff --git a/Cargo.toml b/Cargo.toml\n--- a/Cargo.toml\n+++ b/Cargo.toml\n@@ -2,2 +2,2 @@\n name = \"x\"\n-version = \"0.1.0\"\n+version = \"0.2.0\"\n";
     let r = run(diff.as_bytes(), &[], &base);
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.rule_id == id::DEPENDENCIES)
-        .unwrap();
+    let f = finding(&r, id::DEPENDENCIES);
     assert!(!f.message.contains("version"), "{}", f.message);
 
     let rows: &[(&str, &[&str], &str)] = &[
@@ -442,7 +443,7 @@ fn harness_rule_reads_the_base_where_the_diff_is_silent() {
         &["  \"scripts\": {"],
     );
     let r = run(diff.as_bytes(), &[], &base);
-    let f = r.findings.iter().find(|f| f.rule_id == h).expect("fires");
+    let f = finding(&r, h);
     assert!(f.message.contains("`scripts.test`"), "{}", f.message);
     assert_eq!(f.line, Some(4));
     let cfg = b"[tox]\nenvlist = py\n[other]\naddopts = -p evil\n".to_vec();
@@ -480,11 +481,7 @@ fn harness_rule_message_and_configuration() {
         &["addopts = -p pkg._helpers"],
     );
     let r = run(diff.as_bytes(), &[], &|_| None);
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.rule_id == id::HARNESS_EDITED)
-        .unwrap();
+    let f = finding(&r, id::HARNESS_EDITED);
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.path.as_deref(), Some("setup.cfg"));
     assert_eq!(f.line, Some(2));
@@ -573,11 +570,7 @@ fn secret_split_across_two_added_lines() {
         &["KEY = (\"AKIAIOSF\" +", "       \"ODNN7EXAMPLE\")"],
     );
     let r = run(diff.as_bytes(), &[], &|_| None);
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.rule_id == id::AWS_KEY)
-        .expect("split key found");
+    let f = finding(&r, id::AWS_KEY);
     assert_eq!(f.line, Some(2));
     assert!(
         f.message.contains("split across lines 2-3"),
@@ -653,11 +646,7 @@ fn blast_for(diff: &[u8]) -> super::BlastRadius {
 fn dot_dot_paths_are_reported() {
     let diff = modify("src/../../outside.txt", &["a"], &["b"]);
     let r = run(diff.as_bytes(), &[], &|_| None);
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.rule_id == id::UNSAFE_PATH)
-        .unwrap();
+    let f = finding(&r, id::UNSAFE_PATH);
     assert_eq!(f.severity, Severity::Error);
     assert!(
         f.message.contains("outside the repository"),

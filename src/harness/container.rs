@@ -8,7 +8,7 @@ use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder,
     DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder,
-    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -120,6 +120,28 @@ fn infra(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error
     Error::infra_from(format!("docker {what}"), e)
 }
 
+/// Attaches to a container's stdout and stderr as a stream. Attached before the start,
+/// nothing is missed; and with the log driver off there is no log to replay.
+pub(crate) async fn attach_output(
+    docker: &Docker,
+    id: &str,
+) -> Result<bollard::container::AttachContainerResults, bollard::errors::Error> {
+    docker
+        .api
+        .attach_container(
+            id,
+            Some(
+                AttachContainerOptionsBuilder::default()
+                    .stdout(true)
+                    .stderr(true)
+                    .stream(true)
+                    .logs(false)
+                    .build(),
+            ),
+        )
+        .await
+}
+
 /// What every container mergebench starts shares: no capabilities, no new privileges, hard
 /// limits, no log on the daemon's disk, and no network unless one is named.
 pub(crate) fn locked_down(limits: Limits, network: Option<&str>) -> HostConfig {
@@ -197,15 +219,7 @@ pub async fn run(docker: &Docker, spec: RunSpec<'_>) -> Result<RunResult, Error>
     let api = docker.api.clone();
     docker.defer(tokio::spawn(async move {
         let _ = api
-            .remove_container(
-                &id,
-                Some(
-                    RemoveContainerOptionsBuilder::default()
-                        .force(true)
-                        .v(true)
-                        .build(),
-                ),
-            )
+            .remove_container(&id, Some(super::force_removal()))
             .await;
     }));
     trace(t0, "done");
@@ -236,19 +250,7 @@ async fn run_created(
             .map_err(|e| infra("upload", e))?;
     }
     trace(t0, "uploaded");
-    let attach = docker
-        .api
-        .attach_container(
-            id,
-            Some(
-                AttachContainerOptionsBuilder::default()
-                    .stdout(true)
-                    .stderr(true)
-                    .stream(true)
-                    .logs(false)
-                    .build(),
-            ),
-        )
+    let attach = attach_output(docker, id)
         .await
         .map_err(|e| infra("attach", e))?;
     let cap = spec.log_cap;

@@ -8,15 +8,13 @@
 //! and the proxy and the network are removed with it (and, after a kill, by `gc`: both carry
 //! the run's labels).
 
-use super::container::{locked_down, unique_name, Limits};
+use super::container::{attach_output, locked_down, unique_name, Limits};
 use super::images::Image;
 use super::{unreachable, Docker};
 use crate::error::Error;
 use bollard::models::{ContainerCreateBody, NetworkConnectRequest, NetworkCreateRequest};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -155,21 +153,7 @@ impl Egress {
                 ),
                 other => infra("proxy connect", other),
             })?;
-        let attach = docker
-            .api
-            .attach_container(
-                &self.proxy,
-                Some(
-                    AttachContainerOptionsBuilder::default()
-                        .stdout(true)
-                        .stderr(true)
-                        .stream(true)
-                        // Attached before the start, nothing is missed; and with the log
-                        // driver off there is no log to replay.
-                        .logs(false)
-                        .build(),
-                ),
-            )
+        let attach = attach_output(docker, &self.proxy)
             .await
             .map_err(|e| infra("proxy attach", e))?;
         docker
@@ -268,15 +252,7 @@ impl Egress {
         if !self.proxy.is_empty() {
             let _ = docker
                 .api
-                .remove_container(
-                    &self.proxy,
-                    Some(
-                        RemoveContainerOptionsBuilder::default()
-                            .force(true)
-                            .v(true)
-                            .build(),
-                    ),
-                )
+                .remove_container(&self.proxy, Some(super::force_removal()))
                 .await;
         }
         let _ = docker.api.remove_network(&self.network).await;

@@ -226,6 +226,23 @@ npm_config_cafile=/etc/ssl/certs/mergebench-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/ce
         kind: &str,
         source: &Path,
     ) -> Result<Image, Error> {
+        self.once(docker, tag, || {
+            build_tar(docker, tag, "Dockerfile", context, args, kind, source)
+        })
+        .await
+    }
+
+    /// The image `tag`: built by this process already, or found in the daemon, or built by
+    /// `build` (which answers the new image's id) while the lock keeps others waiting.
+    async fn once<F>(
+        &self,
+        docker: &Docker,
+        tag: &str,
+        build: impl FnOnce() -> F,
+    ) -> Result<Image, Error>
+    where
+        F: std::future::Future<Output = Result<String, Error>>,
+    {
         let mut guard = self.built.lock().await;
         if let Some(id) = guard.get(tag) {
             return Ok(Image {
@@ -240,7 +257,7 @@ npm_config_cafile=/etc/ssl/certs/mergebench-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/ce
                 id,
             });
         }
-        let id = build_tar(docker, tag, "Dockerfile", context, args, kind, source).await?;
+        let id = build().await?;
         guard.insert(tag.to_string(), id.clone());
         Ok(Image {
             tag: tag.to_string(),
@@ -261,33 +278,17 @@ npm_config_cafile=/etc/ssl/certs/mergebench-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/ce
             dockerfile,
             extra,
         } = folder;
-        let mut guard = self.built.lock().await;
-        if let Some(id) = guard.get(tag) {
-            return Ok(Image {
-                tag: tag.to_string(),
-                id: id.clone(),
-            });
-        }
-        if let Some(id) = image_id(docker, tag).await? {
-            guard.insert(tag.to_string(), id.clone());
-            return Ok(Image {
-                tag: tag.to_string(),
-                id,
-            });
-        }
-        eprintln!("building image {tag} from {}", dockerfile.display());
-        let ctx = tar_context(context, &extra)?;
-        let rel = dockerfile
-            .strip_prefix(context)
-            .unwrap_or(dockerfile)
-            .to_string_lossy()
-            .into_owned();
-        let id = build_tar(docker, tag, &rel, ctx, args, kind, dockerfile).await?;
-        guard.insert(tag.to_string(), id.clone());
-        Ok(Image {
-            tag: tag.to_string(),
-            id,
+        self.once(docker, tag, || async move {
+            eprintln!("building image {tag} from {}", dockerfile.display());
+            let ctx = tar_context(context, &extra)?;
+            let rel = dockerfile
+                .strip_prefix(context)
+                .unwrap_or(dockerfile)
+                .to_string_lossy()
+                .into_owned();
+            build_tar(docker, tag, &rel, ctx, args, kind, dockerfile).await
         })
+        .await
     }
 }
 

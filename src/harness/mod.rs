@@ -166,11 +166,12 @@ impl Docker {
                 continue;
             }
             if let Some(id) = c.id {
-                let opts = RemoveContainerOptionsBuilder::default()
-                    .force(true)
-                    .v(true)
-                    .build();
-                if self.api.remove_container(&id, Some(opts)).await.is_ok() {
+                if self
+                    .api
+                    .remove_container(&id, Some(force_removal()))
+                    .await
+                    .is_ok()
+                {
                     report.containers += 1;
                 }
             }
@@ -269,6 +270,14 @@ fn owner_alive(owner: &str) -> bool {
         Ok(pid) => start_time(pid).as_deref() == Some(start),
         Err(_) => false,
     }
+}
+
+/// How a container is removed: stopped if it still runs, with its anonymous volumes.
+pub(crate) fn force_removal() -> bollard::query_parameters::RemoveContainerOptions {
+    RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build()
 }
 
 #[cfg(test)]

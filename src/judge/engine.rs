@@ -261,22 +261,16 @@ impl Judge {
         }
     }
 
-    /// Sample `n` of a verdict on `input`: from the cache, or asked and then cached.
+    /// The sample `key` names of a verdict on `input`: from the cache, or asked and then
+    /// cached.
     async fn sample(
         &self,
         store: &Store,
         budget: &Budget,
-        patch_sha256: &str,
-        task_hash: &str,
+        key: JudgeSampleKey,
         input: &ReviewInput,
-        n: u32,
     ) -> Result<SampleSummary, Failure> {
-        let key = JudgeSampleKey {
-            patch_sha256: patch_sha256.into(),
-            task_hash: task_hash.into(),
-            judge_version: self.spec.version.clone(),
-            sample: n,
-        };
+        let n = key.sample;
         if let Some(row) = store.cached_judge_sample(&key)? {
             let verdict: Option<Verdict> = row
                 .verdict_json
@@ -301,8 +295,8 @@ impl Judge {
         let req = self.prompts.verdict_request(&self.spec, input, n)?;
         let schema = req.schema.clone();
         let ctx = CallCtx {
-            patch: Some(patch_sha256),
-            task: Some(task_hash),
+            patch: Some(key.patch_sha256.as_str()),
+            task: Some(key.task_hash.as_str()),
             sample: Some(n),
         };
         let mut spent = Consumed::default();
@@ -350,10 +344,15 @@ impl Judge {
         task_hash: &str,
         input: &ReviewInput,
     ) -> Result<Judgement, Halt> {
-        let results = futures_util::future::join_all(
-            (1..=self.spec.samples)
-                .map(|n| self.sample(store, budget, patch_sha256, task_hash, input, n)),
-        )
+        let results = futures_util::future::join_all((1..=self.spec.samples).map(|n| {
+            let key = JudgeSampleKey {
+                patch_sha256: patch_sha256.into(),
+                task_hash: task_hash.into(),
+                judge_version: self.spec.version.clone(),
+                sample: n,
+            };
+            self.sample(store, budget, key, input)
+        }))
         .await;
         let mut samples = Vec::new();
         let mut failure = None;

@@ -18,38 +18,47 @@ const READ_LINES_CAP: usize = 2000;
 
 pub fn definitions() -> Value {
     json!([
-        {"type": "function", "function": {
-            "name": "run_shell",
-            "description": "Run a shell command (sh -c) in the repository's root and return its exit code and combined stdout and stderr. Each call starts a fresh shell.",
-            "parameters": {"type": "object", "properties": {
-                "command": {"type": "string", "description": "The command to run"}
-            }, "required": ["command"]}
-        }},
-        {"type": "function", "function": {
-            "name": "read_file",
-            "description": "Read a text file, with line numbers. Paths are relative to the repository's root.",
-            "parameters": {"type": "object", "properties": {
+        function(
+            "run_shell",
+            "Run a shell command (sh -c) in the repository's root and return its exit code and combined stdout and stderr. Each call starts a fresh shell.",
+            json!({"command": {"type": "string", "description": "The command to run"}}),
+            &["command"],
+        ),
+        function(
+            "read_file",
+            "Read a text file, with line numbers. Paths are relative to the repository's root.",
+            json!({
                 "path": {"type": "string"},
                 "start_line": {"type": "integer", "description": "First line to show (1-based, default 1)"},
                 "end_line": {"type": "integer", "description": "Last line to show (default: the end, at most 2000 lines)"}
-            }, "required": ["path"]}
-        }},
-        {"type": "function", "function": {
-            "name": "write_file",
-            "description": "Create or overwrite a file with the given content. Paths are relative to the repository's root.",
-            "parameters": {"type": "object", "properties": {
+            }),
+            &["path"],
+        ),
+        function(
+            "write_file",
+            "Create or overwrite a file with the given content. Paths are relative to the repository's root.",
+            json!({
                 "path": {"type": "string"},
                 "content": {"type": "string", "description": "The whole new content of the file"}
-            }, "required": ["path", "content"]}
-        }},
-        {"type": "function", "function": {
-            "name": "finish",
-            "description": "End the task once the change is complete.",
-            "parameters": {"type": "object", "properties": {
-                "summary": {"type": "string", "description": "What was changed and why"}
-            }, "required": ["summary"]}
-        }}
+            }),
+            &["path", "content"],
+        ),
+        function(
+            "finish",
+            "End the task once the change is complete.",
+            json!({"summary": {"type": "string", "description": "What was changed and why"}}),
+            &["summary"],
+        ),
     ])
+}
+
+/// One tool's definition: its name, what it does, and its arguments' JSON schema.
+fn function(name: &str, description: &str, properties: Value, required: &[&str]) -> Value {
+    json!({"type": "function", "function": {
+        "name": name,
+        "description": description,
+        "parameters": {"type": "object", "properties": properties, "required": required}
+    }})
 }
 
 /// What one tool call did.

@@ -441,7 +441,7 @@ pub fn extract_patch(
         .filter(|s| !s.is_empty())
         .map(|s| String::from_utf8_lossy(s).into_owned())
         .collect();
-    let raw = Patch::new(run_git(cmd(&DIFF_ARGS), "diff")?);
+    let raw = Patch::new(run_git(cmd(&diff_staged()), "diff")?);
     if raw.bytes.len() as u64 > limits.bytes || touched.len() as u64 > limits.files {
         let limit = if touched.len() as u64 > limits.files {
             format!("{} files", limits.files)
@@ -479,7 +479,7 @@ pub fn extract_patch(
     let graded = if reverted.is_empty() && harness_restored.is_empty() {
         raw.clone()
     } else {
-        Patch::new(run_git(cmd(&DIFF_ARGS), "diff")?)
+        Patch::new(run_git(cmd(&diff_staged()), "diff")?)
     };
     Ok(Extracted {
         raw,
@@ -565,17 +565,23 @@ fn restore_harness(
 }
 
 /// How a patch is written: binary-safe, full blob ids, renames found, nothing external run.
-const DIFF_ARGS: [&str; 9] = [
-    "diff",
-    "--cached",
+/// Every diff stored as a patch is written with these options.
+pub const PATCH_FORMAT: [&str; 6] = [
     "--binary",
     "--full-index",
     "-M",
     "--no-color",
     "--no-ext-diff",
     "--no-textconv",
-    "HEAD",
 ];
+
+/// The agent's change, staged, against the base commit, written as a patch.
+fn diff_staged() -> Vec<&'static str> {
+    let mut args = vec!["diff", "--cached"];
+    args.extend(PATCH_FORMAT);
+    args.push("HEAD");
+    args
+}
 
 /// The changed paths as far as one walk can tell without hashing: files git does not track
 /// (and the agent did not ignore), tracked files whose size changed, tracked files gone.
@@ -682,7 +688,7 @@ fn over_limit(
         let mut c = cmd(&["add", "--"]);
         c.args(&first);
         run_git(c, "add")?;
-        run_git(cmd(&DIFF_ARGS), "diff")?
+        run_git(cmd(&diff_staged()), "diff")?
     };
     let touched: BTreeSet<String> = first.into_iter().collect();
     Ok(Extracted {
@@ -1056,7 +1062,7 @@ pub(crate) mod testing {
         }
         write_files(dir.path(), after);
         git_ok(dir.path(), &["add", "--all", "."]);
-        git_ok(dir.path(), &DIFF_ARGS)
+        git_ok(dir.path(), &diff_staged())
     }
 
     /// The tree's files (`.git` left out), path and content.

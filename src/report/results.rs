@@ -362,27 +362,7 @@ mod tests {
 
     fn judged_row(task: &str, outcome: Outcome, verdict: Option<&str>) -> AttemptRow {
         let mut r = row("a", task, 1, outcome);
-        r.judge = Some(crate::store::JudgementRow {
-            judge: "j".into(),
-            judge_version: "v".into(),
-            model: None,
-            status: if verdict.is_some() {
-                "ok"
-            } else {
-                "judge_error"
-            }
-            .into(),
-            verdict: verdict.map(str::to_string),
-            error: None,
-            agreement: Some(1.0),
-            samples: 1,
-            injection_suspected: false,
-            input_tokens: 0,
-            output_tokens: 0,
-            cost_usd: None,
-            created_at: String::new(),
-            detail: serde_json::Value::Null,
-        });
+        r.judge = Some(crate::store::JudgementRow::single_sample("j", "v", verdict));
         r
     }
 

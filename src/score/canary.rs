@@ -34,6 +34,26 @@ pub enum Edit {
     Create { path: String, text: String },
 }
 
+impl Canaries {
+    /// Canaries whose two tests are appended to `path` as `text`, their ids the
+    /// `qualifier` followed by each name.
+    fn appended(
+        path: &str,
+        qualifier: &str,
+        (pass_name, fail_name): (&str, &str),
+        text: String,
+    ) -> Canaries {
+        Canaries {
+            must_pass: format!("{qualifier}{pass_name}"),
+            must_fail: format!("{qualifier}{fail_name}"),
+            edits: vec![Edit::Append {
+                path: path.to_owned(),
+                text,
+            }],
+        }
+    }
+}
+
 /// What the run says of the canaries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check {
@@ -99,7 +119,7 @@ fn plan_vitest(
         |name| name.0.join(" "),
         |name| !source.contains(name) && !known.contains(&format!("{path}::{name}")),
     )?;
-    let (pass, fail) = bodies(rng);
+    let bodies = bodies(rng);
     let (t, e) = (
         format!("__{}", pick(rng, SUBJECTS)),
         format!("__{}", pick(rng, OBJECTS)),
@@ -112,18 +132,20 @@ fn plan_vitest(
             expected = b.expected,
         )
     };
-    let blocks = in_random_order(rng, case(&pass_name, &pass), case(&fail_name, &fail));
+    let blocks = in_random_order(rng, (&pass_name, &fail_name), &bodies, case);
     let text = format!(
         "{}\nimport {{ test as {t}, expect as {e} }} from 'vitest';\n\n{}\n{}",
         line_end_for(&content),
         blocks[0],
         blocks[1]
     );
-    Some(Canaries {
-        must_pass: format!("{path}::{pass_name}"),
-        must_fail: format!("{path}::{fail_name}"),
-        edits: vec![Edit::Append { path, text }],
-    })
+    let qualifier = format!("{path}::");
+    Some(Canaries::appended(
+        &path,
+        &qualifier,
+        (&pass_name, &fail_name),
+        text,
+    ))
 }
 
 /// Why a task's test command cannot carry canaries, if it cannot: it stops at the first
@@ -508,8 +530,15 @@ fn bodies(rng: &mut impl Rng) -> (Body, Body) {
     (pass, fail)
 }
 
-/// The two canaries' source blocks in a random order, so position gives nothing away.
-fn in_random_order(rng: &mut impl Rng, pass: String, fail: String) -> [String; 2] {
+/// The two canaries' source blocks, each rendered from its name and body (must-pass
+/// first), in a random order, so position gives nothing away.
+fn in_random_order(
+    rng: &mut impl Rng,
+    (pass_name, fail_name): (&str, &str),
+    (pass, fail): &(Body, Body),
+    render: impl Fn(&str, &Body) -> String,
+) -> [String; 2] {
+    let (pass, fail) = (render(pass_name, pass), render(fail_name, fail));
     if rng.gen_bool(0.5) {
         [pass, fail]
     } else {
@@ -574,26 +603,16 @@ fn plan_pytest(
         |name| format!("test_{}", name.snake()),
         |name| !source.contains(name) && !known.contains(&format!("{path}::{name}")),
     )?;
-    let (pass, fail) = bodies(rng);
-    let blocks = in_random_order(
-        rng,
-        python_function(&pass_name, &pass),
-        python_function(&fail_name, &fail),
-    );
+    let names = (pass_name.as_str(), fail_name.as_str());
+    let bodies = bodies(rng);
+    let blocks = in_random_order(rng, names, &bodies, python_function);
     let text = format!(
         "{}\n\n{}\n\n{}",
         line_end_for(&content),
         blocks[0],
         blocks[1]
     );
-    Some(Canaries {
-        must_pass: format!("{path}::{pass_name}"),
-        must_fail: format!("{path}::{fail_name}"),
-        edits: vec![Edit::Append {
-            path: path.to_owned(),
-            text,
-        }],
-    })
+    Some(Canaries::appended(path, &format!("{path}::"), names, text))
 }
 
 /// A module-level pytest test.
@@ -635,26 +654,21 @@ fn plan_unittest(
         free,
     )?;
     let (pass_name, fail_name) = two_names(rng, |name| format!("test_{}", name.snake()), free)?;
-    let (pass, fail) = bodies(rng);
-    let blocks = in_random_order(
-        rng,
-        python_method(&pass_name, &pass),
-        python_method(&fail_name, &fail),
-    );
+    let names = (pass_name.as_str(), fail_name.as_str());
+    let bodies = bodies(rng);
+    let blocks = in_random_order(rng, names, &bodies, python_method);
     let text = format!(
         "{}\n\nimport unittest as {alias}\n\n\nclass {class}({alias}.TestCase):\n{}\n{}",
         line_end_for(&content),
         blocks[0],
         blocks[1]
     );
-    Some(Canaries {
-        must_pass: format!("{module}.{class}.{pass_name}"),
-        must_fail: format!("{module}.{class}.{fail_name}"),
-        edits: vec![Edit::Append {
-            path: path.to_owned(),
-            text,
-        }],
-    })
+    Some(Canaries::appended(
+        &path,
+        &format!("{module}.{class}."),
+        names,
+        text,
+    ))
 }
 
 /// The module of a unittest id `pkg.mod.Class.test_x`, its file and the file's content:
@@ -713,7 +727,7 @@ fn plan_cargo(
         ""
     };
     let (pass_name, fail_name) = two_names(rng, |name| format!("{prefix}{}", name.snake()), free)?;
-    let (pass, fail) = bodies(rng);
+    let bodies = bodies(rng);
     // A crate root under `src/` (library, binary) keeps its unit tests in a `cfg(test)`
     // module; an integration test, bench or example root holds test functions at the top.
     let in_module = root.starts_with("src/") || root.contains("/src/");
@@ -727,11 +741,9 @@ fn plan_cargo(
     } else {
         ("", None)
     };
-    let blocks = in_random_order(
-        rng,
-        rust_function(&pass_name, &pass, indent),
-        rust_function(&fail_name, &fail, indent),
-    );
+    let blocks = in_random_order(rng, (&pass_name, &fail_name), &bodies, |name, body| {
+        rust_function(name, body, indent)
+    });
     let lead = line_end_for(&content);
     let (text, qualifier) = match &module {
         Some(module) => (
@@ -746,19 +758,11 @@ fn plan_cargo(
             format!("{root}::"),
         ),
     };
-    let must_pass = format!("{qualifier}{pass_name}");
-    let must_fail = format!("{qualifier}{fail_name}");
-    if known.contains(&must_pass) || known.contains(&must_fail) {
+    let canaries = Canaries::appended(root, &qualifier, (&pass_name, &fail_name), text);
+    if known.contains(&canaries.must_pass) || known.contains(&canaries.must_fail) {
         return None;
     }
-    Some(Canaries {
-        must_pass,
-        must_fail,
-        edits: vec![Edit::Append {
-            path: root.to_owned(),
-            text,
-        }],
-    })
+    Some(canaries)
 }
 
 /// A libtest test function, indented by `indent`.
@@ -844,12 +848,8 @@ fn plan_go(
         },
         |path| read(path).is_none(),
     )?;
-    let (pass, fail) = bodies(rng);
-    let blocks = in_random_order(
-        rng,
-        go_function(&pass_name, &pass),
-        go_function(&fail_name, &fail),
-    );
+    let bodies = bodies(rng);
+    let blocks = in_random_order(rng, (&pass_name, &fail_name), &bodies, go_function);
     let text = format!(
         "package {}\n\nimport \"testing\"\n\n{}\n{}",
         chosen.package, blocks[0], blocks[1]
@@ -1778,16 +1778,9 @@ mod tests {
             &mut rand::rngs::StdRng::seed_from_u64(7),
         )
         .expect("vitest canaries");
-        assert!(
-            c.must_pass.starts_with("src/slug.test.ts::"),
-            "{}",
-            c.must_pass
-        );
-        assert!(
-            c.must_fail.starts_with("src/slug.test.ts::"),
-            "{}",
-            c.must_fail
-        );
+        for id in [&c.must_pass, &c.must_fail] {
+            assert!(id.starts_with("src/slug.test.ts::"), "{id}");
+        }
         let Edit::Append { path, text } = &c.edits[0] else {
             panic!("an append")
         };

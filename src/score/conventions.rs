@@ -164,30 +164,20 @@ pub async fn score(
                     .as_deref()
                     .and_then(|t| parse_duration(t).ok())
                     .unwrap_or(Duration::from_secs(300));
-                let before = run_tests(
-                    docker,
-                    TestInput {
+                // The same command, on the base tree and on the patched one.
+                let run = |tree| {
+                    let input = TestInput {
                         image,
-                        tree: &base_tree,
+                        tree,
                         command: &command,
                         timeout,
                         disk: task.tests.disk,
                         report: None,
-                    },
-                )
-                .await?;
-                let after = run_tests(
-                    docker,
-                    TestInput {
-                        image,
-                        tree: patched,
-                        command: &command,
-                        timeout,
-                        disk: task.tests.disk,
-                        report: None,
-                    },
-                )
-                .await?;
+                    };
+                    run_tests(docker, input)
+                };
+                let before = run(&base_tree).await?;
+                let after = run(patched).await?;
                 let findings = conventions::lint::command_findings(
                     rule,
                     &before.output,

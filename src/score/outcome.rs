@@ -89,41 +89,22 @@ pub struct Flags {
 impl Flags {
     /// Names of the flags that are set, for tables.
     pub fn names(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if self.scope_violation {
-            v.push("scope_violation");
-        }
-        if self.tests_tampered {
-            v.push("tests_tampered");
-        }
-        if self.oom_killed {
-            v.push("oom_killed");
-        }
-        if self.disk_limit {
-            v.push("disk_limit");
-        }
-        if self.log_truncated {
-            v.push("log_truncated");
-        }
-        if self.output_inconsistent {
-            v.push("output_inconsistent");
-        }
-        if self.tests_timed_out {
-            v.push("tests_timed_out");
-        }
-        if self.tests_disk_limit {
-            v.push("tests_disk_limit");
-        }
-        if self.patch_too_large {
-            v.push("patch_too_large");
-        }
-        if self.tests_forged {
-            v.push("tests_forged");
-        }
-        if self.unverified {
-            v.push("unverified");
-        }
-        v
+        [
+            (self.scope_violation, "scope_violation"),
+            (self.tests_tampered, "tests_tampered"),
+            (self.oom_killed, "oom_killed"),
+            (self.disk_limit, "disk_limit"),
+            (self.log_truncated, "log_truncated"),
+            (self.output_inconsistent, "output_inconsistent"),
+            (self.tests_timed_out, "tests_timed_out"),
+            (self.tests_disk_limit, "tests_disk_limit"),
+            (self.patch_too_large, "patch_too_large"),
+            (self.tests_forged, "tests_forged"),
+            (self.unverified, "unverified"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
     }
 }
 

@@ -206,6 +206,17 @@ fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LabelItem> {
     })
 }
 
+const REVIEWER_COLUMNS: &str = "id, name, token_sha256 IS NOT NULL, created_at";
+
+fn reviewer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Reviewer> {
+    Ok(Reviewer {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        can_log_in: r.get(2)?,
+        created_at: r.get(3)?,
+    })
+}
+
 fn candidate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LabelCandidate> {
     Ok(LabelCandidate {
         attempt_id: r.get(0)?,
@@ -262,31 +273,19 @@ impl Store {
     }
 
     pub fn reviewer_by_token(&self, token_sha256: &str) -> Result<Option<Reviewer>, Error> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT id, name, token_sha256 IS NOT NULL, created_at FROM reviewers WHERE token_sha256 = ?1",
-                [token_sha256],
-                |r| Ok(Reviewer { id: r.get(0)?, name: r.get(1)?, can_log_in: r.get(2)?, created_at: r.get(3)? }),
-            )
-            .optional()
-        })
+        self.optional_row(
+            &format!("SELECT {REVIEWER_COLUMNS} FROM reviewers WHERE token_sha256 = ?1"),
+            [token_sha256],
+            reviewer_row,
+        )
     }
 
     pub fn reviewers(&self) -> Result<Vec<Reviewer>, Error> {
-        self.with(|c| {
-            c.prepare(
-                "SELECT id, name, token_sha256 IS NOT NULL, created_at FROM reviewers ORDER BY id",
-            )?
-            .query_map([], |r| {
-                Ok(Reviewer {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    can_log_in: r.get(2)?,
-                    created_at: r.get(3)?,
-                })
-            })?
-            .collect()
-        })
+        self.all_rows(
+            &format!("SELECT {REVIEWER_COLUMNS} FROM reviewers ORDER BY id"),
+            [],
+            reviewer_row,
+        )
     }
 
     /// The suite's holdout salt and fraction, made on first use. The fraction is fixed then:
@@ -325,15 +324,15 @@ impl Store {
 
     /// Attempts of an evaluation with a non-empty patch whose (task, patch) is not queued yet.
     pub fn label_candidates(&self, eval_id: &str) -> Result<Vec<LabelCandidate>, Error> {
-        self.with(|c| {
-            c.prepare(&format!(
+        self.all_rows(
+            &format!(
                 "{CANDIDATE_SELECT} AND a.eval_id = ?1
                  AND NOT EXISTS (SELECT 1 FROM label_items i WHERE i.task_hash = a.task_hash AND i.patch_sha256 = a.raw_patch_sha256)
                  ORDER BY a.id"
-            ))?
-            .query_map([eval_id], candidate_row)?
-            .collect()
-        })
+            ),
+            [eval_id],
+            candidate_row,
+        )
     }
 
     /// The latest attempt that produced this patch for this task, in any evaluation.
@@ -342,14 +341,11 @@ impl Store {
         task_hash: &str,
         patch_sha256: &str,
     ) -> Result<Option<LabelCandidate>, Error> {
-        self.with(|c| {
-            c.query_row(
-                &format!("{CANDIDATE_SELECT} AND a.task_hash = ?1 AND a.raw_patch_sha256 = ?2 ORDER BY a.id DESC LIMIT 1"),
-                params![task_hash, patch_sha256],
-                candidate_row,
-            )
-            .optional()
-        })
+        self.optional_row(
+            &format!("{CANDIDATE_SELECT} AND a.task_hash = ?1 AND a.raw_patch_sha256 = ?2 ORDER BY a.id DESC LIMIT 1"),
+            params![task_hash, patch_sha256],
+            candidate_row,
+        )
     }
 
     /// Queues items (an item already queued is left as it is); returns how many were added.
@@ -370,14 +366,11 @@ impl Store {
     }
 
     pub fn label_item(&self, id: i64) -> Result<Option<LabelItem>, Error> {
-        self.with(|c| {
-            c.query_row(
-                &format!("SELECT {ITEM_COLUMNS} FROM label_items WHERE id = ?1"),
-                [id],
-                item_row,
-            )
-            .optional()
-        })
+        self.optional_row(
+            &format!("SELECT {ITEM_COLUMNS} FROM label_items WHERE id = ?1"),
+            [id],
+            item_row,
+        )
     }
 
     pub fn label_item_by_content(
@@ -385,25 +378,22 @@ impl Store {
         task_hash: &str,
         patch_sha256: &str,
     ) -> Result<Option<LabelItem>, Error> {
-        self.with(|c| {
-            c.query_row(
-                &format!("SELECT {ITEM_COLUMNS} FROM label_items WHERE task_hash = ?1 AND patch_sha256 = ?2"),
-                params![task_hash, patch_sha256],
-                item_row,
-            )
-            .optional()
-        })
+        self.optional_row(
+            &format!(
+                "SELECT {ITEM_COLUMNS} FROM label_items WHERE task_hash = ?1 AND patch_sha256 = ?2"
+            ),
+            params![task_hash, patch_sha256],
+            item_row,
+        )
     }
 
     /// Every queued item, dev and holdout alike: items are not labels.
     pub fn label_items(&self) -> Result<Vec<LabelItem>, Error> {
-        self.with(|c| {
-            c.prepare(&format!(
-                "SELECT {ITEM_COLUMNS} FROM label_items ORDER BY id"
-            ))?
-            .query_map([], item_row)?
-            .collect()
-        })
+        self.all_rows(
+            &format!("SELECT {ITEM_COLUMNS} FROM label_items ORDER BY id"),
+            [],
+            item_row,
+        )
     }
 
     /// A reviewer's queue in assignment order, with whether they labeled each item (not
@@ -415,19 +405,19 @@ impl Store {
         claims: &ClaimPolicy,
     ) -> Result<Vec<QueueSlot>, Error> {
         let cutoff = claims.cutoff();
-        self.with(|c| {
-            c.prepare(&format!(
+        self.all_rows(
+            &format!(
                 "SELECT s.item_id, {LABELED} FROM label_assignments s
                  WHERE s.reviewer_id = ?1 AND ({COUNTS}) ORDER BY s.assigned_at, s.rowid"
-            ))?
-            .query_map(params![reviewer_id, cutoff], |r| {
+            ),
+            params![reviewer_id, cutoff],
+            |r| {
                 Ok(QueueSlot {
                     item_id: r.get(0)?,
                     labeled: r.get(1)?,
                 })
-            })?
-            .collect()
-        })
+            },
+        )
     }
 
     /// Claims for the reviewer the next item that still needs a reviewer (two for overlap

@@ -103,6 +103,26 @@ impl Store {
         f(&mut c).map_err(|e| self.err(e))
     }
 
+    /// The first row `sql` finds, read by `read`, or None when it finds none.
+    fn optional_row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        read: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, Error> {
+        self.with(|c| c.query_row(sql, params, read).optional())
+    }
+
+    /// Every row `sql` finds, each read by `read`.
+    fn all_rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, Error> {
+        self.with(|c| c.prepare(sql)?.query_map(params, read)?.collect())
+    }
+
     /// The evaluation to resume for `key`, or a new one.
     pub fn open_evaluation(
         &self,

@@ -237,6 +237,34 @@ pub struct JudgementRow {
     pub detail: serde_json::Value,
 }
 
+impl JudgementRow {
+    /// A unanimous single-sample judgement with nothing spent and no detail: `ok` with its
+    /// verdict, or `judge_error` without one. For generated stores and tests.
+    pub fn single_sample(judge: &str, judge_version: &str, verdict: Option<&str>) -> JudgementRow {
+        JudgementRow {
+            judge: judge.into(),
+            judge_version: judge_version.into(),
+            model: None,
+            status: if verdict.is_some() {
+                "ok"
+            } else {
+                "judge_error"
+            }
+            .into(),
+            verdict: verdict.map(str::to_string),
+            error: None,
+            agreement: Some(1.0),
+            samples: 1,
+            injection_suspected: false,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: None,
+            created_at: String::new(),
+            detail: serde_json::Value::Null,
+        }
+    }
+}
+
 /// One `tasks mine` run.
 #[derive(Debug, Clone, Serialize)]
 pub struct MineRun {

@@ -111,65 +111,7 @@ mod tests {
     // go 1.22 `go test -json ./...`: subtests, a skip, a panicking test (testing prints
     // `--- FAIL` for it and its parents before the binary dies, which test2json turns into
     // fail events), a package that does not build, and a package that hits `-timeout`.
-    const GO_JSON: &str = r#"{"Time":"2024-05-02T10:00:00.101Z","Action":"start","Package":"example.com/stock"}
-{"Time":"2024-05-02T10:00:00.102Z","Action":"run","Package":"example.com/stock","Test":"TestAdd"}
-{"Time":"2024-05-02T10:00:00.102Z","Action":"output","Package":"example.com/stock","Test":"TestAdd","Output":"=== RUN   TestAdd\n"}
-{"Time":"2024-05-02T10:00:00.102Z","Action":"output","Package":"example.com/stock","Test":"TestAdd","Output":"--- PASS: TestAdd (0.00s)\n"}
-{"Time":"2024-05-02T10:00:00.102Z","Action":"pass","Package":"example.com/stock","Test":"TestAdd","Elapsed":0}
-{"Time":"2024-05-02T10:00:00.102Z","Action":"run","Package":"example.com/stock","Test":"TestReserve"}
-{"Time":"2024-05-02T10:00:00.102Z","Action":"output","Package":"example.com/stock","Test":"TestReserve","Output":"=== RUN   TestReserve\n"}
-{"Time":"2024-05-02T10:00:00.102Z","Action":"run","Package":"example.com/stock","Test":"TestReserve/in_stock"}
-{"Time":"2024-05-02T10:00:00.102Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/in_stock","Output":"=== RUN   TestReserve/in_stock\n"}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"run","Package":"example.com/stock","Test":"TestReserve/out_of_stock"}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/out_of_stock","Output":"=== RUN   TestReserve/out_of_stock\n"}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/out_of_stock","Output":"    stock_test.go:31: got 3 reserved, want 0\n"}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"run","Package":"example.com/stock","Test":"TestReserve/caf\u00e9_[x_y]"}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/caf\u00e9_[x_y]","Output":"=== RUN   TestReserve/caf\u00e9_[x_y]\n"}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve","Output":"--- FAIL: TestReserve (0.00s)\n"}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/in_stock","Output":"    --- PASS: TestReserve/in_stock (0.00s)\n"}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"pass","Package":"example.com/stock","Test":"TestReserve/in_stock","Elapsed":0}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/out_of_stock","Output":"    --- FAIL: TestReserve/out_of_stock (0.00s)\n"}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"fail","Package":"example.com/stock","Test":"TestReserve/out_of_stock","Elapsed":0}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"output","Package":"example.com/stock","Test":"TestReserve/caf\u00e9_[x_y]","Output":"    --- PASS: TestReserve/caf\u00e9_[x_y] (0.00s)\n"}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"pass","Package":"example.com/stock","Test":"TestReserve/caf\u00e9_[x_y]","Elapsed":0}
-{"Time":"2024-05-02T10:00:00.103Z","Action":"fail","Package":"example.com/stock","Test":"TestReserve","Elapsed":0}
-{"Time":"2024-05-02T10:00:00.104Z","Action":"run","Package":"example.com/stock","Test":"TestDatabase"}
-{"Time":"2024-05-02T10:00:00.104Z","Action":"output","Package":"example.com/stock","Test":"TestDatabase","Output":"=== RUN   TestDatabase\n"}
-{"Time":"2024-05-02T10:00:00.104Z","Action":"output","Package":"example.com/stock","Test":"TestDatabase","Output":"    stock_test.go:40: needs a database\n"}
-{"Time":"2024-05-02T10:00:00.104Z","Action":"output","Package":"example.com/stock","Test":"TestDatabase","Output":"--- SKIP: TestDatabase (0.00s)\n"}
-{"Time":"2024-05-02T10:00:00.104Z","Action":"skip","Package":"example.com/stock","Test":"TestDatabase","Elapsed":0}
-{"Time":"2024-05-02T10:00:00.104Z","Action":"run","Package":"example.com/stock","Test":"TestParse"}
-{"Time":"2024-05-02T10:00:00.104Z","Action":"output","Package":"example.com/stock","Test":"TestParse","Output":"=== RUN   TestParse\n"}
-{"Time":"2024-05-02T10:00:00.104Z","Action":"run","Package":"example.com/stock","Test":"TestParse/nil_input"}
-{"Time":"2024-05-02T10:00:00.104Z","Action":"output","Package":"example.com/stock","Test":"TestParse/nil_input","Output":"=== RUN   TestParse/nil_input\n"}
-{"Time":"2024-05-02T10:00:00.105Z","Action":"output","Package":"example.com/stock","Test":"TestParse/nil_input","Output":"--- FAIL: TestParse/nil_input (0.00s)\n"}
-{"Time":"2024-05-02T10:00:00.105Z","Action":"fail","Package":"example.com/stock","Test":"TestParse/nil_input","Elapsed":0}
-{"Time":"2024-05-02T10:00:00.105Z","Action":"output","Package":"example.com/stock","Test":"TestParse","Output":"--- FAIL: TestParse (0.00s)\n"}
-{"Time":"2024-05-02T10:00:00.105Z","Action":"output","Package":"example.com/stock","Test":"TestParse","Output":"panic: runtime error: invalid memory address or nil pointer dereference [recovered]\n"}
-{"Time":"2024-05-02T10:00:00.105Z","Action":"output","Package":"example.com/stock","Test":"TestParse","Output":"\tpanic: runtime error: invalid memory address or nil pointer dereference\n"}
-{"Time":"2024-05-02T10:00:00.105Z","Action":"output","Package":"example.com/stock","Test":"TestParse","Output":"[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4f2a1c]\n"}
-{"Time":"2024-05-02T10:00:00.105Z","Action":"fail","Package":"example.com/stock","Test":"TestParse","Elapsed":0}
-{"Time":"2024-05-02T10:00:00.106Z","Action":"output","Package":"example.com/stock","Output":"FAIL\texample.com/stock\t0.005s\n"}
-{"Time":"2024-05-02T10:00:00.106Z","Action":"fail","Package":"example.com/stock","Elapsed":0.005}
-# example.com/stock/broken [example.com/stock/broken.test]
-broken/broken_test.go:9:2: undefined: Reserve
-FAIL	example.com/stock/broken [build failed]
-{"Time":"2024-05-02T10:00:00.301Z","Action":"start","Package":"example.com/stock/sync"}
-{"Time":"2024-05-02T10:00:00.302Z","Action":"run","Package":"example.com/stock/sync","Test":"TestAdd"}
-{"Time":"2024-05-02T10:00:00.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestAdd","Output":"=== RUN   TestAdd\n"}
-{"Time":"2024-05-02T10:00:00.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestAdd","Output":"=== PAUSE TestAdd\n"}
-{"Time":"2024-05-02T10:00:00.302Z","Action":"pause","Package":"example.com/stock/sync","Test":"TestAdd"}
-{"Time":"2024-05-02T10:00:00.302Z","Action":"run","Package":"example.com/stock/sync","Test":"TestDrain"}
-{"Time":"2024-05-02T10:00:00.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestDrain","Output":"=== RUN   TestDrain\n"}
-{"Time":"2024-05-02T10:00:00.302Z","Action":"cont","Package":"example.com/stock/sync","Test":"TestAdd"}
-{"Time":"2024-05-02T10:00:30.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestDrain","Output":"panic: test timed out after 30s\n"}
-{"Time":"2024-05-02T10:00:30.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestDrain","Output":"\trunning tests:\n"}
-{"Time":"2024-05-02T10:00:30.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestDrain","Output":"\t\tTestAdd (30s)\n"}
-{"Time":"2024-05-02T10:00:30.302Z","Action":"output","Package":"example.com/stock/sync","Test":"TestDrain","Output":"\t\tTestDrain (30s)\n"}
-{"Time":"2024-05-02T10:00:30.303Z","Action":"output","Package":"example.com/stock/sync","Output":"FAIL\texample.com/stock/sync\t30.012s\n"}
-{"Time":"2024-05-02T10:00:30.303Z","Action":"fail","Package":"example.com/stock/sync","Elapsed":30.012}
-FAIL
-"#;
+    const GO_JSON: &str = include_str!("../../tests/fixtures/testparse/go-test.jsonl");
 
     #[test]
     fn packages_subtests_panic_and_timeout() {

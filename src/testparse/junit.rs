@@ -238,25 +238,7 @@ mod tests {
             Some(report),
         )
         .unwrap();
-        let mut actual = String::new();
-        for case in &run.cases {
-            actual.push_str(&format!("{:<7} {}\n", case.status, case.id));
-        }
-        match run.summary {
-            Some(s) => actual.push_str(&format!(
-                "summary: {} passed, {} failed, {} skipped, {} errors\n",
-                s.passed, s.failed, s.skipped, s.errors
-            )),
-            None => actual.push_str("summary: none\n"),
-        }
-        let expected: String = expected
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
-            .map(|line| format!("{line}\n"))
-            .collect();
-        assert_eq!(actual, expected, "\n--- actual ---\n{actual}");
-        crate::testparse::tests::assert_invariants(&run);
+        crate::testparse::tests::assert_renders(&run, expected);
     }
 
     #[track_caller]

@@ -417,18 +417,25 @@ mod tests {
     #[track_caller]
     pub(super) fn check(format: &Format, output: &[u8], expected: &str) {
         let run = parse(format, &Output::merged(output), None).expect("text formats never fail");
+        assert_renders(&run, expected);
+    }
+
+    /// Compares the rendered `run` with `expected` (indentation and blank lines ignored),
+    /// then checks the run's invariants.
+    #[track_caller]
+    pub(super) fn assert_renders(run: &TestRun, expected: &str) {
         let expected: String = expected
             .lines()
             .map(str::trim)
             .filter(|line| !line.is_empty())
             .map(|line| format!("{line}\n"))
             .collect();
-        let actual: String = render(&run)
+        let actual: String = render(run)
             .lines()
             .map(|line| format!("{}\n", line.trim_end()))
             .collect();
         assert_eq!(actual, expected, "\n--- actual ---\n{actual}");
-        assert_invariants(&run);
+        assert_invariants(run);
     }
 
     /// What every parsed run must satisfy, whatever the input.

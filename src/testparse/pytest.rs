@@ -176,200 +176,54 @@ mod tests {
     use crate::testparse::tests::check;
     use crate::testparse::Format;
 
+    /// What both versions report for the test_stock fixture, in the order `check` wants.
+    const STOCK_CASES: &str = r"
+        passed  tests/test_stock.py::TestWarehouse::test_count[1]
+        failed  tests/test_stock.py::TestWarehouse::test_count[2]
+        passed  tests/test_stock.py::TestWarehouse::test_move
+        passed  tests/test_stock.py::test_add
+        skipped tests/test_stock.py::test_db
+        passed  tests/test_stock.py::test_param[[nested]]
+        passed  tests/test_stock.py::test_param[\xfc]
+        passed  tests/test_stock.py::test_param[a b]
+        failed  tests/test_stock.py::test_param[x - y]
+        failed  tests/test_stock.py::test_reserve_is_atomic
+        error   tests/test_stock.py::test_teardown_err
+        error   tests/test_stock.py::test_uses_broken
+        skipped tests/test_stock.py::test_xf
+        passed  tests/test_stock.py::test_xp
+        summary: 8 passed, 3 failed, 2 skipped, 2 errors
+    ";
+
+    /// Checks a run of the test_stock fixture; `db_named` is whether the output names the
+    /// skipped test_db by its id (without `-v`, pytest names it by file and line only).
+    #[track_caller]
+    fn check_stock(output: &str, db_named: bool) {
+        let expected: String = STOCK_CASES
+            .lines()
+            .filter(|line| db_named || !line.contains("::test_db"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        check(&Format::Pytest, output.as_bytes(), &expected);
+    }
+
     // pytest 8.4.2 on Python 3.12, `pytest -rA -v -p no:cacheprovider`.
-    const PYTEST8_VERBOSE: &str = r#"============================= test session starts ==============================
-platform linux -- Python 3.12.1, pytest-8.4.2, pluggy-1.7.0 -- /usr/local/bin/python3
-rootdir: /workspace
-collecting ... collected 14 items
-
-tests/test_stock.py::test_add PASSED                                     [  7%]
-tests/test_stock.py::test_reserve_is_atomic FAILED                       [ 14%]
-tests/test_stock.py::test_db SKIPPED (needs a database)                  [ 21%]
-tests/test_stock.py::test_xf XFAIL (known bug)                           [ 28%]
-tests/test_stock.py::test_xp XPASS (flaky)                               [ 35%]
-tests/test_stock.py::test_uses_broken ERROR                              [ 42%]
-tests/test_stock.py::test_param[a b] PASSED                              [ 50%]
-tests/test_stock.py::test_param[x - y] FAILED                            [ 57%]
-tests/test_stock.py::test_param[[nested]] PASSED                         [ 64%]
-tests/test_stock.py::test_param[\xfc] PASSED                             [ 71%]
-tests/test_stock.py::TestWarehouse::test_move PASSED                     [ 78%]
-tests/test_stock.py::TestWarehouse::test_count[1] PASSED                 [ 85%]
-tests/test_stock.py::TestWarehouse::test_count[2] FAILED                 [ 92%]
-tests/test_stock.py::test_teardown_err PASSED                            [100%]
-tests/test_stock.py::test_teardown_err ERROR                             [100%]
-
-==================================== ERRORS ====================================
-______________________ ERROR at setup of test_uses_broken ______________________
-
-    @pytest.fixture
-    def broken():
->       raise RuntimeError("fixture exploded")
-E       RuntimeError: fixture exploded
-
-tests/test_stock.py:23: RuntimeError
-____________________ ERROR at teardown of test_teardown_err ____________________
-
-    @pytest.fixture
-    def bad_teardown():
-        yield
->       raise ValueError("teardown boom")
-E       ValueError: teardown boom
-
-tests/test_stock.py:44: ValueError
-=================================== FAILURES ===================================
-____________________________ test_reserve_is_atomic ____________________________
-
-    def test_reserve_is_atomic():
->       assert [1, 2] == [1, 3]
-E       AssertionError: assert [1, 2] == [1, 3]
-E
-E         At index 1 diff: 2 != 3
-
-tests/test_stock.py:7: AssertionError
-______________________________ test_param[x - y] _______________________________
-
-s = 'x - y'
-
-    @pytest.mark.parametrize("s", ["a b", "x - y", "[nested]", "ü"])
-    def test_param(s):
->       assert s != "x - y"
-E       AssertionError: assert 'x - y' != 'x - y'
-
-tests/test_stock.py:30: AssertionError
-_________________________ TestWarehouse.test_count[2] __________________________
-
-self = <tests.test_stock.TestWarehouse object at 0x7f3bbeb207a0>, n = 2
-
-    @pytest.mark.parametrize("n", [1, 2])
-    def test_count(self, n):
->       assert n == 1
-E       assert 2 == 1
-
-tests/test_stock.py:39: AssertionError
-==================================== PASSES ====================================
-___________________________ TestWarehouse.test_move ____________________________
------------------------------ Captured stdout call -----------------------------
-moving PASSED
-=================================== XPASSES ====================================
-=========================== short test summary info ============================
-PASSED tests/test_stock.py::test_add
-PASSED tests/test_stock.py::test_param[a b]
-PASSED tests/test_stock.py::test_param[[nested]]
-PASSED tests/test_stock.py::test_param[\xfc]
-PASSED tests/test_stock.py::TestWarehouse::test_move
-PASSED tests/test_stock.py::TestWarehouse::test_count[1]
-PASSED tests/test_stock.py::test_teardown_err
-SKIPPED [1] tests/test_stock.py:9: needs a database
-XFAIL tests/test_stock.py::test_xf - known bug
-XPASS tests/test_stock.py::test_xp - flaky
-ERROR tests/test_stock.py::test_uses_broken - RuntimeError: fixture exploded
-ERROR tests/test_stock.py::test_teardown_err - ValueError: teardown boom
-FAILED tests/test_stock.py::test_reserve_is_atomic - AssertionError: assert [...
-FAILED tests/test_stock.py::test_param[x - y] - AssertionError: assert 'x - y...
-FAILED tests/test_stock.py::TestWarehouse::test_count[2] - assert 2 == 1
-==== 3 failed, 7 passed, 1 skipped, 1 xfailed, 1 xpassed, 2 errors in 0.05s ====
-"#;
+    const PYTEST8_VERBOSE: &str =
+        include_str!("../../tests/fixtures/testparse/pytest8-verbose.txt");
 
     #[test]
     fn pytest8_verbose_with_short_summary() {
-        check(
-            &Format::Pytest,
-            PYTEST8_VERBOSE.as_bytes(),
-            r"
-            passed  tests/test_stock.py::TestWarehouse::test_count[1]
-            failed  tests/test_stock.py::TestWarehouse::test_count[2]
-            passed  tests/test_stock.py::TestWarehouse::test_move
-            passed  tests/test_stock.py::test_add
-            skipped tests/test_stock.py::test_db
-            passed  tests/test_stock.py::test_param[[nested]]
-            passed  tests/test_stock.py::test_param[\xfc]
-            passed  tests/test_stock.py::test_param[a b]
-            failed  tests/test_stock.py::test_param[x - y]
-            failed  tests/test_stock.py::test_reserve_is_atomic
-            error   tests/test_stock.py::test_teardown_err
-            error   tests/test_stock.py::test_uses_broken
-            skipped tests/test_stock.py::test_xf
-            passed  tests/test_stock.py::test_xp
-            summary: 8 passed, 3 failed, 2 skipped, 2 errors
-            ",
-        );
+        check_stock(PYTEST8_VERBOSE, true);
     }
 
     // pytest 7.4.4 on Python 3.10, `pytest -rA` without `-v`: only the short summary
     // names tests, the skipped one by file and line only, and XPASS puts its reason after
     // a plain space.
-    const PYTEST7_SHORT: &str = r#"============================= test session starts ==============================
-platform linux -- Python 3.10.13, pytest-7.4.4, pluggy-1.3.0
-rootdir: /workspace
-collected 14 items
-
-tests/test_stock.py .FsxXE.F....F.E                                      [100%]
-
-==================================== ERRORS ====================================
-______________________ ERROR at setup of test_uses_broken ______________________
-
-    @pytest.fixture
-    def broken():
->       raise RuntimeError("fixture exploded")
-E       RuntimeError: fixture exploded
-
-tests/test_stock.py:23: RuntimeError
-=================================== FAILURES ===================================
-_________________________ TestWarehouse.test_count[2] __________________________
-
-self = <tests.test_stock.TestWarehouse object at 0x7f8ae8cf0fa0>, n = 2
-
-    @pytest.mark.parametrize("n", [1, 2])
-    def test_count(self, n):
->       assert n == 1
-E       assert 2 == 1
-
-tests/test_stock.py:39: AssertionError
-==================================== PASSES ====================================
-___________________________ TestWarehouse.test_move ____________________________
------------------------------ Captured stdout call -----------------------------
-moving PASSED
-=========================== short test summary info ============================
-PASSED tests/test_stock.py::test_add
-PASSED tests/test_stock.py::test_param[a b]
-PASSED tests/test_stock.py::test_param[[nested]]
-PASSED tests/test_stock.py::test_param[\xfc]
-PASSED tests/test_stock.py::TestWarehouse::test_move
-PASSED tests/test_stock.py::TestWarehouse::test_count[1]
-PASSED tests/test_stock.py::test_teardown_err
-SKIPPED [1] tests/test_stock.py:9: needs a database
-XFAIL tests/test_stock.py::test_xf - known bug
-XPASS tests/test_stock.py::test_xp flaky
-ERROR tests/test_stock.py::test_uses_broken - RuntimeError: fixture exploded
-ERROR tests/test_stock.py::test_teardown_err - ValueError: teardown boom
-FAILED tests/test_stock.py::test_reserve_is_atomic - assert [1, 2] == [1, 3]
-FAILED tests/test_stock.py::test_param[x - y] - AssertionError: assert 'x - y...
-FAILED tests/test_stock.py::TestWarehouse::test_count[2] - assert 2 == 1
-==== 3 failed, 7 passed, 1 skipped, 1 xfailed, 1 xpassed, 2 errors in 0.08s ====
-"#;
+    const PYTEST7_SHORT: &str = include_str!("../../tests/fixtures/testparse/pytest7-short.txt");
 
     #[test]
     fn pytest7_short_summary_only() {
-        check(
-            &Format::Pytest,
-            PYTEST7_SHORT.as_bytes(),
-            r"
-            passed  tests/test_stock.py::TestWarehouse::test_count[1]
-            failed  tests/test_stock.py::TestWarehouse::test_count[2]
-            passed  tests/test_stock.py::TestWarehouse::test_move
-            passed  tests/test_stock.py::test_add
-            passed  tests/test_stock.py::test_param[[nested]]
-            passed  tests/test_stock.py::test_param[\xfc]
-            passed  tests/test_stock.py::test_param[a b]
-            failed  tests/test_stock.py::test_param[x - y]
-            failed  tests/test_stock.py::test_reserve_is_atomic
-            error   tests/test_stock.py::test_teardown_err
-            error   tests/test_stock.py::test_uses_broken
-            skipped tests/test_stock.py::test_xf
-            passed  tests/test_stock.py::test_xp
-            summary: 8 passed, 3 failed, 2 skipped, 2 errors
-            ",
-        );
+        check_stock(PYTEST7_SHORT, false);
     }
 
     // pytest 8.4.2 when a test module fails to import: the run is interrupted and the

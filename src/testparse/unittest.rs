@@ -204,82 +204,37 @@ mod tests {
     use crate::testparse::tests::check;
     use crate::testparse::Format;
 
+    /// The cases every version's run of the test_calc fixture reports, one per line.
+    const CALC_CASES: &str = "
+        error   tests.test_calc.TestBrokenSetup.setUpClass
+        passed  tests.test_calc.TestCalc.test_add
+        error   tests.test_calc.TestCalc.test_div
+        passed  tests.test_calc.TestCalc.test_documented
+        failed  tests.test_calc.TestCalc.test_fixed_bug
+        skipped tests.test_calc.TestCalc.test_known_bug
+        passed  tests.test_calc.TestCalc.test_noisy
+        skipped tests.test_calc.TestCalc.test_skipped
+        failed  tests.test_calc.TestCalc.test_sub
+        failed  tests.test_calc.TestCalc.test_subtests
+    ";
+
+    /// Checks a run of the test_calc fixture: its cases, then `summary`.
+    #[track_caller]
+    fn check_calc(output: &[u8], summary: &str) {
+        check(
+            &Format::Unittest,
+            output,
+            &format!("{CALC_CASES}\nsummary: {summary}"),
+        );
+    }
+
     // Python 3.12.1, `python -m unittest -v`: setUpClass failure, docstring, subtests,
     // skip, expected failure, unexpected success, and a test that prints "ok" itself.
-    const PY312: &str = r#"setUpClass (tests.test_calc.TestBrokenSetup) ... ERROR
-test_add (tests.test_calc.TestCalc.test_add) ... ok
-test_div (tests.test_calc.TestCalc.test_div) ... ERROR
-test_documented (tests.test_calc.TestCalc.test_documented)
-Adding numbers ... works for ints. ... ok
-test_fixed_bug (tests.test_calc.TestCalc.test_fixed_bug) ... unexpected success
-test_known_bug (tests.test_calc.TestCalc.test_known_bug) ... expected failure
-test_noisy (tests.test_calc.TestCalc.test_noisy) ... ok
-ok
-test_skipped (tests.test_calc.TestCalc.test_skipped) ... skipped 'not on this platform'
-test_sub (tests.test_calc.TestCalc.test_sub) ... FAIL
-test_subtests (tests.test_calc.TestCalc.test_subtests) ... 
-  test_subtests (tests.test_calc.TestCalc.test_subtests) (i=2) ... FAIL
-
-======================================================================
-ERROR: setUpClass (tests.test_calc.TestBrokenSetup)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 47, in setUpClass
-    raise RuntimeError("no database")
-RuntimeError: no database
-
-======================================================================
-ERROR: test_div (tests.test_calc.TestCalc.test_div)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 13, in test_div
-    1 / 0
-    ~~^~~
-ZeroDivisionError: division by zero
-
-======================================================================
-FAIL: test_sub (tests.test_calc.TestCalc.test_sub)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 10, in test_sub
-    self.assertEqual(3 - 1, 1)
-AssertionError: 2 != 1
-
-======================================================================
-FAIL: test_subtests (tests.test_calc.TestCalc.test_subtests) (i=2)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 37, in test_subtests
-    self.assertLess(i, 2)
-AssertionError: 2 not less than 2
-
-======================================================================
-UNEXPECTED SUCCESS: test_fixed_bug (tests.test_calc.TestCalc.test_fixed_bug)
-----------------------------------------------------------------------
-Ran 8 tests in 0.002s
-
-FAILED (failures=2, errors=2, skipped=1, expected failures=1, unexpected successes=1)
-"#;
+    const PY312: &str = include_str!("../../tests/fixtures/testparse/unittest-py312.txt");
 
     #[test]
     fn python312_verbose() {
-        check(
-            &Format::Unittest,
-            PY312.as_bytes(),
-            "
-            error   tests.test_calc.TestBrokenSetup.setUpClass
-            passed  tests.test_calc.TestCalc.test_add
-            error   tests.test_calc.TestCalc.test_div
-            passed  tests.test_calc.TestCalc.test_documented
-            failed  tests.test_calc.TestCalc.test_fixed_bug
-            skipped tests.test_calc.TestCalc.test_known_bug
-            passed  tests.test_calc.TestCalc.test_noisy
-            skipped tests.test_calc.TestCalc.test_skipped
-            failed  tests.test_calc.TestCalc.test_sub
-            failed  tests.test_calc.TestCalc.test_subtests
-            summary: 6 passed, 3 failed, 2 skipped, 2 errors
-            ",
-        );
+        check_calc(PY312.as_bytes(), "6 passed, 3 failed, 2 skipped, 2 errors");
     }
 
     // Python 3.11.7 prints the same lines as 3.12 but counts the setUpClass error as a
@@ -287,97 +242,17 @@ FAILED (failures=2, errors=2, skipped=1, expected failures=1, unexpected success
     #[test]
     fn python311_verbose() {
         let output = PY312.replace("Ran 8 tests in 0.002s", "Ran 9 tests in 0.001s");
-        check(
-            &Format::Unittest,
-            output.as_bytes(),
-            "
-            error   tests.test_calc.TestBrokenSetup.setUpClass
-            passed  tests.test_calc.TestCalc.test_add
-            error   tests.test_calc.TestCalc.test_div
-            passed  tests.test_calc.TestCalc.test_documented
-            failed  tests.test_calc.TestCalc.test_fixed_bug
-            skipped tests.test_calc.TestCalc.test_known_bug
-            passed  tests.test_calc.TestCalc.test_noisy
-            skipped tests.test_calc.TestCalc.test_skipped
-            failed  tests.test_calc.TestCalc.test_sub
-            failed  tests.test_calc.TestCalc.test_subtests
-            summary: 7 passed, 3 failed, 2 skipped, 2 errors
-            ",
-        );
+        check_calc(output.as_bytes(), "7 passed, 3 failed, 2 skipped, 2 errors");
     }
 
     // Python 3.10.13: the description names the class only, a class-level error prints a
     // bare "ERROR", failing subtests show only in the details, and unexpected successes
     // get no details heading.
-    const PY310: &str = r#"ERROR
-test_add (tests.test_calc.TestCalc) ... ok
-test_div (tests.test_calc.TestCalc) ... ERROR
-test_documented (tests.test_calc.TestCalc)
-Adding numbers ... works for ints. ... ok
-test_fixed_bug (tests.test_calc.TestCalc) ... unexpected success
-test_known_bug (tests.test_calc.TestCalc) ... expected failure
-test_noisy (tests.test_calc.TestCalc) ... ok
-ok
-test_skipped (tests.test_calc.TestCalc) ... skipped 'not on this platform'
-test_sub (tests.test_calc.TestCalc) ... FAIL
-test_subtests (tests.test_calc.TestCalc) ... 
-======================================================================
-ERROR: setUpClass (tests.test_calc.TestBrokenSetup)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 47, in setUpClass
-    raise RuntimeError("no database")
-RuntimeError: no database
-
-======================================================================
-ERROR: test_div (tests.test_calc.TestCalc)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 13, in test_div
-    1 / 0
-ZeroDivisionError: division by zero
-
-======================================================================
-FAIL: test_sub (tests.test_calc.TestCalc)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 10, in test_sub
-    self.assertEqual(3 - 1, 1)
-AssertionError: 2 != 1
-
-======================================================================
-FAIL: test_subtests (tests.test_calc.TestCalc) (i=2)
-----------------------------------------------------------------------
-Traceback (most recent call last):
-  File "/workspace/tests/test_calc.py", line 37, in test_subtests
-    self.assertLess(i, 2)
-AssertionError: 2 not less than 2
-
-----------------------------------------------------------------------
-Ran 9 tests in 0.001s
-
-FAILED (failures=2, errors=2, skipped=1, expected failures=1, unexpected successes=1)
-"#;
+    const PY310: &str = include_str!("../../tests/fixtures/testparse/unittest-py310.txt");
 
     #[test]
     fn python310_verbose() {
-        check(
-            &Format::Unittest,
-            PY310.as_bytes(),
-            "
-            error   tests.test_calc.TestBrokenSetup.setUpClass
-            passed  tests.test_calc.TestCalc.test_add
-            error   tests.test_calc.TestCalc.test_div
-            passed  tests.test_calc.TestCalc.test_documented
-            failed  tests.test_calc.TestCalc.test_fixed_bug
-            skipped tests.test_calc.TestCalc.test_known_bug
-            passed  tests.test_calc.TestCalc.test_noisy
-            skipped tests.test_calc.TestCalc.test_skipped
-            failed  tests.test_calc.TestCalc.test_sub
-            failed  tests.test_calc.TestCalc.test_subtests
-            summary: 7 passed, 3 failed, 2 skipped, 2 errors
-            ",
-        );
+        check_calc(PY310.as_bytes(), "7 passed, 3 failed, 2 skipped, 2 errors");
     }
 
     #[test]

@@ -412,6 +412,19 @@ pub(crate) struct HarnessLines<'a> {
 }
 
 impl<'a> HarnessLines<'a> {
+    /// Reads a line both sides have: the protected part each side puts it in, when the two
+    /// differ. A side whose place is unknown says nothing either way.
+    fn step_both(
+        old: &mut Option<Side>,
+        new: &mut Option<Side>,
+        parts: &'static [&'static str],
+        text: &[u8],
+    ) -> Option<(Option<&'static str>, Option<&'static str>)> {
+        let po = old.as_mut().and_then(|o| o.step(parts, text, true));
+        let pn = new.as_mut().and_then(|n| n.step(parts, text, true));
+        (po != pn && old.is_some() && new.is_some()).then_some((po, pn))
+    }
+
     pub fn new(rule: &'a HarnessRule) -> Self {
         HarnessLines {
             rule,
@@ -476,15 +489,8 @@ impl<'a> HarnessLines<'a> {
                 }
                 continue;
             }
-            let po = self
-                .old
-                .as_mut()
-                .and_then(|o| o.step(spec.parts, text, true));
-            let pn = self
-                .new
-                .as_mut()
-                .and_then(|n| n.step(spec.parts, text, true));
-            if po != pn && self.old.is_some() && self.new.is_some() {
+            if let Some((po, pn)) = Self::step_both(&mut self.old, &mut self.new, spec.parts, text)
+            {
                 hits.push((po, pn, s, e, (from + i) as u32 + 1));
             }
         }
@@ -640,16 +646,9 @@ impl LineRule for HarnessLines<'_> {
                 }
             }
             LineKind::Context => {
-                let po = self
-                    .old
-                    .as_mut()
-                    .and_then(|o| o.step(spec.parts, text, true));
-                let pn = self
-                    .new
-                    .as_mut()
-                    .and_then(|n| n.step(spec.parts, text, true));
-                // A side whose place is unknown says nothing either way.
-                if po != pn && self.old.is_some() && self.new.is_some() {
+                if let Some((po, pn)) =
+                    Self::step_both(&mut self.old, &mut self.new, spec.parts, text)
+                {
                     if let Some(p) = po {
                         self.record(p, text, false, line.new_line);
                     }

@@ -3,23 +3,13 @@
 
 use super::{Agreement, DriftReport};
 use crate::error::Error;
+pub use crate::report::render::Format;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Markdown,
-    Json,
-    Html,
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Format, String> {
-        match s {
-            "md" | "markdown" => Ok(Format::Markdown),
-            "json" => Ok(Format::Json),
-            "html" => Ok(Format::Html),
-            other => Err(format!("unknown format `{other}`: use md, json or html")),
-        }
+/// A drift report's format, named as a report's is; there is no plain-text one.
+pub fn parse_format(s: &str) -> Result<Format, String> {
+    match s.parse::<Format>() {
+        Ok(Format::Text) | Err(_) => Err(format!("unknown format `{s}`: use md, json or html")),
+        Ok(format) => Ok(format),
     }
 }
 
@@ -124,9 +114,10 @@ pub fn markdown(r: &DriftReport) -> String {
     s
 }
 
+/// The report in `format`; the Markdown serves as text.
 pub fn render(r: &DriftReport, format: Format) -> Result<String, Error> {
     match format {
-        Format::Markdown => Ok(markdown(r)),
+        Format::Markdown | Format::Text => Ok(markdown(r)),
         Format::Json => Ok(serde_json::to_string_pretty(r).expect("json") + "\n"),
         Format::Html => {
             let mut env = minijinja::Environment::new();

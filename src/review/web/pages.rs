@@ -93,11 +93,20 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 async fn login_page(State(app): AppState) -> Response {
+    login_form(&app, None)
+}
+
+/// The login page, with a fresh CSRF token in its form and in a cookie for an hour; with an
+/// error, the error shown and the status 401.
+fn login_form(app: &App, error: Option<&str>) -> Response {
     let csrf = auth::new_secret("");
-    let page = app.render(
+    let mut page = app.render(
         "login.html",
-        context! { csrf => csrf.clone(), reasons => reasons_view() },
+        context! { csrf => csrf.clone(), error => error, reasons => reasons_view() },
     );
+    if error.is_some() {
+        *page.status_mut() = StatusCode::UNAUTHORIZED;
+    }
     (
         [(
             header::SET_COOKIE,
@@ -129,22 +138,8 @@ async fn login(
         Err(e) => return app.store_error(e),
     };
     let Some(reviewer) = reviewer else {
-        let csrf = auth::new_secret("");
-        let mut page = app.render("login.html", context! { csrf => csrf.clone(), error => "That token belongs to no reviewer.", reasons => reasons_view() });
-        *page.status_mut() = StatusCode::UNAUTHORIZED;
-        return (
-            [(
-                header::SET_COOKIE,
-                auth::cookie(
-                    LOGIN_COOKIE,
-                    &csrf,
-                    Duration::from_secs(3600),
-                    app.options.secure_cookies,
-                ),
-            )],
-            page,
-        )
-            .into_response();
+        let error = "That token belongs to no reviewer.";
+        return login_form(&app, Some(error));
     };
     let cookie = app.sessions.start(reviewer.id, &reviewer.name);
     (

@@ -112,19 +112,9 @@ impl Mirror {
             return Ok(Vec::new());
         }
         let mut c = git(&self.path());
-        c.args([
-            "--literal-pathspecs",
-            "diff",
-            "--binary",
-            "--full-index",
-            "-M",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            from,
-            to,
-            "--",
-        ]);
+        c.args(["--literal-pathspecs", "diff"]);
+        c.args(crate::repo::workspace::PATCH_FORMAT);
+        c.args([from, to, "--"]);
         c.args(paths);
         run_git(c, "diff")
     }

@@ -123,15 +123,7 @@ pub(super) fn prepare_suite(
             ))
         }
         (None, Some(df)) => {
-            let bytes = std::fs::read(df).map_err(|e| {
-                Error::input(
-                    df,
-                    None,
-                    format!("cannot read the Dockerfile: {e}"),
-                    "pass --dockerfile an existing file",
-                )
-            })?;
-            write_whole(&out.join("env/Dockerfile"), &bytes)?;
+            copy_dockerfile(df, out)?;
             setup.push(format!(
                 "copied {} to env/Dockerfile (its build context is env/)",
                 df.display()
@@ -299,15 +291,7 @@ fn update_suite(out: &Path, env: &super::EnvOptions) -> Result<(), Error> {
     let mut tests = table(&mut doc, "tests")?;
     let mut scope = table(&mut doc, "scope")?;
     if let Some(df) = &env.dockerfile {
-        let bytes = std::fs::read(df).map_err(|e| {
-            Error::input(
-                df,
-                None,
-                format!("cannot read the Dockerfile: {e}"),
-                "pass --dockerfile an existing file",
-            )
-        })?;
-        write_whole(&out.join("env/Dockerfile"), &bytes)?;
+        copy_dockerfile(df, out)?;
         environment.remove("image");
         environment.insert("dockerfile".into(), s("env/Dockerfile"));
     }
@@ -368,4 +352,17 @@ fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), Error> {
             tmp.persist(path).map(|_| ()).map_err(|e| e.error)
         })
         .map_err(|e| Error::infra_from(format!("writing {}", path.display()), e))
+}
+
+/// Copies the Dockerfile `--dockerfile` names to the suite's `env/Dockerfile`.
+fn copy_dockerfile(df: &Path, out: &Path) -> Result<(), Error> {
+    let bytes = std::fs::read(df).map_err(|e| {
+        Error::input(
+            df,
+            None,
+            format!("cannot read the Dockerfile: {e}"),
+            "pass --dockerfile an existing file",
+        )
+    })?;
+    write_whole(&out.join("env/Dockerfile"), &bytes)
 }

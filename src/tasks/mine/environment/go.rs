@@ -264,7 +264,7 @@ fn go_command(words: &[String]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::repo_of;
+    use super::super::tests::{check_invocations, repo_of};
     use super::*;
 
     fn propose_files(files: &[(&str, &str)]) -> Proposal {
@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn go_test_invocations_run_everything_as_json() {
-        let cases: &[(&str, Option<&str>)] = &[
+        let cases = [
             ("go test ./...", Some("go test -json ./...")),
             (
                 "go test -v -race -failfast -run TestA -count=1 ./pkg/...",
@@ -378,16 +378,8 @@ mod tests {
                 Some("go test -json -short ./..."),
             ),
             ("go vet ./...", None),
-        ];
-        for (line, want) in cases {
-            let got = command::words(line).and_then(|w| go_command(&w));
-            assert_eq!(got.as_deref(), *want, "{line}");
-            if let Some(c) = &got {
-                assert!(
-                    crate::score::canary::command_refuses(&Format::GoJson, c).is_none(),
-                    "{c}"
-                );
-            }
-        }
+        ]
+        .map(|(line, want)| (line, want.map(str::to_string)));
+        check_invocations(&Format::GoJson, &cases, |words| go_command(&words));
     }
 }

@@ -375,6 +375,27 @@ mod tests {
         (paths, Box::new(move |p: &str| map.get(p).cloned()))
     }
 
+    /// Checks a runner's translation of CI lines: each line (split into words, then passed
+    /// through `translate`) gives the wanted command or none, and every command given is
+    /// one canaries can be planted in.
+    #[track_caller]
+    pub(super) fn check_invocations(
+        format: &Format,
+        cases: &[(&str, Option<String>)],
+        translate: impl Fn(Vec<String>) -> Option<String>,
+    ) {
+        for (line, want) in cases {
+            let got = command::words(line).and_then(&translate);
+            assert_eq!(&got, want, "{line}");
+            if let Some(c) = &got {
+                assert!(
+                    crate::score::canary::command_refuses(format, c).is_none(),
+                    "{c}"
+                );
+            }
+        }
+    }
+
     fn day() -> NaiveDate {
         NaiveDate::from_ymd_opt(2024, 5, 1).unwrap()
     }

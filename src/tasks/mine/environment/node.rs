@@ -497,36 +497,42 @@ fn invocation(runner: Runner, env: Vec<String>, kept: Vec<String>) -> String {
     command::render(&out)
 }
 
-/// Which of a runner's flags survive: those that only configure it. `values` take the next
-/// word; positionals are kept only where they name test files rather than filter them.
+/// Which of a runner's flags survive: those that only configure it. A flag that takes a
+/// value takes the next word with it; positionals are kept only where they name test files
+/// rather than filter them.
 struct Flags {
-    keep: &'static [&'static str],
-    values: &'static [&'static str],
+    /// Kept, with the value they take.
+    kept_values: &'static [&'static str],
+    /// Kept, and take no value.
+    kept_switches: &'static [&'static str],
+    /// Dropped, with the value they take.
+    dropped_values: &'static [&'static str],
     positionals: bool,
 }
 
+impl Flags {
+    fn keeps(&self, flag: &str) -> bool {
+        self.kept_values.contains(&flag) || self.kept_switches.contains(&flag)
+    }
+
+    fn takes_value(&self, flag: &str) -> bool {
+        self.kept_values.contains(&flag) || self.dropped_values.contains(&flag)
+    }
+}
+
 const VITEST: Flags = Flags {
-    keep: &[
+    kept_values: &[
         "--config",
         "-c",
         "--root",
         "-r",
         "--dir",
         "--environment",
-        "--globals",
         "--pool",
         "--mode",
-        "--passWithNoTests",
     ],
-    values: &[
-        "--config",
-        "-c",
-        "--root",
-        "-r",
-        "--dir",
-        "--environment",
-        "--pool",
-        "--mode",
+    kept_switches: &["--globals", "--passWithNoTests"],
+    dropped_values: &[
         "--reporter",
         "--outputFile",
         "-t",
@@ -539,28 +545,23 @@ const VITEST: Flags = Flags {
 };
 
 const JEST: Flags = Flags {
-    keep: &[
+    kept_values: &[
         "--config",
         "-c",
         "--rootDir",
-        "--runInBand",
-        "-i",
         "--env",
         "--testEnvironment",
-        "--passWithNoTests",
-        "--detectOpenHandles",
-        "--forceExit",
         "--maxWorkers",
         "-w",
     ],
-    values: &[
-        "--config",
-        "-c",
-        "--rootDir",
-        "--env",
-        "--testEnvironment",
-        "--maxWorkers",
-        "-w",
+    kept_switches: &[
+        "--runInBand",
+        "-i",
+        "--passWithNoTests",
+        "--detectOpenHandles",
+        "--forceExit",
+    ],
+    dropped_values: &[
         "-t",
         "--testNamePattern",
         "--reporters",
@@ -574,7 +575,7 @@ const JEST: Flags = Flags {
 };
 
 const MOCHA: Flags = Flags {
-    keep: &[
+    kept_values: &[
         "--require",
         "-r",
         "--extension",
@@ -591,29 +592,15 @@ const MOCHA: Flags = Flags {
         "--node-option",
         "-n",
         "--loader",
+    ],
+    kept_switches: &[
         "--recursive",
         "--exit",
         "--check-leaks",
         "--full-trace",
         "--sort",
     ],
-    values: &[
-        "--require",
-        "-r",
-        "--extension",
-        "--timeout",
-        "-t",
-        "--ui",
-        "-u",
-        "--config",
-        "--file",
-        "--spec",
-        "--ignore",
-        "--slow",
-        "-s",
-        "--node-option",
-        "-n",
-        "--loader",
+    dropped_values: &[
         "--grep",
         "-g",
         "--fgrep",
@@ -631,22 +618,19 @@ const MOCHA: Flags = Flags {
 };
 
 const NODE_TEST: Flags = Flags {
-    keep: &[
+    kept_values: &[
         "--import",
         "--require",
         "-r",
         "--loader",
         "--experimental-loader",
+    ],
+    kept_switches: &[
         "--enable-source-maps",
         "--experimental-vm-modules",
         "--no-warnings",
     ],
-    values: &[
-        "--import",
-        "--require",
-        "-r",
-        "--loader",
-        "--experimental-loader",
+    dropped_values: &[
         "--test-reporter",
         "--test-reporter-destination",
         "--test-name-pattern",
@@ -672,14 +656,13 @@ fn keep(args: &[String], flags: &Flags) -> Vec<String> {
             Some((f, v)) => (f, Some(v)),
             None => (w.as_str(), None),
         };
-        let value = if inline.is_none() && flags.values.contains(&flag) {
+        let value = if inline.is_none() && flags.takes_value(flag) {
             i += 1;
             args.get(i - 1).cloned()
         } else {
             None
         };
-        if flags.keep.contains(&flag) && !unknowable(w) && !value.as_deref().is_some_and(unknowable)
-        {
+        if flags.keeps(flag) && !unknowable(w) && !value.as_deref().is_some_and(unknowable) {
             out.push(w.clone());
             out.extend(value);
         }

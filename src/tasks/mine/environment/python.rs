@@ -1065,7 +1065,7 @@ fn pytest_command(words: &[String]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{repo_of, Files};
+    use super::super::tests::{check_invocations, repo_of, Files};
     use super::*;
 
     const PYPROJECT: &str = r#"
@@ -1201,7 +1201,7 @@ addopts = "--cov=shop --strict-markers"
     #[test]
     fn pytest_invocations_keep_what_runs_every_test() {
         // (CI line, command with $B for the base invocation, or None)
-        let cases: &[(&str, Option<&str>)] = &[
+        let cases = [
             ("pytest", Some("$B")),
             (
                 "pytest -x --maxfail 2 -k 'not slow' tests/unit",
@@ -1230,19 +1230,9 @@ addopts = "--cov=shop --strict-markers"
             ("pytest --collect-only", None),
             ("python -m pip install pytest", None),
             ("tox -e py311", None),
-        ];
-        for (line, want) in cases {
-            let words = command::words(line).unwrap();
-            let got = pytest_command(&words);
-            let want = want.map(|w| w.replace("$B", DEFAULT_COMMAND));
-            assert_eq!(got, want, "{line}");
-            if let Some(c) = &got {
-                assert!(
-                    crate::score::canary::command_refuses(&Format::Pytest, c).is_none(),
-                    "{c}"
-                );
-            }
-        }
+        ]
+        .map(|(line, want)| (line, want.map(|w| w.replace("$B", DEFAULT_COMMAND))));
+        check_invocations(&Format::Pytest, &cases, |words| pytest_command(&words));
     }
 
     #[test]

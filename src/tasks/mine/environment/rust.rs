@@ -561,7 +561,7 @@ fn cargo_command(words: &[String]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{repo_of, Files};
+    use super::super::tests::{check_invocations, repo_of, Files};
     use super::*;
 
     const ROOT: &str = r#"
@@ -755,22 +755,15 @@ source = "git+https://github.com/acme/patched?branch=main#abc123"
             ("Cargo.toml", "[package]\nname = \"a\"\n"),
             ("Cargo.lock", ""),
         ]);
-        assert!(
-            p.dockerfile.contains("for f in src/lib.rs; do"),
-            "{}",
-            p.dockerfile
-        );
-        assert!(
-            p.dockerfile.contains("cargo fetch --locked"),
-            "{}",
-            p.dockerfile
-        );
+        for step in ["for f in src/lib.rs; do", "cargo fetch --locked"] {
+            assert!(p.dockerfile.contains(step), "{}", p.dockerfile);
+        }
     }
 
     #[test]
     fn cargo_test_invocations_run_everything_offline() {
         // (CI line, command or None)
-        let cases: &[(&str, Option<&str>)] = &[
+        let cases = [
             ("cargo test", Some("cargo test --offline --no-fail-fast")),
             (
                 "cargo test --workspace --all-features --locked",
@@ -790,21 +783,14 @@ source = "git+https://github.com/acme/patched?branch=main#abc123"
             ),
             ("cargo build --release", None),
             ("cargo nextest run", None),
-        ];
-        for (line, want) in cases {
-            let words = command::words(line).unwrap();
+        ]
+        .map(|(line, want)| (line, want.map(str::to_string)));
+        check_invocations(&Format::Cargo, &cases, |words| {
             let words: Vec<String> = words
                 .into_iter()
                 .map(|w| if w.contains("{{") { "$x".into() } else { w })
                 .collect();
-            let got = cargo_command(&words);
-            assert_eq!(got.as_deref(), *want, "{line}");
-            if let Some(c) = &got {
-                assert!(
-                    crate::score::canary::command_refuses(&Format::Cargo, c).is_none(),
-                    "{c}"
-                );
-            }
-        }
+            cargo_command(&words)
+        });
     }
 }
