@@ -582,25 +582,7 @@ mod tests {
             a.task_hash = hash.to_string();
             let id = store.record_attempt(&a).unwrap();
             store
-                .save_judgements(&[(
-                    id,
-                    JudgementRow {
-                        judge: "j".into(),
-                        judge_version: "v".into(),
-                        model: None,
-                        status: "ok".into(),
-                        verdict: Some("merge".into()),
-                        error: None,
-                        agreement: Some(1.0),
-                        samples: 1,
-                        injection_suspected: false,
-                        input_tokens: 0,
-                        output_tokens: 0,
-                        cost_usd: None,
-                        created_at: now(),
-                        detail: serde_json::json!({}),
-                    },
-                )])
+                .save_judgements(&[(id, JudgementRow::single_sample("j", "v", Some("merge")))])
                 .unwrap();
         }
         if finish {
