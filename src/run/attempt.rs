@@ -138,11 +138,15 @@ async fn attempt_body(
         total_bytes: run.log.total,
         truncated: run.log.truncated,
     });
-    rec.usage = run
+    if let Some((usage, invalid)) = run
         .out_files
         .iter()
         .find(|(n, _)| n == "usage.json")
-        .and_then(|(_, b)| parse_usage(b));
+        .and_then(|(_, b)| parse_usage(b))
+    {
+        rec.usage = Some(usage);
+        flags.usage_invalid = invalid;
+    }
     rec.artifacts = run.out_files.clone();
     if let Some(log) = &run.egress {
         let summary = crate::score::egress::summarize(&log.bytes);
@@ -273,23 +277,47 @@ async fn attempt_body(
 }
 
 /// Reads usage.json leniently: an agent's bad JSON costs it its usage figures, nothing more.
-pub fn parse_usage(bytes: &[u8]) -> Option<Usage> {
+/// More tokens than any attempt could use, or more dollars than any attempt could cost: a
+/// self-report beyond these is not a measurement.
+const MAX_TOKENS: f64 = 1e12;
+const MAX_COST_USD: f64 = 1e6;
+
+/// The agent's usage.json, checked: what is impossible (negative, not a number, a fraction of
+/// a token, beyond any real attempt) is left out of the usage and named in the second part,
+/// never silently dropped. None when it is not a JSON object at all.
+pub fn parse_usage(bytes: &[u8]) -> Option<(Usage, Vec<String>)> {
     let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     let o = v.as_object()?;
-    let num = |k: &str| {
-        o.get(k)
-            .and_then(|x| x.as_f64())
-            .filter(|x| x.is_finite() && *x >= 0.0)
+    let mut invalid = Vec::new();
+    let mut num = |k: &str, max: f64, whole: bool| -> Option<f64> {
+        let x = o.get(k)?;
+        if x.is_null() {
+            return None;
+        }
+        let ok = x
+            .as_f64()
+            .filter(|n| n.is_finite() && *n >= 0.0 && *n <= max && (!whole || n.fract() == 0.0));
+        if ok.is_none() {
+            let shown: String = x.to_string().chars().take(40).collect();
+            invalid.push(format!("{k} = {shown}"));
+        }
+        ok
     };
-    Some(Usage {
-        model: o
-            .get("model")
-            .and_then(|m| m.as_str())
-            .map(|s| s.chars().take(200).collect()),
-        input_tokens: num("input_tokens").map(|x| x as i64),
-        output_tokens: num("output_tokens").map(|x| x as i64),
-        cost_usd: num("cost_usd"),
-    })
+    let input_tokens = num("input_tokens", MAX_TOKENS, true).map(|x| x as i64);
+    let output_tokens = num("output_tokens", MAX_TOKENS, true).map(|x| x as i64);
+    let cost_usd = num("cost_usd", MAX_COST_USD, false);
+    Some((
+        Usage {
+            model: o
+                .get("model")
+                .and_then(|m| m.as_str())
+                .map(|s| s.chars().take(200).collect()),
+            input_tokens,
+            output_tokens,
+            cost_usd,
+        },
+        invalid,
+    ))
 }
 
 #[cfg(test)]
@@ -297,16 +325,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn usage_is_read_leniently() {
-        let u =
+    fn usage_is_checked_and_impossible_values_are_named() {
+        let (u, invalid) =
             parse_usage(br#"{"model":"m","input_tokens":10,"output_tokens":5,"cost_usd":0.25}"#)
                 .unwrap();
         assert_eq!(
             (u.input_tokens, u.output_tokens, u.cost_usd),
             (Some(10), Some(5), Some(0.25))
         );
+        assert!(invalid.is_empty());
         assert_eq!(parse_usage(b"not json"), None);
-        let neg = parse_usage(br#"{"cost_usd":-5,"input_tokens":"many"}"#).unwrap();
-        assert_eq!((neg.cost_usd, neg.input_tokens), (None, None));
+        let (neg, invalid) =
+            parse_usage(br#"{"cost_usd":-5,"input_tokens":"many","output_tokens":2.5}"#).unwrap();
+        assert_eq!((neg.cost_usd, neg.input_tokens, neg.output_tokens), (None, None, None));
+        assert_eq!(
+            invalid,
+            ["input_tokens = \"many\"", "output_tokens = 2.5", "cost_usd = -5"]
+        );
+        let (_, invalid) = parse_usage(br#"{"input_tokens":1e15,"cost_usd":null}"#).unwrap();
+        assert_eq!(invalid, ["input_tokens = 1000000000000000.0"]);
     }
 }

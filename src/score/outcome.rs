@@ -84,6 +84,10 @@ pub struct Flags {
     /// grading; any makes `tests_tampered`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub harness_restored: Vec<String>,
+    /// The agent's self-reported usage.json had impossible values (negative, not a number,
+    /// fractional or absurdly large token counts): those were not believed, and are said here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub usage_invalid: Vec<String>,
 }
 
 impl Flags {
@@ -101,6 +105,7 @@ impl Flags {
             (self.patch_too_large, "patch_too_large"),
             (self.tests_forged, "tests_forged"),
             (self.unverified, "unverified"),
+            (!self.usage_invalid.is_empty(), "usage_invalid"),
         ]
         .into_iter()
         .filter_map(|(set, name)| set.then_some(name))
