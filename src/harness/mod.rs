@@ -65,6 +65,25 @@ pub fn unreachable(e: impl std::fmt::Display) -> Error {
 
 impl Docker {
     pub async fn connect() -> Result<Docker, Error> {
+        let host = docker_host();
+        if let Some(rest) = host.strip_prefix("ssh://") {
+            // The ssh transport hands `user@host` to the system ssh as it is: a port in the
+            // URL would become part of the host name.
+            let authority = rest.split('/').next().unwrap_or(rest);
+            let after_user = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if let Some((name, port)) = after_user.rsplit_once(':') {
+                if port.parse::<u16>().is_ok() {
+                    return Err(Error::env(
+                        format!("DOCKER_HOST={host} names a port, which the ssh transport cannot pass to ssh"),
+                        format!(
+                            "give the host an alias in ~/.ssh/config (Host docker-remote / HostName {name} / Port {port}) \
+                             and set DOCKER_HOST=ssh://{}docker-remote",
+                            authority.rsplit_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
         let api = bollard::Docker::connect_with_defaults().map_err(unreachable)?;
         let api = api.negotiate_version().await.map_err(unreachable)?;
         api.ping().await.map_err(unreachable)?;

@@ -337,10 +337,17 @@ mod tests {
         assert_eq!(parse_usage(b"not json"), None);
         let (neg, invalid) =
             parse_usage(br#"{"cost_usd":-5,"input_tokens":"many","output_tokens":2.5}"#).unwrap();
-        assert_eq!((neg.cost_usd, neg.input_tokens, neg.output_tokens), (None, None, None));
+        assert_eq!(
+            (neg.cost_usd, neg.input_tokens, neg.output_tokens),
+            (None, None, None)
+        );
         assert_eq!(
             invalid,
-            ["input_tokens = \"many\"", "output_tokens = 2.5", "cost_usd = -5"]
+            [
+                "input_tokens = \"many\"",
+                "output_tokens = 2.5",
+                "cost_usd = -5"
+            ]
         );
         let (_, invalid) = parse_usage(br#"{"input_tokens":1e15,"cost_usd":null}"#).unwrap();
         assert_eq!(invalid, ["input_tokens = 1000000000000000.0"]);

@@ -313,7 +313,7 @@ impl SshServer {
         std::fs::write(
             home.join(".ssh/config"),
             format!(
-                "Host 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  \
+                "Host mergebench-test-docker\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  \
                  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n  BatchMode yes\n",
                 home.join(".ssh/id_ed25519").display(),
                 home.join(".ssh/known_hosts").display()
@@ -330,6 +330,19 @@ impl SshServer {
             ),
         )
         .unwrap();
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        let wrapper = dir.join("bin/ssh");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nexec /usr/bin/ssh -F {} \"$@\"\n",
+                home.join(".ssh/config").display()
+            ),
+        )
+        .unwrap();
+        let mut perms = std::fs::metadata(&wrapper).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&wrapper, perms).unwrap();
         std::fs::create_dir_all("/run/sshd").unwrap();
         let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
         let child = Command::new("/usr/sbin/sshd")
@@ -352,11 +365,21 @@ impl SshServer {
         s
     }
 
-    /// The client's environment: its home (ssh config, key, known host) and DOCKER_HOST.
+    /// The client's environment: DOCKER_HOST naming the host alias, and PATH led by a
+    /// folder whose `ssh` is the system one reading this server's client config (a host
+    /// alias carrying the port, the key, the known host): ssh finds its user config through
+    /// the password database, not HOME, and the machine's own must stay untouched.
     pub fn client_env(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("HOME", self.dir.join("home").display().to_string()),
-            ("DOCKER_HOST", format!("ssh://root@127.0.0.1:{}", self.port)),
+            (
+                "PATH",
+                format!(
+                    "{}:{}",
+                    self.dir.join("bin").display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            ),
+            ("DOCKER_HOST", "ssh://root@mergebench-test-docker".into()),
         ]
     }
 }

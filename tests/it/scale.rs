@@ -491,6 +491,34 @@ fn a_shard_runs_on_a_remote_daemon_over_ssh() {
     )
     .into_owned();
     assert!(images.contains("mergebench-env"), "{images}");
+    // A port in the URL cannot reach ssh: refused before connecting, with the alias as fix.
+    let out = bin()
+        .envs(ssh.client_env())
+        .env("DOCKER_HOST", format!("ssh://root@127.0.0.1:{}", ssh.port))
+        .arg("--db")
+        .arg(tmp.path().join("port.db"))
+        .args([
+            "run",
+            "--suite",
+            "tasks/demo",
+            "--shard",
+            "2/2",
+            "--agent",
+            "oracle",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("~/.ssh/config") && err.contains("HostName 127.0.0.1"),
+        "{err}"
+    );
     // A key the server does not know is refused, with the ssh set-up named as the fix.
     std::fs::write(ssh.dir.join("authorized_keys"), "").unwrap();
     let out = bin()
@@ -516,7 +544,7 @@ fn a_shard_runs_on_a_remote_daemon_over_ssh() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("ssh://root@127.0.0.1") && err.contains("ssh"),
+        err.contains("ssh://root@mergebench-test-docker") && err.contains("~/.ssh/config"),
         "{err}"
     );
 }
