@@ -157,6 +157,8 @@ impl SecretScanner {
         min_entropy: f64,
         min_len: usize,
     ) -> Result<SecretScanner, (String, String)> {
+        // cannot fail, each `expect` below: the patterns are constants, compiled by every
+        // test of this module.
         let any =
             RegexSet::new(
                 KNOWN

@@ -117,16 +117,18 @@ impl Store {
                     )
                     .optional()?;
                 if let Some(id) = found {
-                    return load_eval(c, &id).map(|e| e.expect("just found"));
+                    return load_eval(c, &id)
+                        .and_then(|e| e.ok_or(rusqlite::Error::QueryReturnedNoRows));
                 }
             }
+            // cannot fail, the `unwrap` below: a list of strings serializes.
             let id = format!("ev-{}-{:06x}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), rand::random::<u32>() & 0xff_ffff);
             c.execute(
                 "INSERT INTO evaluations (id, key, suite, suite_dir, agents_json, attempts, created_at, mergebench_version, label)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![id, new.key, new.suite, new.suite_dir, serde_json::to_string(&new.agents).unwrap(), new.attempts, now(), crate::VERSION, new.label],
             )?;
-            load_eval(c, &id).map(|e| e.expect("just inserted"))
+            load_eval(c, &id).and_then(|e| e.ok_or(rusqlite::Error::QueryReturnedNoRows))
         })
     }
 
@@ -354,7 +356,11 @@ impl Store {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().expect("a report reader thread panicked"))
+                // A reader that panicked is passed on as the panic it was.
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
                 .collect()
         });
         let mut out = Vec::with_capacity(eval_ids.len());
@@ -524,6 +530,8 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
             s.removed
         ])?;
     }
+    // cannot fail, each `unwrap` below: flags, usage and egress are plain structs with string
+    // keys.
     c.prepare_cached(ATTEMPT_SQL)?.execute(params![
         a.eval_id,
         a.task_id,

@@ -53,6 +53,7 @@ impl DebugRule {
             )?,
             languages: LANGUAGES
                 .iter()
+                // cannot fail: constant patterns, compiled by every test of this rule.
                 .map(|(exts, p)| (*exts, Regex::new(p).expect("built-in pattern")))
                 .collect(),
         })

@@ -111,6 +111,7 @@ struct Patterns {
 
 impl Patterns {
     fn new() -> Patterns {
+        // cannot fail: constant patterns, compiled by every test of this rule.
         let r = |p: &str| Regex::new(p).expect("built-in pattern");
         Patterns {
             toml_header: r(r#"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$"#),

@@ -52,6 +52,7 @@ impl SecretsRules {
                 "conventions.secrets.entropy_exclude glob",
                 &entropy_exclude,
             )?,
+            // cannot fail: constant globs, compiled by every test of this rule.
             sensitive: PathSet::new(defaults::SENSITIVE_FILES).expect("built-in globs"),
             templates: PathSet::new(defaults::SENSITIVE_FILE_TEMPLATES).expect("built-in globs"),
         })
