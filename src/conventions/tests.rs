@@ -242,6 +242,20 @@ fn expected_area_rule() {
 }
 
 #[test]
+fn dependency_rule_at_the_last_line_number_does_not_overflow() {
+    // Bug pinned (found by tests/fuzz.rs): a removed Cargo.toml line numbered u32::MAX made
+    // the rule compute the end of the hunk's old side as u32::MAX + 1 and panic.
+    let diff = "diff --git a/Cargo.toml b/Cargo.toml\n--- a/Cargo.toml\n+++ b/Cargo.toml\n\
+                @@ -4294967295,1 +4294967295,1 @@\n-serde = \"1\"\n+serde = \"2\"\n";
+    let r = run(diff.as_bytes(), &[], &|_| None);
+    assert!(
+        r.findings.iter().all(|f| !f.message.is_empty()),
+        "{:?}",
+        r.findings
+    );
+}
+
+#[test]
 fn dependency_rule_names_what_was_added() {
     let base = |p: &str| -> Option<Vec<u8>> {
         (p == "Cargo.toml").then(|| {
