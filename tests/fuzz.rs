@@ -383,8 +383,7 @@ const DIFF_TOKENS: &[&[u8]] = &[
     b"\"",
 ];
 
-/// Checks a diff through the pure conventions engine: parse, walk every line, map lines,
-/// score with the default rules and measure blast radius.
+/// Checks the diff parser: parse, walk every line, map lines.
 fn check_diff(input: &[u8]) {
     use mergebench::conventions::{self, diff::LineKind};
 
@@ -429,7 +428,14 @@ fn check_diff(input: &[u8]) {
         parsed.total_added(),
         parsed.files.iter().map(|f| f.added).sum::<u64>()
     );
+}
 
+/// Scores a diff with the default rules (which read line numbers, paths and content the
+/// parser hands them) and measures its blast radius.
+fn check_conventions(input: &[u8]) {
+    use mergebench::conventions;
+
+    let parsed = conventions::diff::parse(input);
     let cfg = conventions::ConventionsConfig::default();
     let owners = conventions::Ownership::default();
     let area = vec!["shop/billing/invoice.py".to_string()];
@@ -450,6 +456,18 @@ fn diff_parser() {
         DIFF_TOKENS,
         1500,
         check_diff,
+    );
+}
+
+#[test]
+fn conventions_rules() {
+    // Fewer cases: each one compiles the whole rule set.
+    fuzz(
+        "conventions_rules",
+        &[PATCH_MODIFY, PATCH_SHAPES, PATCH_PLAIN],
+        DIFF_TOKENS,
+        60,
+        check_conventions,
     );
 }
 
@@ -834,7 +852,7 @@ fn units_durations() {
                     let shown = format_duration(d);
                     let back = parse_duration(&shown)
                         .unwrap_or_else(|e| panic!("{shown:?} (from {text:?}): {e}"));
-                    let off = if back > d { back - d } else { d - back };
+                    let off = back.abs_diff(d);
                     assert!(off < Duration::from_secs(60), "{shown:?} from {text:?}");
                 }
             }
@@ -1105,7 +1123,7 @@ shared = [\"shop/common/**\"]
         "toml_conventions",
         &[repo_cfg, SUITE_TOML],
         TOML_TOKENS,
-        1500,
+        800,
         |i| {
             let text = String::from_utf8_lossy(i);
             match mergebench::conventions::Config::from_toml(&text, "mergebench.toml") {
