@@ -175,6 +175,7 @@ pub fn mirror(task: &Task) -> Result<PathBuf, Error> {
     // a half-made mirror behind.
     let tmp = tempfile::Builder::new()
         .prefix(".clone-")
+        // cannot fail: as above.
         .tempdir_in(dir.parent().unwrap())
         .map_err(|e| Error::infra_from("cannot create a temporary folder", e))?;
     let target = tmp.path().join("m.git");

@@ -540,6 +540,7 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
         a.agent_hash,
         a.attempt,
         a.outcome.as_str(),
+        // cannot fail: as above.
         serde_json::to_string(&a.flags).unwrap(),
         a.flags.agent_exit_code,
         a.graded_patch.as_ref().map(|p| p.sha256.clone()),
@@ -551,6 +552,7 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
         a.agent_seconds,
         a.grade_seconds,
         a.total_seconds,
+        // cannot fail: as above.
         a.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()),
         a.usage.as_ref().and_then(|u| u.cost_usd),
         a.usage.as_ref().and_then(|u| u.input_tokens),
@@ -573,6 +575,7 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
             .map(|p| p.stats().removed)
             .unwrap_or(0),
         a.conventions_json,
+        // cannot fail: as above.
         a.egress.as_ref().map(|e| serde_json::to_string(e).unwrap()),
     ])?;
     let id = c.last_insert_rowid();
