@@ -14,7 +14,7 @@ pub fn bar(total: u64, show: bool) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
         indicatif::ProgressStyle::with_template(TEMPLATE)
-            // The template is a literal, checked by the unit test below.
+            // cannot fail: the template is a literal, checked by the unit test below.
             .expect("valid progress template")
             .progress_chars("=> "),
     );

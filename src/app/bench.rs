@@ -32,7 +32,9 @@ pub struct BenchOptions {
 
 fn write(dir: &Path, rel: &str, content: &str) -> Result<(), Error> {
     let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).map_err(|e| Error::infra_from("", e))?;
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::infra_from("", e))?;
+    }
     std::fs::write(p, content).map_err(|e| Error::infra_from("", e))
 }
 

@@ -173,8 +173,13 @@ pub fn list_agents(dir: &Path) -> std::io::Result<Vec<String>> {
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let p = e.path();
-            (p.extension().is_some_and(|x| x == "toml"))
-                .then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
+            // A directory entry's path ends in its name, so it has a stem.
+            (p.extension().is_some_and(|x| x == "toml")).then(|| {
+                p.file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            })
         })
         .collect();
     names.sort();
@@ -190,6 +195,9 @@ fn load_agent_with(
     file: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<AgentSpec, Error> {
+    // Every path a spec holds is this one joined with text from TOML, so the spec serializes
+    // (the store).
+    super::utf8_path(file, "agent spec")?;
     let text = String::from_utf8_lossy(&read_file(file, "agent spec", None)?).into_owned();
     let mut raw: RawAgent = parse_toml(file, &text, "agent spec")?;
     // `NAME?`: passed when the host sets it, not required (a local model needs no key).
@@ -207,6 +215,7 @@ fn load_agent_with(
         .chain(&optional_secrets)
         .cloned()
         .collect();
+    // cannot fail: the file was just read, so it is not `/` or empty.
     let dir = file.parent().unwrap();
     let at = |key: &str| line_of_key(&text, None, key);
     if raw.name.is_empty()
@@ -529,6 +538,25 @@ fn split_port(s: &str) -> Option<(&str, Option<u16>)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_spec_under_a_non_utf8_folder_is_refused_not_a_panic() {
+        use std::os::unix::ffi::OsStrExt;
+        // Bug pinned: a run stores the spec as JSON, which panicked on a path that is not
+        // UTF-8.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(std::ffi::OsStr::from_bytes(b"agents-\xff"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("run.sh"), "true\n").unwrap();
+        let f = dir.join("a.toml");
+        std::fs::write(
+            &f,
+            "name = \"a\"\nfiles = [\"run.sh\"]\ncommand = [\"sh\"]\n",
+        )
+        .unwrap();
+        let e = load_agent_with(&f, &|_| None).unwrap_err().to_string();
+        assert!(e.contains("a.toml") && e.contains("not valid UTF-8"), "{e}");
+    }
+
     use super::*;
 
     fn load(text: &str) -> Result<AgentSpec, Error> {

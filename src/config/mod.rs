@@ -116,6 +116,20 @@ pub fn inside(
     Ok(path.to_path_buf())
 }
 
+/// Refuses a path that is not UTF-8: tasks and agent specs are stored as JSON, which holds
+/// only UTF-8 paths.
+pub fn utf8_path(path: &Path, what: &str) -> Result<(), Error> {
+    if path.to_str().is_none() {
+        return Err(Error::input(
+            path,
+            None,
+            format!("the path of this {what} is not valid UTF-8"),
+            "rename the file and the folders above it with UTF-8 names",
+        ));
+    }
+    Ok(())
+}
+
 pub fn read_file(
     path: &Path,
     what: &str,

@@ -489,6 +489,7 @@ fn pick<'a, T: Clone>(
             value: v.clone(),
             file: task_file,
             text: task_text,
+            // cannot fail: the task file was read, so it is not `/` or empty.
             base_dir: task_file.parent().unwrap(),
         })
     } else {
@@ -496,6 +497,7 @@ fn pick<'a, T: Clone>(
             value: v.clone(),
             file: &d.file,
             text: &d.text,
+            // cannot fail: `d.file` is `<suite>/suite.toml`.
             base_dir: d.file.parent().unwrap(),
         })
     }
@@ -511,8 +513,13 @@ fn missing(task_file: &Path, section: &str, key: &str, example: &str) -> Error {
 }
 
 fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
+    // Every path a task holds is one of these two joined with text from TOML, so the task
+    // serializes (`task_hash`, the store).
+    super::utf8_path(file, "task file")?;
+    super::utf8_path(&d.file, "suite file")?;
     let text = String::from_utf8_lossy(&read_file(file, "task file", None)?).into_owned();
     let raw: RawTask = parse_toml(file, &text, "task.toml")?;
+    // cannot fail: the file was just read, so it is not `/` or empty.
     let dir = file.parent().unwrap();
     // Every file a task names lies inside its suite's folder, links followed.
     let suite_root = d.file.parent().unwrap_or(dir);
@@ -787,6 +794,7 @@ fn resolve_environment(
                     "correct the path (relative to this file) or use `image = \"name:tag\"`",
                 ));
             }
+            // cannot fail: a regular file (checked above) is not `/` or empty.
             let context = path.parent().unwrap().to_path_buf();
             EnvKind::Dockerfile { path, context }
         }
@@ -834,7 +842,9 @@ fn resolve_environment(
                     "check permissions",
                 )
             })?;
-            sha256_hex(format!("{ctx}\n{}", path.file_name().unwrap().to_string_lossy()).as_bytes())
+            // cannot fail: the Dockerfile is a regular file, so its path ends in a name.
+            let name = path.file_name().unwrap().to_string_lossy();
+            sha256_hex(format!("{ctx}\n{name}").as_bytes())
         }
         EnvKind::Image(name) => sha256_hex(name.as_bytes()),
     };
@@ -847,6 +857,8 @@ fn resolve_environment(
 }
 
 fn task_hash(t: &Task) -> String {
+    // cannot fail: a task is strings, numbers, lists and string-keyed tables, and its paths
+    // were checked to be UTF-8 when it was loaded (`config::utf8_path`).
     let mut meta = serde_json::to_value(t).expect("task serializes");
     // Where the files sit on this machine is not part of what the task is.
     if let Some(o) = meta.as_object_mut() {
@@ -859,6 +871,7 @@ fn task_hash(t: &Task) -> String {
             env.remove("ca_bundle");
         }
     }
+    // cannot fail: a JSON value always serializes.
     let mut buf = serde_json::to_vec(&meta).unwrap();
     for part in [
         t.problem.as_bytes(),
@@ -872,6 +885,27 @@ fn task_hash(t: &Task) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_suite_under_a_non_utf8_folder_is_refused_not_a_panic() {
+        use std::os::unix::ffi::OsStrExt;
+        // Bug pinned: the task's hash serializes its paths, which panicked on a folder name
+        // that is not UTF-8.
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join(std::ffi::OsStr::from_bytes(b"suite-\xff"));
+        write(&d, "suite.toml", "[repo]\nsource = \"repo\"\n[environment]\nimage = \"x\"\n[tests]\ncommand = \"pytest\"\nformat = \"pytest\"\n");
+        std::fs::create_dir_all(d.join("repo")).unwrap();
+        write(&d, "t1/problem.md", "it breaks");
+        write(&d, "t1/tests.patch", "");
+        write(&d, "t1/task.toml", GOOD);
+        let s = load_suite(&d).unwrap();
+        assert!(s.tasks.is_empty());
+        let e = s.invalid[0].to_string();
+        assert!(
+            e.contains("t1/task.toml") && e.contains("not valid UTF-8"),
+            "{e}"
+        );
+    }
+
     use super::*;
 
     fn write(dir: &Path, rel: &str, content: &str) {

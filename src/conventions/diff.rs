@@ -295,6 +295,7 @@ fn take_line(input: &[u8], pos: usize, end: usize) -> (&[u8], usize) {
 fn find_newline(bytes: &[u8]) -> Option<usize> {
     static NEWLINE: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
     NEWLINE
+        // cannot fail: a one-character literal pattern.
         .get_or_init(|| regex::bytes::Regex::new("\n").expect("literal pattern"))
         .find(bytes)
         .map(|m| m.start())
@@ -418,6 +419,7 @@ impl Parser {
                         return;
                     }
                 };
+                // cannot fail: InHunk and Header are entered only with `current` set, which only `finish_file` clears, leaving Outside.
                 let cur = self.current.as_mut().expect("a hunk belongs to a file");
                 if counted {
                     if old_dec == 1 && new_dec == 0 {
@@ -480,6 +482,7 @@ impl Parser {
 
     fn feed_header(&mut self, line: &[u8], next: usize) {
         let line = trim_cr(line);
+        // cannot fail: as above, Header is entered only with `current` set.
         let cur = self.current.as_mut().expect("a header belongs to a file");
         if line.starts_with(b"@@ ") {
             self.start_hunk(line, next);

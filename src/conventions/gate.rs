@@ -38,9 +38,9 @@ impl Report {
         blast: BlastRadius,
         fail_on: Option<Tier>,
     ) -> Report {
-        let tier_failed = fail_on.is_some_and(|t| blast.tier >= t);
-        if tier_failed {
-            let t = fail_on.expect("checked above");
+        let reached = fail_on.filter(|t| blast.tier >= *t);
+        let tier_failed = reached.is_some();
+        if let Some(t) = reached {
             conventions.findings.push(Finding {
                 rule_id: catalog::RISK_TIER.to_string(),
                 severity: Severity::Error,

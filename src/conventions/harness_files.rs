@@ -158,7 +158,7 @@ pub struct HarnessFiles {
 
 impl Default for HarnessFiles {
     fn default() -> Self {
-        // The built-in globs are constants that a unit test compiles; this cannot fail.
+        // cannot fail: the built-in globs are constants that a unit test compiles.
         HarnessFiles::new(&[], &[]).expect("the built-in harness globs compile")
     }
 }

@@ -51,6 +51,7 @@ struct Patterns {
 
 impl Patterns {
     fn new() -> Patterns {
+        // cannot fail: constant patterns, compiled by every test of this module.
         let r = |p: &str| Regex::new(p).expect("built-in pattern");
         Patterns {
             gcc: r(r"^([^\s:][^:]*?):(\d+)(?::(\d+))?(?::|\s)\s*(.*)$"),
@@ -93,12 +94,12 @@ fn split_code(p: &Patterns, rest: &str) -> (Option<String>, String) {
     let mut code = None;
     if let Some(c) = p.level.captures(&msg) {
         code = c.get(2).map(|m| m.as_str().to_string());
-        msg = msg[c.get(0).unwrap().end()..].to_string();
+        msg = msg[c.get_match().end()..].to_string();
     }
     if code.is_none() {
         if let Some(c) = p.lead_code.captures(&msg) {
             code = Some(c[1].to_string());
-            msg = msg[c.get(0).unwrap().end()..].to_string();
+            msg = msg[c.get_match().end()..].to_string();
         }
     }
     if code.is_none() {
@@ -108,7 +109,7 @@ fn split_code(p: &Patterns, rest: &str) -> (Option<String>, String) {
             .or_else(|| p.tail_paren.captures(&msg))
         {
             code = Some(c[1].to_string());
-            msg = msg[..c.get(0).unwrap().start()].to_string();
+            msg = msg[..c.get_match().start()].to_string();
         }
     }
     let msg = msg

@@ -103,6 +103,7 @@ struct Patterns {
 
 impl Patterns {
     fn new() -> Patterns {
+        // cannot fail: constant patterns, compiled by every test of this module.
         let r = |p: &str| Regex::new(p).expect("built-in pattern");
         Patterns {
             header: r(r#"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$"#),

@@ -275,6 +275,7 @@ pub fn markdown(r: &Report, limit: usize) -> String {
 
 /// The full report as pretty-printed JSON.
 pub fn json(r: &Report) -> String {
+    // cannot fail: a report is plain structs with string keys.
     serde_json::to_string_pretty(r).expect("a report always serialises")
 }
 
@@ -310,6 +311,7 @@ pub fn render(r: &Report, format: OutputFormat, tool_version: &str) -> String {
         OutputFormat::Json => json(r),
         OutputFormat::Markdown => markdown(r, MARKDOWN_LIMIT),
         OutputFormat::Sarif => {
+            // cannot fail: SARIF is plain structs with string keys.
             serde_json::to_string_pretty(&r.to_sarif(tool_version)).expect("SARIF serialises")
         }
     }

@@ -157,6 +157,8 @@ impl SecretScanner {
         min_entropy: f64,
         min_len: usize,
     ) -> Result<SecretScanner, (String, String)> {
+        // cannot fail, each `expect` below: the patterns are constants, compiled by every
+        // test of this module.
         let any =
             RegexSet::new(
                 KNOWN
@@ -164,10 +166,12 @@ impl SecretScanner {
                     .map(|k| k.raw)
                     .chain([LITERAL_SEAM, ASSIGNMENT, TOKEN]),
             )
+            // cannot fail: constant patterns.
             .expect("built-in patterns");
         let known = KNOWN
             .iter()
             .enumerate()
+            // cannot fail: constant patterns.
             .map(|(i, k)| (i, Regex::new(k.raw).expect("built-in pattern")))
             .collect();
         let joined = KNOWN
@@ -175,6 +179,7 @@ impl SecretScanner {
             .enumerate()
             .filter_map(|(i, k)| {
                 k.joined
+                    // cannot fail: constant patterns.
                     .map(|j| (i, Regex::new(j).expect("built-in pattern")))
             })
             .collect();
@@ -186,6 +191,7 @@ impl SecretScanner {
             any,
             known,
             joined,
+            // cannot fail, here and on the next line: constant patterns.
             assignment: Regex::new(ASSIGNMENT).expect("built-in pattern"),
             token: Regex::new(TOKEN).expect("built-in pattern"),
             allow: allowed,

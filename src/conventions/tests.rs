@@ -251,6 +251,20 @@ fn expected_area_rule() {
 }
 
 #[test]
+fn dependency_rule_at_the_last_line_number_does_not_overflow() {
+    // Bug pinned (found by tests/fuzz.rs): a removed Cargo.toml line numbered u32::MAX made
+    // the rule compute the end of the hunk's old side as u32::MAX + 1 and panic.
+    let diff = "diff --git a/Cargo.toml b/Cargo.toml\n--- a/Cargo.toml\n+++ b/Cargo.toml\n\
+                @@ -4294967295,1 +4294967295,1 @@\n-serde = \"1\"\n+serde = \"2\"\n";
+    let r = run(diff.as_bytes(), &[], &|_| None);
+    assert!(
+        r.findings.iter().all(|f| !f.message.is_empty()),
+        "{:?}",
+        r.findings
+    );
+}
+
+#[test]
 fn dependency_rule_names_what_was_added() {
     let base = |p: &str| -> Option<Vec<u8>> {
         (p == "Cargo.toml").then(|| {
@@ -561,6 +575,22 @@ fn harness_rule_survives_hostile_table_files() {
 }
 
 // ---- hostile input ----
+
+#[test]
+fn added_lines_at_the_last_line_number_do_not_overflow() {
+    // Bug pinned (found by tests/fuzz.rs): two added lines from a hunk at u32::MAX made the
+    // secrets rule's "next line" check overflow and panic.
+    let diff = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n\
+                @@ -4294967295,0 +4294967295,2 @@\n+KEY = (\"AKIAIOSF\" +\n+       \"ODNN7EXAMPLE\")\n";
+    let r = run(diff.as_bytes(), &[], &|_| None);
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.rule_id != id::AWS_KEY || f.line.is_some()),
+        "{:?}",
+        r.findings
+    );
+}
 
 #[test]
 fn secret_split_across_two_added_lines() {

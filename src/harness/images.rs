@@ -108,8 +108,15 @@ impl ImageCache {
             &sha256_hex(key.as_bytes())[..16]
         );
         let args = HashMap::from([("BASE".to_string(), env_image.tag.clone())]);
+        let context = df.parent().ok_or_else(|| {
+            Error::infra(format!(
+                "agent {}: Dockerfile {} has no folder to build in",
+                agent.name,
+                df.display()
+            ))
+        })?;
         let folder = Folder {
-            context: df.parent().unwrap(),
+            context,
             dockerfile: df,
             extra,
         };

@@ -114,8 +114,11 @@ async fn run_in(
     )
     .await?;
     let mut downloads = result.downloads.into_iter();
-    let ws = downloads.next().expect("workspace download");
-    let out = downloads.next().expect("out download");
+    let (Some(ws), Some(out)) = (downloads.next(), downloads.next()) else {
+        return Err(Error::infra(
+            "the agent's container gave back fewer folders than the two asked for",
+        ));
+    };
     let mut log = result.log;
     redact(&mut log.bytes, input.secrets);
     let mut out_files = match out.file {

@@ -133,6 +133,7 @@ impl Judge {
         let mut retry = 0;
         loop {
             let (result, seconds) = {
+                // cannot fail: the semaphore is never closed.
                 let _permit = self.limit.acquire().await.expect("never closed");
                 if !budget.try_request() {
                     return Err(Failure::Halt(Halt::Budget));
@@ -314,6 +315,7 @@ impl Judge {
             verdict_json: result
                 .as_ref()
                 .ok()
+                // cannot fail: a verdict is plain structs with string keys.
                 .map(|v| serde_json::to_string(v).expect("serializable")),
             error: result.as_ref().err().cloned(),
             input_tokens: spent.input_tokens,

@@ -131,6 +131,7 @@ impl Judgement {
             output_tokens: self.output_tokens,
             cost_usd: self.cost_usd,
             created_at: String::new(),
+            // cannot fail: a judgement is plain structs with string keys.
             detail: serde_json::to_value(self).expect("serializable"),
         }
     }

@@ -83,10 +83,12 @@ pub async fn judge_evaluation(
         reason,
     };
     // (patch, task hash) → the attempts that share it, and the input to judge.
-    let mut groups: BTreeMap<(String, String), (Vec<AttemptRow>, Option<ReviewInput>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), (Vec<AttemptRow>, ReviewInput)> = BTreeMap::new();
     for r in rows.into_iter().filter(wants_judging) {
-        let sha = r.raw_patch_sha256.clone().expect("filtered");
+        // `wants_judging` keeps only attempts with a patch.
+        let Some(sha) = r.raw_patch_sha256.clone() else {
+            continue;
+        };
         let key = (sha.clone(), r.task_hash.clone());
         if let Some(g) = groups.get_mut(&key) {
             g.0.push(r);
@@ -118,14 +120,13 @@ pub async fn judge_evaluation(
             continue;
         }
         let input = ReviewInput::build(task, &r, &bytes);
-        groups.insert(key, (vec![r], Some(input)));
+        groups.insert(key, (vec![r], input));
     }
     let attempts: usize = groups.values().map(|g| g.0.len()).sum();
     let bar = crate::progress::bar(groups.len() as u64, opts.progress);
     bar.set_message(format!("judge {}", judge.spec.name));
     let work = futures_util::stream::iter(groups.into_iter().map(
         |((sha, task_hash), (rows, input))| async move {
-            let input = input.expect("built with the group");
             let r = judge.review(store, budget, &sha, &task_hash, &input).await;
             (rows, r)
         },

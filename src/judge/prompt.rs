@@ -167,13 +167,21 @@ impl Prompts {
     }
 
     fn render(&self, spec: &JudgeSpec, name: &str, ctx: &Value) -> Result<String, Error> {
-        let rewrite = || spec.rewrite.as_ref().expect("compiled");
+        let missing = |section: &str| {
+            Error::input(
+                &spec.file,
+                None,
+                format!("judge {} has no {section} template", spec.name),
+                format!("add the {section} template to the judge file"),
+            )
+        };
+        let rewrite = || spec.rewrite.as_ref().ok_or_else(|| missing("[rewrite]"));
         let t = match name {
             SYSTEM => &spec.system,
             USER => &spec.user,
-            REWRITE_SYSTEM => &rewrite().system,
-            REWRITE_USER => &rewrite().user,
-            _ => spec.pairwise.as_ref().expect("compiled"),
+            REWRITE_SYSTEM => &rewrite()?.system,
+            REWRITE_USER => &rewrite()?.user,
+            _ => spec.pairwise.as_ref().ok_or_else(|| missing("pairwise"))?,
         };
         self.env
             .get_template(name)
@@ -215,6 +223,7 @@ impl Prompts {
             system: self.render(spec, SYSTEM, &ctx)?,
             user: self.render(spec, USER, &ctx)?,
             schema: verdict_schema(&spec.rubric),
+            // cannot fail: the input is strings, numbers and lists.
             data: serde_json::to_value(input).expect("serializable"),
             sample,
             repair: None,
@@ -304,6 +313,7 @@ impl Prompts {
             system: self.render(spec, REWRITE_SYSTEM, &ctx)?,
             user: self.render(spec, REWRITE_USER, &ctx)?,
             schema: statement_schema(),
+            // cannot fail: the input is strings, numbers and lists.
             data: serde_json::to_value(input).expect("serializable"),
             sample: 1,
             repair: None,

@@ -225,7 +225,13 @@ pub fn list_judges(dir: &Path) -> Vec<String> {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.path())
                 .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+                // A directory entry's path ends in its name, so it has a stem.
+                .map(|p| {
+                    p.file_stem()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned()
+                })
                 .collect()
         })
         .unwrap_or_default();

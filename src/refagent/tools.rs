@@ -154,6 +154,7 @@ impl Tools {
             Err(e) => return format!("error: cannot start sh: {e}"),
         };
         let pgid = child.id();
+        // cannot fail: stdout is piped when the command is built and taken once.
         let mut stdout = child.stdout.take().expect("piped stdout");
         let reader = tokio::spawn(async move {
             let mut out = Capped::default();

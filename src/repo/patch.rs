@@ -87,6 +87,9 @@ pub fn touched_paths(patch: &[u8]) -> BTreeSet<String> {
             out.insert(unquote(p));
         }
     }
+    // A header with no name after it (`+++ b/`, `rename to `) names no file; an empty path
+    // would stand for the tree's root to whoever restores or removes it.
+    out.remove("");
     out
 }
 
@@ -251,6 +254,15 @@ pub fn unquote(p: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn headers_without_a_name_touch_no_path() {
+        // Found by tests/fuzz.rs: `+++ b/` and `rename to ` put an empty path, the tree's
+        // root, among the touched ones.
+        let touched =
+            touched_paths(b"diff --git a/x b/x\n--- a/x\n+++ b/\nrename to \ncopy from \n");
+        assert_eq!(touched.into_iter().collect::<Vec<_>>(), ["x"]);
+    }
+
     use super::*;
 
     fn check(patch: &str, expected: &[&str]) {

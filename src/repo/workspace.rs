@@ -81,6 +81,7 @@ pub(crate) fn run_git_stdin(
                 "install git (apt-get install git)",
             )
         })?;
+    // cannot fail: stdin is piped just above and taken once.
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || {
@@ -167,12 +168,14 @@ pub fn mirror(task: &Task) -> Result<PathBuf, Error> {
     if dir.join("HEAD").exists() && has_base(&dir) {
         return Ok(dir);
     }
+    // cannot fail, here and below: `dir` is `<cache>/repos/<hash>`.
     std::fs::create_dir_all(dir.parent().unwrap())
         .map_err(|e| Error::infra_from(format!("cannot create the cache {}", dir.display()), e))?;
     // Clone beside the final place and rename, so a concurrent or killed clone never leaves
     // a half-made mirror behind.
     let tmp = tempfile::Builder::new()
         .prefix(".clone-")
+        // cannot fail: as above.
         .tempdir_in(dir.parent().unwrap())
         .map_err(|e| Error::infra_from("cannot create a temporary folder", e))?;
     let target = tmp.path().join("m.git");
@@ -326,6 +329,7 @@ fn append_tree(
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let path = e.path();
+        // cannot fail: `dir` is `root` or a folder found under it, and `path` is an entry of `dir`.
         let rel = path.strip_prefix(root).unwrap();
         let name = format!("{prefix}/{}", rel.to_string_lossy());
         let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::infra_from("", e))?;

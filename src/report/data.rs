@@ -155,7 +155,8 @@ pub fn human_verdicts(labels: Vec<crate::store::LabelRecord>) -> HashMap<(String
     votes
         .into_iter()
         .map(|(k, v)| {
-            let best = *v.iter().max().unwrap();
+            // `v` is an array of three counts, so it has a largest.
+            let best = v.iter().copied().max().unwrap_or_default();
             // Most cautious among the most voted: reject, then revise, then merge.
             let verdict = if v[2] == best {
                 "reject"

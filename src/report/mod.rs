@@ -57,7 +57,9 @@ pub fn compare_from_store(
             agents: if eval.is_some() { &[] } else { &agents },
         },
     )?;
-    let night = data.current().expect("load returns the reported night");
+    let night = data
+        .current()
+        .ok_or_else(|| Error::infra("the store returned no attempts for the evaluation"))?;
     compare::build(night, &data.patches, a, b).map_err(Error::Usage)
 }
 

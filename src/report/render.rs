@@ -210,6 +210,7 @@ fn environment() -> Environment<'static> {
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     for (name, src) in TEMPLATES {
+        // cannot fail: the templates are compiled into the binary and rendered by the tests.
         env.add_template(name, src)
             .expect("bundled templates parse");
     }
@@ -239,6 +240,7 @@ fn render(template: &str, ctx: Value) -> String {
 }
 
 fn json(v: &impl Serialize) -> String {
+    // cannot fail: reports are plain structs with string keys.
     let mut s = serde_json::to_string_pretty(v).expect("serializable");
     s.push('\n');
     s

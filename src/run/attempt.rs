@@ -256,6 +256,7 @@ async fn attempt_body(
             total_bytes: g.output_bytes,
             truncated: g.output_bytes as usize > g.output.len(),
         });
+        // cannot fail: a grade is plain structs with string keys.
         rec.grade_json = Some(serde_json::to_string(&g).unwrap());
         // The conventions see what the agent proposed, reverted paths included: a reviewer
         // reads the whole pull request.
@@ -269,6 +270,7 @@ async fn attempt_body(
             &extracted.raw,
         )
         .await?;
+        // cannot fail: a conventions report is plain structs with string keys.
         rec.conventions_json = Some(serde_json::to_string(&c).unwrap());
     }
     rec.outcome = decide(&facts);

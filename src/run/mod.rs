@@ -157,10 +157,12 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
             &t.id,
             &t.title,
             t.created.as_deref(),
+            // cannot fail: a loaded task's paths are UTF-8 (`config::utf8_path`).
             &serde_json::to_string(t).unwrap(),
         )?;
     }
     for a in &agents {
+        // cannot fail: a loaded spec's paths are UTF-8 (`config::utf8_path`).
         store.save_agent(&a.hash, &a.name, &serde_json::to_string(a).unwrap())?;
     }
     let finished = store.finished(&eval.id)?;

@@ -44,6 +44,7 @@ impl Settings {
         })?;
         let rules =
             serde_json::to_string(&(&suite.conventions, &suite.ownership, &suite.blast_radius))
+                // cannot fail: the configuration is strings, numbers, lists and string-keyed tables.
                 .expect("serializable");
         Ok(Settings {
             conventions: suite.conventions.clone(),

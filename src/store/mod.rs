@@ -140,16 +140,18 @@ impl Store {
                     )
                     .optional()?;
                 if let Some(id) = found {
-                    return load_eval(c, &id).map(|e| e.expect("just found"));
+                    return load_eval(c, &id)
+                        .and_then(|e| e.ok_or(rusqlite::Error::QueryReturnedNoRows));
                 }
             }
             let id = format!("ev-{}-{:06x}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), rand::random::<u32>() & 0xff_ffff);
+            // cannot fail, the `unwrap` below: a list of strings serializes.
             c.execute(
                 "INSERT INTO evaluations (id, key, suite, suite_dir, agents_json, attempts, created_at, mergebench_version, label, shard, manifest_json)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![id, new.key, new.suite, new.suite_dir, serde_json::to_string(&new.agents).unwrap(), new.attempts, now(), crate::VERSION, new.label, new.shard, new.manifest],
             )?;
-            load_eval(c, &id).map(|e| e.expect("just inserted"))
+            load_eval(c, &id).and_then(|e| e.ok_or(rusqlite::Error::QueryReturnedNoRows))
         })
     }
 
@@ -408,7 +410,11 @@ impl Store {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().expect("a report reader thread panicked"))
+                // A reader that panicked is passed on as the panic it was.
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
                 .collect()
         });
         let mut out = Vec::with_capacity(eval_ids.len());
@@ -578,6 +584,8 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
             s.removed
         ])?;
     }
+    // cannot fail, each `unwrap` below: flags, usage and egress are plain structs with string
+    // keys.
     c.prepare_cached(ATTEMPT_SQL)?.execute(params![
         a.eval_id,
         a.task_id,
@@ -586,6 +594,7 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
         a.agent_hash,
         a.attempt,
         a.outcome.as_str(),
+        // cannot fail: as above.
         serde_json::to_string(&a.flags).unwrap(),
         a.flags.agent_exit_code,
         a.graded_patch.as_ref().map(|p| p.sha256.clone()),
@@ -597,6 +606,7 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
         a.agent_seconds,
         a.grade_seconds,
         a.total_seconds,
+        // cannot fail: as above.
         a.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()),
         a.usage.as_ref().and_then(|u| u.cost_usd),
         a.usage.as_ref().and_then(|u| u.input_tokens),
@@ -619,6 +629,7 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
             .map(|p| p.stats().removed)
             .unwrap_or(0),
         a.conventions_json,
+        // cannot fail: as above.
         a.egress.as_ref().map(|e| serde_json::to_string(e).unwrap()),
     ])?;
     let id = c.last_insert_rowid();

@@ -193,7 +193,8 @@ fn result_counts(text: &str) -> Option<Summary> {
         match word {
             // Benchmarks that ran (`bench:` lines) are reported as passes, so they count
             // as passes here too.
-            "passed" | "measured" => summary.passed += number,
+            // Saturating: the counts are the test process's to print, however large.
+            "passed" | "measured" => summary.passed = summary.passed.saturating_add(number),
             "failed" => summary.failed = number,
             "ignored" => summary.skipped = number,
             _ => continue,
@@ -205,6 +206,20 @@ fn result_counts(text: &str) -> Option<Summary> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_past_u64_saturate() {
+        // Summing the closing counts must not overflow, whatever a test process prints.
+        let run = super::parse(
+            b"test result: ok. 18446744073709551615 passed; 0 failed; 0 ignored; 5 measured; \
+              0 filtered out; finished in 0.00s\n",
+            b"",
+        );
+        assert_eq!(
+            run.summary.expect("the closing counts are read").passed,
+            u64::MAX
+        );
+    }
+
     use crate::testparse::tests::check;
     use crate::testparse::Format;
 

@@ -58,9 +58,11 @@ pub(super) fn parse(path: &str, report: &[u8]) -> Result<TestRun, ParseError> {
             Event::Empty(element) => (element, true),
             Event::End(_) => {
                 open.pop();
-                if let Some((depth, _, _)) = cases.last() {
-                    if *depth == open.len() {
-                        let (_, id, status) = cases.pop().expect("checked above");
+                if cases
+                    .last()
+                    .is_some_and(|(depth, _, _)| *depth == open.len())
+                {
+                    if let Some((_, id, status)) = cases.pop() {
                         results.record(&id, status);
                     }
                 }

@@ -151,10 +151,11 @@ fn closing_counts(line: &str) -> Option<Summary> {
         let (number, word) = part.split_once(' ')?;
         let number: u64 = number.parse().ok()?;
         match word {
-            "passed" | "xpassed" => summary.passed += number,
-            "failed" => summary.failed += number,
-            "skipped" | "xfailed" => summary.skipped += number,
-            "error" | "errors" => summary.errors += number,
+            // Saturating: the counts are the test process's to print, however large.
+            "passed" | "xpassed" => summary.passed = summary.passed.saturating_add(number),
+            "failed" => summary.failed = summary.failed.saturating_add(number),
+            "skipped" | "xfailed" => summary.skipped = summary.skipped.saturating_add(number),
+            "error" | "errors" => summary.errors = summary.errors.saturating_add(number),
             // Counted by pytest or its plugins, but not test outcomes.
             "deselected" | "warning" | "warnings" | "rerun" | "reruns" => {}
             _ => return None,
@@ -173,6 +174,14 @@ fn is_duration(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_past_u64_saturate() {
+        // Summing the closing counts must not overflow, whatever a test process prints.
+        let run = super::parse(b"= 18446744073709551615 passed, 1 xpassed, 2 failed in 0.12s =\n");
+        let summary = run.summary.expect("the closing counts are read");
+        assert_eq!((summary.passed, summary.failed), (u64::MAX, 2));
+    }
+
     use crate::testparse::tests::check;
     use crate::testparse::Format;
 

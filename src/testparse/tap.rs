@@ -79,7 +79,8 @@ pub(super) fn parse(output: &[u8]) -> TestRun {
         numbers.retain(|&(level, _)| level <= indent);
         let number = match numbers.iter_mut().find(|(level, _)| *level == indent) {
             Some((_, last)) => {
-                *last = result.number.unwrap_or(*last + 1);
+                // Saturating: a test may print any number, u64::MAX included.
+                *last = result.number.unwrap_or(last.saturating_add(1));
                 *last
             }
             None => {
@@ -247,6 +248,14 @@ impl RunnerCounts {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn test_numbers_past_u64_saturate() {
+        // Bug pinned (found by tests/fuzz.rs): the test after `ok 18446744073709551615`
+        // was numbered by adding one, which overflowed and panicked.
+        let run = super::parse(b"ok 18446744073709551615 - first\nok - second\nnot ok - third\n");
+        assert_eq!(run.cases.len(), 3, "{:?}", run.cases);
+    }
+
     use super::MAX_PREFIX;
     use crate::testparse::tests::check;
     use crate::testparse::Format;

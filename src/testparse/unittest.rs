@@ -176,16 +176,17 @@ fn outcome_line(line: &str, total: u64) -> Option<Summary> {
             let (key, value) = part.split_once('=')?;
             let value: u64 = value.parse().ok()?;
             match key {
-                "failures" => summary.failed += value,
-                "errors" => summary.errors += value,
-                "skipped" => summary.skipped += value,
+                // Saturating: the counts are the test process's to print, however large.
+                "failures" => summary.failed = summary.failed.saturating_add(value),
+                "errors" => summary.errors = summary.errors.saturating_add(value),
+                "skipped" => summary.skipped = summary.skipped.saturating_add(value),
                 "unexpected successes" => {
-                    summary.failed += value;
-                    ran_without_passing += value;
+                    summary.failed = summary.failed.saturating_add(value);
+                    ran_without_passing = ran_without_passing.saturating_add(value);
                 }
                 "expected failures" => {
-                    summary.skipped += value;
-                    ran_without_passing += value;
+                    summary.skipped = summary.skipped.saturating_add(value);
+                    ran_without_passing = ran_without_passing.saturating_add(value);
                 }
                 _ => return None,
             }
@@ -201,6 +202,21 @@ fn outcome_line(line: &str, total: u64) -> Option<Summary> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_past_u64_saturate() {
+        // Bug pinned (found by tests/fuzz.rs): summing the closing counts overflowed and
+        // panicked.
+        let run = super::parse(
+            b"test_a (t.T.test_a) ... ok\n\nRan 5 tests in 0.001s\n\n\
+              FAILED (failures=18446744073709551615, unexpected successes=3, \
+              expected failures=18446744073709551615)\n",
+        );
+        let summary = run.summary.expect("the closing counts are read");
+        assert_eq!(summary.failed, u64::MAX);
+        assert_eq!(summary.skipped, u64::MAX);
+        assert_eq!(summary.passed, 0);
+    }
+
     use crate::testparse::tests::check;
     use crate::testparse::Format;
 

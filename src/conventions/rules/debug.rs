@@ -99,6 +99,7 @@ impl DebugRule {
             severity: cfg.severity,
             exclude: cfg.exclude.clone(),
         };
+        // cannot fail: constant patterns, compiled by every test of this rule.
         let re = |p: Option<&str>| p.map(|p| Regex::new(p).expect("built-in pattern"));
         Ok(DebugRule {
             toggle: Toggle::compile(
@@ -111,6 +112,7 @@ impl DebugRule {
                 .map(|l| (l.exts, re(l.stops), re(l.prints)))
                 .collect(),
             allow: cfg.allow.iter().map(|a| a.trim().to_string()).collect(),
+            // cannot fail: constant globs, compiled by every test of this rule.
             tests: PathSet::new(defaults::TEST_FILES).expect("built-in globs"),
             entry_points: PathSet::new(ENTRY_POINTS).expect("built-in globs"),
         })

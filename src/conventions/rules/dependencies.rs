@@ -111,6 +111,7 @@ struct Patterns {
 
 impl Patterns {
     fn new() -> Patterns {
+        // cannot fail: constant patterns, compiled by every test of this rule.
         let r = |p: &str| Regex::new(p).expect("built-in pattern");
         Patterns {
             toml_header: r(r#"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$"#),
@@ -513,7 +514,8 @@ impl LineRule for DependencyLines<'_> {
             }
         }
         if let Some(o) = line.old_line {
-            self.prev_old_end = o + 1;
+            // Saturating: a hunk may start at u32::MAX (bug pinned: `o + 1` overflowed).
+            self.prev_old_end = o.saturating_add(1);
         }
         let text = line.text();
         match line.kind {

@@ -29,6 +29,7 @@ impl LicenseRule {
         };
         let globs = match &cfg.globs {
             Some(g) => super::globs("conventions.license_header glob", g)?,
+            // cannot fail: constant globs, compiled by every test of this rule.
             None => PathSet::new(SOURCE_FILES).expect("built-in globs"),
         };
         Ok(Some(LicenseRule {

@@ -52,6 +52,7 @@ impl SecretsRules {
                 "conventions.secrets.entropy_exclude glob",
                 &entropy_exclude,
             )?,
+            // cannot fail: constant globs, compiled by every test of this rule.
             sensitive: PathSet::new(defaults::SENSITIVE_FILES).expect("built-in globs"),
             templates: PathSet::new(defaults::SENSITIVE_FILE_TEMPLATES).expect("built-in globs"),
         })
@@ -154,7 +155,8 @@ impl LineRule for SecretLines<'_> {
         self.report(ctx.path, line.new_line, "", sink);
 
         if let (Some(p), Some(n)) = (self.prev_line, line.new_line) {
-            if p + 1 == n {
+            // Checked: a hunk may start at u32::MAX (bug pinned: `p + 1` overflowed).
+            if p.checked_add(1) == Some(n) {
                 self.rules
                     .scanner
                     .scan_seam(&self.prev, text, &mut self.buf, &mut self.hits);

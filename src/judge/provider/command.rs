@@ -77,7 +77,9 @@ impl CommandProvider {
                 ),
                 status: None,
             })?;
+        // cannot fail: a JSON value always serializes.
         let input = serde_json::to_vec(&request_json(spec, req)).expect("serializable");
+        // cannot fail: stdin is piped when the command is built and taken once.
         let mut stdin = child.stdin.take().expect("piped");
         // Written from its own task: a command that answers before reading all of its input
         // must not deadlock against a full pipe.

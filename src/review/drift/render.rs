@@ -118,15 +118,21 @@ pub fn markdown(r: &DriftReport) -> String {
 pub fn render(r: &DriftReport, format: Format) -> Result<String, Error> {
     match format {
         Format::Markdown | Format::Text => Ok(markdown(r)),
-        Format::Json => Ok(serde_json::to_string_pretty(r).expect("json") + "\n"),
+        Format::Json => serde_json::to_string_pretty(r)
+            .map(|s| s + "\n")
+            .map_err(|e| Error::infra_from("the drift report as JSON", e)),
         Format::Html => {
             let mut env = minijinja::Environment::new();
             env.add_template("drift.html", HTML)
                 .map_err(|e| Error::infra_from("reports/drift.html", e))?;
-            env.add_filter("kappa", |a: minijinja::Value| -> String {
-                let a: Agreement = serde::Deserialize::deserialize(a).expect("agreement");
-                kappa_text(&a)
-            });
+            // A value that is not an agreement is a template error, not a crash.
+            env.add_filter(
+                "kappa",
+                |a: minijinja::Value| -> Result<String, minijinja::Error> {
+                    let a: Agreement = serde::Deserialize::deserialize(a)?;
+                    Ok(kappa_text(&a))
+                },
+            );
             env.add_filter("f3", |x: Option<f64>| f3(x));
             env.add_filter("pct", |x: Option<f64>| pct(x));
             env.add_filter("short", |s: String| s.chars().take(12).collect::<String>());

@@ -48,6 +48,7 @@ impl Rubric {
                 .collect(),
             version: String::new(),
         };
+        // cannot fail: lists of plain structs of strings serialize.
         let doc = serde_json::to_string(&(&r.verdicts, &r.reasons, &r.criteria)).expect("json");
         r.version = crate::config::sha256_hex(doc.as_bytes())[..12].to_string();
         r

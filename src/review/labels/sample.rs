@@ -70,7 +70,9 @@ pub fn allocate(sizes: &[usize], n: usize) -> Vec<usize> {
             // Largest remainder: one more to the stratum owed the most.
             let i = (0..sizes.len())
                 .filter(|&i| alloc[i] < sizes[i])
-                .max_by(|&a, &b| quota[a].partial_cmp(&quota[b]).expect("finite"))
+                .max_by(|&a, &b| quota[a].total_cmp(&quota[b]))
+                // cannot fail: `left` > 0 items are still owed and `n` <= `total`, so some
+                // stratum has room.
                 .expect("room is left while left > 0");
             alloc[i] += 1;
             given = 1;
@@ -82,6 +84,7 @@ pub fn allocate(sizes: &[usize], n: usize) -> Vec<usize> {
 
 fn seed_of(text: &str) -> u64 {
     let d = Sha256::digest(text.as_bytes());
+    // cannot fail: a SHA-256 digest is 32 bytes.
     u64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
 }
 

@@ -16,6 +16,7 @@ pub fn split_of(salt: &str, task_hash: &str, patch_sha256: &str, fraction: f64) 
         h.update([0u8]);
     }
     let d = h.finalize();
+    // cannot fail: a SHA-256 digest is 32 bytes.
     let x = u64::from_be_bytes(d[..8].try_into().expect("8 bytes")) as f64 / 2f64.powi(64);
     if x < fraction {
         HOLDOUT

@@ -90,6 +90,7 @@ pub fn export(store: &Store, format: Format) -> Result<(String, usize), Error> {
     match format {
         Format::Jsonl => {
             for l in &lines {
+                // cannot fail: a label line is strings and numbers.
                 out.push_str(&serde_json::to_string(l).expect("json"));
                 out.push('\n');
             }
@@ -247,7 +248,14 @@ pub fn import(
         let item = match store.label_item_by_content(&l.task_hash, &l.patch_sha256)? {
             Some(i) => i.id,
             None => {
-                let c = candidate.expect("checked above");
+                // The candidate was looked up when the item was missing; an item removed
+                // since then has none.
+                let c = candidate.ok_or_else(|| {
+                    Error::infra(format!(
+                        "the label item for task {} and patch {} disappeared during the import",
+                        l.task_id, l.patch_sha256
+                    ))
+                })?;
                 let (salt, fraction) = store.holdout_salt(&c.suite, None)?;
                 s.items_added += store.add_label_items(&[NewLabelItem {
                     split: split_of(&salt, &c.task_hash, &c.patch_sha256, fraction).into(),
@@ -262,7 +270,12 @@ pub fn import(
                 }])?;
                 store
                     .label_item_by_content(&l.task_hash, &l.patch_sha256)?
-                    .expect("just added")
+                    .ok_or_else(|| {
+                        Error::infra(format!(
+                            "the label item for task {} and patch {} was not stored",
+                            l.task_id, l.patch_sha256
+                        ))
+                    })?
                     .id
             }
         };

@@ -161,17 +161,19 @@ pub fn parse(patch: &str) -> Vec<File> {
         };
         f.hidden_chars += crate::conventions::unicode::count(text);
         match kind {
+            // Saturating: a stored patch's header may start a hunk at u32::MAX (bug pinned:
+            // `@@ -4294967295 +4294967295 @@` and two lines overflowed and panicked).
             "add" => {
-                new += 1;
+                new = new.saturating_add(1);
                 f.added += 1;
             }
             "del" => {
-                old += 1;
+                old = old.saturating_add(1);
                 f.removed += 1;
             }
             "ctx" => {
-                old += 1;
-                new += 1;
+                old = old.saturating_add(1);
+                new = new.saturating_add(1);
             }
             _ => {}
         }
@@ -226,6 +228,7 @@ pub fn paginate(files: Vec<File>, max_lines: usize) -> Vec<Vec<PageFile>> {
         let mut first = true;
         let mut hunks = f.hunks.into_iter().peekable();
         if hunks.peek().is_none() {
+            // cannot fail: `pages` starts with one page and only grows.
             pages.last_mut().expect("one page").push(PageFile {
                 path: f.path.clone(),
                 meta: f.meta.clone(),
@@ -244,6 +247,7 @@ pub fn paginate(files: Vec<File>, max_lines: usize) -> Vec<Vec<PageFile>> {
                 pages.push(Vec::new());
                 used = 0;
             }
+            // cannot fail: `pages` starts with one page and only grows.
             let page = pages.last_mut().expect("one page");
             let same_file = page.last().is_some_and(|p| p.path == f.path) && !first;
             if !same_file || page.is_empty() {
@@ -257,6 +261,7 @@ pub fn paginate(files: Vec<File>, max_lines: usize) -> Vec<Vec<PageFile>> {
                     hidden_chars: f.hidden_chars,
                 });
             }
+            // cannot fail: a file was pushed just above when the page had none.
             page.last_mut().expect("pushed").hunks.push(h);
             used += size;
             first = false;
@@ -267,6 +272,21 @@ pub fn paginate(files: Vec<File>, max_lines: usize) -> Vec<Vec<PageFile>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn line_numbers_at_u32_max_saturate() {
+        // Bug pinned (found by tests/fuzz.rs): a hunk starting at u32::MAX overflowed the
+        // line counter on its second line and panicked the handler.
+        let files = parse("diff --git a/x b/x\n@@ -4294967295 +4294967295 @@\n a\n+b\n-c\n");
+        let lines = &files[0].hunks[0].lines;
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            (lines[0].old, lines[0].new),
+            (Some(u32::MAX), Some(u32::MAX))
+        );
+        assert_eq!(lines[1].new, Some(u32::MAX));
+        assert_eq!(lines[2].old, Some(u32::MAX));
+    }
+
     use super::*;
 
     const PATCH: &str = "diff --git a/calc.py b/calc.py\nindex 1..2 100644\n--- a/calc.py\n+++ b/calc.py\n@@ -1,3 +1,3 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n+# \"><img src=x onerror=alert(1)>\n \ndiff --git a/new.txt b/new.txt\nnew file mode 100644\n--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+<script>alert(1)</script>\n\\ No newline at end of file\n";

@@ -72,6 +72,7 @@ fn templates() -> minijinja::Environment<'static> {
             include_str!("../../../web/templates/guidelines.html"),
         ),
     ] {
+        // cannot fail: the templates are compiled into the binary and rendered by the tests.
         env.add_template(name, text)
             .expect("bundled templates compile");
     }

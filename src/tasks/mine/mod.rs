@@ -309,6 +309,7 @@ pub async fn mine(
         for p in pending.drain(..) {
             let fate = match p {
                 Pending::Decided(f) => *f,
+                // cannot fail: each waiting entry names its own index in this wave, once.
                 Pending::Waiting(i) => decided[i].take().expect("each candidate decided once"),
             };
             record(&mut fates, fate)?;

@@ -104,13 +104,16 @@ pub(super) fn prepare_suite(
                 .map_err(|e| Error::Usage(format!("--format: {e}")))?;
             f.clone()
         }
+        // cannot fail: without --format, `needs` holds and a missing proposal returned above.
         None => proposal.as_ref().unwrap().format.to_string(),
     };
     let command = env
         .test_command
         .clone()
+        // cannot fail: without --test-command, `needs` holds and a missing proposal returned above.
         .unwrap_or_else(|| proposal.as_ref().unwrap().command.clone());
     let test_globs = if env.tests.is_empty() {
+        // cannot fail: without --tests, `needs` holds and a missing proposal returned above.
         proposal.as_ref().unwrap().test_globs.clone()
     } else {
         env.tests.clone()
@@ -131,6 +134,8 @@ pub(super) fn prepare_suite(
             environment::EnvSpec::Dockerfile("env/Dockerfile".into())
         }
         (None, None) => {
+            // cannot fail: with neither --image nor --dockerfile, `needs` holds and a missing
+            // proposal returned above.
             let p = proposal.as_ref().unwrap();
             // The manifests are the build context the Dockerfile installs from; left-overs
             // of an earlier, interrupted setup would change the image.
