@@ -5,14 +5,17 @@ use super::{exit, find_evaluation, print, read_store};
 use crate::app::capacity::{machines_for, predict, work_of};
 use crate::config::units::{format_duration, parse_duration};
 use crate::error::Error;
-use crate::store::Store;
+use crate::store::{Sources, Store};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `mergebench merge STORE... --into STORE`.
 pub fn merge(stores: &[PathBuf], into: &Path, json: bool) -> Result<i32, Error> {
+    // The sources are read and checked before the target is opened (or created), so a
+    // refused merge leaves no new, empty store behind.
+    let sources = Sources::read(stores, into)?;
     let store = Store::open(into)?;
-    let summary = store.merge_from(stores)?;
+    let summary = store.merge_sources(sources)?;
     if json {
         print::json(&serde_json::to_value(&summary).unwrap_or_default());
         return Ok(exit::OK);

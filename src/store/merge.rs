@@ -42,7 +42,7 @@ pub struct MergedEvaluation {
 
 /// A source evaluation as read from its store.
 #[derive(Debug, Clone)]
-struct SourceEval {
+pub struct SourceEval {
     id: String,
     key: String,
     suite: String,
@@ -131,13 +131,16 @@ fn disagreement(a: &SourceEval, b: &SourceEval) -> Option<String> {
     Some(diffs.join("; "))
 }
 
-impl Store {
-    /// Joins every evaluation of `sources` into this store (see the module's rules).
-    pub fn merge_from(&self, sources: &[PathBuf]) -> Result<MergeSummary, Error> {
-        let me = std::fs::canonicalize(self.path()).unwrap_or_else(|_| self.path().to_path_buf());
+/// The source stores of a merge, read and checked before anything is written: each is a
+/// mergebench store at this schema, none is the target, and their shards agree.
+pub struct Sources(Vec<(PathBuf, Vec<SourceEval>)>);
+
+impl Sources {
+    pub fn read(sources: &[PathBuf], into: &Path) -> Result<Sources, Error> {
+        let me = std::fs::canonicalize(into).ok();
         let mut read = Vec::new();
         for path in sources {
-            if std::fs::canonicalize(path).ok().as_ref() == Some(&me) {
+            if me.is_some() && std::fs::canonicalize(path).ok() == me {
                 return Err(Error::Usage(format!(
                     "{} is both a source and --into: name each store once",
                     path.display()
@@ -146,6 +149,19 @@ impl Store {
             read.push((path.clone(), read_source(path)?));
         }
         check_agreement(&read)?;
+        Ok(Sources(read))
+    }
+}
+
+impl Store {
+    /// Joins every evaluation of `sources` into this store (see the module's rules).
+    pub fn merge_from(&self, sources: &[PathBuf]) -> Result<MergeSummary, Error> {
+        self.merge_sources(Sources::read(sources, self.path())?)
+    }
+
+    /// Joins sources already read and checked.
+    pub fn merge_sources(&self, sources: Sources) -> Result<MergeSummary, Error> {
+        let read = sources.0;
         let mut summary = MergeSummary::default();
         self.with(|c| {
             for (i, (path, _)) in read.iter().enumerate() {
@@ -218,7 +234,14 @@ fn read_source(path: &Path) -> Result<Vec<SourceEval>, Error> {
         .map_err(wrap)?;
     let version: i64 = c
         .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(wrap)?;
+        .map_err(|e| {
+            Error::input(
+                path,
+                None,
+                format!("{} is not a mergebench store ({e})", path.display()),
+                "name the store each shard wrote (its --db)",
+            )
+        })?;
     let latest = migrations::MIGRATIONS.len() as i64;
     if version != latest {
         return Err(Error::input(

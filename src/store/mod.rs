@@ -10,7 +10,7 @@ mod migrations;
 mod model;
 
 pub use labels::*;
-pub use merge::{MergeSummary, MergedEvaluation};
+pub use merge::{MergeSummary, MergedEvaluation, Sources};
 pub use model::*;
 
 use crate::error::Error;

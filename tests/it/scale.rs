@@ -207,6 +207,21 @@ fn bad_shards_are_refused_before_anything_runs() {
         assert!(err.contains("I/N"), "{err}");
     }
     assert!(!db.exists());
+    // A source that is not a store is refused before the target is created.
+    let garbage = tmp.path().join("garbage.db");
+    std::fs::write(&garbage, "not a database").unwrap();
+    let into = tmp.path().join("into.db");
+    let out = bin()
+        .arg("merge")
+        .arg(&garbage)
+        .arg("--into")
+        .arg(&into)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a mergebench store"), "{err}");
+    assert!(!into.exists());
 }
 
 /// `results --json` of a store, from the CLI.
