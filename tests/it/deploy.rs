@@ -177,27 +177,14 @@ fn the_github_actions_matrix_runs_every_shard_and_merges_them() {
         }
     }
     // The store each shard uploads is what the merge job downloads and merges.
-    let upload = wf["jobs"]["shard"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| {
-            s["uses"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("actions/upload-artifact"))
-        })
-        .unwrap();
+    let step = |job: &str, action: &str| -> Value {
+        let steps = wf["jobs"][job]["steps"].as_array().unwrap();
+        let uses = |s: &&Value| s["uses"].as_str().is_some_and(|u| u.starts_with(action));
+        steps.iter().find(uses).unwrap().clone()
+    };
+    let upload = step("shard", "actions/upload-artifact");
     assert_eq!(upload["with"]["path"], "shard-${{ matrix.shard }}.db");
-    let download = wf["jobs"]["merge"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| {
-            s["uses"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("actions/download-artifact"))
-        })
-        .unwrap();
+    let download = step("merge", "actions/download-artifact");
     assert_eq!(download["with"]["pattern"], "shard-*");
     assert!(runs("merge")
         .iter()

@@ -473,91 +473,57 @@ fn a_shard_runs_on_a_remote_daemon_over_ssh() {
     daemon.load_from_host("mergebench-base:bookworm");
     let ssh = crate::daemon::SshServer::start(&daemon.unix_host());
     let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("ssh.db");
-    let out = bin()
-        .envs(ssh.client_env())
-        .env_remove("DOCKER_TLS_VERIFY")
-        .arg("--db")
-        .arg(&db)
-        .args([
-            "run",
-            "--suite",
-            "tasks/demo",
-            "--json",
-            "--shard",
-            "2/2",
-            "--agent",
-            "oracle",
-        ])
-        .output()
-        .unwrap();
+    // Shard 2/2 with oracle through ssh, into `db`, with `host` as DOCKER_HOST if given.
+    let run = |db: &str, host: Option<String>| {
+        let mut c = bin();
+        c.envs(ssh.client_env()).env_remove("DOCKER_TLS_VERIFY");
+        if let Some(h) = host {
+            c.env("DOCKER_HOST", h);
+        }
+        c.arg("--db")
+            .arg(tmp.path().join(db))
+            .args([
+                "run",
+                "--suite",
+                "tasks/demo",
+                "--json",
+                "--shard",
+                "2/2",
+                "--agent",
+                "oracle",
+            ])
+            .output()
+            .unwrap()
+    };
+    let refused = |out: std::process::Output| -> String {
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        err
+    };
+    let out = run("ssh.db", None);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let r = results_of(&db);
+    let r = results_of(&tmp.path().join("ssh.db"));
     assert_eq!(outcomes(&r, "oracle"), vec!["resolved"; 7]);
     // The images were built on the daemon behind ssh, not on this machine's.
-    let images = String::from_utf8_lossy(
-        &daemon
-            .cli(&["images", "--format", "{{.Repository}}"])
-            .stdout,
-    )
-    .into_owned();
+    let listed = daemon.cli(&["images", "--format", "{{.Repository}}"]);
+    let images = String::from_utf8_lossy(&listed.stdout);
     assert!(images.contains("mergebench-env"), "{images}");
     // A port in the URL cannot reach ssh: refused before connecting, with the alias as fix.
-    let out = bin()
-        .envs(ssh.client_env())
-        .env("DOCKER_HOST", format!("ssh://root@127.0.0.1:{}", ssh.port))
-        .arg("--db")
-        .arg(tmp.path().join("port.db"))
-        .args([
-            "run",
-            "--suite",
-            "tasks/demo",
-            "--shard",
-            "2/2",
-            "--agent",
-            "oracle",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(run(
+        "port.db",
+        Some(format!("ssh://root@127.0.0.1:{}", ssh.port)),
+    ));
     assert!(
         err.contains("~/.ssh/config") && err.contains("HostName 127.0.0.1"),
         "{err}"
     );
     // A key the server does not know is refused, with the ssh set-up named as the fix.
     std::fs::write(ssh.dir.join("authorized_keys"), "").unwrap();
-    let out = bin()
-        .envs(ssh.client_env())
-        .arg("--db")
-        .arg(tmp.path().join("refused.db"))
-        .args([
-            "run",
-            "--suite",
-            "tasks/demo",
-            "--shard",
-            "2/2",
-            "--agent",
-            "oracle",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(run("refused.db", None));
     assert!(
         err.contains("ssh://root@mergebench-test-docker") && err.contains("~/.ssh/config"),
         "{err}"
