@@ -895,6 +895,36 @@ mod tests {
     }
 
     #[test]
+    fn each_shard_resumes_its_own_evaluation() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("m.db")).unwrap();
+        let open = |shard: Option<&str>| {
+            store
+                .open_evaluation(
+                    NewEvaluation {
+                        key: "k".into(),
+                        suite: "demo".into(),
+                        suite_dir: "tasks/demo".into(),
+                        agents: vec!["a".into()],
+                        attempts: 1,
+                        label: None,
+                        shard: shard.map(str::to_string),
+                        manifest: None,
+                    },
+                    false,
+                )
+                .unwrap()
+        };
+        let (one, two, whole) = (open(Some("1/2")), open(Some("2/2")), open(None));
+        assert_eq!(open(Some("1/2")).id, one.id);
+        assert_eq!(open(Some("2/2")).id, two.id);
+        assert_eq!(open(None).id, whole.id);
+        assert!(one.id != two.id && one.id != whole.id && two.id != whole.id);
+        assert_eq!(one.shard.as_deref(), Some("1/2"));
+        assert_eq!(whole.shard, None);
+    }
+
+    #[test]
     fn resumes_the_same_evaluation_and_keeps_attempts_unique() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(&tmp.path().join("m.db")).unwrap();
