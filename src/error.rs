@@ -37,6 +37,10 @@ pub enum Error {
     },
     #[error("interrupted")]
     Interrupted,
+    /// A spending ceiling stopped the run before every attempt was started; what finished
+    /// is kept and the same command resumes.
+    #[error("{message}\n  fix: {fix}")]
+    Budget { message: String, fix: String },
 }
 
 fn with_context(context: &str, source: &(dyn std::error::Error + Send + Sync)) -> String {

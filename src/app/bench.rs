@@ -108,6 +108,7 @@ async fn timed_run(
             progress: false,
             judge: None,
             shard: None,
+            max_agent_cost: None,
         },
     )
     .await?;

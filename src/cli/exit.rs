@@ -5,7 +5,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | a check failed: a gate, a regression or drift alarm, an invalid task, an agent that did not finish |
+//! | 1 | a check failed: a gate, a regression or drift alarm, an invalid task, an agent that did not finish, a cost ceiling that stopped a run |
 //! | 2 | usage or input error (a flag, a file the user wrote) |
 //! | 3 | environment error (Docker unreachable, an image or a tool missing, a store or run failure) |
 //! | 130 | interrupted |
@@ -27,6 +27,7 @@ pub fn of_error(e: &Error) -> i32 {
         Error::Environment { .. } => ENVIRONMENT,
         Error::Infra(_) | Error::InfraSource { .. } | Error::Store { .. } => ENVIRONMENT,
         Error::Interrupted => INTERRUPTED,
+        Error::Budget { .. } => CHECK_FAILED,
     }
 }
 

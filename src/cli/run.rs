@@ -33,6 +33,7 @@ pub async fn demo(
         progress: !json,
         judge: Some(judge),
         shard: None,
+        max_agent_cost: None,
     };
     run_and_print(
         db,
@@ -62,6 +63,7 @@ pub async fn run(db: &Option<PathBuf>, a: RunArgs) -> Result<i32, Error> {
         progress: !a.json,
         judge,
         shard: a.shard,
+        max_agent_cost: a.max_agent_cost,
     };
     run_and_print(db, &a.suite, &a.agents_dir, &a.agents, opts, a.json).await
 }

@@ -38,6 +38,9 @@ pub struct RunOptions {
     /// Run only this part of the evaluation, into an evaluation of its own (`merge` joins
     /// the parts).
     pub shard: Option<plan::Shard>,
+    /// Stop starting attempts once the agents' reported cost in this evaluation reaches
+    /// this many USD (attempts in flight finish).
+    pub max_agent_cost: Option<f64>,
 }
 
 /// A loaded judge and the run's budget for it.
@@ -193,11 +196,32 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
     let total = plan.len();
     let bar = crate::progress::bar(total as u64, opts.progress);
     let mut counts: BTreeMap<Outcome, usize> = BTreeMap::new();
+    let mut skipped_by_ceiling = 0usize;
+    // Set once the cost ceiling is reached: attempts not started yet are skipped.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let over_ceiling = |store: &Store| -> Result<Option<f64>, Error> {
+        match opts.max_agent_cost {
+            Some(max) => {
+                let spent = store.agent_cost(&eval.id)?;
+                Ok((spent >= max).then_some(spent))
+            }
+            None => Ok(None),
+        }
+    };
+    if over_ceiling(&store)?.is_some() {
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     let work = futures_util::stream::iter(plan.into_iter().map(|(t, a, n)| {
         let ctx = ctx.clone();
         let t = t.clone();
         let a = a.clone();
-        async move { attempt::with_retries(&ctx, &t, &a, n).await }
+        let stop = stop.clone();
+        async move {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(None);
+            }
+            attempt::with_retries(&ctx, &t, &a, n).await.map(Some)
+        }
     }))
     .buffer_unordered(opts.jobs.max(1));
     // Boxed so that dropping it cancels the attempts in flight before their containers go.
@@ -205,11 +229,15 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
     let interrupted = loop {
         tokio::select! {
             next = work.next() => match next {
-                Some(Ok(outcome)) => {
+                Some(Ok(Some(outcome))) => {
                     *counts.entry(outcome).or_default() += 1;
                     bar.inc(1);
                     bar.set_message(counts.iter().map(|(o, n)| format!("{o} {n}")).collect::<Vec<_>>().join(", "));
+                    if over_ceiling(&store)?.is_some() {
+                        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                 }
+                Some(Ok(None)) => skipped_by_ceiling += 1,
                 Some(Err(e)) => {
                     bar.abandon();
                     drop(work);
@@ -229,6 +257,19 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         docker.clean_up_run().await;
         eprintln!("interrupted: finished attempts are kept; run the same command again to resume evaluation {}", eval.id);
         return Err(Error::Interrupted);
+    }
+    if skipped_by_ceiling > 0 {
+        bar.abandon_with_message("cost ceiling reached");
+        let spent = store.agent_cost(&eval.id)?;
+        return Err(Error::Budget {
+            message: format!(
+                "the agents' cost ceiling was reached: ${spent:.4} reported of ${:.4}; {skipped_by_ceiling} \
+                 attempts were not started, and evaluation {} stays unfinished (its finished attempts are kept)",
+                opts.max_agent_cost.unwrap_or_default(),
+                eval.id
+            ),
+            fix: "raise --max-agent-cost (or drop it) and run the same command to resume".into(),
+        });
     }
     bar.finish_and_clear();
     store.finish_evaluation(&eval.id)?;

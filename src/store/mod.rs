@@ -257,6 +257,17 @@ impl Store {
         })
     }
 
+    /// What the agents of an evaluation reported spending, in USD.
+    pub fn agent_cost(&self, eval_id: &str) -> Result<f64, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(cost_usd), 0.0) FROM attempts WHERE eval_id = ?1",
+                [eval_id],
+                |r| r.get(0),
+            )
+        })
+    }
+
     /// (task, agent, attempt) keys already finished in this evaluation.
     pub fn finished(&self, eval_id: &str) -> Result<HashSet<(String, String, u32)>, Error> {
         self.with(|c| {

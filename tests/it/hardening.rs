@@ -861,3 +861,66 @@ fn a_go_module_is_graded_by_what_changed() {
     assert_eq!(r["blast_radius"]["tier"], "critical");
     assert_eq!(findings(&r, "secrets.high-entropy"), Vec::<String>::new());
 }
+
+/// A cost ceiling stops starting attempts once the agents' reported cost reaches it; what
+/// finished is kept, the run says so with exit 1, and a higher ceiling resumes.
+#[test]
+fn a_cost_ceiling_stops_new_attempts_and_a_higher_one_resumes() {
+    let f = crate::fixture::Fixture::new();
+    f.agent(
+        "spender",
+        "mkdir -p /mergebench/out && echo '{\"model\": \"m\", \"cost_usd\": 1.0}' > /mergebench/out/usage.json\n",
+        "",
+    );
+    let run = |ceiling: &str| {
+        crate::fixture::bin()
+            .arg("--db")
+            .arg(f.db())
+            .args(["run", "--suite"])
+            .arg(f.suite())
+            .arg("--agents-dir")
+            .arg(f.agents())
+            .args([
+                "--agent",
+                "spender",
+                "--attempts",
+                "3",
+                "--jobs",
+                "1",
+                "--max-agent-cost",
+                ceiling,
+            ])
+            .output()
+            .unwrap()
+    };
+    let attempts = || {
+        crate::fixture::sqlite(&f.db(), "SELECT COUNT(*), SUM(cost_usd) FROM attempts")[0].clone()
+    };
+    let out = run("1.5");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "cost ceiling was reached: $2.0000 reported of $1.5000; 1 attempts were not started"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("raise --max-agent-cost"), "{err}");
+    assert_eq!(attempts(), ["2", "2"]);
+    let unfinished = crate::fixture::sqlite(
+        &f.db(),
+        "SELECT COUNT(*) FROM evaluations WHERE finished_at IS NULL",
+    );
+    assert_eq!(unfinished[0][0], "1");
+    let out = run("10");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(attempts(), ["3", "3"]);
+    for bad in ["0", "-1", "lots", "NaN"] {
+        let out = run(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+}

@@ -174,6 +174,7 @@ pub async fn nightly(
                     NightPart::Shard(s) => Some(s),
                     _ => None,
                 },
+                max_agent_cost: None,
             },
         )
         .await?;

@@ -15,6 +15,15 @@ use clap::{Parser, Subcommand};
 fn parse_shard(s: &str) -> Result<Shard, String> {
     Shard::parse(s)
 }
+
+fn parse_usd(s: &str) -> Result<f64, String> {
+    match s.trim().trim_start_matches('$').parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not an amount of USD above 0 (for example 25 or 2.50)"
+        )),
+    }
+}
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -225,6 +234,10 @@ pub struct RunArgs {
     /// `mergebench merge` joins the parts' stores.
     #[arg(long, value_parser = parse_shard)]
     pub shard: Option<Shard>,
+    /// Stop starting attempts once the agents' reported cost in this evaluation reaches this
+    /// many USD; the same command with a higher ceiling resumes.
+    #[arg(long, value_parser = parse_usd)]
+    pub max_agent_cost: Option<f64>,
     /// Judge every attempt after grading (judges/<name>.toml or a path to a judge file).
     #[arg(long)]
     pub judge: Option<String>,
