@@ -4,12 +4,13 @@
 //! agent matrix of the reported night. Pure: `ReportData` in, `Leaderboard` out.
 
 use super::charts::{self, BarChart, TrendChart};
+use super::clusters::{self, Clustering};
 use super::data::ReportData;
 use super::history::{self, History, NightInfo, Regression, RegressionPolicy};
 use super::tasks::{by_agent, TaskScore};
 use crate::score::merge::{conventions_passed, mergeable};
 use crate::score::outcome::Outcome;
-use crate::stats::{mean_ci, pass_at_k, quantile, Interval};
+use crate::stats::{cluster_mean_ci, pass_at_k, quantile, Interval};
 use crate::store::AttemptRow;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -101,10 +102,15 @@ pub struct Leaderboard {
     pub since: Option<String>,
     /// Whether a judge judged the reported night (then mergeable needs its merge verdict).
     pub judged: bool,
+    /// How the reported night's intervals group tasks.
+    pub clustering: Clustering,
     pub agents: Vec<AgentEntry>,
     pub history: History,
     /// Regressions flagged on the reported night.
     pub regressions: Vec<Regression>,
+    /// Every agent's paired test against its previous night on the reported night, flagged
+    /// or not: the family whose p-values were adjusted together.
+    pub regression_tests: Vec<Regression>,
     /// Columns are the agents in leaderboard order.
     pub matrix: Vec<MatrixRow>,
     #[serde(skip)]
@@ -129,6 +135,7 @@ fn entry(
     tasks: &BTreeMap<String, TaskScore>,
     judged_eval: bool,
     human: &HashMap<(String, String), String>,
+    declared: &HashMap<String, String>,
 ) -> AgentEntry {
     let counted: Vec<&&AttemptRow> = rows
         .iter()
@@ -136,8 +143,11 @@ fn entry(
         .collect();
     let merge: Vec<f64> = tasks.values().map(TaskScore::merge_share).collect();
     let resolved: Vec<f64> = tasks.values().map(TaskScore::resolved_share).collect();
-    let mergeable_rate = mean_ci(&merge);
-    let resolved_rate = mean_ci(&resolved);
+    let ids: Vec<&str> = tasks.keys().map(String::as_str).collect();
+    let most = tasks.values().map(|s| s.attempts).max().unwrap_or(0);
+    let (groups, _) = clusters::assign(&ids, declared, most);
+    let mergeable_rate = cluster_mean_ci(&merge, &groups);
+    let resolved_rate = cluster_mean_ci(&resolved, &groups);
     let conv: Vec<bool> = counted
         .iter()
         .filter_map(|r| conventions_passed(r))
@@ -259,7 +269,8 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
         data.keep_tasks_since(since);
     }
     let scores = history::scores(&data.nights);
-    let history = history::build(&data.nights, &scores, opts.policy);
+    let declared = clusters::of_rows(data.nights.iter().flat_map(|n| &n.rows), &data.clusters);
+    let history = history::build(&data.nights, &scores, opts.policy, &declared);
     let night = data.nights.last()?;
     let current = scores.last()?;
     let judged_eval = night.judged;
@@ -274,6 +285,7 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
                 current.get(*agent).unwrap_or(&empty),
                 judged_eval,
                 &data.human,
+                &declared,
             );
             e.regression = history
                 .latest_point(agent)
@@ -323,6 +335,14 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
         })
         .collect();
     let regressions = history.latest_regressions().into_iter().cloned().collect();
+    let regression_tests = history.latest_tests().into_iter().cloned().collect();
+    let night_tasks: Vec<&str> = matrix.iter().map(|r| r.task.as_str()).collect();
+    let most = current
+        .values()
+        .flat_map(|m| m.values().map(|s| s.attempts))
+        .max()
+        .unwrap_or(0);
+    let (_, clustering) = clusters::assign(&night_tasks, &declared, most);
     Some(Leaderboard {
         mergebench_version: crate::VERSION.to_string(),
         suite: night.evaluation.suite.clone(),
@@ -333,6 +353,7 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
         },
         since: opts.since.clone(),
         judged: judged_eval,
+        clustering,
         rates_chart: charts::rates(
             &agents
                 .iter()
@@ -349,6 +370,7 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
         ),
         agents,
         regressions,
+        regression_tests,
         matrix,
         patches,
         history,
@@ -360,7 +382,14 @@ mod tests {
     use super::*;
 
     fn entry_with(agent: &str, estimate: f64, low: f64, high: f64) -> AgentEntry {
-        let mut e = entry(agent, &[], &BTreeMap::new(), false, &HashMap::new());
+        let mut e = entry(
+            agent,
+            &[],
+            &BTreeMap::new(),
+            false,
+            &HashMap::new(),
+            &HashMap::new(),
+        );
         e.mergeable_rate = Interval {
             estimate,
             low,

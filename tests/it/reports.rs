@@ -236,6 +236,12 @@ fn leaderboard_markdown_and_json() {
         .unwrap();
     assert_eq!((g.lost, g.gained, g.shared_tasks), (8, 0, 10));
     assert!((g.p_value - 2.0 / 256.0).abs() < 1e-12);
+    // Adjusted with the night's two other agents' tests (both p = 1): Holm multiplies the
+    // smallest by three.
+    assert_eq!(g.family, 3);
+    assert!((g.adjusted_p - 3.0 * 2.0 / 256.0).abs() < 1e-12);
+    assert_eq!(lb.regression_tests.len(), 3);
+    assert_eq!(lb.clustering.by, "task");
     assert_eq!(
         lb.regressions.len(),
         1,
@@ -323,6 +329,71 @@ fn compare_text_markdown_and_json() {
         .contains("steady merges 50 points more"));
     let err = compare_from_store(&store, None, "steady", "nobody").unwrap_err();
     assert!(err.to_string().contains("nobody"), "{err}");
+}
+
+/// Twenty tasks from two repositories (ten each, declared through each task's `cluster`):
+/// `alpha` merges all of repository a and none of b; `beta` the same plus three tasks of b.
+/// Everything `beta` gains is in one repository, so the clustered standard error is nearly
+/// twice the naive one and the comparison says it could not have detected the difference.
+#[test]
+fn compare_over_two_repositories_uses_their_clusters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("m.db")).unwrap();
+    for t in 0..20 {
+        let repo = if t < 10 { "repo-a" } else { "repo-b" };
+        store
+            .save_task(
+                &format!("th-{t}"),
+                "shop",
+                &task_id(t),
+                "t",
+                None,
+                &format!("{{\"cluster\": \"{repo}\"}}"),
+            )
+            .unwrap();
+    }
+    night(
+        &store,
+        "night 1",
+        &[
+            (
+                "alpha",
+                0.1,
+                10.0,
+                agent_night(20, &(0..10).collect::<Vec<_>>(), Outcome::Unresolved, 1),
+            ),
+            (
+                "beta",
+                0.1,
+                10.0,
+                agent_night(20, &(0..13).collect::<Vec<_>>(), Outcome::Unresolved, 1),
+            ),
+        ],
+    );
+    let c = compare_from_store(&store, None, "alpha", "beta").unwrap();
+    assert_eq!((c.clustering.by, c.clustering.clusters), ("declared", 2));
+    assert!((c.difference.estimate - 0.15).abs() < 1e-12);
+    // Resampling the two repositories gives 0 (a, a), 0.15 (a, b) or 0.30 (b, b).
+    assert_eq!((c.difference.low, c.difference.high), (0.0, 0.3));
+    // Residual sums −1.5 (a) and +1.5 (b): √(2 · 4.5) / 20 = 0.15; naive √(2.55/19/20).
+    assert!((c.difference_se.unwrap() - 0.15).abs() < 1e-12);
+    assert!((c.naive_se.unwrap() - (2.55f64 / 19.0 / 20.0).sqrt()).abs() < 1e-12);
+    assert!((c.power.discordance - 0.15).abs() < 1e-12);
+    assert!(c.power.design_effect > 3.0 && c.power.design_effect < 3.5);
+    assert_eq!(c.power.detectable_difference, None);
+    let md = render::comparison(&c, Format::Markdown);
+    assert!(
+        md.contains("cluster bootstrap over 2 declared clusters of 20 tasks"),
+        "{md}"
+    );
+    assert!(
+        md.contains("standard error 15.0 points clustered by the 2 declared clusters (8.2 if the tasks were independent)"),
+        "{md}"
+    );
+    assert!(md.contains("too few to detect"), "{md}");
+    let lb = leaderboard_from_store(&store, None, 14, &LeaderboardOptions::default()).unwrap();
+    assert_eq!((lb.clustering.by, lb.clustering.clusters), ("declared", 2));
+    assert!(render::leaderboard(&lb, Format::Markdown).contains("2 declared clusters"));
 }
 
 #[test]
@@ -613,7 +684,7 @@ fn nightly_runs_end_to_end_and_fails_on_a_planted_regression() {
     let (code, out, err) = nightly();
     assert_eq!(code, Some(1), "{out}\n{err}");
     assert!(
-        out.contains("regression: noop merge rate fell from 100% to 0% on 6 shared tasks (6 lost, 0 gained; McNemar exact p = 0.03)"),
+        out.contains("regression: noop merge rate fell from 100% to 0% on 6 shared tasks (6 lost, 0 gained; McNemar exact p = 0.03, Holm-adjusted over 1 agent p = 0.03)"),
         "{out}"
     );
     assert!(out.contains("nightly: 1 regression(s): exit 1"), "{out}");
