@@ -431,6 +431,86 @@ mod tests {
         assert_eq!(detectable_difference(3.0, 0.1), None);
     }
 
+    /// The simulated evaluation behind the coverage tests: `clusters` groups of `tasks`
+    /// tasks, each with `attempts` attempts. A cluster's true merge rate is drawn from
+    /// {0.1, 0.3, 0.5, 0.7, 0.9} (mean 0.5), shared by its tasks when `shared` and drawn per
+    /// task otherwise; each attempt truly merges with that rate, and the judge then errs
+    /// (sensitivity 0.9, specificity 0.8), so the judged merge rate the intervals estimate is
+    /// 0.9·0.5 + 0.2·0.5 = 0.55. Returns per-task judged merge shares and their clusters.
+    fn simulate(
+        rng: &mut rand::rngs::StdRng,
+        clusters: usize,
+        tasks: usize,
+        attempts: usize,
+        shared: bool,
+    ) -> (Vec<f64>, Vec<usize>) {
+        let rates = [0.1, 0.3, 0.5, 0.7, 0.9];
+        let (mut scores, mut labels) = (Vec::new(), Vec::new());
+        for g in 0..clusters {
+            let cluster_rate = rates[rng.gen_range(0..rates.len())];
+            for _ in 0..tasks {
+                let rate = if shared {
+                    cluster_rate
+                } else {
+                    rates[rng.gen_range(0..rates.len())]
+                };
+                let merged = (0..attempts)
+                    .filter(|_| {
+                        let truly = rng.gen::<f64>() < rate;
+                        // The judge says merge to 90% of true merges, 20% of the rest.
+                        rng.gen::<f64>() < if truly { 0.9 } else { 0.2 }
+                    })
+                    .count();
+                scores.push(merged as f64 / attempts as f64);
+                labels.push(g);
+            }
+        }
+        (scores, labels)
+    }
+
+    const JUDGED_TRUTH: f64 = 0.55;
+
+    fn covers(i: Interval) -> bool {
+        i.low <= JUDGED_TRUTH && JUDGED_TRUTH <= i.high
+    }
+
+    #[test]
+    fn simulated_independent_tasks_are_covered_95_percent_of_the_time() {
+        // 1000 evaluations of 80 independent tasks, one attempt each, with judge error.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2024);
+        let runs = 1000;
+        let covered = (0..runs)
+            .filter(|_| {
+                let (scores, _) = simulate(&mut rng, 80, 1, 1, false);
+                covers(mean_ci(&scores))
+            })
+            .count();
+        assert!((930..=970).contains(&covered), "coverage {covered}/{runs}");
+    }
+
+    #[test]
+    fn simulated_clustered_tasks_need_the_cluster_bootstrap() {
+        // 1000 evaluations of 40 clusters (repositories) of 5 tasks with 2 attempts each:
+        // tasks of a cluster share its rate. The cluster bootstrap covers the truth about
+        // 95% of the time; the naive bootstrap over tasks, blind to the clusters, falls short.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1984);
+        let runs = 1000;
+        let (mut clustered, mut naive) = (0, 0);
+        for _ in 0..runs {
+            let (scores, labels) = simulate(&mut rng, 40, 5, 2, true);
+            clustered += covers(cluster_mean_ci(&scores, &labels)) as usize;
+            naive += covers(mean_ci(&scores)) as usize;
+        }
+        assert!(
+            (930..=970).contains(&clustered),
+            "clustered coverage {clustered}/{runs}"
+        );
+        assert!(
+            naive < 880,
+            "naive coverage {naive}/{runs} should fall well short of 95%"
+        );
+    }
+
     fn close(got: &[f64], want: &[f64]) {
         assert_eq!(got.len(), want.len());
         for (g, w) in got.iter().zip(want) {
