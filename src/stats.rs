@@ -238,6 +238,130 @@ pub fn cluster_paired_diff_ci(first: &[f64], second: &[f64], clusters: &[usize])
     cluster_mean_ci(&diffs, clusters)
 }
 
+/// How a judge's merge verdict fared against people on held-out labels: aggregate counts
+/// only. `positives` are items people would merge, `negatives` the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct JudgeErrorCounts {
+    pub positives: u64,
+    /// Of those, the ones the judge said merge (sensitivity = this ÷ positives).
+    pub positives_judged_merge: u64,
+    pub negatives: u64,
+    /// Of those, the ones the judge said merge anyway (specificity = 1 − this ÷ negatives).
+    pub negatives_judged_merge: u64,
+}
+
+impl JudgeErrorCounts {
+    pub fn sensitivity(&self) -> f64 {
+        self.positives_judged_merge as f64 / self.positives.max(1) as f64
+    }
+
+    pub fn specificity(&self) -> f64 {
+        1.0 - self.negatives_judged_merge as f64 / self.negatives.max(1) as f64
+    }
+}
+
+/// The fewest held-out items on each side (people merge / people do not) before a corrected
+/// rate is shown.
+pub const CALIBRATION_MIN_LABELS: u64 = 20;
+/// The least Youden's J (sensitivity + specificity − 1) before a corrected rate is shown: a
+/// judge near chance carries almost no information, and dividing by J explodes its noise.
+pub const CALIBRATION_MIN_YOUDEN: f64 = 0.2;
+
+/// Rogan–Gladen: the true rate behind an observed rate `p` of a test with the given
+/// sensitivity and specificity, (p + Sp − 1) / (Se + Sp − 1), clamped to [0, 1]; None when
+/// the test is no better than chance (Se + Sp ≤ 1).
+pub fn rogan_gladen(p: f64, sensitivity: f64, specificity: f64) -> Option<f64> {
+    let j = sensitivity + specificity - 1.0;
+    (j > 0.0).then(|| ((p + specificity - 1.0) / j).clamp(0.0, 1.0))
+}
+
+/// Why a corrected rate cannot be given, or None when it can.
+pub fn calibration_refusal(c: &JudgeErrorCounts) -> Option<String> {
+    if c.positives < CALIBRATION_MIN_LABELS || c.negatives < CALIBRATION_MIN_LABELS {
+        return Some(format!(
+            "too few held-out labels: {} that people would merge and {} they would not ({} of each needed)",
+            c.positives, c.negatives, CALIBRATION_MIN_LABELS
+        ));
+    }
+    let j = c.sensitivity() + c.specificity() - 1.0;
+    if j < CALIBRATION_MIN_YOUDEN {
+        return Some(format!(
+            "the judge is near chance on held-out labels (sensitivity {:.2}, specificity {:.2}, Youden's J {j:.2} below {CALIBRATION_MIN_YOUDEN})",
+            c.sensitivity(),
+            c.specificity()
+        ));
+    }
+    None
+}
+
+/// The human-calibrated rate: Rogan–Gladen over the mean of per-task judged-merge shares,
+/// with a 95% percentile-bootstrap interval that resamples both sources of error together:
+/// the tasks (whole clusters, as `cluster_mean_ci`) and the held-out labels (each side's
+/// count redrawn as a binomial of its observed rate). Err with the reason when
+/// `calibration_refusal` refuses.
+pub fn calibrated_rate_ci(
+    scores: &[f64],
+    clusters: &[usize],
+    counts: &JudgeErrorCounts,
+) -> Result<Interval, String> {
+    if let Some(why) = calibration_refusal(counts) {
+        return Err(why);
+    }
+    if scores.is_empty() {
+        return Err("no judged task".into());
+    }
+    assert_eq!(scores.len(), clusters.len(), "one cluster per score");
+    let (se, sp) = (counts.sensitivity(), counts.specificity());
+    let observed = scores.iter().sum::<f64>() / scores.len() as f64;
+    let estimate =
+        rogan_gladen(observed, se, sp).expect("refused above when no better than chance");
+    let g = clusters.iter().max().map_or(0, |m| m + 1);
+    let mut groups = vec![(0.0, 0usize); g];
+    for (s, c) in scores.iter().zip(clusters) {
+        groups[*c].0 += s;
+        groups[*c].1 += 1;
+    }
+    groups.retain(|(_, n)| *n > 0);
+    let mut rng = SplitMix64(SEED ^ 0x5eed_ca11);
+    let mut binomial = |n: u64, p: f64| {
+        (0..n)
+            .filter(|_| (rng.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64) < p)
+            .count() as f64
+            / n as f64
+    };
+    let mut draws = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+    let mut idx_rng = SplitMix64(SEED);
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        let (mut sum, mut count) = (0.0, 0usize);
+        for _ in 0..groups.len() {
+            let (s, k) = groups[idx_rng.below(groups.len())];
+            sum += s;
+            count += k;
+        }
+        let se_b = binomial(counts.positives, se);
+        let sp_b = binomial(counts.negatives, sp);
+        // A resample whose judge is no better than chance says nothing about the rate: it
+        // would put the whole [0, 1] in; counted at the ends it belongs to instead.
+        draws.push(
+            rogan_gladen(sum / count as f64, se_b, sp_b).unwrap_or(if sum / count as f64 >= 0.5 {
+                1.0
+            } else {
+                0.0
+            }),
+        );
+    }
+    draws.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| {
+        draws
+            [((p * (BOOTSTRAP_RESAMPLES - 1) as f64).round() as usize).min(BOOTSTRAP_RESAMPLES - 1)]
+    };
+    Ok(Interval {
+        estimate,
+        low: q(0.025),
+        high: q(0.975),
+    })
+}
+
 /// z for a two-sided test at α = 0.05, and for 80% power.
 pub const Z_ALPHA_05: f64 = 1.959_963_984_540_054;
 pub const Z_POWER_80: f64 = 0.841_621_233_572_914_3;
@@ -508,6 +632,47 @@ mod tests {
         assert!(
             naive < 880,
             "naive coverage {naive}/{runs} should fall well short of 95%"
+        );
+    }
+
+    #[test]
+    fn rogan_gladen_undoes_a_known_judge_error() {
+        // True rate 0.5 through Se 0.9, Sp 0.8: observed 0.9·0.5 + 0.2·0.5 = 0.55; back to 0.5.
+        assert!((rogan_gladen(0.55, 0.9, 0.8).unwrap() - 0.5).abs() < 1e-12);
+        // Observed 0.2 with Se 0.8, Sp 0.95: (0.2 − 0.05) / 0.75 = 0.2 exactly.
+        assert!((rogan_gladen(0.2, 0.8, 0.95).unwrap() - 0.2).abs() < 1e-12);
+        // Below the false-positive floor the estimate is clamped at 0; chance gives nothing.
+        assert_eq!(rogan_gladen(0.1, 0.9, 0.8), Some(0.0));
+        assert_eq!(rogan_gladen(0.5, 0.5, 0.5), None);
+    }
+
+    #[test]
+    fn the_calibrated_rate_is_refused_on_few_labels_or_a_judge_near_chance() {
+        let counts = |pos, pm, neg, nm| JudgeErrorCounts {
+            positives: pos,
+            positives_judged_merge: pm,
+            negatives: neg,
+            negatives_judged_merge: nm,
+        };
+        let scores: Vec<f64> = (0..100).map(|i| (i % 20 < 11) as u8 as f64).collect();
+        let groups: Vec<usize> = (0..100).collect();
+        let few = calibrated_rate_ci(&scores, &groups, &counts(12, 11, 40, 8)).unwrap_err();
+        assert!(few.contains("too few held-out labels: 12"), "{few}");
+        let chance = calibrated_rate_ci(&scores, &groups, &counts(50, 30, 50, 27)).unwrap_err();
+        assert!(chance.contains("near chance"), "{chance}");
+        // Se 0.9 (45/50), Sp 0.8 (40/50): the observed 0.55 becomes 0.5, and the interval,
+        // carrying the labels' uncertainty too, is wider than the judged rate's own.
+        let c = calibrated_rate_ci(&scores, &groups, &counts(50, 45, 50, 10)).unwrap();
+        assert!((c.estimate - 0.5).abs() < 1e-12, "{c:?}");
+        let judged = mean_ci(&scores);
+        assert!(c.low < 0.5 && c.high > 0.5);
+        assert!(
+            (c.high - c.low) > (judged.high - judged.low) * 1.2,
+            "{c:?} {judged:?}"
+        );
+        assert_eq!(
+            c,
+            calibrated_rate_ci(&scores, &groups, &counts(50, 45, 50, 10)).unwrap()
         );
     }
 

@@ -38,6 +38,7 @@ pub fn report(db: &Option<PathBuf>, command: ReportCommand) -> Result<i32, Error
                 eval.as_deref(),
                 history.max(1),
                 &crate::report::leaderboard::LeaderboardOptions {
+                    calibration: crate::review::drift::held_out_calibrations(&store)?,
                     since,
                     policy: crate::report::history::RegressionPolicy {
                         alpha,

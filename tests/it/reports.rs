@@ -396,6 +396,60 @@ fn compare_over_two_repositories_uses_their_clusters() {
     assert!(render::leaderboard(&lb, Format::Markdown).contains("2 declared clusters"));
 }
 
+/// With enough held-out labels for the night's judge version, each agent's judge merge rate
+/// is shown corrected for the judge's error (Rogan–Gladen); with too few, no figure and why.
+#[test]
+fn leaderboard_shows_the_calibrated_merge_rate_when_labels_suffice() {
+    use mergebench::report::leaderboard::JudgeCalibration;
+    use mergebench::stats::JudgeErrorCounts;
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _, _) = two_nights(&tmp.path().join("m.db"));
+    let with = |positives, negatives| LeaderboardOptions {
+        calibration: vec![JudgeCalibration {
+            judge_version: "v".into(),
+            // Sensitivity 0.9, specificity 0.8.
+            counts: JudgeErrorCounts {
+                positives,
+                positives_judged_merge: positives * 9 / 10,
+                negatives,
+                negatives_judged_merge: negatives / 5,
+            },
+        }],
+        ..Default::default()
+    };
+    let lb = leaderboard_from_store(&store, None, 14, &with(50, 50)).unwrap();
+    let by = |name: &str| lb.agents.iter().find(|a| a.agent == name).unwrap();
+    // steady: the judge merges 7 of 10 tasks; (0.7 + 0.8 − 1) / (0.9 + 0.8 − 1) = 5/7.
+    let steady = by("steady").calibrated_merge_rate.unwrap();
+    assert!((steady.estimate - 5.0 / 7.0).abs() < 1e-12, "{steady:?}");
+    assert!(steady.low < steady.estimate && steady.high > steady.estimate);
+    // tester: the judge merges nothing, below the judge's false-merge floor: 0.
+    assert_eq!(by("tester").calibrated_merge_rate.unwrap().estimate, 0.0);
+    assert!(by("steady")
+        .calibration
+        .as_deref()
+        .unwrap()
+        .contains("on 100 held-out labels: sensitivity 0.90, specificity 0.80"));
+    let md = render::leaderboard(&lb, Format::Markdown);
+    assert!(md.contains("calibrated merge (95% CI)"), "{md}");
+    assert!(md.contains("71% ("), "{md}");
+
+    let few = leaderboard_from_store(&store, None, 14, &with(10, 50)).unwrap();
+    let steady = few.agents.iter().find(|a| a.agent == "steady").unwrap();
+    assert_eq!(steady.calibrated_merge_rate, None);
+    assert!(steady
+        .calibration
+        .as_deref()
+        .unwrap()
+        .starts_with("too few held-out labels: 10"));
+    let none = leaderboard_from_store(&store, None, 14, &LeaderboardOptions::default()).unwrap();
+    assert!(none.agents[0]
+        .calibration
+        .as_deref()
+        .unwrap()
+        .starts_with("no held-out labels checked against judge version v"));
+}
+
 #[test]
 fn report_commands_write_every_format() {
     let tmp = tempfile::tempdir().unwrap();

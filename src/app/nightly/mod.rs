@@ -56,6 +56,7 @@ pub fn write_reports(
         &LeaderboardOptions {
             since: cfg.since.clone(),
             policy: cfg.policy,
+            calibration: crate::review::drift::held_out_calibrations(store)?,
         },
     )?;
     let paths = cfg.report_paths(suite);
