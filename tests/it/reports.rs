@@ -450,6 +450,54 @@ fn leaderboard_shows_the_calibrated_merge_rate_when_labels_suffice() {
         .starts_with("no held-out labels checked against judge version v"));
 }
 
+/// `report power`: from an assumed base rate with independent agents, or from two agents'
+/// measured discordance in an evaluation; bad flags name the fix.
+#[test]
+fn report_power_plans_from_an_assumption_or_an_evaluation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("m.db");
+    drop(two_nights(&db));
+    let run = |args: &[&str]| {
+        let o = bin().arg("--db").arg(&db).args(args).output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    // 40% against 50%, independent: ψ = 0.5, 390.08 → 391 tasks.
+    let (code, out, _) = run(&["report", "power", "--diff", "10"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("To detect a 10-point difference"), "{out}");
+    assert!(out.contains(": 391 tasks."), "{out}");
+    // slipping and steady differ on 7 of their 10 shared tasks: ψ = 0.7, 547.0 → 548.
+    let (code, out, err) = run(&[
+        "report", "power", "--diff", "10", "--a", "slipping", "--b", "steady", "--format", "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["tasks_needed"], 548);
+    assert!((json["discordance"].as_f64().unwrap() - 0.7).abs() < 1e-12);
+    assert!(json["discordance_from"]
+        .as_str()
+        .unwrap()
+        .starts_with("observed: slipping and steady differ by 70% on their 10 shared tasks"));
+    for bad in [
+        &["report", "power", "--diff", "150"][..],
+        &["report", "power", "--diff", "5", "--base-rate", "40"][..],
+        &["report", "power", "--diff", "5", "--a", "steady"][..],
+        &["report", "power", "--diff", "5", "--eval", "x"][..],
+        &[
+            "report", "power", "--diff", "5", "--a", "steady", "--b", "nobody",
+        ][..],
+        &["report", "power", "--diff", "5", "--attempts", "0"][..],
+    ] {
+        let (code, _, err) = run(bad);
+        assert_eq!(code, Some(2), "{bad:?}: {err}");
+        assert!(err.contains("error:"), "{bad:?}: {err}");
+    }
+}
+
 #[test]
 fn report_commands_write_every_format() {
     let tmp = tempfile::tempdir().unwrap();
