@@ -69,8 +69,9 @@ struct RawLimits {
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct RawReport {
-    /// `tag:<prefix>` (a task's cluster is the value of its tag `<prefix>:<value>`) or
-    /// `source` (its repository); a task's own `cluster` wins.
+    /// `tag:<prefix>` (a task's cluster is the value of its tag `<prefix>:<value>`), `source`
+    /// (its repository) or `owner` (the `[ownership]` owner of the first owned path its gold
+    /// patch touches); a task's own `cluster` wins.
     cluster: Option<String>,
 }
 
@@ -723,7 +724,7 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
             ))
         }
         Some(c) => Some(c),
-        None => suite_cluster(d, &raw.tags, &source)?,
+        None => suite_cluster(d, &raw.tags, &source, gold.as_deref())?,
     };
 
     let mut task = Task {
@@ -894,10 +895,41 @@ fn resolve_environment(
 }
 
 /// A task's cluster under the suite's `[report] cluster` rule, if the suite has one.
-fn suite_cluster(d: &Defaults, tags: &[String], source: &Source) -> Result<Option<String>, Error> {
+fn suite_cluster(
+    d: &Defaults,
+    tags: &[String],
+    source: &Source,
+    gold: Option<&[u8]>,
+) -> Result<Option<String>, Error> {
     let Some(rule) = d.raw.report.cluster.as_deref() else {
         return Ok(None);
     };
+    if rule == "owner" {
+        // The owner, under the suite's [ownership] table, of the first path the gold patch
+        // touches that has one.
+        let ownership =
+            crate::conventions::ownership::Ownership::from_config(&d.raw.ownership, None).map_err(
+                |e| {
+                    Error::input(
+                        &d.file,
+                        line_of_key(&d.text, Some("report"), "cluster"),
+                        format!(
+                            "[report] cluster = \"owner\": [ownership] glob `{}` is invalid: {}",
+                            e.pattern, e.message
+                        ),
+                        "fix the [ownership] globs, or cluster by \"tag:<prefix>\" or \"source\"",
+                    )
+                },
+            )?;
+        let Some(gold) = gold else { return Ok(None) };
+        let parsed = crate::conventions::diff::parse(gold);
+        let mut paths: Vec<&str> = parsed.files.iter().flat_map(|f| f.paths()).collect();
+        paths.sort_unstable();
+        return Ok(paths
+            .into_iter()
+            .find_map(|p| ownership.owner_of(p))
+            .map(str::to_string));
+    }
     if rule == "source" {
         return Ok(Some(match source {
             Source::Dir(p) | Source::Bundle(p) => p.display().to_string(),
@@ -914,7 +946,7 @@ fn suite_cluster(d: &Defaults, tags: &[String], source: &Source) -> Result<Optio
             &d.file,
             line_of_key(&d.text, Some("report"), "cluster"),
             format!("[report] cluster = \"{rule}\" is not a cluster rule"),
-            "use cluster = \"tag:<prefix>\" (a task tagged \"repo:billing\" is in cluster billing with \"tag:repo\") or cluster = \"source\"",
+            "use cluster = \"tag:<prefix>\" (a task tagged \"repo:billing\" is in cluster billing with \"tag:repo\"), \"source\" (its repository) or \"owner\" (the [ownership] owner of the gold patch's first owned path)",
         )),
     }
 }
@@ -1020,7 +1052,44 @@ mod tests {
             .as_deref()
             .unwrap()
             .ends_with("repo"));
-        let bad = with_rule("owner", GOOD);
+        // "owner": the [ownership] owner of the gold patch's first owned path.
+        let owned = |gold: &str| {
+            let tmp = tempfile::tempdir().unwrap();
+            let d = tmp.path();
+            write(d, "suite.toml", "[repo]\nsource = \"repo\"\n[environment]\nimage = \"x:1\"\n[tests]\ncommand = \"pytest\"\nformat = \"pytest\"\n[report]\ncluster = \"owner\"\n[ownership]\n\"shop/billing/**\" = \"billing-team\"\n");
+            std::fs::create_dir_all(d.join("repo")).unwrap();
+            write(d, "t1/problem.md", "it breaks");
+            write(d, "t1/tests.patch", "");
+            write(d, "t1/gold.patch", gold);
+            write(
+                d,
+                "t1/task.toml",
+                &format!("{GOOD}[gold]\npatch = \"gold.patch\"\n"),
+            );
+            let s = load_suite(d).unwrap();
+            assert!(s.invalid.is_empty(), "{:?}", s.invalid);
+            s.tasks[0].cluster.clone()
+        };
+        let diff = |path: &str| {
+            format!(
+                "diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -1 +1 @@\n-a\n+b\n"
+            )
+        };
+        assert_eq!(
+            owned(&format!(
+                "{}{}",
+                diff("README.md"),
+                diff("shop/billing/pay.py")
+            ))
+            .as_deref(),
+            Some("billing-team")
+        );
+        assert_eq!(
+            owned(&diff("README.md")),
+            None,
+            "no owned path: its own cluster"
+        );
+        let bad = with_rule("colour", GOOD);
         let msg = bad.invalid[0].to_string();
         assert!(
             msg.contains("suite.toml:9") && msg.contains("tag:<prefix>"),
