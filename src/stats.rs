@@ -63,6 +63,94 @@ pub fn mean_ci(scores: &[f64]) -> Interval {
     }
 }
 
+/// Cluster labels as indices 0..G in order of first appearance, and G.
+pub fn cluster_index<T: Eq + std::hash::Hash>(labels: &[T]) -> (Vec<usize>, usize) {
+    let mut seen = std::collections::HashMap::new();
+    let idx = labels
+        .iter()
+        .map(|l| {
+            let next = seen.len();
+            *seen.entry(l).or_insert(next)
+        })
+        .collect();
+    (idx, seen.len())
+}
+
+/// Mean of per-task scores with a 95% percentile cluster-bootstrap interval: whole clusters
+/// (`clusters[i]` is task i's cluster) are resampled with replacement, and each resample's
+/// mean is over the tasks the drawn clusters hold. Tasks of one repository or service fail
+/// and succeed together; resampling them one by one would pretend they are independent and
+/// give intervals too narrow. With every task its own cluster this is `mean_ci` exactly.
+pub fn cluster_mean_ci(scores: &[f64], clusters: &[usize]) -> Interval {
+    assert_eq!(scores.len(), clusters.len(), "one cluster per score");
+    if scores.is_empty() {
+        return mean_ci(scores);
+    }
+    let g = clusters.iter().max().map_or(0, |m| m + 1);
+    let (mut sums, mut counts) = (vec![0.0; g], vec![0usize; g]);
+    for (s, c) in scores.iter().zip(clusters) {
+        sums[*c] += s;
+        counts[*c] += 1;
+    }
+    // Clusters that hold no task (unused indices) are dropped.
+    let groups: Vec<(f64, usize)> = sums
+        .into_iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let g = groups.len();
+    let n = scores.len();
+    let estimate = scores.iter().sum::<f64>() / n as f64;
+    let mut rng = SplitMix64(SEED);
+    let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| {
+            let (mut sum, mut count) = (0.0, 0usize);
+            for _ in 0..g {
+                let (s, k) = groups[rng.below(g)];
+                sum += s;
+                count += k;
+            }
+            sum / count as f64
+        })
+        .collect();
+    means.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| {
+        means
+            [((p * (BOOTSTRAP_RESAMPLES - 1) as f64).round() as usize).min(BOOTSTRAP_RESAMPLES - 1)]
+    };
+    Interval {
+        estimate,
+        low: q(0.025),
+        high: q(0.975),
+    }
+}
+
+/// The cluster-robust (Liang–Zeger) standard error of the mean of `values`:
+/// sqrt(G/(G−1) · Σ_g (Σ_{i∈g} (x_i − x̄))²) / n. With every value its own cluster it is the
+/// usual s/√n; when values within a cluster move together it grows with them. None with
+/// fewer than two clusters (nothing to estimate the spread from).
+pub fn clustered_se(values: &[f64], clusters: &[usize]) -> Option<f64> {
+    assert_eq!(values.len(), clusters.len(), "one cluster per value");
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let g = clusters.iter().max().map_or(0, |m| m + 1);
+    let mut resid = vec![(0.0, false); g];
+    for (v, c) in values.iter().zip(clusters) {
+        resid[*c].0 += v - mean;
+        resid[*c].1 = true;
+    }
+    let used: Vec<f64> = resid.into_iter().filter(|r| r.1).map(|r| r.0).collect();
+    let g = used.len();
+    if g < 2 {
+        return None;
+    }
+    let ss: f64 = used.iter().map(|r| r * r).sum();
+    Some((g as f64 / (g - 1) as f64 * ss).sqrt() / n as f64)
+}
+
 /// Unbiased pass@k (Chen et al., 2021): 1 - C(n-c, k) / C(n, k), for n samples with c correct.
 pub fn pass_at_k(n: u64, c: u64, k: u64) -> f64 {
     if k == 0 || n == 0 {
@@ -107,6 +195,217 @@ pub fn paired_diff_ci(first: &[f64], second: &[f64]) -> Interval {
     assert_eq!(first.len(), second.len(), "paired scores");
     let diffs: Vec<f64> = first.iter().zip(second).map(|(a, b)| b - a).collect();
     mean_ci(&diffs)
+}
+
+/// Holm's step-down adjustment of a family of p-values (returned in the input order): the
+/// i-th smallest is multiplied by (m − i + 1), made monotone, capped at 1. Rejecting where the
+/// adjusted value is below α keeps the chance of any false alarm in the family at most α,
+/// whatever the dependence between the tests.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
+    let mut out = vec![0.0; m];
+    let mut running: f64 = 0.0;
+    for (i, &j) in order.iter().enumerate() {
+        running = running.max(((m - i) as f64 * p[j]).min(1.0));
+        out[j] = running;
+    }
+    out
+}
+
+/// Benjamini–Hochberg's step-up adjustment (returned in the input order): the i-th smallest
+/// is multiplied by m / i, made monotone from the largest down, capped at 1. Rejecting where
+/// the adjusted value is below α keeps the expected share of false alarms among the flagged
+/// at most α (for independent or positively dependent tests).
+pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
+    let mut out = vec![0.0; m];
+    let mut running: f64 = 1.0;
+    for (i, &j) in order.iter().enumerate().rev() {
+        running = running.min(m as f64 / (i + 1) as f64 * p[j]).min(1.0);
+        out[j] = running;
+    }
+    out
+}
+
+/// `paired_diff_ci` with whole clusters of tasks resampled together (`cluster_mean_ci`).
+pub fn cluster_paired_diff_ci(first: &[f64], second: &[f64], clusters: &[usize]) -> Interval {
+    assert_eq!(first.len(), second.len(), "paired scores");
+    let diffs: Vec<f64> = first.iter().zip(second).map(|(a, b)| b - a).collect();
+    cluster_mean_ci(&diffs, clusters)
+}
+
+/// How a judge's merge verdict fared against people on held-out labels: aggregate counts
+/// only. `positives` are items people would merge, `negatives` the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct JudgeErrorCounts {
+    pub positives: u64,
+    /// Of those, the ones the judge said merge (sensitivity = this ÷ positives).
+    pub positives_judged_merge: u64,
+    pub negatives: u64,
+    /// Of those, the ones the judge said merge anyway (specificity = 1 − this ÷ negatives).
+    pub negatives_judged_merge: u64,
+}
+
+impl JudgeErrorCounts {
+    pub fn sensitivity(&self) -> f64 {
+        self.positives_judged_merge as f64 / self.positives.max(1) as f64
+    }
+
+    pub fn specificity(&self) -> f64 {
+        1.0 - self.negatives_judged_merge as f64 / self.negatives.max(1) as f64
+    }
+}
+
+/// The fewest held-out items on each side (people merge / people do not) before a corrected
+/// rate is shown.
+pub const CALIBRATION_MIN_LABELS: u64 = 20;
+/// The least Youden's J (sensitivity + specificity − 1) before a corrected rate is shown: a
+/// judge near chance carries almost no information, and dividing by J explodes its noise.
+pub const CALIBRATION_MIN_YOUDEN: f64 = 0.2;
+
+/// Rogan–Gladen: the true rate behind an observed rate `p` of a test with the given
+/// sensitivity and specificity, (p + Sp − 1) / (Se + Sp − 1), clamped to [0, 1]; None when
+/// the test is no better than chance (Se + Sp ≤ 1).
+pub fn rogan_gladen(p: f64, sensitivity: f64, specificity: f64) -> Option<f64> {
+    let j = sensitivity + specificity - 1.0;
+    (j > 0.0).then(|| ((p + specificity - 1.0) / j).clamp(0.0, 1.0))
+}
+
+/// Why a corrected rate cannot be given, or None when it can.
+pub fn calibration_refusal(c: &JudgeErrorCounts) -> Option<String> {
+    if c.positives < CALIBRATION_MIN_LABELS || c.negatives < CALIBRATION_MIN_LABELS {
+        return Some(format!(
+            "too few held-out labels: {} that people would merge and {} they would not ({} of each needed)",
+            c.positives, c.negatives, CALIBRATION_MIN_LABELS
+        ));
+    }
+    let j = c.sensitivity() + c.specificity() - 1.0;
+    if j < CALIBRATION_MIN_YOUDEN {
+        return Some(format!(
+            "the judge is near chance on held-out labels (sensitivity {:.2}, specificity {:.2}, Youden's J {j:.2} below {CALIBRATION_MIN_YOUDEN})",
+            c.sensitivity(),
+            c.specificity()
+        ));
+    }
+    None
+}
+
+/// The human-calibrated rate: Rogan–Gladen over the mean of per-task judged-merge shares,
+/// with a 95% percentile-bootstrap interval that resamples both sources of error together:
+/// the tasks (whole clusters, as `cluster_mean_ci`) and the held-out labels (each side's
+/// count redrawn as a binomial of its observed rate). Err with the reason when
+/// `calibration_refusal` refuses.
+pub fn calibrated_rate_ci(
+    scores: &[f64],
+    clusters: &[usize],
+    counts: &JudgeErrorCounts,
+) -> Result<Interval, String> {
+    if let Some(why) = calibration_refusal(counts) {
+        return Err(why);
+    }
+    if scores.is_empty() {
+        return Err("no judged task".into());
+    }
+    if scores.len() != clusters.len() {
+        return Err("one cluster per judged task is needed".into());
+    }
+    let (se, sp) = (counts.sensitivity(), counts.specificity());
+    let observed = scores.iter().sum::<f64>() / scores.len() as f64;
+    let estimate = rogan_gladen(observed, se, sp)
+        .ok_or_else(|| "the judge is no better than chance on the held-out labels".to_string())?;
+    let g = clusters.iter().max().map_or(0, |m| m + 1);
+    let mut groups = vec![(0.0, 0usize); g];
+    for (s, c) in scores.iter().zip(clusters) {
+        groups[*c].0 += s;
+        groups[*c].1 += 1;
+    }
+    groups.retain(|(_, n)| *n > 0);
+    let mut rng = SplitMix64(SEED ^ 0x5eed_ca11);
+    let mut binomial = |n: u64, p: f64| {
+        (0..n)
+            .filter(|_| (rng.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64) < p)
+            .count() as f64
+            / n as f64
+    };
+    let mut draws = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+    let mut idx_rng = SplitMix64(SEED);
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        let (mut sum, mut count) = (0.0, 0usize);
+        for _ in 0..groups.len() {
+            let (s, k) = groups[idx_rng.below(groups.len())];
+            sum += s;
+            count += k;
+        }
+        let se_b = binomial(counts.positives, se);
+        let sp_b = binomial(counts.negatives, sp);
+        // A resample whose judge is no better than chance says nothing about the rate: it
+        // would put the whole [0, 1] in; counted at the ends it belongs to instead.
+        draws.push(
+            rogan_gladen(sum / count as f64, se_b, sp_b).unwrap_or(if sum / count as f64 >= 0.5 {
+                1.0
+            } else {
+                0.0
+            }),
+        );
+    }
+    draws.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| {
+        draws
+            [((p * (BOOTSTRAP_RESAMPLES - 1) as f64).round() as usize).min(BOOTSTRAP_RESAMPLES - 1)]
+    };
+    Ok(Interval {
+        estimate,
+        low: q(0.025),
+        high: q(0.975),
+    })
+}
+
+/// z for a two-sided test at α = 0.05, and for 80% power.
+pub const Z_ALPHA_05: f64 = 1.959_963_984_540_054;
+pub const Z_POWER_80: f64 = 0.841_621_233_572_914_3;
+
+/// Tasks needed to detect a paired difference `delta` (in rate units, 0.05 = 5 points) at
+/// 80% power with a two-sided α = 0.05 test, when a share `discordance` of tasks go
+/// differently for the two agents (Connor 1987, the normal approximation behind McNemar's
+/// test): n = (z_α·√ψ + z_β·√(ψ − δ²))² / δ². With several attempts per task ψ is the mean
+/// squared difference of per-task merge shares, which is the discordant share for one
+/// attempt. None when the difference is not positive or ψ < δ² (no such data can exist).
+pub fn paired_tasks_needed(delta: f64, discordance: f64) -> Option<f64> {
+    let (d, psi) = (delta.abs(), discordance);
+    if d.is_nan() || psi.is_nan() || d <= 0.0 || psi < d * d || psi > 1.0 {
+        return None;
+    }
+    let root = Z_ALPHA_05 * psi.sqrt() + Z_POWER_80 * (psi - d * d).max(0.0).sqrt();
+    Some(root * root / (d * d))
+}
+
+/// The smallest paired difference detectable at 80% power (α = 0.05, two-sided) with `n`
+/// tasks and a share `discordance` of them going differently: the inverse of
+/// `paired_tasks_needed`, searched up to ψ (with one attempt per task no difference can
+/// exceed the discordant share). None when nothing is detectable (no discordance, or even
+/// a difference of ψ needs more tasks than there are).
+pub fn detectable_difference(n: f64, discordance: f64) -> Option<f64> {
+    let psi = discordance;
+    if n.is_nan() || psi.is_nan() || n <= 0.0 || psi <= 0.0 || psi > 1.0 {
+        return None;
+    }
+    // Tasks needed falls as the difference grows; find where it meets n.
+    if paired_tasks_needed(psi, psi)? > n {
+        return None;
+    }
+    let (mut lo, mut hi) = (0.0, psi);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        match paired_tasks_needed(mid, psi) {
+            Some(needed) if needed > n => lo = mid,
+            _ => hi = mid,
+        }
+    }
+    Some(hi)
 }
 
 /// The q-quantile (0..=1) by linear interpolation; None for no values.
@@ -180,6 +479,287 @@ mod tests {
             (quantile(&(1..=11).map(f64::from).collect::<Vec<_>>(), 0.9).unwrap() - 10.0).abs()
                 < 1e-12
         );
+    }
+
+    #[test]
+    fn the_cluster_bootstrap_with_singleton_clusters_is_the_task_bootstrap() {
+        let scores: Vec<f64> = (0..57).map(|i| ((i * 7) % 5) as f64 / 4.0).collect();
+        let singletons: Vec<usize> = (0..57).collect();
+        assert_eq!(cluster_mean_ci(&scores, &singletons), mean_ci(&scores));
+        // Ten clusters of identical tasks: resampling clusters gives the interval of ten
+        // tasks, much wider than the interval of the 100 tasks taken as independent.
+        let clustered: Vec<f64> = (0..100).map(|i| ((i / 10) % 2) as f64).collect();
+        let labels: Vec<usize> = (0..100).map(|i| i / 10).collect();
+        let wide = cluster_mean_ci(&clustered, &labels);
+        let narrow = mean_ci(&clustered);
+        let ten = mean_ci(&(0..10).map(|i| (i % 2) as f64).collect::<Vec<_>>());
+        assert_eq!(wide.estimate, 0.5);
+        assert!(
+            (wide.high - wide.low) > 2.0 * (narrow.high - narrow.low),
+            "{wide:?} {narrow:?}"
+        );
+        assert!(
+            ((wide.high - wide.low) - (ten.high - ten.low)).abs() < 0.11,
+            "{wide:?} {ten:?}"
+        );
+        assert_eq!(cluster_index(&["b", "a", "b", "c"]), (vec![0, 1, 0, 2], 3));
+    }
+
+    #[test]
+    fn clustered_standard_errors_match_hand_computation() {
+        // Singletons: s/√n. Values 1, 2, 3, 4: mean 2.5, s² = 5/3, se = √(5/3)/2.
+        let se = clustered_se(&[1.0, 2.0, 3.0, 4.0], &[0, 1, 2, 3]).unwrap();
+        assert!((se - (5.0f64 / 3.0).sqrt() / 2.0).abs() < 1e-12);
+        // Two clusters {1, 2} and {3, 4}: residual sums −2 and +2; √(2/1 · 8) / 4 = 1.
+        let se = clustered_se(&[1.0, 2.0, 3.0, 4.0], &[0, 0, 1, 1]).unwrap();
+        assert!((se - 1.0).abs() < 1e-12);
+        assert_eq!(clustered_se(&[1.0, 2.0], &[0, 0]), None);
+        assert_eq!(clustered_se(&[], &[]), None);
+    }
+
+    #[test]
+    fn paired_sample_sizes_match_the_textbook_formula() {
+        // Connor (1987): ψ = 0.2, δ = 0.1: (1.95996·√0.2 + 0.84162·√0.19)² / 0.01
+        // = (0.876523 + 0.366853)² / 0.01 = 154.6, so 155 tasks.
+        let n = paired_tasks_needed(0.1, 0.2).unwrap();
+        assert!((n - 154.60).abs() < 0.01, "{n}");
+        assert_eq!(n.ceil(), 155.0);
+        // Independent agents at 40% and 50%: ψ = 0.4·0.5 + 0.5·0.6 = 0.5;
+        // (1.95996·√0.5 + 0.84162·√0.49)² / 0.01 = 390.07, close to the 388 per arm of the
+        // unpaired two-proportion formula (Fleiss), as it should be for independent pairs.
+        let n = paired_tasks_needed(0.1, 0.5).unwrap();
+        assert!((n - 390.07).abs() < 0.01, "{n}");
+        // ψ = 0.3, δ = 0.05: (1.95996·√0.3 + 0.84162·√0.2975)² / 0.0025
+        // = (1.073515 + 0.459054)² / 0.0025 = 939.5.
+        let n = paired_tasks_needed(0.05, 0.3).unwrap();
+        assert!((n - 939.50).abs() < 0.01, "{n}");
+        // A squared difference above the discordance is impossible; none is no difference.
+        assert_eq!(paired_tasks_needed(0.5, 0.2), None);
+        assert_eq!(paired_tasks_needed(0.0, 0.2), None);
+    }
+
+    #[test]
+    fn the_detectable_difference_inverts_the_sample_size() {
+        let d = detectable_difference(155.0, 0.2).unwrap();
+        assert!((d - 0.1).abs() < 0.001, "{d}");
+        for (n, psi) in [(14.0, 0.5), (50.0, 0.3), (200.0, 0.25), (1000.0, 0.1)] {
+            let d = detectable_difference(n, psi).unwrap();
+            assert!(
+                (paired_tasks_needed(d, psi).unwrap() - n).abs() < 1e-6,
+                "{n} {psi}"
+            );
+        }
+        // Fourteen tasks with half of them discordant: only a 49-point difference shows.
+        let d = detectable_difference(14.0, 0.5).unwrap();
+        assert!((d - 0.486).abs() < 0.001, "{d}");
+        // No discordance, or too few tasks for even the largest difference: nothing.
+        assert_eq!(detectable_difference(100.0, 0.0), None);
+        assert_eq!(detectable_difference(3.0, 0.1), None);
+    }
+
+    /// The simulated evaluation behind the coverage tests: `clusters` groups of `tasks`
+    /// tasks, each with `attempts` attempts. A cluster's true merge rate is drawn from
+    /// {0.1, 0.3, 0.5, 0.7, 0.9} (mean 0.5), shared by its tasks when `shared` and drawn per
+    /// task otherwise; each attempt truly merges with that rate, and the judge then errs
+    /// (sensitivity 0.9, specificity 0.8), so the judged merge rate the intervals estimate is
+    /// 0.9·0.5 + 0.2·0.5 = 0.55. Returns per-task judged merge shares and their clusters.
+    fn simulate(
+        rng: &mut rand::rngs::StdRng,
+        clusters: usize,
+        tasks: usize,
+        attempts: usize,
+        shared: bool,
+    ) -> (Vec<f64>, Vec<usize>) {
+        let rates = [0.1, 0.3, 0.5, 0.7, 0.9];
+        let (mut scores, mut labels) = (Vec::new(), Vec::new());
+        for g in 0..clusters {
+            let cluster_rate = rates[rng.gen_range(0..rates.len())];
+            for _ in 0..tasks {
+                let rate = if shared {
+                    cluster_rate
+                } else {
+                    rates[rng.gen_range(0..rates.len())]
+                };
+                let merged = (0..attempts)
+                    .filter(|_| {
+                        let truly = rng.gen::<f64>() < rate;
+                        // The judge says merge to 90% of true merges, 20% of the rest.
+                        rng.gen::<f64>() < if truly { 0.9 } else { 0.2 }
+                    })
+                    .count();
+                scores.push(merged as f64 / attempts as f64);
+                labels.push(g);
+            }
+        }
+        (scores, labels)
+    }
+
+    const JUDGED_TRUTH: f64 = 0.55;
+    /// The true merge rate behind the judged one (before the judge errs).
+    const TRUE_RATE: f64 = 0.5;
+
+    #[test]
+    fn simulated_calibrated_rates_cover_the_true_rate() {
+        // 600 evaluations of 40 clusters of 5 tasks (2 attempts each), judged with
+        // sensitivity 0.9 and specificity 0.8, and 80 held-out labels on each side drawn from
+        // the same judge: the calibrated interval covers the true rate (0.5, not the judged
+        // 0.55) about 95% of the time; the judged rate's own interval, aimed at 0.55, holds
+        // 0.5 only about three times in four.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(77);
+        let runs = 600;
+        let (mut calibrated, mut judged) = (0, 0);
+        for _ in 0..runs {
+            let (scores, labels) = simulate(&mut rng, 40, 5, 2, true);
+            let draw = |rng: &mut rand::rngs::StdRng, n: u64, p: f64| {
+                (0..n).filter(|_| rng.gen::<f64>() < p).count() as u64
+            };
+            let counts = JudgeErrorCounts {
+                positives: 80,
+                positives_judged_merge: draw(&mut rng, 80, 0.9),
+                negatives: 80,
+                negatives_judged_merge: draw(&mut rng, 80, 0.2),
+            };
+            let c = calibrated_rate_ci(&scores, &labels, &counts).unwrap();
+            calibrated += (c.low <= TRUE_RATE && TRUE_RATE <= c.high) as usize;
+            let j = cluster_mean_ci(&scores, &labels);
+            judged += (j.low <= TRUE_RATE && TRUE_RATE <= j.high) as usize;
+        }
+        assert!(
+            (558..=582).contains(&calibrated),
+            "calibrated coverage {calibrated}/{runs}"
+        );
+        assert!(
+            judged < 500,
+            "judged {judged}/{runs} should miss the true rate often"
+        );
+    }
+
+    fn covers(i: Interval) -> bool {
+        i.low <= JUDGED_TRUTH && JUDGED_TRUTH <= i.high
+    }
+
+    #[test]
+    fn simulated_independent_tasks_are_covered_95_percent_of_the_time() {
+        // 1000 evaluations of 80 independent tasks, one attempt each, with judge error.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2024);
+        let runs = 1000;
+        let covered = (0..runs)
+            .filter(|_| {
+                let (scores, _) = simulate(&mut rng, 80, 1, 1, false);
+                covers(mean_ci(&scores))
+            })
+            .count();
+        assert!((930..=970).contains(&covered), "coverage {covered}/{runs}");
+    }
+
+    #[test]
+    fn simulated_clustered_tasks_need_the_cluster_bootstrap() {
+        // 1000 evaluations of 40 clusters (repositories) of 5 tasks with 2 attempts each:
+        // tasks of a cluster share its rate. The cluster bootstrap covers the truth about
+        // 95% of the time; the naive bootstrap over tasks, blind to the clusters, falls short.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1984);
+        let runs = 1000;
+        let (mut clustered, mut naive) = (0, 0);
+        for _ in 0..runs {
+            let (scores, labels) = simulate(&mut rng, 40, 5, 2, true);
+            clustered += covers(cluster_mean_ci(&scores, &labels)) as usize;
+            naive += covers(mean_ci(&scores)) as usize;
+        }
+        assert!(
+            (930..=970).contains(&clustered),
+            "clustered coverage {clustered}/{runs}"
+        );
+        assert!(
+            naive < 880,
+            "naive coverage {naive}/{runs} should fall well short of 95%"
+        );
+    }
+
+    #[test]
+    fn rogan_gladen_undoes_a_known_judge_error() {
+        // True rate 0.5 through Se 0.9, Sp 0.8: observed 0.9·0.5 + 0.2·0.5 = 0.55; back to 0.5.
+        assert!((rogan_gladen(0.55, 0.9, 0.8).unwrap() - 0.5).abs() < 1e-12);
+        // Observed 0.2 with Se 0.8, Sp 0.95: (0.2 − 0.05) / 0.75 = 0.2 exactly.
+        assert!((rogan_gladen(0.2, 0.8, 0.95).unwrap() - 0.2).abs() < 1e-12);
+        // Below the false-positive floor the estimate is clamped at 0; chance gives nothing.
+        assert_eq!(rogan_gladen(0.1, 0.9, 0.8), Some(0.0));
+        assert_eq!(rogan_gladen(0.5, 0.5, 0.5), None);
+    }
+
+    #[test]
+    fn the_calibrated_rate_is_refused_on_few_labels_or_a_judge_near_chance() {
+        let counts = |pos, pm, neg, nm| JudgeErrorCounts {
+            positives: pos,
+            positives_judged_merge: pm,
+            negatives: neg,
+            negatives_judged_merge: nm,
+        };
+        let scores: Vec<f64> = (0..100).map(|i| (i % 20 < 11) as u8 as f64).collect();
+        let groups: Vec<usize> = (0..100).collect();
+        let few = calibrated_rate_ci(&scores, &groups, &counts(12, 11, 40, 8)).unwrap_err();
+        assert!(few.contains("too few held-out labels: 12"), "{few}");
+        let chance = calibrated_rate_ci(&scores, &groups, &counts(50, 30, 50, 27)).unwrap_err();
+        assert!(chance.contains("near chance"), "{chance}");
+        // Se 0.9 (45/50), Sp 0.8 (40/50): the observed 0.55 becomes 0.5, and the interval,
+        // carrying the labels' uncertainty too, is wider than the judged rate's own.
+        let c = calibrated_rate_ci(&scores, &groups, &counts(50, 45, 50, 10)).unwrap();
+        assert!((c.estimate - 0.5).abs() < 1e-12, "{c:?}");
+        let judged = mean_ci(&scores);
+        assert!(c.low < 0.5 && c.high > 0.5);
+        assert!(
+            (c.high - c.low) > (judged.high - judged.low) * 1.2,
+            "{c:?} {judged:?}"
+        );
+        assert_eq!(
+            c,
+            calibrated_rate_ci(&scores, &groups, &counts(50, 45, 50, 10)).unwrap()
+        );
+    }
+
+    fn close(got: &[f64], want: &[f64]) {
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-12, "{got:?} != {want:?}");
+        }
+    }
+
+    #[test]
+    fn holm_matches_hand_computed_adjustments() {
+        // Sorted: 0.01·4 = 0.04, 0.02·3 = 0.06, 0.03·2 = 0.06, 0.04·1 = 0.04 → monotone 0.06.
+        close(&holm(&[0.03, 0.01, 0.04, 0.02]), &[0.06, 0.04, 0.06, 0.06]);
+        // R: p.adjust(c(0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205), "holm").
+        close(
+            &holm(&[0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205]),
+            &[0.008, 0.056, 0.234, 0.234, 0.234, 0.234, 0.234, 0.234],
+        );
+        // Capped at 1; one test is its own adjustment; none is none.
+        close(&holm(&[0.5, 0.6]), &[1.0, 1.0]);
+        close(&holm(&[0.03]), &[0.03]);
+        assert!(holm(&[]).is_empty());
+        // Twenty agents, one at p = 0.01: alone it passes α = 0.05, in the family it does not.
+        let mut family = vec![0.5; 19];
+        family.push(0.01);
+        assert!((holm(&family)[19] - 0.2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn benjamini_hochberg_matches_hand_computed_adjustments() {
+        // R: p.adjust(c(0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205), "BH").
+        close(
+            &benjamini_hochberg(&[0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205]),
+            &[
+                0.008,
+                0.032,
+                0.0672,
+                0.0672,
+                0.0672,
+                0.08,
+                8.0 / 7.0 * 0.074,
+                0.205,
+            ],
+        );
+        close(&benjamini_hochberg(&[0.04, 0.01]), &[0.04, 0.02]);
+        assert!(benjamini_hochberg(&[]).is_empty());
     }
 
     fn binom(n: u64, k: u64) -> f64 {

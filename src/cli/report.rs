@@ -16,7 +16,11 @@ pub fn report(db: &Option<PathBuf>, command: ReportCommand) -> Result<i32, Error
             since,
             history,
             alpha,
+            correction,
         } => {
+            let correction: crate::report::history::Correction = correction
+                .parse()
+                .map_err(|e: String| Error::Usage(format!("--correction: {e}")))?;
             if let Some(s) = &since {
                 if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() {
                     return Err(Error::Usage(format!(
@@ -34,14 +38,87 @@ pub fn report(db: &Option<PathBuf>, command: ReportCommand) -> Result<i32, Error
                 eval.as_deref(),
                 history.max(1),
                 &crate::report::leaderboard::LeaderboardOptions {
+                    calibration: crate::review::drift::held_out_calibrations(&store)?,
                     since,
                     policy: crate::report::history::RegressionPolicy {
                         alpha,
                         min_drop: 0.0,
+                        correction,
                     },
                 },
             )?;
             print::emit(&render::leaderboard(&lb, format), out.as_deref())?;
+            Ok(exit::OK)
+        }
+        ReportCommand::Power {
+            diff,
+            base_rate,
+            attempts,
+            eval,
+            a,
+            b,
+            format,
+        } => {
+            use crate::report::power::{plan, render_text, PowerRequest};
+            if !(diff > 0.0 && diff < 100.0) {
+                return Err(Error::Usage(format!(
+                    "--diff {diff} is not a difference in points: give one between 0 and 100, e.g. --diff 5"
+                )));
+            }
+            if let Some(r) = base_rate {
+                if !(r > 0.0 && r < 1.0) {
+                    return Err(Error::Usage(format!(
+                        "--base-rate {r} is not a share: give one between 0 and 1, e.g. --base-rate 0.4"
+                    )));
+                }
+            }
+            if attempts == Some(0) {
+                return Err(Error::Usage(
+                    "--attempts 0: give at least 1 attempt per task".into(),
+                ));
+            }
+            if !matches!(format.as_str(), "text" | "json") {
+                return Err(Error::Usage(format!(
+                    "--format {format}: report power writes text or json"
+                )));
+            }
+            let comparison = match (&a, &b) {
+                (Some(a), Some(b)) => {
+                    let store = read_store(db)?;
+                    Some(crate::report::compare_from_store(
+                        &store,
+                        eval.as_deref(),
+                        a,
+                        b,
+                    )?)
+                }
+                (None, None) if eval.is_some() => {
+                    return Err(Error::Usage(
+                        "--eval needs the two agents whose discordance to use: add --a A --b B"
+                            .into(),
+                    ))
+                }
+                (None, None) => None,
+                _ => {
+                    return Err(Error::Usage(
+                        "--a and --b go together: name both agents, or neither".into(),
+                    ))
+                }
+            };
+            let p = plan(
+                PowerRequest {
+                    diff: diff / 100.0,
+                    base_rate,
+                    attempts,
+                },
+                comparison.as_ref(),
+            )
+            .map_err(Error::Usage)?;
+            if format == "json" {
+                print::json(&p);
+            } else {
+                print!("{}", render_text(&p));
+            }
             Ok(exit::OK)
         }
         ReportCommand::Compare {

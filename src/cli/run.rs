@@ -108,7 +108,7 @@ async fn run_and_print(
 fn print_results(store: &Store, eval: Option<&str>, json: bool) -> Result<(), Error> {
     let ev = find_evaluation(store, eval)?;
     let rows = store.attempts(&ev.id)?;
-    let summaries = summarize(&rows);
+    let summaries = summarize(&rows, &store.task_clusters()?);
     if json {
         print::json(
             &serde_json::json!({ "evaluation": ev, "attempts": views(&rows), "agents": summaries }),

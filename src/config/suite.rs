@@ -65,6 +65,16 @@ struct RawLimits {
     patch_files: Option<u64>,
 }
 
+/// `[report]` of suite.toml: how reports group the suite's tasks.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    /// `tag:<prefix>` (a task's cluster is the value of its tag `<prefix>:<value>`), `source`
+    /// (its repository) or `owner` (the `[ownership]` owner of the first owned path its gold
+    /// patch touches); a task's own `cluster` wins.
+    cluster: Option<String>,
+}
+
 /// suite.toml: every key may be left out.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -79,6 +89,8 @@ struct RawSuite {
     ownership: OwnershipConfig,
     blast_radius: BlastConfig,
     limits: RawLimits,
+    #[serde(default)]
+    report: RawReport,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +101,8 @@ struct RawTask {
     created: Option<toml::value::Datetime>,
     #[serde(default)]
     tags: Vec<String>,
+    /// The group of related tasks (repository, service) reports resample together.
+    cluster: Option<String>,
     problem: String,
     #[serde(default)]
     repo: RawRepo,
@@ -207,6 +221,12 @@ pub struct Task {
     pub title: String,
     pub created: Option<String>,
     pub tags: Vec<String>,
+    /// The group of related tasks (a repository, a service) whose results are not
+    /// independent: reports resample clusters, not tasks. From task.toml `cluster`, else the
+    /// suite's `[report] cluster` rule; None: the task is its own cluster. Not part of the
+    /// task's hash: it says how to read results, not what the task is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     #[serde(skip)]
     pub problem: String,
     pub source: Source,
@@ -687,12 +707,26 @@ fn load_task(file: &Path, suite: &str, d: &Defaults) -> Result<Task, Error> {
         None => c.to_string(),
     });
 
+    let cluster = match raw.cluster {
+        Some(c) if c.trim().is_empty() => {
+            return Err(Error::input(
+                file,
+                line_of_key(&text, None, "cluster"),
+                "cluster is empty",
+                "name the task's group, e.g. cluster = \"payments-api\", or remove the line",
+            ))
+        }
+        Some(c) => Some(c),
+        None => suite_cluster(d, &raw.tags, &source, gold.as_deref())?,
+    };
+
     let mut task = Task {
         suite: suite.to_string(),
         id: raw.id,
         title: raw.title,
         created,
         tags: raw.tags,
+        cluster,
         problem,
         source,
         base: base.value,
@@ -856,12 +890,71 @@ fn resolve_environment(
     })
 }
 
+/// A task's cluster under the suite's `[report] cluster` rule, if the suite has one.
+fn suite_cluster(
+    d: &Defaults,
+    tags: &[String],
+    source: &Source,
+    gold: Option<&[u8]>,
+) -> Result<Option<String>, Error> {
+    let Some(rule) = d.raw.report.cluster.as_deref() else {
+        return Ok(None);
+    };
+    if rule == "owner" {
+        // The owner, under the suite's [ownership] table, of the first path the gold patch
+        // touches that has one.
+        let ownership =
+            crate::conventions::ownership::Ownership::from_config(&d.raw.ownership, None).map_err(
+                |e| {
+                    Error::input(
+                        &d.file,
+                        line_of_key(&d.text, Some("report"), "cluster"),
+                        format!(
+                            "[report] cluster = \"owner\": [ownership] glob `{}` is invalid: {}",
+                            e.pattern, e.message
+                        ),
+                        "fix the [ownership] globs, or cluster by \"tag:<prefix>\" or \"source\"",
+                    )
+                },
+            )?;
+        let Some(gold) = gold else { return Ok(None) };
+        let parsed = crate::conventions::diff::parse(gold);
+        let mut paths: Vec<&str> = parsed.files.iter().flat_map(|f| f.paths()).collect();
+        paths.sort_unstable();
+        return Ok(paths
+            .into_iter()
+            .find_map(|p| ownership.owner_of(p))
+            .map(str::to_string));
+    }
+    if rule == "source" {
+        return Ok(Some(match source {
+            Source::Dir(p) | Source::Bundle(p) => p.display().to_string(),
+            Source::Url(u) => u.clone(),
+        }));
+    }
+    match rule.strip_prefix("tag:").filter(|p| !p.is_empty()) {
+        Some(prefix) => Ok(tags.iter().find_map(|t| {
+            t.strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .map(str::to_string)
+        })),
+        None => Err(Error::input(
+            &d.file,
+            line_of_key(&d.text, Some("report"), "cluster"),
+            format!("[report] cluster = \"{rule}\" is not a cluster rule"),
+            "use cluster = \"tag:<prefix>\" (a task tagged \"repo:billing\" is in cluster billing with \"tag:repo\"), \"source\" (its repository) or \"owner\" (the [ownership] owner of the gold patch's first owned path)",
+        )),
+    }
+}
+
 fn task_hash(t: &Task) -> String {
     // cannot fail: a task is strings, numbers, lists and string-keyed tables, and its paths
     // were checked to be UTF-8 when it was loaded (`config::utf8_path`).
     let mut meta = serde_json::to_value(t).expect("task serializes");
-    // Where the files sit on this machine is not part of what the task is.
+    // Where the files sit on this machine is not part of what the task is, and neither is
+    // how reports group it.
     if let Some(o) = meta.as_object_mut() {
+        o.remove("cluster");
         o.remove("file");
         o.remove("hash");
         o.remove("source");
@@ -928,6 +1021,101 @@ mod tests {
     }
 
     const GOOD: &str = "id = \"t1\"\ntitle = \"T\"\ncreated = 2026-03-01\nproblem = \"problem.md\"\n[repo]\nbase = \"3f2a9c1\"\n[tests]\npatch = \"tests.patch\"\nfail_to_pass = [\"a\"]\n[scope]\nread_only = [\"docs/**\"]\n";
+
+    #[test]
+    fn clusters_come_from_the_task_or_the_suites_rule_and_stay_out_of_the_hash() {
+        let declared = GOOD.replace("title = \"T\"\n", "title = \"T\"\ncluster = \"billing\"\n");
+        let (_t, plain) = suite_with(GOOD);
+        let (_u, with) = suite_with(&declared);
+        let (plain, with) = (plain.unwrap(), with.unwrap());
+        assert_eq!(plain.tasks[0].cluster, None);
+        assert_eq!(with.tasks[0].cluster.as_deref(), Some("billing"));
+        assert_eq!(plain.tasks[0].hash, with.tasks[0].hash);
+        let (_v, empty) =
+            suite_with(&GOOD.replace("title = \"T\"\n", "title = \"T\"\ncluster = \" \"\n"));
+        let msg = empty.unwrap().invalid[0].to_string();
+        assert!(
+            msg.contains("task.toml:3") && msg.contains("cluster is empty"),
+            "{msg}"
+        );
+
+        let with_rule = |rule: &str, task: &str| {
+            let tmp = tempfile::tempdir().unwrap();
+            let d = tmp.path();
+            write(d, "suite.toml", &format!("[repo]\nsource = \"repo\"\n[environment]\nimage = \"x:1\"\n[tests]\ncommand = \"pytest\"\nformat = \"pytest\"\n[report]\ncluster = \"{rule}\"\n"));
+            std::fs::create_dir_all(d.join("repo")).unwrap();
+            write(d, "t1/problem.md", "it breaks");
+            write(d, "t1/tests.patch", "");
+            write(d, "t1/task.toml", task);
+            load_suite(d).unwrap()
+        };
+        let tagged = GOOD.replace(
+            "title = \"T\"\n",
+            "title = \"T\"\ntags = [\"bugfix\", \"repo:payments\"]\n",
+        );
+        assert_eq!(
+            with_rule("tag:repo", &tagged).tasks[0].cluster.as_deref(),
+            Some("payments")
+        );
+        assert_eq!(
+            with_rule("tag:repo", GOOD).tasks[0].cluster,
+            None,
+            "no such tag: its own cluster"
+        );
+        assert_eq!(
+            with_rule("tag:repo", &declared).tasks[0].cluster.as_deref(),
+            Some("billing"),
+            "the task's own wins"
+        );
+        assert!(with_rule("source", GOOD).tasks[0]
+            .cluster
+            .as_deref()
+            .unwrap()
+            .ends_with("repo"));
+        // "owner": the [ownership] owner of the gold patch's first owned path.
+        let owned = |gold: &str| {
+            let tmp = tempfile::tempdir().unwrap();
+            let d = tmp.path();
+            write(d, "suite.toml", "[repo]\nsource = \"repo\"\n[environment]\nimage = \"x:1\"\n[tests]\ncommand = \"pytest\"\nformat = \"pytest\"\n[report]\ncluster = \"owner\"\n[ownership]\n\"shop/billing/**\" = \"billing-team\"\n");
+            std::fs::create_dir_all(d.join("repo")).unwrap();
+            write(d, "t1/problem.md", "it breaks");
+            write(d, "t1/tests.patch", "");
+            write(d, "t1/gold.patch", gold);
+            write(
+                d,
+                "t1/task.toml",
+                &format!("{GOOD}[gold]\npatch = \"gold.patch\"\n"),
+            );
+            let s = load_suite(d).unwrap();
+            assert!(s.invalid.is_empty(), "{:?}", s.invalid);
+            s.tasks[0].cluster.clone()
+        };
+        let diff = |path: &str| {
+            format!(
+                "diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -1 +1 @@\n-a\n+b\n"
+            )
+        };
+        assert_eq!(
+            owned(&format!(
+                "{}{}",
+                diff("README.md"),
+                diff("shop/billing/pay.py")
+            ))
+            .as_deref(),
+            Some("billing-team")
+        );
+        assert_eq!(
+            owned(&diff("README.md")),
+            None,
+            "no owned path: its own cluster"
+        );
+        let bad = with_rule("colour", GOOD);
+        let msg = bad.invalid[0].to_string();
+        assert!(
+            msg.contains("suite.toml:9") && msg.contains("tag:<prefix>"),
+            "{msg}"
+        );
+    }
 
     #[test]
     fn merges_suite_defaults() {

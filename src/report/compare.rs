@@ -1,18 +1,23 @@
 //! The procurement comparison of two agents on the tasks both ran in one evaluation: wins,
 //! losses and ties, McNemar's exact test, a paired-bootstrap interval of the difference in
-//! merge rate, time and cost per merged patch, blast-radius tiers, the tasks where they
+//! merge rate (clusters of tasks resampled together, see `clusters`) with its clustered
+//! standard error, the smallest difference the comparison could detect, time and cost per
+//! merged patch, blast-radius tiers, the tasks where they
 //! differ (with both patches), and one sentence a lead can forward. Pure.
 
+use super::clusters::{self, Clustering};
 use super::data::Night;
 use super::history::NightInfo;
 use super::leaderboard::{anchor, PatchText};
 use super::tasks::{per_task, TaskScore};
 use crate::score::merge::{mergeable, tier};
 use crate::score::outcome::Outcome;
-use crate::stats::{mcnemar_exact, paired_diff_ci, Interval};
+use crate::stats::{
+    cluster_paired_diff_ci, clustered_se, detectable_difference, mcnemar_exact, Interval,
+};
 use crate::store::AttemptRow;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Side {
@@ -61,8 +66,17 @@ pub struct Comparison {
     pub ties: u64,
     /// McNemar's exact test on the per-task merged results.
     pub p_value: f64,
-    /// B's merge rate minus A's on the shared tasks, with a 95% paired-bootstrap interval.
+    /// B's merge rate minus A's on the shared tasks, with a 95% paired-bootstrap interval
+    /// (clusters resampled whole, see `clustering`).
     pub difference: Interval,
+    /// The standard error of the difference, cluster-robust, and as if tasks were
+    /// independent; None with fewer than two clusters.
+    pub difference_se: Option<f64>,
+    pub naive_se: Option<f64>,
+    pub clustering: Clustering,
+    /// `uncertainty` of this comparison.
+    pub uncertainty: String,
+    pub power: Power,
     /// B's cost (time) per merged patch over A's, when both are known.
     pub cost_ratio: Option<f64>,
     pub time_ratio: Option<f64>,
@@ -70,6 +84,80 @@ pub struct Comparison {
     pub differing: Vec<TaskDiff>,
     #[serde(skip)]
     pub patches: Vec<PatchText>,
+}
+
+/// What the comparison could have detected.
+#[derive(Debug, Clone, Serialize)]
+pub struct Power {
+    /// The mean squared per-task difference in merge share: with one attempt per task, the
+    /// share of tasks where the agents differ.
+    pub discordance: f64,
+    /// (clustered ÷ naive standard error)², at least 1: how many times the tasks count
+    /// for fewer than they are because of their clusters.
+    pub design_effect: f64,
+    /// Shared tasks ÷ design effect.
+    pub effective_tasks: f64,
+    /// The smallest difference in merge rate detectable at 80% power (two-sided α = 0.05),
+    /// in rate units; None when nothing could be (no discordance, or too few tasks).
+    pub detectable_difference: Option<f64>,
+    /// The per-task sampling variance of attempts within a task, summed over both agents
+    /// (0 with one attempt): the part more attempts would shrink.
+    pub within_task_variance: f64,
+    /// Attempts per task in this evaluation (the mean over shared tasks and both agents).
+    pub attempts_per_task: f64,
+    /// The above as one sentence.
+    pub sentence: String,
+}
+
+/// How precise the difference is, in one sentence: its standard error, clustered and naive.
+pub fn uncertainty(c: &Comparison) -> String {
+    let se = |x: f64| format!("{:.1}", x * 100.0);
+    match (c.difference_se, c.naive_se) {
+        (Some(cl), Some(nv)) if c.clustering.by == "declared" => format!(
+            "standard error {} points clustered by the {} declared clusters ({} if the tasks were independent)",
+            se(cl),
+            c.clustering.clusters,
+            se(nv)
+        ),
+        (Some(cl), _) => format!("standard error {} points", se(cl)),
+        _ => "too few clusters for a standard error".into(),
+    }
+}
+
+/// What the comparison could detect, in one sentence.
+pub fn power_sentence(p: &Power, shared: usize) -> String {
+    let tasks = if p.design_effect > 1.0 + 1e-9 {
+        format!(
+            "{shared} shared tasks, worth {:.0} independent ones once clusters are accounted for (design effect {:.1})",
+            p.effective_tasks, p.design_effect
+        )
+    } else {
+        format!("{shared} shared tasks")
+    };
+    match p.detectable_difference {
+        Some(d) => format!(
+            "With {tasks} and the agents differing on {:.0}% of them, the smallest difference this comparison detects at 80% power (α = 0.05, two-sided) is {:.0} points; `mergebench report power` says how many tasks a smaller one needs.",
+            p.discordance * 100.0,
+            d * 100.0
+        ),
+        None if p.discordance == 0.0 => format!(
+            "With {tasks} and no task where the agents differ, there is no discordance to size a detectable difference from."
+        ),
+        None => format!(
+            "With {tasks}, too few to detect even the largest difference the agents' {:.0}% discordance allows at 80% power.",
+            p.discordance * 100.0
+        ),
+    }
+}
+
+/// The sampling variance of one attempt's result within a task of `n` attempts, `m` of them
+/// merged (unbiased); 0 with a single attempt.
+fn attempt_variance(s: &TaskScore) -> f64 {
+    if s.attempts < 2 {
+        return 0.0;
+    }
+    let p = s.merge_share();
+    s.attempts as f64 * p * (1.0 - p) / (s.attempts - 1) as f64
 }
 
 fn side(
@@ -175,6 +263,7 @@ pub fn build(
     patches: &BTreeMap<String, String>,
     a: &str,
     b: &str,
+    clusters_by_hash: &HashMap<String, String>,
 ) -> Result<Comparison, String> {
     let judged_eval = night.judged;
     let rows_of = |agent: &str| -> Vec<&AttemptRow> {
@@ -231,6 +320,41 @@ pub fn build(
             });
         }
     }
+    let ids: Vec<&str> = shared.iter().copied().collect();
+    let most = shared
+        .iter()
+        .map(|t| ta[*t].attempts.max(tb[*t].attempts))
+        .max()
+        .unwrap_or(0);
+    let declared = clusters::of_rows(&night.rows, clusters_by_hash);
+    let (groups, clustering) = clusters::assign(&ids, &declared, most);
+    let diffs: Vec<f64> = sa.iter().zip(&sb).map(|(x, y)| y - x).collect();
+    let difference_se = clustered_se(&diffs, &groups);
+    let naive_se = clustered_se(&diffs, &(0..diffs.len()).collect::<Vec<_>>());
+    let n = shared.len() as f64;
+    let design_effect = match (difference_se, naive_se) {
+        (Some(c), Some(i)) if i > 0.0 => (c * c / (i * i)).max(1.0),
+        _ => 1.0,
+    };
+    let discordance = diffs.iter().map(|d| d * d).sum::<f64>() / n.max(1.0);
+    let mut power = Power {
+        sentence: String::new(),
+        discordance,
+        design_effect,
+        effective_tasks: n / design_effect,
+        detectable_difference: detectable_difference(n / design_effect, discordance),
+        within_task_variance: shared
+            .iter()
+            .map(|t| attempt_variance(&ta[*t]) + attempt_variance(&tb[*t]))
+            .sum::<f64>()
+            / n.max(1.0),
+        attempts_per_task: shared
+            .iter()
+            .map(|t| (ta[*t].attempts + tb[*t].attempts) as f64 / 2.0)
+            .sum::<f64>()
+            / n.max(1.0),
+    };
+    power.sentence = power_sentence(&power, shared.len());
     let mut seen = BTreeSet::new();
     let patch_texts = differing
         .iter()
@@ -269,11 +393,17 @@ pub fn build(
         a_wins,
         ties,
         p_value: mcnemar_exact(a_wins, b_wins),
-        difference: paired_diff_ci(&sa, &sb),
+        difference: cluster_paired_diff_ci(&sa, &sb, &groups),
+        difference_se,
+        naive_se,
+        clustering,
+        uncertainty: String::new(),
+        power,
         sentence: String::new(),
         differing,
         patches: patch_texts,
     };
     c.sentence = sentence(&c);
+    c.uncertainty = uncertainty(&c);
     Ok(c)
 }

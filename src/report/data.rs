@@ -28,6 +28,8 @@ pub struct ReportData {
     /// only (held-out labels stay behind the holdout wall), majority of each reviewer's
     /// latest label, ties to the more cautious verdict.
     pub human: HashMap<(String, String), String>,
+    /// Each task's declared cluster, by task hash (absent: the task is its own cluster).
+    pub clusters: HashMap<String, String>,
 }
 
 impl ReportData {
@@ -131,6 +133,7 @@ pub fn load(store: &Store, sel: &Selection<'_>) -> Result<ReportData, Error> {
         task_created: store.task_created_dates()?,
         patches,
         human: human_verdicts(store.dev_labels()?),
+        clusters: store.task_clusters()?,
     })
 }
 

@@ -4,12 +4,15 @@
 //! agent matrix of the reported night. Pure: `ReportData` in, `Leaderboard` out.
 
 use super::charts::{self, BarChart, TrendChart};
+use super::clusters::{self, Clustering};
 use super::data::ReportData;
 use super::history::{self, History, NightInfo, Regression, RegressionPolicy};
 use super::tasks::{by_agent, TaskScore};
 use crate::score::merge::{conventions_passed, mergeable};
 use crate::score::outcome::Outcome;
-use crate::stats::{mean_ci, pass_at_k, quantile, Interval};
+use crate::stats::{
+    calibrated_rate_ci, cluster_mean_ci, pass_at_k, quantile, Interval, JudgeErrorCounts,
+};
 use crate::store::AttemptRow;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +22,16 @@ pub struct LeaderboardOptions {
     /// Keep only tasks created after this date (YYYY-MM-DD).
     pub since: Option<String>,
     pub policy: RegressionPolicy,
+    /// Each judge version's error against people on the held-out labels, as counts only
+    /// (`review::drift::calibrations`): what the calibrated merge rate corrects with.
+    pub calibration: Vec<JudgeCalibration>,
+}
+
+/// One judge version's held-out error counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JudgeCalibration {
+    pub judge_version: String,
+    pub counts: JudgeErrorCounts,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +56,12 @@ pub struct AgentEntry {
     pub conventions_pass_rate: Option<f64>,
     /// Of attempts the judge saw, the share it would merge.
     pub judge_merge_rate: Option<f64>,
+    /// The judge's merge rate corrected for its error against people on held-out labels
+    /// (Rogan–Gladen, over tasks), with an interval carrying both the tasks' and the labels'
+    /// uncertainty; None when not judged, or with too few labels or a judge near chance.
+    pub calibrated_merge_rate: Option<Interval>,
+    /// What the calibrated rate rests on, or why there is none (None when not judged).
+    pub calibration: Option<String>,
     /// Of human-labeled attempts, the share people accepted; None until labels exist.
     pub human_accept_rate: Option<f64>,
     pub human_labels: usize,
@@ -101,10 +120,15 @@ pub struct Leaderboard {
     pub since: Option<String>,
     /// Whether a judge judged the reported night (then mergeable needs its merge verdict).
     pub judged: bool,
+    /// How the reported night's intervals group tasks.
+    pub clustering: Clustering,
     pub agents: Vec<AgentEntry>,
     pub history: History,
     /// Regressions flagged on the reported night.
     pub regressions: Vec<Regression>,
+    /// Every agent's paired test against its previous night on the reported night, flagged
+    /// or not: the family whose p-values were adjusted together.
+    pub regression_tests: Vec<Regression>,
     /// Columns are the agents in leaderboard order.
     pub matrix: Vec<MatrixRow>,
     #[serde(skip)]
@@ -129,6 +153,8 @@ fn entry(
     tasks: &BTreeMap<String, TaskScore>,
     judged_eval: bool,
     human: &HashMap<(String, String), String>,
+    declared: &HashMap<String, String>,
+    calibration: &[JudgeCalibration],
 ) -> AgentEntry {
     let counted: Vec<&&AttemptRow> = rows
         .iter()
@@ -136,8 +162,11 @@ fn entry(
         .collect();
     let merge: Vec<f64> = tasks.values().map(TaskScore::merge_share).collect();
     let resolved: Vec<f64> = tasks.values().map(TaskScore::resolved_share).collect();
-    let mergeable_rate = mean_ci(&merge);
-    let resolved_rate = mean_ci(&resolved);
+    let ids: Vec<&str> = tasks.keys().map(String::as_str).collect();
+    let most = tasks.values().map(|s| s.attempts).max().unwrap_or(0);
+    let (groups, _) = clusters::assign(&ids, declared, most);
+    let mergeable_rate = cluster_mean_ci(&merge, &groups);
+    let resolved_rate = cluster_mean_ci(&resolved, &groups);
     let conv: Vec<bool> = counted
         .iter()
         .filter_map(|r| conventions_passed(r))
@@ -147,6 +176,7 @@ fn entry(
         .iter()
         .filter(|r| r.judge.as_ref().and_then(|j| j.verdict.as_deref()) == Some("merge"))
         .count();
+    let (calibrated_merge_rate, calibration) = calibrate(&counted, declared, calibration);
     let k = tasks.values().map(|s| s.attempts).min().unwrap_or(0);
     let pass = |k: u64| {
         tasks
@@ -180,6 +210,8 @@ fn entry(
         resolved_rate,
         conventions_pass_rate: share(conv.iter().filter(|p| **p).count(), conv.len()),
         judge_merge_rate: share(judge_merges, judged_rows.len()),
+        calibrated_merge_rate,
+        calibration,
         human_accept_rate: share(
             human_verdicts
                 .iter()
@@ -199,6 +231,62 @@ fn entry(
         infra_errors: rows.len() - counted.len(),
         scope_violations: rows.iter().filter(|r| r.flags.scope_violation).count(),
         regression: None,
+    }
+}
+
+/// The calibrated merge rate of one agent's attempts: per task, the share of its judged
+/// attempts the judge would merge, corrected with the held-out error of the judge version
+/// that judged most of them.
+fn calibrate(
+    rows: &[&&AttemptRow],
+    declared: &HashMap<String, String>,
+    calibration: &[JudgeCalibration],
+) -> (Option<Interval>, Option<String>) {
+    let mut versions: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut per_task: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for r in rows {
+        let Some(j) = r.judge.as_ref() else { continue };
+        let Some(verdict) = j.verdict.as_deref() else {
+            continue;
+        };
+        *versions.entry(&j.judge_version).or_default() += 1;
+        let t = per_task.entry(&r.task_id).or_default();
+        t.0 += 1;
+        t.1 += (verdict == "merge") as u64;
+    }
+    let Some((version, _)) = versions
+        .iter()
+        .max_by_key(|(v, n)| (**n, std::cmp::Reverse(**v)))
+    else {
+        return (None, None);
+    };
+    let short = &version[..12.min(version.len())];
+    let Some(c) = calibration.iter().find(|c| c.judge_version == *version) else {
+        return (
+            None,
+            Some(format!(
+                "no held-out labels checked against judge version {short}: run `mergebench judge checkpoints`"
+            )),
+        );
+    };
+    let ids: Vec<&str> = per_task.keys().copied().collect();
+    let most = per_task.values().map(|t| t.0).max().unwrap_or(0);
+    let (groups, _) = clusters::assign(&ids, declared, most);
+    let scores: Vec<f64> = per_task
+        .values()
+        .map(|(n, m)| *m as f64 / *n as f64)
+        .collect();
+    match calibrated_rate_ci(&scores, &groups, &c.counts) {
+        Ok(i) => (
+            Some(i),
+            Some(format!(
+                "judge version {short} on {} held-out labels: sensitivity {:.2}, specificity {:.2}",
+                c.counts.positives + c.counts.negatives,
+                c.counts.sensitivity(),
+                c.counts.specificity()
+            )),
+        ),
+        Err(why) => (None, Some(why)),
     }
 }
 
@@ -259,7 +347,8 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
         data.keep_tasks_since(since);
     }
     let scores = history::scores(&data.nights);
-    let history = history::build(&data.nights, &scores, opts.policy);
+    let declared = clusters::of_rows(data.nights.iter().flat_map(|n| &n.rows), &data.clusters);
+    let history = history::build(&data.nights, &scores, opts.policy, &declared);
     let night = data.nights.last()?;
     let current = scores.last()?;
     let judged_eval = night.judged;
@@ -274,6 +363,8 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
                 current.get(*agent).unwrap_or(&empty),
                 judged_eval,
                 &data.human,
+                &declared,
+                &opts.calibration,
             );
             e.regression = history
                 .latest_point(agent)
@@ -323,6 +414,14 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
         })
         .collect();
     let regressions = history.latest_regressions().into_iter().cloned().collect();
+    let regression_tests = history.latest_tests().into_iter().cloned().collect();
+    let night_tasks: Vec<&str> = matrix.iter().map(|r| r.task.as_str()).collect();
+    let most = current
+        .values()
+        .flat_map(|m| m.values().map(|s| s.attempts))
+        .max()
+        .unwrap_or(0);
+    let (_, clustering) = clusters::assign(&night_tasks, &declared, most);
     Some(Leaderboard {
         mergebench_version: crate::VERSION.to_string(),
         suite: night.evaluation.suite.clone(),
@@ -333,6 +432,7 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
         },
         since: opts.since.clone(),
         judged: judged_eval,
+        clustering,
         rates_chart: charts::rates(
             &agents
                 .iter()
@@ -349,6 +449,7 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
         ),
         agents,
         regressions,
+        regression_tests,
         matrix,
         patches,
         history,
@@ -360,7 +461,15 @@ mod tests {
     use super::*;
 
     fn entry_with(agent: &str, estimate: f64, low: f64, high: f64) -> AgentEntry {
-        let mut e = entry(agent, &[], &BTreeMap::new(), false, &HashMap::new());
+        let mut e = entry(
+            agent,
+            &[],
+            &BTreeMap::new(),
+            false,
+            &HashMap::new(),
+            &HashMap::new(),
+            &[],
+        );
         e.mergeable_rate = Interval {
             estimate,
             low,

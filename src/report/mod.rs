@@ -4,10 +4,12 @@
 //! reads the store.
 
 pub mod charts;
+pub mod clusters;
 pub mod compare;
 pub mod data;
 pub mod history;
 pub mod leaderboard;
+pub mod power;
 pub mod render;
 pub mod results;
 pub mod tasks;
@@ -60,7 +62,7 @@ pub fn compare_from_store(
     let night = data
         .current()
         .ok_or_else(|| Error::infra("the store returned no attempts for the evaluation"))?;
-    compare::build(night, &data.patches, a, b).map_err(Error::Usage)
+    compare::build(night, &data.patches, a, b, &data.clusters).map_err(Error::Usage)
 }
 
 /// Writes a report whole or not at all: to a temporary file beside it, then renamed.

@@ -119,6 +119,24 @@ fn pts(v: Value) -> String {
         .unwrap_or_else(|| "n/a".into())
 }
 
+/// A regression test's adjusted p-value with its correction and family.
+fn adjusted(v: Value) -> String {
+    use super::history::{adjusted_text, Correction};
+    let get = |k: &str| v.get_attr(k).ok();
+    let correction = match get("correction").as_ref().and_then(|c| c.as_str()) {
+        Some("holm") => Correction::Holm,
+        Some("bh") => Correction::Bh,
+        _ => Correction::None,
+    };
+    let (Some(p), Some(family)) = (
+        get("adjusted_p").as_ref().and_then(num),
+        get("family").as_ref().and_then(num),
+    ) else {
+        return "n/a".into();
+    };
+    adjusted_text(correction, family as usize, p)
+}
+
 fn pval(v: Value) -> String {
     num(&v).map(format_p).unwrap_or_else(|| "n/a".into())
 }
@@ -221,6 +239,7 @@ fn environment() -> Environment<'static> {
     env.add_filter("secs", secs);
     env.add_filter("pts", pts);
     env.add_filter("pval", pval);
+    env.add_filter("adjusted", adjusted);
     env.add_filter("md", md);
     env.add_filter("fence", fence);
     env.add_filter("night", date);

@@ -1,13 +1,14 @@
 //! The results of an evaluation: every attempt with its judge verdict and whether it is
 //! mergeable, and per agent the resolved and merge rates with their 95% bootstrap intervals
-//! and pass@k. Pure: rows in, summary out.
+//! (clustered: see `clusters`) and pass@k. Pure: rows in, summary out.
 
+use super::clusters::{self, Clustering};
 use crate::score::merge::{conventions_passed, judged, mergeable, tier};
 use crate::score::outcome::Outcome;
-use crate::stats::{mean_ci, pass_at_k, Interval};
+use crate::stats::{cluster_mean_ci, pass_at_k, Interval};
 use crate::store::AttemptRow;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// `pass`, `pass, 2 warn`, `fail, 1 err 2 warn`, or `-` when not scored.
 fn conventions_cell(r: &AttemptRow) -> String {
@@ -70,9 +71,13 @@ pub struct AgentSummary {
     pub judge_injection_suspected: usize,
     /// Connections the egress proxy refused, over all attempts.
     pub egress_refused: u64,
+    /// How the intervals group tasks.
+    pub clustering: Clustering,
 }
 
-pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
+/// Per agent; `clusters` is each task's declared cluster by task hash (`Store::task_clusters`).
+pub fn summarize(rows: &[AttemptRow], clusters: &HashMap<String, String>) -> Vec<AgentSummary> {
+    let declared = clusters::of_rows(rows, clusters);
     let judged_eval = judged(rows);
     let mut by_agent: BTreeMap<&str, Vec<&AttemptRow>> = BTreeMap::new();
     for r in rows {
@@ -105,6 +110,9 @@ pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
                 .map(|(t, (n, _))| merged[t] as f64 / *n as f64)
                 .collect();
             let min_n = per_task.values().map(|(n, _)| *n).min().unwrap_or(0);
+            let max_n = per_task.values().map(|(n, _)| *n).max().unwrap_or(0);
+            let ids: Vec<&str> = per_task.keys().copied().collect();
+            let (groups, clustering) = clusters::assign(&ids, &declared, max_n);
             let mut pak = BTreeMap::new();
             if min_n > 1 {
                 for k in 1..=min_n {
@@ -120,8 +128,8 @@ pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
                 agent: agent.to_string(),
                 tasks: per_task.len(),
                 attempts: rows.len(),
-                resolved_rate: mean_ci(&scores),
-                merge_rate: mean_ci(&merge_scores),
+                resolved_rate: cluster_mean_ci(&scores, &groups),
+                merge_rate: cluster_mean_ci(&merge_scores, &groups),
                 pass_at_k: pak,
                 infra_errors: outcomes.get(&Outcome::InfraError).copied().unwrap_or(0),
                 outcomes,
@@ -133,6 +141,7 @@ pub fn summarize(rows: &[AttemptRow]) -> Vec<AgentSummary> {
                     .filter(|r| r.judge.as_ref().is_some_and(|j| j.injection_suspected))
                     .count(),
                 egress_refused: rows.iter().map(|r| r.flags.egress_refused).sum(),
+                clustering,
             }
         })
         .collect()
@@ -254,6 +263,15 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
         ]);
     }
     out.push_str(&format_table(&t2));
+    let mut notes: Vec<&str> = Vec::new();
+    for s in summaries {
+        if !notes.contains(&s.clustering.note.as_str()) {
+            notes.push(&s.clustering.note);
+        }
+    }
+    for n in notes {
+        out.push_str(&format!("95% intervals: {n}\n"));
+    }
     out
 }
 
@@ -345,7 +363,7 @@ mod tests {
             row("b", "t1", 1, InfraError),
             row("b", "t2", 1, EmptyPatch),
         ];
-        let s = summarize(&rows);
+        let s = summarize(&rows, &HashMap::new());
         assert_eq!(s[0].agent, "a");
         assert!((s[0].resolved_rate.estimate - 0.75).abs() < 1e-12);
         assert!((s[0].pass_at_k[&1] - 0.75).abs() < 1e-12);
@@ -358,6 +376,14 @@ mod tests {
         assert_eq!(s[1].resolved_rate.estimate, 0.0);
         let text = render_text(&rows, &s);
         assert!(text.contains("75% ("), "{text}");
+        assert!(text.contains("95% intervals: cluster bootstrap over 2 tasks, each task's attempts (up to 2) kept together"), "{text}");
+        // Both tasks declared in one cluster: nothing to resample between clusters, so the
+        // interval stays over tasks and says why.
+        let one: HashMap<String, String> = [("h".to_string(), "repo".to_string())].into();
+        let c = summarize(&rows, &one);
+        assert_eq!((c[0].clustering.by, c[0].clustering.clusters), ("task", 2));
+        assert_eq!(c[0].resolved_rate, s[0].resolved_rate);
+        assert!(c[0].clustering.note.contains("one declared cluster"));
     }
 
     fn judged_row(task: &str, outcome: Outcome, verdict: Option<&str>) -> AttemptRow {
@@ -390,7 +416,7 @@ mod tests {
             judged_row("t2", Resolved, Some("revise")),
             row("a", "t3", 1, EmptyPatch),
         ];
-        let s = summarize(&rows);
+        let s = summarize(&rows, &HashMap::new());
         assert!((s[0].resolved_rate.estimate - 2.0 / 3.0).abs() < 1e-12);
         assert!((s[0].merge_rate.estimate - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(s[0].judged, 2);

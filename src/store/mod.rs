@@ -240,7 +240,10 @@ impl Store {
     ) -> Result<(), Error> {
         self.with(|c| {
             c.execute(
-                "INSERT OR IGNORE INTO tasks (hash, suite, task_id, title, created, spec_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                // The hash is the task's content; what may change under one hash is only what
+                // the hash leaves out (its cluster, where its files sit), so the latest wins.
+                "INSERT INTO tasks (hash, suite, task_id, title, created, spec_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(hash) DO UPDATE SET spec_json = excluded.spec_json",
                 params![hash, suite, task_id, title, created, spec_json],
             )
             .map(|_| ())
@@ -357,6 +360,19 @@ impl Store {
             c.prepare("SELECT hash, created FROM tasks WHERE created IS NOT NULL")?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect()
+        })
+    }
+
+    /// Each task's declared cluster (task.toml `cluster`, or the suite's `[report] cluster`
+    /// rule), by task hash; tasks without one are absent.
+    pub fn task_clusters(&self) -> Result<HashMap<String, String>, Error> {
+        self.with(|c| {
+            c.prepare(
+                "SELECT hash, json_extract(spec_json, '$.cluster') FROM tasks
+                 WHERE json_valid(spec_json) AND json_extract(spec_json, '$.cluster') IS NOT NULL",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
         })
     }
 
@@ -933,6 +949,24 @@ mod tests {
         assert!(one.id != two.id && one.id != whole.id && two.id != whole.id);
         assert_eq!(one.shard.as_deref(), Some("1/2"));
         assert_eq!(whole.shard, None);
+    }
+
+    #[test]
+    fn task_clusters_follow_the_latest_spec_of_a_hash() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("m.db")).unwrap();
+        store.save_task("h1", "s", "t1", "T", None, "{}").unwrap();
+        store
+            .save_task("h2", "s", "t2", "T", None, r#"{"cluster": "billing"}"#)
+            .unwrap();
+        let c = store.task_clusters().unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c["h2"], "billing");
+        // A cluster added later to an unchanged task (same hash) is what reports see.
+        store
+            .save_task("h1", "s", "t1", "T", None, r#"{"cluster": "search"}"#)
+            .unwrap();
+        assert_eq!(store.task_clusters().unwrap()["h1"], "search");
     }
 
     #[test]

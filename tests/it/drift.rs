@@ -373,3 +373,61 @@ fn the_leaderboard_shows_the_human_accept_rate_from_dev_labels() {
     assert_eq!(oracle["human_accept_rate"], 1.0);
     assert_eq!(regressor["human_accept_rate"], 0.0);
 }
+
+/// The calibrated merge rate reads the judge's held-out error through the drift computation:
+/// once the checkpoints are judged by the version that judged the evaluation, the leaderboard
+/// names that version's held-out labels, and with fewer than twenty on a side shows no figure.
+#[test]
+fn the_leaderboard_calibrates_with_the_judge_versions_held_out_labels() {
+    let d = labeled();
+    d.ok(&["judge", "checkpoints", "--judge", "heuristic"]);
+    let drift: Value = serde_json::from_str(&d.cli(&["drift", "--json"]).1).unwrap();
+    let version = drift["versions"][0]["judge_version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let holdout: u64 = drift["versions"][0]["holdout"]["n"].as_u64().unwrap();
+    // The evaluation judged by that same version, agreeing with people.
+    let judgements: Vec<(i64, mergebench::store::JudgementRow)> = d
+        .store
+        .attempts(&d.eval)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.id,
+                mergebench::store::JudgementRow {
+                    judge: "heuristic".into(),
+                    judge_version: version.clone(),
+                    model: None,
+                    status: "ok".into(),
+                    verdict: Some(human(&r.agent).into()),
+                    error: None,
+                    agreement: Some(1.0),
+                    samples: 1,
+                    injection_suspected: false,
+                    input_tokens: 0,
+                    output_tokens: 0,
+                    cost_usd: None,
+                    created_at: String::new(),
+                    detail: Value::Null,
+                },
+            )
+        })
+        .collect();
+    d.store.save_judgements(&judgements).unwrap();
+    let v: Value =
+        serde_json::from_str(&d.ok(&["report", "leaderboard", "--format", "json"])).unwrap();
+    let oracle = v["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "oracle")
+        .unwrap()
+        .clone();
+    assert!(oracle["calibrated_merge_rate"].is_null(), "{oracle}");
+    let why = oracle["calibration"].as_str().unwrap();
+    assert!(holdout > 0 && holdout < 40, "{holdout}");
+    assert!(why.starts_with("too few held-out labels: "), "{why}");
+    assert!(why.contains("(20 of each needed)"), "{why}");
+}

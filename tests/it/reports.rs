@@ -236,6 +236,12 @@ fn leaderboard_markdown_and_json() {
         .unwrap();
     assert_eq!((g.lost, g.gained, g.shared_tasks), (8, 0, 10));
     assert!((g.p_value - 2.0 / 256.0).abs() < 1e-12);
+    // Adjusted with the night's two other agents' tests (both p = 1): Holm multiplies the
+    // smallest by three.
+    assert_eq!(g.family, 3);
+    assert!((g.adjusted_p - 3.0 * 2.0 / 256.0).abs() < 1e-12);
+    assert_eq!(lb.regression_tests.len(), 3);
+    assert_eq!(lb.clustering.by, "task");
     assert_eq!(
         lb.regressions.len(),
         1,
@@ -323,6 +329,173 @@ fn compare_text_markdown_and_json() {
         .contains("steady merges 50 points more"));
     let err = compare_from_store(&store, None, "steady", "nobody").unwrap_err();
     assert!(err.to_string().contains("nobody"), "{err}");
+}
+
+/// Twenty tasks from two repositories (ten each, declared through each task's `cluster`):
+/// `alpha` merges all of repository a and none of b; `beta` the same plus three tasks of b.
+/// Everything `beta` gains is in one repository, so the clustered standard error is nearly
+/// twice the naive one and the comparison says it could not have detected the difference.
+#[test]
+fn compare_over_two_repositories_uses_their_clusters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("m.db")).unwrap();
+    for t in 0..20 {
+        let repo = if t < 10 { "repo-a" } else { "repo-b" };
+        store
+            .save_task(
+                &format!("th-{t}"),
+                "shop",
+                &task_id(t),
+                "t",
+                None,
+                &format!("{{\"cluster\": \"{repo}\"}}"),
+            )
+            .unwrap();
+    }
+    night(
+        &store,
+        "night 1",
+        &[
+            (
+                "alpha",
+                0.1,
+                10.0,
+                agent_night(20, &(0..10).collect::<Vec<_>>(), Outcome::Unresolved, 1),
+            ),
+            (
+                "beta",
+                0.1,
+                10.0,
+                agent_night(20, &(0..13).collect::<Vec<_>>(), Outcome::Unresolved, 1),
+            ),
+        ],
+    );
+    let c = compare_from_store(&store, None, "alpha", "beta").unwrap();
+    assert_eq!((c.clustering.by, c.clustering.clusters), ("declared", 2));
+    assert!((c.difference.estimate - 0.15).abs() < 1e-12);
+    // Resampling the two repositories gives 0 (a, a), 0.15 (a, b) or 0.30 (b, b).
+    assert_eq!((c.difference.low, c.difference.high), (0.0, 0.3));
+    // Residual sums −1.5 (a) and +1.5 (b): √(2 · 4.5) / 20 = 0.15; naive √(2.55/19/20).
+    assert!((c.difference_se.unwrap() - 0.15).abs() < 1e-12);
+    assert!((c.naive_se.unwrap() - (2.55f64 / 19.0 / 20.0).sqrt()).abs() < 1e-12);
+    assert!((c.power.discordance - 0.15).abs() < 1e-12);
+    assert!(c.power.design_effect > 3.0 && c.power.design_effect < 3.5);
+    assert_eq!(c.power.detectable_difference, None);
+    let md = render::comparison(&c, Format::Markdown);
+    assert!(
+        md.contains("cluster bootstrap over 2 declared clusters of 20 tasks"),
+        "{md}"
+    );
+    assert!(
+        md.contains("standard error 15.0 points clustered by the 2 declared clusters (8.2 if the tasks were independent)"),
+        "{md}"
+    );
+    assert!(md.contains("too few to detect"), "{md}");
+    let lb = leaderboard_from_store(&store, None, 14, &LeaderboardOptions::default()).unwrap();
+    assert_eq!((lb.clustering.by, lb.clustering.clusters), ("declared", 2));
+    assert!(render::leaderboard(&lb, Format::Markdown).contains("2 declared clusters"));
+}
+
+/// With enough held-out labels for the night's judge version, each agent's judge merge rate
+/// is shown corrected for the judge's error (Rogan–Gladen); with too few, no figure and why.
+#[test]
+fn leaderboard_shows_the_calibrated_merge_rate_when_labels_suffice() {
+    use mergebench::report::leaderboard::JudgeCalibration;
+    use mergebench::stats::JudgeErrorCounts;
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _, _) = two_nights(&tmp.path().join("m.db"));
+    let with = |positives, negatives| LeaderboardOptions {
+        calibration: vec![JudgeCalibration {
+            judge_version: "v".into(),
+            // Sensitivity 0.9, specificity 0.8.
+            counts: JudgeErrorCounts {
+                positives,
+                positives_judged_merge: positives * 9 / 10,
+                negatives,
+                negatives_judged_merge: negatives / 5,
+            },
+        }],
+        ..Default::default()
+    };
+    let lb = leaderboard_from_store(&store, None, 14, &with(50, 50)).unwrap();
+    let by = |name: &str| lb.agents.iter().find(|a| a.agent == name).unwrap();
+    // steady: the judge merges 7 of 10 tasks; (0.7 + 0.8 − 1) / (0.9 + 0.8 − 1) = 5/7.
+    let steady = by("steady").calibrated_merge_rate.unwrap();
+    assert!((steady.estimate - 5.0 / 7.0).abs() < 1e-12, "{steady:?}");
+    assert!(steady.low < steady.estimate && steady.high > steady.estimate);
+    // tester: the judge merges nothing, below the judge's false-merge floor: 0.
+    assert_eq!(by("tester").calibrated_merge_rate.unwrap().estimate, 0.0);
+    assert!(by("steady")
+        .calibration
+        .as_deref()
+        .unwrap()
+        .contains("on 100 held-out labels: sensitivity 0.90, specificity 0.80"));
+    let md = render::leaderboard(&lb, Format::Markdown);
+    assert!(md.contains("calibrated merge (95% CI)"), "{md}");
+    assert!(md.contains("71% ("), "{md}");
+
+    let few = leaderboard_from_store(&store, None, 14, &with(10, 50)).unwrap();
+    let steady = few.agents.iter().find(|a| a.agent == "steady").unwrap();
+    assert_eq!(steady.calibrated_merge_rate, None);
+    assert!(steady
+        .calibration
+        .as_deref()
+        .unwrap()
+        .starts_with("too few held-out labels: 10"));
+    let none = leaderboard_from_store(&store, None, 14, &LeaderboardOptions::default()).unwrap();
+    assert!(none.agents[0]
+        .calibration
+        .as_deref()
+        .unwrap()
+        .starts_with("no held-out labels checked against judge version v"));
+}
+
+/// `report power`: from an assumed base rate with independent agents, or from two agents'
+/// measured discordance in an evaluation; bad flags name the fix.
+#[test]
+fn report_power_plans_from_an_assumption_or_an_evaluation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("m.db");
+    drop(two_nights(&db));
+    let run = |args: &[&str]| {
+        let o = bin().arg("--db").arg(&db).args(args).output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    // 40% against 50%, independent: ψ = 0.5, 390.08 → 391 tasks.
+    let (code, out, _) = run(&["report", "power", "--diff", "10"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("To detect a 10-point difference"), "{out}");
+    assert!(out.contains(": 391 tasks."), "{out}");
+    // slipping and steady differ on 7 of their 10 shared tasks: ψ = 0.7, 547.0 → 548.
+    let (code, out, err) = run(&[
+        "report", "power", "--diff", "10", "--a", "slipping", "--b", "steady", "--format", "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["tasks_needed"], 548);
+    assert!((json["discordance"].as_f64().unwrap() - 0.7).abs() < 1e-12);
+    assert!(json["discordance_from"]
+        .as_str()
+        .unwrap()
+        .starts_with("observed: slipping and steady differ by 70% on their 10 shared tasks"));
+    for bad in [
+        &["report", "power", "--diff", "150"][..],
+        &["report", "power", "--diff", "5", "--base-rate", "40"][..],
+        &["report", "power", "--diff", "5", "--a", "steady"][..],
+        &["report", "power", "--diff", "5", "--eval", "x"][..],
+        &[
+            "report", "power", "--diff", "5", "--a", "steady", "--b", "nobody",
+        ][..],
+        &["report", "power", "--diff", "5", "--attempts", "0"][..],
+    ] {
+        let (code, _, err) = run(bad);
+        assert_eq!(code, Some(2), "{bad:?}: {err}");
+        assert!(err.contains("error:"), "{bad:?}: {err}");
+    }
 }
 
 #[test]
@@ -613,7 +786,7 @@ fn nightly_runs_end_to_end_and_fails_on_a_planted_regression() {
     let (code, out, err) = nightly();
     assert_eq!(code, Some(1), "{out}\n{err}");
     assert!(
-        out.contains("regression: noop merge rate fell from 100% to 0% on 6 shared tasks (6 lost, 0 gained; McNemar exact p = 0.03)"),
+        out.contains("regression: noop merge rate fell from 100% to 0% on 6 shared tasks (6 lost, 0 gained; McNemar exact p = 0.03, Holm-adjusted over 1 agent p = 0.03)"),
         "{out}"
     );
     assert!(out.contains("nightly: 1 regression(s): exit 1"), "{out}");

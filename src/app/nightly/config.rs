@@ -3,7 +3,7 @@
 
 use crate::config::{line_of_key, parse_toml, read_file};
 use crate::error::Error;
-use crate::report::history::RegressionPolicy;
+use crate::report::history::{Correction, RegressionPolicy};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -64,8 +64,14 @@ struct RawRegression {
     alpha: f64,
     #[serde(default)]
     min_drop_points: f64,
+    #[serde(default = "holm")]
+    correction: String,
     #[serde(default = "yes")]
     fail: bool,
+}
+
+fn holm() -> String {
+    "holm".into()
 }
 
 impl Default for RawRegression {
@@ -73,6 +79,7 @@ impl Default for RawRegression {
         RawRegression {
             alpha: default_alpha(),
             min_drop_points: 0.0,
+            correction: holm(),
             fail: true,
         }
     }
@@ -221,6 +228,14 @@ impl NightlyConfig {
                 "give the smallest drop that counts, in percentage points",
             ));
         }
+        let correction: Correction = raw.regression.correction.parse().map_err(|e: String| {
+            bad(
+                Some("regression"),
+                "correction",
+                e,
+                "set correction = \"holm\" (any false alarm at most α) or \"bh\" (false-alarm share at most α)",
+            )
+        })?;
         if raw.report.history == 0 {
             return Err(bad(
                 Some("report"),
@@ -281,6 +296,7 @@ impl NightlyConfig {
             policy: RegressionPolicy {
                 alpha: raw.regression.alpha,
                 min_drop: raw.regression.min_drop_points / 100.0,
+                correction,
             },
             fail_on_regression: raw.regression.fail,
             fail_on_drift: raw.drift.fail,
@@ -347,5 +363,14 @@ mod tests {
         assert!(c.checkpoints);
         assert_eq!(c.since.as_deref(), Some("2026-01-01"));
         assert!((c.policy.min_drop - 0.05).abs() < 1e-12);
+        assert_eq!(c.policy.correction, Correction::Holm);
+        let c = load("suites = [\"s\"]\nagents = [\"a\"]\n[regression]\ncorrection = \"bh\"\n")
+            .unwrap();
+        assert_eq!(c.policy.correction, Correction::Bh);
+        let e =
+            load("suites = [\"s\"]\nagents = [\"a\"]\n[regression]\ncorrection = \"bonferroni\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("nightly.toml:4") && e.contains("holm"), "{e}");
     }
 }

@@ -30,14 +30,15 @@ pub struct SuiteNight {
 /// How a regression reads in the nightly log.
 pub fn describe(g: &Regression) -> String {
     format!(
-        "regression: {} merge rate fell from {:.0}% to {:.0}% on {} shared tasks ({} lost, {} gained; McNemar exact {})",
+        "regression: {} merge rate fell from {:.0}% to {:.0}% on {} shared tasks ({} lost, {} gained; McNemar exact {}, {})",
         g.agent,
         g.from_rate * 100.0,
         g.to_rate * 100.0,
         g.shared_tasks,
         g.lost,
         g.gained,
-        format_p(g.p_value)
+        format_p(g.p_value),
+        crate::report::history::adjusted_text(g.correction, g.family, g.adjusted_p)
     )
 }
 
@@ -55,6 +56,7 @@ pub fn write_reports(
         &LeaderboardOptions {
             since: cfg.since.clone(),
             policy: cfg.policy,
+            calibration: crate::review::drift::held_out_calibrations(store)?,
         },
     )?;
     let paths = cfg.report_paths(suite);

@@ -45,9 +45,34 @@ pub enum ReportCommand {
         /// Nights of history shown per agent (the reported one included).
         #[arg(long, default_value_t = 14)]
         history: usize,
-        /// Significance level of the regression test.
+        /// Significance level of the regression test (on adjusted p-values).
         #[arg(long, default_value_t = 0.05)]
         alpha: f64,
+        /// How a night's regression tests across agents are adjusted: holm | bh | none.
+        #[arg(long, default_value = "holm")]
+        correction: String,
+    },
+    /// How many tasks a paired comparison needs to detect a difference at 80% power (α = 0.05).
+    Power {
+        /// The difference in merge rate to detect, in percentage points (5 = 5 points).
+        #[arg(long)]
+        diff: f64,
+        /// The merge rate of the agent compared against, as a share (default 0.4; not used with --eval).
+        #[arg(long = "base-rate")]
+        base_rate: Option<f64>,
+        /// Attempts per task the planned evaluation will run.
+        #[arg(long)]
+        attempts: Option<u64>,
+        /// Use this evaluation's discordance between --a and --b (default with --a/--b: the latest that ran both).
+        #[arg(long = "eval")]
+        eval: Option<String>,
+        #[arg(long)]
+        a: Option<String>,
+        #[arg(long)]
+        b: Option<String>,
+        /// text | json
+        #[arg(long, default_value = "text")]
+        format: String,
     },
     /// Agents A and B on the tasks both ran: paired statistics, cost per merged patch, risk.
     Compare {

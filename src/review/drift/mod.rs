@@ -155,6 +155,46 @@ pub fn iso_week(ts: &str) -> String {
     }
 }
 
+/// Each judge version's merge verdicts against people on the held-out items, as counts only:
+/// what the leaderboard's calibrated merge rate corrects with. People "would merge" an item
+/// when its label is merge; the judge when its verdict is merge. Nothing else of a held-out
+/// label leaves this module.
+pub fn calibrations(report: &DriftReport) -> Vec<crate::report::leaderboard::JudgeCalibration> {
+    let (merge, n) = (Decision::Merge.index(), Decision::ALL.len());
+    report
+        .versions
+        .iter()
+        .map(|v| {
+            let m = &v.holdout.confusion;
+            let row = |h: usize| m.get(h).map(|r| r.iter().sum::<u64>()).unwrap_or(0);
+            let judged_merge = |h: usize| m.get(h).and_then(|r| r.get(merge)).copied().unwrap_or(0);
+            let others: Vec<usize> = (0..n).filter(|h| *h != merge).collect();
+            crate::report::leaderboard::JudgeCalibration {
+                judge_version: v.judge_version.clone(),
+                counts: crate::stats::JudgeErrorCounts {
+                    positives: row(merge),
+                    positives_judged_merge: judged_merge(merge),
+                    negatives: others.iter().map(|h| row(*h)).sum(),
+                    negatives_judged_merge: others.iter().map(|h| judged_merge(*h)).sum(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// `calibrations` of the store's labels and checkpoint verdicts: the one way a report learns
+/// how the judge errs on held-out items, through the drift computation and as counts only.
+pub fn held_out_calibrations(
+    store: &crate::store::Store,
+) -> Result<Vec<crate::report::leaderboard::JudgeCalibration>, crate::error::Error> {
+    let report = compute(
+        &store.drift_labels()?,
+        &store.checkpoint_verdicts()?,
+        &DriftOptions::default(),
+    );
+    Ok(calibrations(&report))
+}
+
 pub fn compute(
     labels: &[DriftLabel],
     verdicts: &[CheckpointVerdict],
@@ -339,6 +379,53 @@ mod tests {
             verdict: Some(v.into()),
             judged_at: at.into(),
         }
+    }
+
+    #[test]
+    fn calibrations_count_held_out_merge_verdicts_only() {
+        // Held-out: 4 items people merge (judge: merge, merge, merge, revise) and 4 they do
+        // not (revise → judge merge; reject → judge reject ×3). Dev items agree with people
+        // everywhere and must not move the counts.
+        let mut labels = Vec::new();
+        let mut verdicts = Vec::new();
+        let held = [
+            ("merge", "merge"),
+            ("merge", "merge"),
+            ("merge", "merge"),
+            ("merge", "revise"),
+            ("revise", "merge"),
+            ("reject", "reject"),
+            ("reject", "reject"),
+            ("reject", "reject"),
+        ];
+        for (i, (human, judge)) in held.iter().enumerate() {
+            labels.push(label(i as i64, "holdout", 1, human));
+            verdicts.push(verdict(i as i64, "v1", judge, "2026-11-16T10:00:00Z"));
+        }
+        for i in 100..110 {
+            labels.push(label(i, "dev", 1, "reject"));
+            verdicts.push(verdict(i, "v1", "merge", "2026-11-16T10:00:00Z"));
+        }
+        let r = compute(
+            &labels,
+            &verdicts,
+            &DriftOptions {
+                resamples: 50,
+                ..Default::default()
+            },
+        );
+        let c = calibrations(&r);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].judge_version, "v1");
+        assert_eq!(
+            c[0].counts,
+            crate::stats::JudgeErrorCounts {
+                positives: 4,
+                positives_judged_merge: 3,
+                negatives: 4,
+                negatives_judged_merge: 1,
+            }
+        );
     }
 
     #[test]

@@ -36,6 +36,7 @@ impl Ctx<'_> {
             title: c.title.clone(),
             created: Some(c.created.clone()),
             tags: vec!["mined".into()],
+            cluster: None,
             problem: c.problem.clone(),
             source: s.source.clone(),
             base: c.parent.clone(),
