@@ -207,15 +207,9 @@ fn points(x: f64) -> String {
     format!("{}", if p == 0.0 { 0.0 } else { p })
 }
 
-pub fn format_p(p: f64) -> String {
-    if p < 0.001 {
-        "p < 0.001".into()
-    } else if p < 0.01 {
-        format!("p = {p:.3}")
-    } else {
-        format!("p = {p:.2}")
-    }
-}
+/// p-values read the same in every report (they belong to the regression test's module,
+/// which compare builds on).
+pub use super::history::format_p;
 
 /// The sentence a lead forwards: the difference, its interval and p-value, and what each
 /// merged patch costs relative to the other agent.

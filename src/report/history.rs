@@ -211,7 +211,7 @@ pub fn paired_test(
 
 /// How the adjusted p-value reads: `Holm-adjusted over 5 agents p = 0.16`.
 pub fn adjusted_text(correction: Correction, family: usize, adjusted_p: f64) -> String {
-    let p = crate::report::compare::format_p(adjusted_p);
+    let p = format_p(adjusted_p);
     let tests = if family == 1 {
         "1 agent".to_string()
     } else {
@@ -315,6 +315,17 @@ pub fn build(
             .collect(),
         series,
         policy,
+    }
+}
+
+/// A p-value as reports print it.
+pub fn format_p(p: f64) -> String {
+    if p < 0.001 {
+        "p < 0.001".into()
+    } else if p < 0.01 {
+        format!("p = {p:.3}")
+    } else {
+        format!("p = {p:.2}")
     }
 }
 
