@@ -22,6 +22,7 @@ struct Raw {
     #[serde(default = "default_judges_dir")]
     judges_dir: String,
     max_judge_cost: Option<f64>,
+    max_agent_cost: Option<f64>,
     #[serde(default = "default_label")]
     label: String,
     #[serde(default)]
@@ -158,6 +159,8 @@ pub struct NightlyConfig {
     pub judge: Option<String>,
     pub judges_dir: PathBuf,
     pub max_judge_cost: Option<f64>,
+    /// Per suite and night: no new attempt starts once the agents' reported cost reaches it.
+    pub max_agent_cost: Option<f64>,
     pub label: String,
     /// Re-judge the labeled checkpoints with the night's judge, so a changed provider model
     /// shows up in the drift figures the same night.
@@ -200,6 +203,19 @@ impl NightlyConfig {
                 "agents is empty".into(),
                 "list the agents to evaluate, e.g. agents = [\"oracle\"]",
             ));
+        }
+        for (key, value) in [
+            ("max_judge_cost", raw.max_judge_cost),
+            ("max_agent_cost", raw.max_agent_cost),
+        ] {
+            if value.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
+                return Err(bad(
+                    None,
+                    key,
+                    format!("{key} must be an amount of USD above 0"),
+                    "give a ceiling such as 25.0, or leave the key out for none",
+                ));
+            }
         }
         if raw.attempts == 0 {
             return Err(bad(
@@ -286,6 +302,7 @@ impl NightlyConfig {
             judge: raw.judge,
             judges_dir: dir.join(raw.judges_dir),
             max_judge_cost: raw.max_judge_cost,
+            max_agent_cost: raw.max_agent_cost,
             label: raw.label,
             checkpoints: raw.checkpoints,
             html: report.html,
@@ -326,6 +343,24 @@ mod tests {
         let p = tmp.path().join("nightly.toml");
         std::fs::write(&p, text).unwrap();
         NightlyConfig::load(&p)
+    }
+
+    #[test]
+    fn cost_ceilings_must_be_amounts_above_zero() {
+        let ok = load("suites = [\"s\"]\nagents = [\"a\"]\nmax_agent_cost = 12.5\n").unwrap();
+        assert_eq!(ok.max_agent_cost, Some(12.5));
+        for bad in [
+            "max_agent_cost = -1.0",
+            "max_agent_cost = 0.0",
+            "max_judge_cost = nan",
+        ] {
+            let text = format!("suites = [\"s\"]\nagents = [\"a\"]\n{bad}\n");
+            let e = load(&text).unwrap_err().to_string();
+            assert!(
+                e.contains(":3:") && e.contains("must be an amount of USD above 0"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

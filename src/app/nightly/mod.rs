@@ -176,7 +176,7 @@ pub async fn nightly(
                     NightPart::Shard(s) => Some(s),
                     _ => None,
                 },
-                max_agent_cost: None,
+                max_agent_cost: cfg.max_agent_cost,
             },
         )
         .await?;
