@@ -27,6 +27,8 @@ pub mod score;
 pub mod stats;
 pub mod store;
 pub mod tasks;
+#[cfg(test)]
+mod test_support;
 pub mod testparse;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

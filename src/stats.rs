@@ -22,11 +22,8 @@ struct SplitMix64(u64);
 
 impl SplitMix64 {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0 = self.0.wrapping_add(GAMMA);
+        mix(self.0)
     }
 
     /// Uniform in 0..n by multiply-shift (Lemire); the bias is below 2^-40 for any n a
@@ -48,14 +45,17 @@ pub fn mean_ci(scores: &[f64]) -> Interval {
     let n = scores.len();
     let estimate = scores.iter().sum::<f64>() / n as f64;
     let mut rng = SplitMix64(SEED);
-    let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+    let means = (0..BOOTSTRAP_RESAMPLES)
         .map(|_| (0..n).map(|_| scores[rng.below(n)]).sum::<f64>() / n as f64)
         .collect();
-    means.sort_by(|a, b| a.total_cmp(b));
-    let q = |p: f64| {
-        means
-            [((p * (BOOTSTRAP_RESAMPLES - 1) as f64).round() as usize).min(BOOTSTRAP_RESAMPLES - 1)]
-    };
+    percentile_interval(estimate, means)
+}
+
+/// `estimate` with the 95% percentile interval of its bootstrap `draws` (at least one).
+pub fn percentile_interval(estimate: f64, mut draws: Vec<f64>) -> Interval {
+    draws.sort_by(|a, b| a.total_cmp(b));
+    let last = draws.len() - 1;
+    let q = |p: f64| draws[((p * last as f64).round() as usize).min(last)];
     Interval {
         estimate,
         low: q(0.025),
@@ -86,42 +86,114 @@ pub fn cluster_mean_ci(scores: &[f64], clusters: &[usize]) -> Interval {
     if scores.is_empty() {
         return mean_ci(scores);
     }
+    let groups = cluster_sums(scores, clusters);
+    let estimate = scores.iter().sum::<f64>() / scores.len() as f64;
+    let mut means = vec![0.0; BOOTSTRAP_RESAMPLES];
+    resample_means(&groups, SEED, &mut means);
+    percentile_interval(estimate, means)
+}
+
+/// Each cluster's score sum and task count, in cluster index order; clusters that hold no
+/// task (unused indices) are dropped.
+fn cluster_sums(scores: &[f64], clusters: &[usize]) -> Vec<(f64, usize)> {
     let g = clusters.iter().max().map_or(0, |m| m + 1);
-    let (mut sums, mut counts) = (vec![0.0; g], vec![0usize; g]);
+    let mut groups = vec![(0.0, 0usize); g];
     for (s, c) in scores.iter().zip(clusters) {
-        sums[*c] += s;
-        counts[*c] += 1;
+        groups[*c].0 += s;
+        groups[*c].1 += 1;
     }
-    // Clusters that hold no task (unused indices) are dropped.
-    let groups: Vec<(f64, usize)> = sums
-        .into_iter()
-        .zip(counts)
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    let g = groups.len();
-    let n = scores.len();
-    let estimate = scores.iter().sum::<f64>() / n as f64;
-    let mut rng = SplitMix64(SEED);
-    let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
-        .map(|_| {
-            let (mut sum, mut count) = (0.0, 0usize);
-            for _ in 0..g {
-                let (s, k) = groups[rng.below(g)];
-                sum += s;
-                count += k;
-            }
-            sum / count as f64
-        })
-        .collect();
-    means.sort_by(|a, b| a.total_cmp(b));
-    let q = |p: f64| {
-        means
-            [((p * (BOOTSTRAP_RESAMPLES - 1) as f64).round() as usize).min(BOOTSTRAP_RESAMPLES - 1)]
+    groups.retain(|(_, n)| *n > 0);
+    groups
+}
+
+/// The mean score of one cluster-bootstrap resample: as many clusters as there are, drawn
+/// with replacement, each bringing all its tasks.
+fn cluster_resample_mean(groups: &[(f64, usize)], rng: &mut SplitMix64) -> f64 {
+    let (mut sum, mut count) = (0.0, 0usize);
+    for _ in 0..groups.len() {
+        let (s, k) = groups[rng.below(groups.len())];
+        sum += s;
+        count += k;
+    }
+    sum / count as f64
+}
+
+/// SplitMix64's increment: its state after `k` draws is the seed plus `k` increments.
+const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64's output for one state.
+fn mix(state: u64) -> u64 {
+    let mut z = state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Below this many draws an interval is drawn on one thread.
+const PARALLEL_DRAWS: usize = 4_000_000;
+
+/// The mean of each bootstrap resample of `groups` ((sum of scores, tasks) per cluster),
+/// exactly as one `SplitMix64(seed)` drawing `groups.len()` clusters per resample in turn
+/// would give it. The generator is a counter, so resample `r` starts at state
+/// `seed + r·G·GAMMA` whatever came before: resamples are drawn four at a time (four
+/// independent sums keep the processor busy) and, for a large suite, on several threads,
+/// each sum still added in its draws' order, so the interval is the same to the last bit.
+fn resample_means(groups: &[(f64, usize)], seed: u64, out: &mut [f64]) {
+    let threads = if groups.len() * out.len() >= PARALLEL_DRAWS {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8)
+    } else {
+        1
     };
-    Interval {
-        estimate,
-        low: q(0.025),
-        high: q(0.975),
+    if threads <= 1 {
+        return resample_range(groups, seed, 0, out);
+    }
+    let chunk = out.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        for (i, part) in out.chunks_mut(chunk).enumerate() {
+            scope.spawn(move || resample_range(groups, seed, i * chunk, part));
+        }
+    });
+}
+
+/// Resamples `first..first + out.len()` of `resample_means`.
+fn resample_range(groups: &[(f64, usize)], seed: u64, first: usize, out: &mut [f64]) {
+    const LANES: usize = 4;
+    let g = groups.len();
+    let start = |r: usize| seed.wrapping_add((r as u64).wrapping_mul(g as u64).wrapping_mul(GAMMA));
+    let below = |state: u64| ((mix(state) as u128 * g as u128) >> 64) as usize;
+    let mut r = first;
+    let mut lanes = out.chunks_exact_mut(LANES);
+    for block in &mut lanes {
+        let mut state: [u64; LANES] = std::array::from_fn(|l| start(r + l));
+        let mut sum = [0.0f64; LANES];
+        let mut count = [0usize; LANES];
+        for _ in 0..g {
+            for l in 0..LANES {
+                state[l] = state[l].wrapping_add(GAMMA);
+                let (s, k) = groups[below(state[l])];
+                sum[l] += s;
+                count[l] += k;
+            }
+        }
+        for l in 0..LANES {
+            block[l] = sum[l] / count[l] as f64;
+        }
+        r += LANES;
+    }
+    for slot in lanes.into_remainder() {
+        let mut state = start(r);
+        let (mut sum, mut count) = (0.0, 0usize);
+        for _ in 0..g {
+            state = state.wrapping_add(GAMMA);
+            let (s, k) = groups[below(state)];
+            sum += s;
+            count += k;
+        }
+        *slot = sum / count as f64;
+        r += 1;
     }
 }
 
@@ -317,13 +389,7 @@ pub fn calibrated_rate_ci(
     let observed = scores.iter().sum::<f64>() / scores.len() as f64;
     let estimate = rogan_gladen(observed, se, sp)
         .ok_or_else(|| "the judge is no better than chance on the held-out labels".to_string())?;
-    let g = clusters.iter().max().map_or(0, |m| m + 1);
-    let mut groups = vec![(0.0, 0usize); g];
-    for (s, c) in scores.iter().zip(clusters) {
-        groups[*c].0 += s;
-        groups[*c].1 += 1;
-    }
-    groups.retain(|(_, n)| *n > 0);
+    let groups = cluster_sums(scores, clusters);
     let mut rng = SplitMix64(SEED ^ 0x5eed_ca11);
     let mut binomial = |n: u64, p: f64| {
         (0..n)
@@ -334,34 +400,14 @@ pub fn calibrated_rate_ci(
     let mut draws = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
     let mut idx_rng = SplitMix64(SEED);
     for _ in 0..BOOTSTRAP_RESAMPLES {
-        let (mut sum, mut count) = (0.0, 0usize);
-        for _ in 0..groups.len() {
-            let (s, k) = groups[idx_rng.below(groups.len())];
-            sum += s;
-            count += k;
-        }
+        let mean = cluster_resample_mean(&groups, &mut idx_rng);
         let se_b = binomial(counts.positives, se);
         let sp_b = binomial(counts.negatives, sp);
         // A resample whose judge is no better than chance says nothing about the rate: it
         // would put the whole [0, 1] in; counted at the ends it belongs to instead.
-        draws.push(
-            rogan_gladen(sum / count as f64, se_b, sp_b).unwrap_or(if sum / count as f64 >= 0.5 {
-                1.0
-            } else {
-                0.0
-            }),
-        );
+        draws.push(rogan_gladen(mean, se_b, sp_b).unwrap_or(if mean >= 0.5 { 1.0 } else { 0.0 }));
     }
-    draws.sort_by(|a, b| a.total_cmp(b));
-    let q = |p: f64| {
-        draws
-            [((p * (BOOTSTRAP_RESAMPLES - 1) as f64).round() as usize).min(BOOTSTRAP_RESAMPLES - 1)]
-    };
-    Ok(Interval {
-        estimate,
-        low: q(0.025),
-        high: q(0.975),
-    })
+    Ok(percentile_interval(estimate, draws))
 }
 
 /// z for a two-sided test at α = 0.05, and for 80% power.
@@ -425,6 +471,43 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
 
+    /// Drawn four at a time and on threads, the resamples are the one generator's draws in
+    /// turn, to the last bit: a report never changes with the machine it is rendered on.
+    #[test]
+    fn resamples_match_one_generator_drawing_in_turn() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        // Small (one thread, a remainder of lanes) and large (threads), with thirds that
+        // round differently in every order of addition.
+        for (g, resamples) in [(1, 5), (3, 7), (40, 2000), (2600, 2000), (2600, 2003)] {
+            let groups: Vec<(f64, usize)> = (0..g)
+                .map(|_| {
+                    let k = rng.gen_range(1..4);
+                    (rng.gen_range(0..=k) as f64 / 3.0, k)
+                })
+                .collect();
+            let mut seq = SplitMix64(SEED);
+            let want: Vec<f64> = (0..resamples)
+                .map(|_| {
+                    let (mut sum, mut count) = (0.0, 0usize);
+                    for _ in 0..g {
+                        let (s, k) = groups[seq.below(g)];
+                        sum += s;
+                        count += k;
+                    }
+                    sum / count as f64
+                })
+                .collect();
+            let mut got = vec![0.0; resamples];
+            resample_means(&groups, SEED, &mut got);
+            assert!(
+                want.iter()
+                    .zip(&got)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "g = {g}, {resamples} resamples"
+            );
+        }
+    }
+
     #[test]
     fn mcnemar_exact_matches_hand_computed_binomial_tails() {
         // b=0, c=6: 2 · (1/2)^6 = 0.03125.
@@ -450,22 +533,17 @@ mod tests {
         // Two agents on 80 tasks: A merges with p=0.4, B with p=0.55, correlated through a
         // shared task difficulty. The 95% interval should hold the true +0.15 about 95% of
         // the time.
-        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-        let mut covered = 0;
         let runs = 200;
-        for _ in 0..runs {
+        let [covered] = coverage(11, runs, 0.15, |rng| {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             for _ in 0..80 {
                 let u: f64 = rng.gen();
                 a.push(if u < 0.4 { 1.0 } else { 0.0 });
                 b.push(if u < 0.55 { 1.0 } else { 0.0 });
             }
-            let ci = paired_diff_ci(&a, &b);
-            if ci.low <= 0.15 && 0.15 <= ci.high {
-                covered += 1;
-            }
-        }
-        assert!((176..=200).contains(&covered), "coverage {covered}/{runs}");
+            [paired_diff_ci(&a, &b)]
+        });
+        assert_coverage("paired", covered, runs, 176..=200);
         let same = paired_diff_ci(&[1.0, 0.0, 1.0], &[1.0, 0.0, 1.0]);
         assert_eq!((same.estimate, same.low, same.high), (0.0, 0.0, 0.0));
     }
@@ -594,6 +672,39 @@ mod tests {
         (scores, labels)
     }
 
+    /// How many of `runs` evaluations, drawn one after another from a generator seeded with
+    /// `seed`, have each of the intervals `evaluate` gives for them cover `truth`.
+    fn coverage<const N: usize>(
+        seed: u64,
+        runs: usize,
+        truth: f64,
+        mut evaluate: impl FnMut(&mut rand::rngs::StdRng) -> [Interval; N],
+    ) -> [usize; N] {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut covered = [0; N];
+        for _ in 0..runs {
+            for (count, i) in covered.iter_mut().zip(evaluate(&mut rng)) {
+                *count += (i.low <= truth && truth <= i.high) as usize;
+            }
+        }
+        covered
+    }
+
+    /// Asserts that `covered` of `runs` evaluations lies in `expected`: near the nominal 95%
+    /// for a sound interval, well below it for one blind to part of the uncertainty.
+    fn assert_coverage(
+        what: &str,
+        covered: usize,
+        runs: usize,
+        expected: impl std::ops::RangeBounds<usize> + std::fmt::Debug,
+    ) {
+        assert!(
+            expected.contains(&covered),
+            "{what} coverage {covered}/{runs}, expected {expected:?}"
+        );
+    }
+
+    /// The judged merge rate the simulated evaluations estimate.
     const JUDGED_TRUTH: f64 = 0.55;
     /// The true merge rate behind the judged one (before the judge errs).
     const TRUE_RATE: f64 = 0.5;
@@ -605,51 +716,36 @@ mod tests {
         // the same judge: the calibrated interval covers the true rate (0.5, not the judged
         // 0.55) about 95% of the time; the judged rate's own interval, aimed at 0.55, holds
         // 0.5 only about three times in four.
-        let mut rng = rand::rngs::StdRng::seed_from_u64(77);
         let runs = 600;
-        let (mut calibrated, mut judged) = (0, 0);
-        for _ in 0..runs {
-            let (scores, labels) = simulate(&mut rng, 40, 5, 2, true);
+        let [calibrated, judged] = coverage(77, runs, TRUE_RATE, |rng| {
+            let (scores, labels) = simulate(rng, 40, 5, 2, true);
             let draw = |rng: &mut rand::rngs::StdRng, n: u64, p: f64| {
                 (0..n).filter(|_| rng.gen::<f64>() < p).count() as u64
             };
             let counts = JudgeErrorCounts {
                 positives: 80,
-                positives_judged_merge: draw(&mut rng, 80, 0.9),
+                positives_judged_merge: draw(rng, 80, 0.9),
                 negatives: 80,
-                negatives_judged_merge: draw(&mut rng, 80, 0.2),
+                negatives_judged_merge: draw(rng, 80, 0.2),
             };
-            let c = calibrated_rate_ci(&scores, &labels, &counts).unwrap();
-            calibrated += (c.low <= TRUE_RATE && TRUE_RATE <= c.high) as usize;
-            let j = cluster_mean_ci(&scores, &labels);
-            judged += (j.low <= TRUE_RATE && TRUE_RATE <= j.high) as usize;
-        }
-        assert!(
-            (558..=582).contains(&calibrated),
-            "calibrated coverage {calibrated}/{runs}"
-        );
-        assert!(
-            judged < 500,
-            "judged {judged}/{runs} should miss the true rate often"
-        );
-    }
-
-    fn covers(i: Interval) -> bool {
-        i.low <= JUDGED_TRUTH && JUDGED_TRUTH <= i.high
+            [
+                calibrated_rate_ci(&scores, &labels, &counts).unwrap(),
+                cluster_mean_ci(&scores, &labels),
+            ]
+        });
+        assert_coverage("calibrated", calibrated, runs, 558..=582);
+        // The judged rate's interval should miss the true rate often.
+        assert_coverage("judged", judged, runs, ..500);
     }
 
     #[test]
     fn simulated_independent_tasks_are_covered_95_percent_of_the_time() {
         // 1000 evaluations of 80 independent tasks, one attempt each, with judge error.
-        let mut rng = rand::rngs::StdRng::seed_from_u64(2024);
         let runs = 1000;
-        let covered = (0..runs)
-            .filter(|_| {
-                let (scores, _) = simulate(&mut rng, 80, 1, 1, false);
-                covers(mean_ci(&scores))
-            })
-            .count();
-        assert!((930..=970).contains(&covered), "coverage {covered}/{runs}");
+        let [covered] = coverage(2024, runs, JUDGED_TRUTH, |rng| {
+            [mean_ci(&simulate(rng, 80, 1, 1, false).0)]
+        });
+        assert_coverage("independent", covered, runs, 930..=970);
     }
 
     #[test]
@@ -657,22 +753,14 @@ mod tests {
         // 1000 evaluations of 40 clusters (repositories) of 5 tasks with 2 attempts each:
         // tasks of a cluster share its rate. The cluster bootstrap covers the truth about
         // 95% of the time; the naive bootstrap over tasks, blind to the clusters, falls short.
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1984);
         let runs = 1000;
-        let (mut clustered, mut naive) = (0, 0);
-        for _ in 0..runs {
-            let (scores, labels) = simulate(&mut rng, 40, 5, 2, true);
-            clustered += covers(cluster_mean_ci(&scores, &labels)) as usize;
-            naive += covers(mean_ci(&scores)) as usize;
-        }
-        assert!(
-            (930..=970).contains(&clustered),
-            "clustered coverage {clustered}/{runs}"
-        );
-        assert!(
-            naive < 880,
-            "naive coverage {naive}/{runs} should fall well short of 95%"
-        );
+        let [clustered, naive] = coverage(1984, runs, JUDGED_TRUTH, |rng| {
+            let (scores, labels) = simulate(rng, 40, 5, 2, true);
+            [cluster_mean_ci(&scores, &labels), mean_ci(&scores)]
+        });
+        assert_coverage("clustered", clustered, runs, 930..=970);
+        // The naive interval should fall well short of 95%.
+        assert_coverage("naive", naive, runs, ..880);
     }
 
     #[test]
@@ -807,17 +895,13 @@ mod tests {
         // 200 synthetic data sets from a known p: the 95% interval should contain p in
         // roughly 95% of them (allowing the percentile method's slight under-coverage).
         let p = 0.3;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let mut covered = 0;
-        for _ in 0..200 {
+        let runs = 200;
+        let [covered] = coverage(7, runs, p, |rng| {
             let scores: Vec<f64> = (0..60)
                 .map(|_| if rng.gen::<f64>() < p { 1.0 } else { 0.0 })
                 .collect();
-            let ci = mean_ci(&scores);
-            if ci.low <= p && p <= ci.high {
-                covered += 1;
-            }
-        }
-        assert!((176..=200).contains(&covered), "coverage {covered}/200");
+            [mean_ci(&scores)]
+        });
+        assert_coverage("bootstrap", covered, runs, 176..=200);
     }
 }

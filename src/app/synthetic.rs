@@ -90,6 +90,8 @@ pub fn fill(store: &Store, opts: &SyntheticOptions) -> Result<Vec<String>, Error
             for t in 0..opts.tasks {
                 // Task difficulty is shared by agents and nights, so results are paired.
                 let difficulty = ((t * 7919) % 100) as f64 / 100.0;
+                // The agent's two variants of its patch for this task, hashed once.
+                let variants = [patch_for(t, agent, 0), patch_for(t, agent, 1)];
                 for attempt in 1..=opts.attempts {
                     let u: f64 = rng.gen();
                     let p_merge = (skill * 1.6 * (1.0 - difficulty)).min(0.95);
@@ -105,7 +107,7 @@ pub fn fill(store: &Store, opts: &SyntheticOptions) -> Result<Vec<String>, Error
                         (Outcome::Unresolved, false)
                     };
                     let patch = (outcome != Outcome::EmptyPatch && outcome != Outcome::InfraError)
-                        .then(|| patch_for(t, agent, attempt % 2));
+                        .then(|| variants[(attempt % 2) as usize].clone());
                     let conventions_pass = merge || rng.gen::<f64>() < 0.5;
                     let tier = ["trivial", "low", "medium", "high"][rng.gen_range(0..4)];
                     batch.push(NewAttempt {

@@ -867,19 +867,7 @@ fn resolve_environment(
         None => None,
     };
     let context_hash = match &kind {
-        EnvKind::Dockerfile { context, path } => {
-            let ctx = super::hash_dir(context).map_err(|e| {
-                Error::input(
-                    path,
-                    None,
-                    format!("cannot read the build context: {e}"),
-                    "check permissions",
-                )
-            })?;
-            // cannot fail: the Dockerfile is a regular file, so its path ends in a name.
-            let name = path.file_name().unwrap().to_string_lossy();
-            sha256_hex(format!("{ctx}\n{name}").as_bytes())
-        }
+        EnvKind::Dockerfile { context, path } => context_hash(context, path)?,
         EnvKind::Image(name) => sha256_hex(name.as_bytes()),
     };
     Ok(Environment {
@@ -888,6 +876,42 @@ fn resolve_environment(
         ca_bundle,
         context_hash,
     })
+}
+
+/// The environment built from the Dockerfile at `path`, its folder the build context, with
+/// the base and CA bundle of `like`: as `dockerfile = ...` in a task.toml gives it.
+pub fn dockerfile_environment(path: &Path, like: &Environment) -> Result<Environment, Error> {
+    let context = path
+        .parent()
+        .ok_or_else(|| Error::infra(format!("{} has no folder", path.display())))?
+        .to_path_buf();
+    Ok(Environment {
+        context_hash: context_hash(&context, path)?,
+        kind: EnvKind::Dockerfile {
+            path: path.to_path_buf(),
+            context,
+        },
+        base: like.base.clone(),
+        ca_bundle: like.ca_bundle.clone(),
+    })
+}
+
+/// The hash of a Dockerfile's build context (its folder) and its name: equal contexts give
+/// equal hashes wherever they are, so tasks whose contexts are equal share one image.
+fn context_hash(context: &Path, path: &Path) -> Result<String, Error> {
+    let ctx = super::hash_dir(context).map_err(|e| {
+        Error::input(
+            path,
+            None,
+            format!("cannot read the build context: {e}"),
+            "check permissions",
+        )
+    })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(sha256_hex(format!("{ctx}\n{name}").as_bytes()))
 }
 
 /// A task's cluster under the suite's `[report] cluster` rule, if the suite has one.

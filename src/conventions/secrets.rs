@@ -35,6 +35,19 @@ struct Known {
     joined: Option<&'static str>,
 }
 
+impl Known {
+    /// A hit of this pattern on `secret`; `split` when found only after joining pieces.
+    fn hit(&self, secret: &[u8], split: bool) -> SecretHit {
+        SecretHit {
+            rule_id: self.rule_id,
+            what: self.what,
+            redacted: redact(secret),
+            entropy_only: false,
+            split,
+        }
+    }
+}
+
 const KNOWN: &[Known] = &[
     Known {
         rule_id: catalog::AWS_KEY,
@@ -230,14 +243,7 @@ impl SecretScanner {
                     if self.allowed(m.as_bytes()) {
                         continue;
                     }
-                    let k = &KNOWN[*i];
-                    out.push(SecretHit {
-                        rule_id: k.rule_id,
-                        what: k.what,
-                        redacted: redact(m.as_bytes()),
-                        entropy_only: false,
-                        split: false,
-                    });
+                    out.push(KNOWN[*i].hit(m.as_bytes(), false));
                 }
             }
         }
@@ -252,13 +258,7 @@ impl SecretScanner {
                 }
                 if let Some(m) = re.find(buf) {
                     if !self.allowed(m.as_bytes()) {
-                        out.push(SecretHit {
-                            rule_id: k.rule_id,
-                            what: k.what,
-                            redacted: redact(m.as_bytes()),
-                            entropy_only: false,
-                            split: true,
-                        });
+                        out.push(k.hit(m.as_bytes(), true));
                     }
                 }
             }
@@ -368,14 +368,7 @@ impl SecretScanner {
         for (i, re) in &self.joined {
             for m in re.find_iter(buf) {
                 if m.start() < seam && m.end() > seam && !self.allowed(m.as_bytes()) {
-                    let k = &KNOWN[*i];
-                    out.push(SecretHit {
-                        rule_id: k.rule_id,
-                        what: k.what,
-                        redacted: redact(m.as_bytes()),
-                        entropy_only: false,
-                        split: true,
-                    });
+                    out.push(KNOWN[*i].hit(m.as_bytes(), true));
                 }
             }
         }
@@ -498,69 +491,12 @@ mod tests {
 
     #[test]
     fn line_table() {
-        let rows: &[(&str, &[&str])] = &[
-            ("aws_key = \"AKIAIOSFODNN7EXAMPLE\"", &[catalog::AWS_KEY]),
-            ("k = ASIAY34FZKBOKMUTVV7A", &[catalog::AWS_KEY]),
-            ("NOTAKIAIOSFODNN7EXAMPLEX", &[]),
-            (
-                "token: ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
-                &[catalog::GITHUB_TOKEN],
-            ),
-            (
-                "pat = github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW",
-                &[catalog::GITHUB_TOKEN],
-            ),
-            ("SLACK = 'xoxb-123456789012-abcdefghij'", &[catalog::SLACK_TOKEN]),
-            ("-----BEGIN RSA PRIVATE KEY-----", &[catalog::PRIVATE_KEY]),
-            ("-----BEGIN OPENSSH PRIVATE KEY-----", &[catalog::PRIVATE_KEY]),
-            ("-----BEGIN PUBLIC KEY-----", &[]),
-            (
-                "key = \"AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW\"",
-                &[catalog::GOOGLE_KEY],
-            ),
-            ("db_password = \"S3cr3t!Pa55w0rd\"", &[catalog::ASSIGNMENT]),
-            ("API_KEY=9f8e7D6c5B4a3F2e1D0c", &[catalog::ASSIGNMENT]),
-            ("\"client_secret\": \"q8Zr2LmX0pT4vW9y\"", &[catalog::ASSIGNMENT]),
-            ("password = \"changeme\"", &[]),
-            ("password = os.environ[\"DB_PASSWORD\"]", &[]),
-            ("password = config.password", &[]),
-            ("token_url = \"https://example.com/oauth/token\"", &[]),
-            ("secret_name = \"prod-db-credentials-2\"", &[]),
-            ("api_key = \"${API_KEY}\"", &[]),
-            (
-                "blob = \"Zm9vYmFyQmF6UXV4MTIzNDU2Nzg5MGFiY2RlZkdISUpLTA9x\"",
-                &[catalog::HIGH_ENTROPY],
-            ),
-            (
-                "commit sha 3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f",
-                &[],
-            ),
-            ("x = 3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f", &[catalog::HIGH_ENTROPY]),
-            ("fn this_is_a_long_snake_case_function_name_for_tests()", &[]),
-            // Pinned commits and well-known hashes are public by design.
-            (
-                "      - uses: actions/checkout@b4ffde65f46336ab88eb53be808477a3936bae11 # v4.1.1",
-                &[],
-            ),
-            (
-                "      - uses: docker://alpine@7144f7bab3d4c2648d7e59409f15ec52a18006a128c733fcff20d3a4a54ba44a",
-                &[],
-            ),
-            (
-                "github.com/google/uuid v1.3.0 h1:t6JiXgmwXMjEs8VusXIJk2BXHsn+wx8BZdTaoZ5fu7I=",
-                &[],
-            ),
-            (
-                "<script src=\"a.js\" integrity=\"sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC\"></script>",
-                &[],
-            ),
-            // The same hex without the `@` that makes it a pin is still reported.
-            ("x = b4ffde65f46336ab88eb53be808477a3936bae11", &[catalog::HIGH_ENTROPY]),
-            ("src=\"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\"", &[]),
-            ("key = \"AKIA\" + \"IOSFODNN7EXAMPLE\"", &[catalog::AWS_KEY]),
-            ("key = ('AKIAIOSF' 'ODNN7EXAMPLE')", &[catalog::AWS_KEY]),
-        ];
-        for &(line, want) in rows {
+        let table = include_str!("testdata/secret_lines.txt");
+        for (line, want) in crate::test_support::table_cases(table) {
+            let want: Vec<&str> = match want {
+                "none" => Vec::new(),
+                rules => rules.split(", ").collect(),
+            };
             assert_eq!(scan(line), want, "{line}");
         }
     }

@@ -27,10 +27,21 @@ pub fn default_base() -> String {
     std::env::var("MERGEBENCH_BASE_IMAGE").unwrap_or_else(|_| DEFAULT_BASE.to_string())
 }
 
-/// Builds images at most once per process, even when many tasks ask at the same time.
+/// Builds images at most once per process, even when many tasks ask at the same time; an
+/// image whose build failed is not tried again for every task that uses it.
 #[derive(Clone, Default)]
 pub struct ImageCache {
-    built: Arc<Mutex<HashMap<String, String>>>,
+    /// Each tag's image id, or why its build failed (the Dockerfile's fault, kept as the
+    /// error's file, message and fix).
+    built: Arc<Mutex<HashMap<String, Result<String, Failed>>>>,
+}
+
+/// A build that failed through its own input, answered again as it was.
+#[derive(Clone)]
+struct Failed {
+    file: PathBuf,
+    message: String,
+    fix: String,
 }
 
 #[derive(Debug, Clone)]
@@ -251,21 +262,56 @@ npm_config_cafile=/etc/ssl/certs/mergebench-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/ce
         F: std::future::Future<Output = Result<String, Error>>,
     {
         let mut guard = self.built.lock().await;
-        if let Some(id) = guard.get(tag) {
-            return Ok(Image {
-                tag: tag.to_string(),
-                id: id.clone(),
-            });
+        match guard.get(tag) {
+            Some(Ok(id)) => {
+                return Ok(Image {
+                    tag: tag.to_string(),
+                    id: id.clone(),
+                })
+            }
+            Some(Err(f)) => {
+                return Err(Error::input(
+                    &f.file,
+                    None,
+                    f.message.clone(),
+                    f.fix.clone(),
+                ))
+            }
+            None => {}
         }
         if let Some(id) = image_id(docker, tag).await? {
-            guard.insert(tag.to_string(), id.clone());
+            guard.insert(tag.to_string(), Ok(id.clone()));
             return Ok(Image {
                 tag: tag.to_string(),
                 id,
             });
         }
-        let id = build().await?;
-        guard.insert(tag.to_string(), id.clone());
+        let id = match build().await {
+            Ok(id) => id,
+            // The build's own failure (its Dockerfile, or what it fetches) stays one for this
+            // process; Docker going away is not kept.
+            Err(Error::Input {
+                file,
+                line,
+                message,
+                fix,
+            }) => {
+                let failed = Failed {
+                    file: file.clone(),
+                    message: message.clone(),
+                    fix: fix.clone(),
+                };
+                guard.insert(tag.to_string(), Err(failed));
+                return Err(Error::Input {
+                    file,
+                    line,
+                    message,
+                    fix,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        guard.insert(tag.to_string(), Ok(id.clone()));
         Ok(Image {
             tag: tag.to_string(),
             id,

@@ -12,7 +12,7 @@ use super::secret::Redactor;
 use super::spec::JudgeSpec;
 use super::verdict::{read_verdict, ReplyOutput, Verdict};
 use crate::error::Error;
-use crate::store::{JudgeCallRecord, JudgeSampleKey, JudgeSampleRow, Store};
+use crate::store::{JudgeCallRecord, JudgeSampleKey, JudgeSampleRow, Spend, Store};
 use std::time::Instant;
 use tokio::sync::Semaphore;
 
@@ -61,17 +61,8 @@ pub(super) struct CallCtx<'a> {
 #[derive(Debug, Default)]
 pub(super) struct Consumed {
     pub requests: u32,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub cost_usd: Option<f64>,
+    pub spend: Spend,
     pub model: Option<String>,
-}
-
-fn add(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (None, None) => None,
-        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-    }
 }
 
 pub struct Judge {
@@ -157,19 +148,17 @@ impl Judge {
                 Ok(reply) => {
                     let cost = self.cost(&reply.usage);
                     budget.add_cost(cost.unwrap_or(0.0));
-                    spent.input_tokens = add(spent.input_tokens, reply.usage.input_tokens);
-                    spent.output_tokens = add(spent.output_tokens, reply.usage.output_tokens);
-                    spent.cost_usd = match (spent.cost_usd, cost) {
-                        (None, None) => None,
-                        (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+                    let spend = Spend {
+                        input_tokens: reply.usage.input_tokens,
+                        output_tokens: reply.usage.output_tokens,
+                        cost_usd: cost,
                     };
+                    spent.spend.add(spend);
                     if reply.model.is_some() {
                         spent.model = reply.model.clone();
                     }
                     record.status = reply.status;
-                    record.input_tokens = reply.usage.input_tokens;
-                    record.output_tokens = reply.usage.output_tokens;
-                    record.cost_usd = cost;
+                    record.spend = spend;
                     store.record_judge_call(&record)?;
                     return Ok(reply);
                 }
@@ -288,9 +277,7 @@ impl Judge {
                 verdict,
                 cached: true,
                 requests: row.requests,
-                input_tokens: row.input_tokens,
-                output_tokens: row.output_tokens,
-                cost_usd: row.cost_usd,
+                spend: row.spend,
             });
         }
         let req = self.prompts.verdict_request(&self.spec, input, n)?;
@@ -318,9 +305,7 @@ impl Judge {
                 // cannot fail: a verdict is plain structs with string keys.
                 .map(|v| serde_json::to_string(v).expect("serializable")),
             error: result.as_ref().err().cloned(),
-            input_tokens: spent.input_tokens,
-            output_tokens: spent.output_tokens,
-            cost_usd: spent.cost_usd,
+            spend: spent.spend,
             requests: spent.requests,
         };
         store.save_judge_sample(&key, &row)?;
@@ -330,9 +315,7 @@ impl Judge {
             error: result.err(),
             cached: false,
             requests: spent.requests,
-            input_tokens: spent.input_tokens,
-            output_tokens: spent.output_tokens,
-            cost_usd: spent.cost_usd,
+            spend: spent.spend,
         })
     }
 
@@ -346,11 +329,12 @@ impl Judge {
         task_hash: &str,
         input: &ReviewInput,
     ) -> Result<Judgement, Halt> {
+        let cache_version = sample_cache_version(&self.spec.version, input);
         let results = futures_util::future::join_all((1..=self.spec.samples).map(|n| {
             let key = JudgeSampleKey {
                 patch_sha256: patch_sha256.into(),
                 task_hash: task_hash.into(),
-                judge_version: self.spec.version.clone(),
+                judge_version: cache_version.clone(),
                 sample: n,
             };
             self.sample(store, budget, key, input)
@@ -383,5 +367,19 @@ impl Judge {
             failure,
             input.injection.clone(),
         ))
+    }
+}
+
+/// The version a sample is cached under. An input whose patch or statement held hidden
+/// characters, shown to the model as visible marks, has its own: verdicts cached before
+/// the marks existed were given the characters unmarked, and must not stand for it.
+fn sample_cache_version(judge_version: &str, input: &ReviewInput) -> String {
+    let marked = input.flags.iter().any(|f| f.starts_with("hidden_unicode="))
+        || input.problem.contains("⟪U+")
+        || input.patch.contains("⟪U+");
+    if marked {
+        format!("{judge_version}+marked")
+    } else {
+        judge_version.to_string()
     }
 }

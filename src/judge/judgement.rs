@@ -4,7 +4,7 @@
 use super::aggregate::aggregate;
 use super::injection::Finding;
 use super::verdict::{Decision, Verdict};
-use crate::store::JudgementRow;
+use crate::store::{JudgementRow, Spend};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -17,9 +17,8 @@ pub struct SampleSummary {
     /// Read from the cache: no request was made for it in this run.
     pub cached: bool,
     pub requests: u32,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub cost_usd: Option<f64>,
+    #[serde(flatten)]
+    pub spend: Spend,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,7 +75,7 @@ impl Judgement {
             ),
             (None, Some(_)) => None,
         };
-        let costs: Vec<f64> = samples.iter().filter_map(|s| s.cost_usd).collect();
+        let costs: Vec<f64> = samples.iter().filter_map(|s| s.spend.cost_usd).collect();
         Judgement {
             judge: judge.into(),
             judge_version: judge_version.into(),
@@ -94,8 +93,8 @@ impl Judgement {
             error,
             injection_suspected: !injection.is_empty(),
             injection,
-            input_tokens: samples.iter().filter_map(|s| s.input_tokens).sum(),
-            output_tokens: samples.iter().filter_map(|s| s.output_tokens).sum(),
+            input_tokens: samples.iter().filter_map(|s| s.spend.input_tokens).sum(),
+            output_tokens: samples.iter().filter_map(|s| s.spend.output_tokens).sum(),
             cost_usd: (!costs.is_empty()).then(|| costs.iter().sum()),
             requests: samples
                 .iter()

@@ -145,8 +145,8 @@ pub async fn judge_evaluation(
                 Some((rows, Ok(j))) => {
                     bar.inc(1);
                     for s in j.samples.iter().filter(|s| !s.cached) {
-                        input_tokens += s.input_tokens.unwrap_or(0);
-                        output_tokens += s.output_tokens.unwrap_or(0);
+                        input_tokens += s.spend.input_tokens.unwrap_or(0);
+                        output_tokens += s.spend.output_tokens.unwrap_or(0);
                     }
                     for r in rows {
                         store.save_judgement(r.id, &j.to_row())?;

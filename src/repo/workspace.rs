@@ -371,6 +371,9 @@ pub struct Extracted {
     /// Test-harness files (or parts of shared files) the agent changed, put back as at the
     /// base in `graded`: `pytest.ini`, `pyproject.toml [tool.pytest]`.
     pub harness_restored: Vec<String>,
+    /// New items the agent added inside a base test module of a Rust file, left out of
+    /// `graded` (they could change what the module's tests call) without being tampering.
+    pub tests_left_out: Vec<String>,
     /// Set when the change is over a patch limit: then it is not graded, and `raw` holds
     /// only its first part.
     pub over_limit: Option<OverLimit>,
@@ -465,6 +468,7 @@ pub fn extract_patch(
             touched,
             reverted: Vec::new(),
             harness_restored: Vec::new(),
+            tests_left_out: Vec::new(),
         });
     }
     let ro = globset(read_only);
@@ -479,8 +483,10 @@ pub fn extract_patch(
         c.args(&reverted);
         run_git(c, "reset")?;
     }
-    let harness_restored = restore_harness(&after, &cmd, &touched, &reverted, harness)?;
-    let graded = if reverted.is_empty() && harness_restored.is_empty() {
+    let (harness_restored, tests_left_out) =
+        restore_harness(&after, &cmd, &touched, &reverted, harness)?;
+    let graded = if reverted.is_empty() && harness_restored.is_empty() && tests_left_out.is_empty()
+    {
         raw.clone()
     } else {
         Patch::new(run_git(cmd(&diff_staged()), "diff")?)
@@ -491,6 +497,7 @@ pub fn extract_patch(
         touched,
         reverted,
         harness_restored,
+        tests_left_out,
         over_limit: None,
     })
 }
@@ -498,17 +505,25 @@ pub fn extract_patch(
 /// Puts every test-harness file the agent changed back as it was at the base, in the index
 /// only (nothing is written through a link the agent planted): whole files, or the
 /// protected parts of shared ones with the rest of the agent's edit kept. Returns what was
-/// restored, as `path` or `path part`.
+/// restored, as `path` or `path part`, and the Rust files whose added test-module items
+/// were left out (see [`undo_rust_test_edits`]).
 fn restore_harness(
     after: &Path,
     cmd: &dyn Fn(&[&str]) -> Command,
     touched: &BTreeSet<String>,
     reverted: &[String],
     harness: &HarnessFiles,
-) -> Result<Vec<String>, Error> {
-    let mut restored = Vec::new();
+) -> Result<(Vec<String>, Vec<String>), Error> {
+    let (mut restored, mut left_out) = (Vec::new(), Vec::new());
     for path in touched {
         if !harness.is_harness_path(path) {
+            if path.ends_with(".rs") && !reverted.contains(path) {
+                match undo_rust_test_edits(after, cmd, path)? {
+                    Some(true) => restored.push(format!("{path} test code")),
+                    Some(false) => left_out.push(path.clone()),
+                    None => {}
+                }
+            }
             continue;
         }
         if reverted.contains(path) {
@@ -546,26 +561,69 @@ fn restore_harness(
                 restored.push(path.clone());
             }
             Restore::Part { content, parts } => {
-                let out = run_git_stdin(
-                    cmd(&["hash-object", "-w", "--stdin"]),
-                    &content,
-                    "hash-object",
-                )?;
-                if !out.status.success() {
-                    return Err(Error::infra(format!(
-                        "git hash-object failed: {}",
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    )));
-                }
-                let blob = String::from_utf8_lossy(&out.stdout).trim().to_string();
-                let mut c = cmd(&["update-index", "--add", "--cacheinfo"]);
-                c.arg(format!("100644,{blob},{path}"));
-                run_git(c, "update-index")?;
+                stage_content(cmd, path, &content)?;
                 restored.extend(parts.into_iter().map(|p| format!("{path} {p}")));
             }
         }
     }
-    Ok(restored)
+    Ok((restored, left_out))
+}
+
+/// Takes back the agent's edits to the base's test code in one Rust file (its
+/// `#[cfg(test)]` items and test functions), in the index only, keeping the rest of the
+/// edit: tests beside code are as much the test harness as a test file is. Returns
+/// Some(tampered) when anything was taken back (see [`Undone`]).
+///
+/// [`Undone`]: crate::repo::rust_tests::Undone
+fn undo_rust_test_edits(
+    after: &Path,
+    cmd: &dyn Fn(&[&str]) -> Command,
+    path: &str,
+) -> Result<Option<bool>, Error> {
+    let full = after.join(path);
+    if !std::fs::symlink_metadata(&full).is_ok_and(|m| m.is_file()) {
+        return Ok(None);
+    }
+    let base = {
+        let mut c = cmd(&["cat-file", "blob"]);
+        c.arg(format!("HEAD:{path}"));
+        match run_git(c, "cat-file") {
+            Ok(b) => b,
+            // New in the patch: it has no base tests to change.
+            Err(_) => return Ok(None),
+        }
+    };
+    let agent =
+        std::fs::read(&full).map_err(|e| Error::infra_from(format!("reading {path}"), e))?;
+    let Some(undone) = crate::repo::rust_tests::undo_test_edits(&base, &agent) else {
+        return Ok(None);
+    };
+    stage_content(cmd, path, &undone.content)?;
+    Ok(Some(undone.tampered))
+}
+
+/// Puts `content` in the index as `path`'s blob (a regular file), nothing in the tree.
+fn stage_content(
+    cmd: &dyn Fn(&[&str]) -> Command,
+    path: &str,
+    content: &[u8],
+) -> Result<(), Error> {
+    let out = run_git_stdin(
+        cmd(&["hash-object", "-w", "--stdin"]),
+        content,
+        "hash-object",
+    )?;
+    if !out.status.success() {
+        return Err(Error::infra(format!(
+            "git hash-object failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let blob = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let mut c = cmd(&["update-index", "--add", "--cacheinfo"]);
+    c.arg(format!("100644,{blob},{path}"));
+    run_git(c, "update-index")?;
+    Ok(())
 }
 
 /// How a patch is written: binary-safe, full blob ids, renames found, nothing external run.
@@ -701,6 +759,7 @@ fn over_limit(
         touched,
         reverted: Vec::new(),
         harness_restored: Vec::new(),
+        tests_left_out: Vec::new(),
         over_limit: Some(OverLimit {
             sha256: hex::encode(hash.finalize()),
             bytes,

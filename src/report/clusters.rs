@@ -3,7 +3,7 @@
 //! suite's `[report] cluster` rule) with every task of a cluster kept together. Reports say
 //! which one they used.
 
-use crate::store::AttemptRow;
+use crate::store::{AttemptRow, TaskTally};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -30,6 +30,18 @@ pub fn of_rows<'a>(
 ) -> HashMap<String, String> {
     rows.into_iter()
         .filter_map(|r| Some((r.task_id.clone(), by_hash.get(&r.task_hash)?.clone())))
+        .collect()
+}
+
+/// Each task id's declared cluster, from the tallies' task hashes (in their attempts' order,
+/// as `of_rows`) and the store's clusters by hash.
+pub fn of_tallies<'a>(
+    tallies: impl IntoIterator<Item = &'a TaskTally>,
+    by_hash: &HashMap<String, String>,
+) -> HashMap<String, String> {
+    tallies
+        .into_iter()
+        .filter_map(|t| Some((t.task_id.clone(), by_hash.get(&t.task_hash)?.clone())))
         .collect()
 }
 

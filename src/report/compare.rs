@@ -6,7 +6,7 @@
 //! differ (with both patches), and one sentence a lead can forward. Pure.
 
 use super::clusters::{self, Clustering};
-use super::data::Night;
+use super::data::NightRows;
 use super::history::NightInfo;
 use super::leaderboard::{anchor, PatchText};
 use super::tasks::{per_task, TaskScore};
@@ -253,7 +253,7 @@ pub fn sentence(c: &Comparison) -> String {
 }
 
 pub fn build(
-    night: &Night,
+    night: &NightRows,
     patches: &BTreeMap<String, String>,
     a: &str,
     b: &str,

@@ -5,7 +5,7 @@
 //! mean one false alarm a night.
 
 use super::data::Night;
-use super::tasks::{by_agent, discordant, per_task, TaskScore};
+use super::tasks::{discordant, scores_by_agent, TaskScore};
 use crate::stats::{benjamini_hochberg, cluster_mean_ci, holm, mcnemar_exact, Interval};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -159,16 +159,11 @@ impl History {
     }
 }
 
-/// Per night, per agent: task scores.
+/// Per night, per agent: task scores, from the store's tallies.
 pub fn scores(nights: &[Night]) -> Vec<BTreeMap<String, BTreeMap<String, TaskScore>>> {
     nights
         .iter()
-        .map(|n| {
-            by_agent(&n.rows)
-                .into_iter()
-                .map(|(a, rows)| (a.to_string(), per_task(rows, n.judged)))
-                .collect()
-        })
+        .map(|n| scores_by_agent(&n.tallies, n.judged))
         .collect()
 }
 

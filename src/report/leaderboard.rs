@@ -5,15 +5,14 @@
 
 use super::charts::{self, BarChart, TrendChart};
 use super::clusters::{self, Clustering};
-use super::data::ReportData;
+use super::data::{AgentDetail, FirstAttempt, ReportData};
 use super::history::{self, History, NightInfo, Regression, RegressionPolicy};
-use super::tasks::{by_agent, TaskScore};
-use crate::score::merge::{conventions_passed, mergeable};
+use super::tasks::TaskScore;
 use crate::score::outcome::Outcome;
 use crate::stats::{
     calibrated_rate_ci, cluster_mean_ci, pass_at_k, quantile, Interval, JudgeErrorCounts,
 };
-use crate::store::AttemptRow;
+use crate::store::{TaskTally, VerdictCount};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -147,36 +146,32 @@ fn share(num: usize, den: usize) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)
 }
 
+/// One agent's figures on the reported night, from its tallies (`tallies`, with their task
+/// scores `tasks`) and what its attempts say beyond them (`detail`). `merge_rate` is the
+/// history's interval for the same tasks when it has one (the same bootstrap, drawn once).
+#[allow(clippy::too_many_arguments)]
 fn entry(
     agent: &str,
-    rows: &[&AttemptRow],
+    tallies: &[&TaskTally],
     tasks: &BTreeMap<String, TaskScore>,
+    merge_rate: Option<Interval>,
+    verdicts: &[&VerdictCount],
     judged_eval: bool,
-    human: &HashMap<(String, String), String>,
+    detail: &AgentDetail,
     declared: &HashMap<String, String>,
     calibration: &[JudgeCalibration],
 ) -> AgentEntry {
-    let counted: Vec<&&AttemptRow> = rows
-        .iter()
-        .filter(|r| r.outcome != Outcome::InfraError)
-        .collect();
+    let sum = |f: fn(&TaskTally) -> u64| tallies.iter().map(|t| f(t)).sum::<u64>() as usize;
+    let attempts = sum(|t| t.attempts);
+    let counted = sum(TaskTally::counted);
     let merge: Vec<f64> = tasks.values().map(TaskScore::merge_share).collect();
     let resolved: Vec<f64> = tasks.values().map(TaskScore::resolved_share).collect();
     let ids: Vec<&str> = tasks.keys().map(String::as_str).collect();
     let most = tasks.values().map(|s| s.attempts).max().unwrap_or(0);
     let (groups, _) = clusters::assign(&ids, declared, most);
-    let mergeable_rate = cluster_mean_ci(&merge, &groups);
+    let mergeable_rate = merge_rate.unwrap_or_else(|| cluster_mean_ci(&merge, &groups));
     let resolved_rate = cluster_mean_ci(&resolved, &groups);
-    let conv: Vec<bool> = counted
-        .iter()
-        .filter_map(|r| conventions_passed(r))
-        .collect();
-    let judged_rows: Vec<&&&AttemptRow> = counted.iter().filter(|r| r.judge.is_some()).collect();
-    let judge_merges = judged_rows
-        .iter()
-        .filter(|r| r.judge.as_ref().and_then(|j| j.verdict.as_deref()) == Some("merge"))
-        .count();
-    let (calibrated_merge_rate, calibration) = calibrate(&counted, declared, calibration);
+    let (calibrated_merge_rate, calibration) = calibrate(tallies, verdicts, declared, calibration);
     let k = tasks.values().map(|s| s.attempts).min().unwrap_or(0);
     let pass = |k: u64| {
         tasks
@@ -185,74 +180,61 @@ fn entry(
             .sum::<f64>()
             / tasks.len().max(1) as f64
     };
-    let seconds: Vec<f64> = counted.iter().filter_map(|r| r.agent_seconds).collect();
-    let costs: Vec<f64> = counted
+    let cost = detail.cost_usd;
+    let merged_patches = tallies
         .iter()
-        .filter_map(|r| r.usage.as_ref().and_then(|u| u.cost_usd))
-        .collect();
-    let cost = (!costs.is_empty()).then(|| costs.iter().sum::<f64>());
-    let merged_patches = counted.iter().filter(|r| mergeable(r, judged_eval)).count();
-    // Reviewers label the patch the agent proposed (the raw patch).
-    let human_verdicts: Vec<&String> = counted
-        .iter()
-        .filter_map(|r| human.get(&(r.task_hash.clone(), r.raw_patch_sha256.clone()?)))
-        .collect();
+        .map(|t| t.mergeable(judged_eval))
+        .sum::<u64>() as usize;
     AgentEntry {
         rank: 0,
         tied: false,
         agent: agent.to_string(),
         tasks: tasks.len(),
-        attempts: counted.len(),
+        attempts: counted,
         inflation: (mergeable_rate.estimate > 0.0)
             .then(|| resolved_rate.estimate / mergeable_rate.estimate),
         inflation_points: resolved_rate.estimate - mergeable_rate.estimate,
         mergeable_rate,
         resolved_rate,
-        conventions_pass_rate: share(conv.iter().filter(|p| **p).count(), conv.len()),
-        judge_merge_rate: share(judge_merges, judged_rows.len()),
+        conventions_pass_rate: share(sum(|t| t.conventions_passed), sum(|t| t.conventions_scored)),
+        judge_merge_rate: share(sum(|t| t.judge_merges), sum(|t| t.judged)),
         calibrated_merge_rate,
         calibration,
-        human_accept_rate: share(
-            human_verdicts
-                .iter()
-                .filter(|v| v.as_str() == "merge")
-                .count(),
-            human_verdicts.len(),
-        ),
-        human_labels: human_verdicts.len(),
+        human_accept_rate: share(detail.human_merges, detail.human_labels),
+        human_labels: detail.human_labels,
         pass_at_1: pass(1),
         pass_at_k: (k > 1).then(|| PassAtK { k, value: pass(k) }),
-        median_seconds: quantile(&seconds, 0.5),
-        p90_seconds: quantile(&seconds, 0.9),
+        median_seconds: quantile(&detail.seconds, 0.5),
+        p90_seconds: quantile(&detail.seconds, 0.9),
         cost_usd: cost,
         cost_per_task: cost.and_then(|c| (!tasks.is_empty()).then(|| c / tasks.len() as f64)),
         cost_per_merged: cost.and_then(|c| (merged_patches > 0).then(|| c / merged_patches as f64)),
         merged_patches,
-        infra_errors: rows.len() - counted.len(),
-        scope_violations: rows.iter().filter(|r| r.flags.scope_violation).count(),
+        infra_errors: attempts - counted,
+        scope_violations: sum(|t| t.scope_violations),
         regression: None,
     }
 }
 
 /// The calibrated merge rate of one agent's attempts: per task, the share of its judged
 /// attempts the judge would merge, corrected with the held-out error of the judge version
-/// that judged most of them.
+/// that judged most of them. Only attempts with a verdict count (not infra errors, not
+/// judge_errors).
 fn calibrate(
-    rows: &[&&AttemptRow],
+    tallies: &[&TaskTally],
+    verdicts: &[&VerdictCount],
     declared: &HashMap<String, String>,
     calibration: &[JudgeCalibration],
 ) -> (Option<Interval>, Option<String>) {
     let mut versions: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in verdicts {
+        *versions.entry(&v.judge_version).or_default() += v.verdicts as usize;
+    }
     let mut per_task: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for r in rows {
-        let Some(j) = r.judge.as_ref() else { continue };
-        let Some(verdict) = j.verdict.as_deref() else {
-            continue;
-        };
-        *versions.entry(&j.judge_version).or_default() += 1;
-        let t = per_task.entry(&r.task_id).or_default();
-        t.0 += 1;
-        t.1 += (verdict == "merge") as u64;
+    for t in tallies.iter().filter(|t| t.verdicts > 0) {
+        let e = per_task.entry(&t.task_id).or_default();
+        e.0 += t.verdicts;
+        e.1 += t.judge_merges;
     }
     let Some((version, _)) = versions
         .iter()
@@ -318,51 +300,56 @@ fn rank(entries: &mut [AgentEntry]) {
     }
 }
 
-fn cell(rows: &[&AttemptRow], score: Option<&TaskScore>) -> Cell {
-    let first = rows
-        .iter()
-        .filter(|r| r.outcome != Outcome::InfraError)
-        .min_by_key(|r| r.attempt)
-        .or_else(|| rows.iter().min_by_key(|r| r.attempt));
+fn cell(first: Option<&FirstAttempt>, score: Option<&TaskScore>) -> Cell {
     let class = match (first, score) {
         (None, _) => "none",
         (Some(_), None) => "infra",
         (Some(_), Some(s)) if s.merged() => "merged",
         (Some(_), Some(s)) if s.resolved > 0 => "resolved",
-        (Some(r), Some(_)) if r.outcome == Outcome::EmptyPatch => "empty",
+        (Some(f), Some(_)) if f.outcome == Outcome::EmptyPatch => "empty",
         _ => "failed",
     };
     Cell {
         class,
-        outcome: first.map(|r| r.outcome),
+        outcome: first.map(|f| f.outcome),
         attempts: score.map(|s| s.attempts).unwrap_or(0),
         merged: score.map(|s| s.merged).unwrap_or(0),
-        patch: first.and_then(|r| r.patch_sha256.as_deref()).map(anchor),
-        patch_sha256: first.and_then(|r| r.patch_sha256.clone()),
+        patch: first.and_then(|f| f.patch_sha256.as_deref()).map(anchor),
+        patch_sha256: first.and_then(|f| f.patch_sha256.clone()),
     }
 }
 
-pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderboard> {
-    if let Some(since) = &opts.since {
-        data.keep_tasks_since(since);
-    }
+/// The leaderboard of `data`, loaded with `data::load` (which has already left out tasks
+/// before `opts.since`).
+pub fn build(data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderboard> {
     let scores = history::scores(&data.nights);
-    let declared = clusters::of_rows(data.nights.iter().flat_map(|n| &n.rows), &data.clusters);
+    let declared =
+        clusters::of_tallies(data.nights.iter().flat_map(|n| &n.tallies), &data.clusters);
     let history = history::build(&data.nights, &scores, opts.policy, &declared);
     let night = data.nights.last()?;
     let current = scores.last()?;
     let judged_eval = night.judged;
-    let grouped = by_agent(&night.rows);
+    let mut grouped: BTreeMap<&str, Vec<&TaskTally>> = BTreeMap::new();
+    for t in &night.tallies {
+        grouped.entry(t.agent.as_str()).or_default().push(t);
+    }
     let empty = BTreeMap::new();
+    let no_detail = AgentDetail::default();
     let mut agents: Vec<AgentEntry> = grouped
         .iter()
-        .map(|(agent, rows)| {
+        .map(|(agent, tallies)| {
             let mut e = entry(
                 agent,
-                rows,
+                tallies,
                 current.get(*agent).unwrap_or(&empty),
+                history.latest_point(agent).map(|p| p.merge_rate),
+                &night
+                    .verdicts
+                    .iter()
+                    .filter(|v| v.agent == *agent)
+                    .collect::<Vec<_>>(),
                 judged_eval,
-                &data.human,
+                data.detail.agents.get(*agent).unwrap_or(&no_detail),
                 &declared,
                 &opts.calibration,
             );
@@ -374,12 +361,8 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
         .collect();
     rank(&mut agents);
 
-    let mut cells: BTreeMap<(&str, &str), Vec<&AttemptRow>> = BTreeMap::new();
-    for r in &night.rows {
-        cells.entry((&r.task_id, &r.agent)).or_default().push(r);
-    }
     let task_ids: std::collections::BTreeSet<&str> =
-        night.rows.iter().map(|r| r.task_id.as_str()).collect();
+        night.tallies.iter().map(|t| t.task_id.as_str()).collect();
     let matrix: Vec<MatrixRow> = task_ids
         .into_iter()
         .map(|task| MatrixRow {
@@ -387,11 +370,12 @@ pub fn build(mut data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderbo
             cells: agents
                 .iter()
                 .map(|a| {
-                    let rows = cells
-                        .get(&(task, a.agent.as_str()))
-                        .map(Vec::as_slice)
-                        .unwrap_or(&[]);
-                    cell(rows, current.get(&a.agent).and_then(|m| m.get(task)))
+                    let first = data
+                        .detail
+                        .agents
+                        .get(&a.agent)
+                        .and_then(|d| d.first.get(task));
+                    cell(first, current.get(&a.agent).and_then(|m| m.get(task)))
                 })
                 .collect(),
         })
@@ -465,8 +449,10 @@ mod tests {
             agent,
             &[],
             &BTreeMap::new(),
+            None,
+            &[],
             false,
-            &HashMap::new(),
+            &AgentDetail::default(),
             &HashMap::new(),
             &[],
         );

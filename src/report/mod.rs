@@ -33,6 +33,7 @@ pub fn leaderboard_from_store(
             eval,
             history,
             agents: &[],
+            since: opts.since.as_deref(),
         },
     )?;
     leaderboard::build(data, opts).ok_or_else(|| Error::Usage("no evaluation to report".into()))
@@ -51,18 +52,16 @@ pub fn compare_from_store(
         )));
     }
     let agents = [a.to_string(), b.to_string()];
-    let data = data::load(
+    let data = data::load_night(
         store,
         &data::Selection {
             eval,
             history: 1,
             agents: if eval.is_some() { &[] } else { &agents },
+            since: None,
         },
     )?;
-    let night = data
-        .current()
-        .ok_or_else(|| Error::infra("the store returned no attempts for the evaluation"))?;
-    compare::build(night, &data.patches, a, b, &data.clusters).map_err(Error::Usage)
+    compare::build(&data.night, &data.patches, a, b, &data.clusters).map_err(Error::Usage)
 }
 
 /// Writes a report whole or not at all: to a temporary file beside it, then renamed.

@@ -56,6 +56,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
+/// A template filter: a value in, its text out.
+type Filter = fn(Value) -> String;
+
 fn num(v: &Value) -> Option<f64> {
     if v.is_undefined() || v.is_none() {
         return None;
@@ -63,10 +66,13 @@ fn num(v: &Value) -> Option<f64> {
     f64::try_from(v.clone()).ok()
 }
 
+/// A number shown by `show`, or `n/a` when the value is missing or not a number.
+fn shown(v: Value, show: impl FnOnce(f64) -> String) -> String {
+    num(&v).map(show).unwrap_or_else(|| "n/a".into())
+}
+
 fn pct(v: Value) -> String {
-    num(&v)
-        .map(|x| format!("{:.0}%", x * 100.0))
-        .unwrap_or_else(|| "n/a".into())
+    shown(v, |x| format!("{:.0}%", x * 100.0))
 }
 
 fn ci(v: Value) -> String {
@@ -80,43 +86,35 @@ fn ci(v: Value) -> String {
 }
 
 fn ratio(v: Value) -> String {
-    num(&v)
-        .map(|x| format!("{x:.2}×"))
-        .unwrap_or_else(|| "n/a".into())
+    shown(v, |x| format!("{x:.2}×"))
 }
 
 fn usd(v: Value) -> String {
-    num(&v)
-        .map(|x| {
-            if x >= 1.0 {
-                format!("${x:.2}")
-            } else {
-                format!("${x:.4}")
-            }
-        })
-        .unwrap_or_else(|| "n/a".into())
+    shown(v, |x| {
+        if x >= 1.0 {
+            format!("${x:.2}")
+        } else {
+            format!("${x:.4}")
+        }
+    })
 }
 
 fn secs(v: Value) -> String {
-    num(&v)
-        .map(|x| format!("{x:.1} s"))
-        .unwrap_or_else(|| "n/a".into())
+    shown(v, |x| format!("{x:.1} s"))
 }
 
 /// Signed percentage points: +9, −3, 0.
 fn pts(v: Value) -> String {
-    num(&v)
-        .map(|x| {
-            let p = (x * 100.0).round();
-            if p > 0.0 {
-                format!("+{p:.0}")
-            } else if p < 0.0 {
-                format!("−{:.0}", -p)
-            } else {
-                "0".into()
-            }
-        })
-        .unwrap_or_else(|| "n/a".into())
+    shown(v, |x| {
+        let p = (x * 100.0).round();
+        if p > 0.0 {
+            format!("+{p:.0}")
+        } else if p < 0.0 {
+            format!("−{:.0}", -p)
+        } else {
+            "0".into()
+        }
+    })
 }
 
 /// A regression test's adjusted p-value with its correction and family.
@@ -232,19 +230,24 @@ fn environment() -> Environment<'static> {
         env.add_template(name, src)
             .expect("bundled templates parse");
     }
-    env.add_filter("pct", pct);
-    env.add_filter("ci", ci);
-    env.add_filter("ratio", ratio);
-    env.add_filter("usd", usd);
-    env.add_filter("secs", secs);
-    env.add_filter("pts", pts);
-    env.add_filter("pval", pval);
-    env.add_filter("adjusted", adjusted);
-    env.add_filter("md", md);
-    env.add_filter("fence", fence);
-    env.add_filter("night", date);
-    env.add_filter("block", block);
-    env.add_filter("inflation", inflation);
+    let filters: [(&str, Filter); 13] = [
+        ("pct", pct),
+        ("ci", ci),
+        ("ratio", ratio),
+        ("usd", usd),
+        ("secs", secs),
+        ("pts", pts),
+        ("pval", pval),
+        ("adjusted", adjusted),
+        ("md", md),
+        ("fence", fence),
+        ("night", date),
+        ("block", block),
+        ("inflation", inflation),
+    ];
+    for (name, filter) in filters {
+        env.add_filter(name, filter);
+    }
     env.add_function("palette", |i: usize, _: Kwargs| {
         super::charts::PALETTE[i % super::charts::PALETTE.len()]
     });

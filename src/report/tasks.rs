@@ -1,11 +1,12 @@
 //! One agent's result on each task: how many attempts, how many resolved, how many
 //! mergeable. Infra errors are left out: they are not the agent's doing. Paired tests work on
 //! a task's binary result: merged when most of its attempts are mergeable (with one attempt,
-//! that attempt).
+//! that attempt). The scores come from the store's tallies (`scores_by_agent`) or, for one
+//! evaluation's rows, from the rows themselves (`per_task`).
 
 use crate::score::merge::mergeable;
 use crate::score::outcome::Outcome;
-use crate::store::AttemptRow;
+use crate::store::{AttemptRow, TaskTally};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,11 +50,32 @@ pub fn per_task<'a>(
     out
 }
 
-/// Rows grouped by agent, in name order.
-pub fn by_agent(rows: &[AttemptRow]) -> BTreeMap<&str, Vec<&AttemptRow>> {
-    let mut out: BTreeMap<&str, Vec<&AttemptRow>> = BTreeMap::new();
-    for r in rows {
-        out.entry(r.agent.as_str()).or_default().push(r);
+/// Per agent (in name order), per task id: the scores of one evaluation's tallies; `judged`
+/// says whether the evaluation was judged. An agent whose every attempt was an infra error
+/// is there with no task.
+pub fn scores_by_agent<'a>(
+    tallies: impl IntoIterator<Item = &'a TaskTally>,
+    judged: bool,
+) -> BTreeMap<String, BTreeMap<String, TaskScore>> {
+    let mut out: BTreeMap<String, BTreeMap<String, TaskScore>> = BTreeMap::new();
+    for t in tallies {
+        if !out.contains_key(&t.agent) {
+            out.insert(t.agent.clone(), BTreeMap::new());
+        }
+        let Some(tasks) = out.get_mut(&t.agent) else {
+            continue;
+        };
+        if t.counted() == 0 {
+            continue;
+        }
+        if !tasks.contains_key(&t.task_id) {
+            tasks.insert(t.task_id.clone(), TaskScore::default());
+        }
+        if let Some(s) = tasks.get_mut(&t.task_id) {
+            s.attempts += t.counted();
+            s.resolved += t.resolved;
+            s.merged += t.mergeable(judged);
+        }
     }
     out
 }

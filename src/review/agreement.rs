@@ -65,13 +65,7 @@ pub fn kappa_ci(pairs: &[(usize, usize)], k: usize, resamples: usize) -> Option<
             high: estimate,
         });
     }
-    kappas.sort_by(|a, b| a.total_cmp(b));
-    let q = |p: f64| kappas[(p * (kappas.len() - 1) as f64).round() as usize];
-    Some(Interval {
-        estimate,
-        low: q(0.025),
-        high: q(0.975),
-    })
+    Some(crate::stats::percentile_interval(estimate, kappas))
 }
 
 /// Krippendorff's alpha for nominal data (Krippendorff, "Computing Krippendorff's

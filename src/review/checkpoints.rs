@@ -101,7 +101,13 @@ pub async fn judge_checkpoints(
     let mut results =
         futures_util::stream::iter(work.into_iter().map(|(item, input)| async move {
             let r = judge
-                .review(store, budget, &item.patch_sha256, &item.task_hash, &input)
+                .review(
+                    store,
+                    budget,
+                    &item.subject.patch_sha256,
+                    &item.subject.task_hash,
+                    &input,
+                )
                 .await;
             (item, r)
         }))

@@ -25,6 +25,18 @@ pub struct Canaries {
     /// Test id of the test that fails when it runs.
     pub must_fail: String,
     pub edits: Vec<Edit>,
+    /// Set for runners whose ids come from a template the repository may configure
+    /// (jest-junit, mocha's TAP): a case is a canary when its id contains the canary's
+    /// title, and the unit it shares with real tests is named by [`ByTitle::unit`].
+    pub by_title: Option<ByTitle>,
+}
+
+/// How canaries are found in a run whose ids carry no file path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByTitle {
+    /// Required test ids whose title appears (quoted) in the canaries' file: the tests that
+    /// run in the same file as the canaries.
+    pub unit: Vec<String>,
 }
 
 /// Text appended to an existing file, or a new file, relative to the repository root.
@@ -50,6 +62,28 @@ impl Canaries {
                 path: path.to_owned(),
                 text,
             }],
+            by_title: None,
+        }
+    }
+
+    /// Whether the run's case `id` is the canary `canary` (one of the two ids).
+    fn names(&self, canary: &str, id: &str) -> bool {
+        match self.by_title {
+            None => id == canary,
+            Some(_) => id.contains(canary),
+        }
+    }
+
+    /// What the run reports of the canary `canary`: the worst status among its cases.
+    fn status(&self, run: &TestRun, canary: &str) -> Option<TestStatus> {
+        match self.by_title {
+            None => run.status(canary),
+            Some(_) => run
+                .cases
+                .iter()
+                .filter(|case| case.id.contains(canary))
+                .map(|case| case.status)
+                .reduce(TestStatus::worst),
         }
     }
 }
@@ -71,6 +105,7 @@ pub enum Check {
 /// flags the grade `unverified`.
 pub fn plan(
     format: &Format,
+    command: &str,
     fail_to_pass: &[String],
     pass_to_pass: &[String],
     test_files: &[String],
@@ -88,9 +123,149 @@ pub fn plan(
         Format::GoJson => plan_go(&known, test_files, read, rng),
         // vitest's JUnit report names a case `classname::name` with the test file as the
         // class: the canaries go into the first required test's file.
-        Format::Junit { .. } => plan_vitest(&known, read, rng),
-        Format::Tap => None,
+        Format::Junit { .. } if command.contains("vitest") => plan_vitest(&known, read, rng),
+        // jest-junit and mocha's TAP name a case by its titles alone: the canaries go into
+        // the first hidden test file and are found by their titles.
+        Format::Junit { .. } if command.contains("jest") => {
+            plan_by_title(&known, test_files, read, rng, Globals::Jest)
+        }
+        Format::Tap if command.contains("mocha") => {
+            plan_by_title(&known, test_files, read, rng, Globals::Mocha)
+        }
+        Format::Tap if command.contains("--test") => {
+            plan_by_title(&known, test_files, read, rng, Globals::NodeTest)
+        }
+        Format::Junit { .. } | Format::Tap => None,
     }
+}
+
+/// Whether a JS file is an ES module: by its extension, else by an `import`/`export` line
+/// or its package's `"type": "module"`.
+fn is_es_module(path: &str, source: &str, read: &dyn Fn(&str) -> Option<Vec<u8>>) -> bool {
+    if path.ends_with(".mjs") || path.ends_with(".mts") {
+        return true;
+    }
+    if path.ends_with(".cjs") || path.ends_with(".cts") {
+        return false;
+    }
+    let statement = source.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("import ") || l.starts_with("import{") || l.starts_with("export ")
+    });
+    if statement {
+        return true;
+    }
+    // The nearest package.json above the file decides.
+    let mut dir = path;
+    while let Some((parent, _)) = dir.rsplit_once('/') {
+        if let Some(json) = read(&format!("{parent}/package.json")) {
+            return package_is_module(&json);
+        }
+        dir = parent;
+    }
+    read("package.json").is_some_and(|json| package_is_module(&json))
+}
+
+fn package_is_module(json: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(json)
+        .is_ok_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("module"))
+}
+
+/// The test functions a JS runner puts in every test file's scope.
+#[derive(Clone, Copy)]
+enum Globals {
+    /// `test` and `expect`.
+    Jest,
+    /// `it`; no assertion library is global, so a wrong value throws.
+    Mocha,
+    /// node's own runner: `test` from `node:test`, imported or required as the file is an
+    /// ES module or a script, under a name of its own; a wrong value throws.
+    NodeTest,
+}
+
+/// jest and mocha: two cases appended to the first hidden test file that is a JS/TS test
+/// file, written with the runner's global functions (no import, so the file may be a
+/// CommonJS script or an ES module). Their titles are drawn so that no required test's id
+/// and nothing in the file contains them; the run's cases are then matched by title.
+fn plan_by_title(
+    known: &Known<'_>,
+    test_files: &[String],
+    read: &dyn Fn(&str) -> Option<Vec<u8>>,
+    rng: &mut impl Rng,
+    globals: Globals,
+) -> Option<Canaries> {
+    let is_test_file = |p: &str| {
+        safe_path(p)
+            && ([".test.", ".spec."].iter().any(|m| p.contains(m))
+                || p.split('/')
+                    .any(|part| part == "__tests__" || part == "test"))
+            && [".ts", ".js", ".mts", ".mjs", ".cjs", ".cts", ".tsx", ".jsx"]
+                .iter()
+                .any(|e| p.ends_with(e))
+    };
+    let (path, content) = test_files
+        .iter()
+        .filter(|p| is_test_file(p))
+        .find_map(|p| read(p).map(|c| (p.clone(), c)))?;
+    let source = String::from_utf8_lossy(&content).into_owned();
+    let (pass_name, fail_name) = two_names(
+        rng,
+        |name| name.0.join(" "),
+        |name| !source.contains(name) && !known.ids().any(|id| id.contains(name)),
+    )?;
+    let function = match globals {
+        Globals::NodeTest => format!("__{}", pick(rng, SUBJECTS)),
+        _ => "it".to_owned(),
+    };
+    let bodies = bodies(rng);
+    let case = |name: &str, b: &Body| match globals {
+        Globals::Jest => b
+            .render(JS_EXPECT_CASE, name)
+            .replace("@test@", "test")
+            .replace("@expect@", "expect"),
+        Globals::Mocha | Globals::NodeTest => {
+            b.render(JS_THROW_CASE, name).replace("@test@", &function)
+        }
+    };
+    let header = match globals {
+        Globals::NodeTest if is_es_module(&path, &source, read) => {
+            format!("import {{ test as {function} }} from 'node:test';\n")
+        }
+        Globals::NodeTest => format!("const {{ test: {function} }} = require('node:test');\n"),
+        _ => String::new(),
+    };
+    let blocks = in_random_order(rng, (&pass_name, &fail_name), &bodies, case);
+    let text = format!(
+        "{}\n{header}{}\n{}",
+        line_end_for(&content),
+        blocks[0],
+        blocks[1]
+    );
+    let unit = known
+        .ids()
+        .filter(|id| titled_in(id, &source))
+        .map(str::to_owned)
+        .collect();
+    Some(Canaries {
+        must_pass: pass_name,
+        must_fail: fail_name,
+        edits: vec![Edit::Append { path, text }],
+        by_title: Some(ByTitle { unit }),
+    })
+}
+
+/// Whether the test `id` (a jest-junit `classname::name` or a mocha full title) is written
+/// in `source`: some trailing run of the words of its last part stands there as a quoted
+/// title (`'inner'` for `group inner`).
+fn titled_in(id: &str, source: &str) -> bool {
+    let last = id.rsplit("::").next().unwrap_or(id);
+    let words: Vec<&str> = last.split_whitespace().collect();
+    (0..words.len()).any(|start| {
+        let title = words[start..].join(" ");
+        ['\'', '"', '`']
+            .iter()
+            .any(|q| source.contains(&format!("{q}{title}{q}")))
+    })
 }
 
 /// vitest: two `test(...)` cases appended to the test file of the first required test that
@@ -125,12 +300,9 @@ fn plan_vitest(
         format!("__{}", pick(rng, OBJECTS)),
     );
     let case = |name: &str, b: &Body| {
-        format!(
-            "{t}('{name}', () => {{\n  const {var} = [{list}];\n  {e}({var}.reduce((a, b) => a + b, 0)).toBe({expected});\n}});\n",
-            var = b.variable,
-            list = b.list(),
-            expected = b.expected,
-        )
+        b.render(JS_EXPECT_CASE, name)
+            .replace("@test@", &t)
+            .replace("@expect@", &e)
     };
     let blocks = in_random_order(rng, (&pass_name, &fail_name), &bodies, case);
     let text = format!(
@@ -207,16 +379,35 @@ pub fn command_refuses(format: &Format, command: &str) -> Option<String> {
         Format::GoJson => ["-failfast", "-run", "--failfast", "--run"]
             .into_iter()
             .find(|f| has(f)),
-        Format::Junit { .. } if !command.contains("vitest") => {
+        Format::Junit { .. } if !command.contains("vitest") && !command.contains("jest") => {
             return Some(
-                "grading canaries are written for vitest among the JUnit runners; this \
-                 command's report cannot be checked against them"
+                "grading canaries are written for vitest and jest among the JUnit runners; \
+                 this command's report cannot be checked against them"
                     .into(),
             )
         }
-        Format::Junit { .. } => ["-t", "--testNamePattern", "--bail"]
-            .into_iter()
-            .find(|f| has(f)),
+        Format::Junit { .. } => [
+            "-t",
+            "--testNamePattern",
+            "--bail",
+            "-o",
+            "--onlyChanged",
+            "--onlyFailures",
+            "--findRelatedTests",
+            "--testPathPattern",
+        ]
+        .into_iter()
+        .find(|f| has(f)),
+        Format::Tap if command.contains("mocha") => {
+            ["-b", "--bail", "-g", "--grep", "-f", "--fgrep"]
+                .into_iter()
+                .find(|f| has(f))
+        }
+        Format::Tap if command.contains("--test") => {
+            ["--test-name-pattern", "--test-skip-pattern", "--test-only"]
+                .into_iter()
+                .find(|f| has(f))
+        }
         Format::Tap => None,
     };
     refused.map(|what| {
@@ -235,7 +426,7 @@ pub fn check(c: &Canaries, run: &TestRun, exit_code: i64) -> Check {
     if run.cases.is_empty() {
         return Check::Held;
     }
-    if run.status(&c.must_fail) == Some(TestStatus::Passed) {
+    if c.status(run, &c.must_fail) == Some(TestStatus::Passed) {
         return Check::Forged(format!(
             "`{}` was reported as passed, but it is a test added at grading time that fails \
              whenever it really runs (it asserts a wrong value): the printed results did not \
@@ -253,9 +444,30 @@ pub fn check(c: &Canaries, run: &TestRun, exit_code: i64) -> Check {
             c.must_fail
         ));
     }
-    let status = run.status(&c.must_pass);
+    let status = c.status(run, &c.must_pass);
     if status == Some(TestStatus::Passed) {
         return Check::Held;
+    }
+    if let Some(by_title) = &c.by_title {
+        // The unit is the required tests found in the canaries' file.
+        let unit_passed = run
+            .cases
+            .iter()
+            .any(|case| case.status == TestStatus::Passed && by_title.unit.contains(&case.id));
+        if !unit_passed {
+            return Check::Held;
+        }
+        let what = match status {
+            None => "is missing from the printed results".to_owned(),
+            Some(status) => format!("was reported {status}"),
+        };
+        return Check::Forged(format!(
+            "`{}`, a test added at grading time next to the hidden tests that passes whenever \
+             it really runs, {what} although tests of its file were reported as passed: the \
+             printed results did not come from the test runner, so none of them count. \
+             {LOOK_IN_THE_PATCH}",
+            c.must_pass
+        ));
     }
     // The canaries share a file (a module, a test binary, a package) with real hidden tests.
     // When nothing there passed, that whole unit failed to build, collect or run, which is
@@ -300,7 +512,7 @@ const LOOK_IN_THE_PATCH: &str = "Look in the patch for code that prints test res
 pub fn strip(c: &Canaries, mut run: TestRun) -> TestRun {
     let mut summary = run.summary;
     run.cases.retain(|case| {
-        let canary = case.id == c.must_pass || case.id == c.must_fail;
+        let canary = c.names(&c.must_pass, &case.id) || c.names(&c.must_fail, &case.id);
         if canary {
             if let Some(summary) = summary.as_mut() {
                 uncount(summary, case.status);
@@ -503,7 +715,52 @@ impl Body {
         let values: Vec<String> = self.values.iter().map(u32::to_string).collect();
         values.join(", ")
     }
+
+    /// A canary's source from a language's template: `@name@`, `@var@`, `@list@`,
+    /// `@len@` and `@expected@` are replaced by the test's name and this body's values.
+    fn render(&self, template: &str, name: &str) -> String {
+        template
+            .replace("@name@", name)
+            .replace("@var@", self.variable)
+            .replace("@list@", &self.list())
+            .replace("@len@", &self.values.len().to_string())
+            .replace("@expected@", &self.expected.to_string())
+    }
 }
+
+/// A module-level pytest test.
+const PYTHON_FUNCTION: &str =
+    "def @name@():\n    @var@ = [@list@]\n    assert sum(@var@) == @expected@\n";
+
+/// A method of the canaries' `TestCase`.
+const PYTHON_METHOD: &str = "    def @name@(self):\n        @var@ = [@list@]\n        self.assertEqual(sum(@var@), @expected@)\n";
+
+/// A Rust test function (indented by the caller).
+const RUST_FUNCTION: &str = "#[test]\nfn @name@() {\n    let @var@: [u64; @len@] = [@list@];\n    assert_eq!(@var@.iter().sum::<u64>(), @expected@);\n}\n";
+
+/// A Go test function, as gofmt lays it out.
+const GO_FUNCTION: &str = "func @name@(t *testing.T) {\n\t@var@ := []int{@list@}\n\ttotal := 0\n\tfor _, n := range @var@ {\n\t\ttotal += n\n\t}\n\tif total != @expected@ {\n\t\tt.Errorf(\"total = %d, want %d\", total, @expected@)\n\t}\n}\n";
+
+/// `text` with every non-empty line indented by `indent`.
+fn indented(text: &str, indent: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            if line.trim().is_empty() {
+                line.to_owned()
+            } else {
+                format!("{indent}{line}")
+            }
+        })
+        .collect()
+}
+
+/// A JS case with an `expect` (vitest's or jest's), `@test@` and `@expect@` being the
+/// runner's functions.
+const JS_EXPECT_CASE: &str = "@test@('@name@', () => {\n  const @var@ = [@list@];\n  @expect@(@var@.reduce((a, b) => a + b, 0)).toBe(@expected@);\n});\n";
+
+/// A JS case that throws on a wrong value (mocha, node's runner), `@test@` the runner's
+/// function.
+const JS_THROW_CASE: &str = "@test@('@name@', function () {\n  const @var@ = [@list@];\n  const total = @var@.reduce((a, b) => a + b, 0);\n  if (total !== @expected@) {\n    throw new Error(`expected @expected@, got ${total}`);\n  }\n});\n";
 
 /// The must-pass and must-fail bodies: the same shape and length, the must-fail one
 /// expecting a sum that is off by a few, so the two read alike.
@@ -605,7 +862,7 @@ fn plan_pytest(
     )?;
     let names = (pass_name.as_str(), fail_name.as_str());
     let bodies = bodies(rng);
-    let blocks = in_random_order(rng, names, &bodies, python_function);
+    let blocks = in_random_order(rng, names, &bodies, |n, b| b.render(PYTHON_FUNCTION, n));
     let text = format!(
         "{}\n\n{}\n\n{}",
         line_end_for(&content),
@@ -613,16 +870,6 @@ fn plan_pytest(
         blocks[1]
     );
     Some(Canaries::appended(path, &format!("{path}::"), names, text))
-}
-
-/// A module-level pytest test.
-fn python_function(name: &str, body: &Body) -> String {
-    format!(
-        "def {name}():\n    {var} = [{list}]\n    assert sum({var}) == {expected}\n",
-        var = body.variable,
-        list = body.list(),
-        expected = body.expected,
-    )
 }
 
 // ---- unittest --------------------------------------------------------------------------
@@ -656,7 +903,7 @@ fn plan_unittest(
     let (pass_name, fail_name) = two_names(rng, |name| format!("test_{}", name.snake()), free)?;
     let names = (pass_name.as_str(), fail_name.as_str());
     let bodies = bodies(rng);
-    let blocks = in_random_order(rng, names, &bodies, python_method);
+    let blocks = in_random_order(rng, names, &bodies, |n, b| b.render(PYTHON_METHOD, n));
     let text = format!(
         "{}\n\nimport unittest as {alias}\n\n\nclass {class}({alias}.TestCase):\n{}\n{}",
         line_end_for(&content),
@@ -691,16 +938,6 @@ fn unittest_module(
             .into_iter()
             .find_map(|path| read(&path).map(|content| (module.join("."), path, content)))
     })
-}
-
-/// A method of the canaries' `TestCase`.
-fn python_method(name: &str, body: &Body) -> String {
-    format!(
-        "    def {name}(self):\n        {var} = [{list}]\n        self.assertEqual(sum({var}), {expected})\n",
-        var = body.variable,
-        list = body.list(),
-        expected = body.expected,
-    )
 }
 
 // ---- cargo -----------------------------------------------------------------------------
@@ -742,7 +979,7 @@ fn plan_cargo(
         ("", None)
     };
     let blocks = in_random_order(rng, (&pass_name, &fail_name), &bodies, |name, body| {
-        rust_function(name, body, indent)
+        indented(&body.render(RUST_FUNCTION, name), indent)
     });
     let lead = line_end_for(&content);
     let (text, qualifier) = match &module {
@@ -763,21 +1000,6 @@ fn plan_cargo(
         return None;
     }
     Some(canaries)
-}
-
-/// A libtest test function, indented by `indent`.
-fn rust_function(name: &str, body: &Body, indent: &str) -> String {
-    format!(
-        "{indent}#[test]\n\
-         {indent}fn {name}() {{\n\
-         {indent}    let {var}: [u64; {len}] = [{list}];\n\
-         {indent}    assert_eq!({var}.iter().sum::<u64>(), {expected});\n\
-         {indent}}}\n",
-        var = body.variable,
-        len = body.values.len(),
-        list = body.list(),
-        expected = body.expected,
-    )
 }
 
 // ---- go --------------------------------------------------------------------------------
@@ -849,7 +1071,9 @@ fn plan_go(
         |path| read(path).is_none(),
     )?;
     let bodies = bodies(rng);
-    let blocks = in_random_order(rng, (&pass_name, &fail_name), &bodies, go_function);
+    let blocks = in_random_order(rng, (&pass_name, &fail_name), &bodies, |n, b| {
+        b.render(GO_FUNCTION, n)
+    });
     let text = format!(
         "package {}\n\nimport \"testing\"\n\n{}\n{}",
         chosen.package, blocks[0], blocks[1]
@@ -858,6 +1082,7 @@ fn plan_go(
         must_pass: format!("{import_path}::{pass_name}"),
         must_fail: format!("{import_path}::{fail_name}"),
         edits: vec![Edit::Create { path, text }],
+        by_title: None,
     })
 }
 
@@ -935,25 +1160,6 @@ fn go_module(go_mod: &str) -> Option<String> {
     })
 }
 
-/// A Go test function, as gofmt lays it out.
-fn go_function(name: &str, body: &Body) -> String {
-    format!(
-        "func {name}(t *testing.T) {{\n\
-         \t{var} := []int{{{list}}}\n\
-         \ttotal := 0\n\
-         \tfor _, n := range {var} {{\n\
-         \t\ttotal += n\n\
-         \t}}\n\
-         \tif total != {expected} {{\n\
-         \t\tt.Errorf(\"total = %d, want %d\", total, {expected})\n\
-         \t}}\n\
-         }}\n",
-        var = body.variable,
-        list = body.list(),
-        expected = body.expected,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -984,8 +1190,13 @@ mod tests {
             seed: u64,
         ) -> Option<Canaries> {
             let read = |path: &str| self.0.get(path).cloned();
+            let command = match format {
+                Format::Junit { .. } => "vitest run",
+                _ => "",
+            };
             plan(
                 format,
+                command,
                 &strings(f2p),
                 &strings(p2p),
                 &strings(test_files),
@@ -1496,6 +1707,7 @@ mod tests {
             must_pass: must_pass.into(),
             must_fail: must_fail.into(),
             edits: Vec::new(),
+            by_title: None,
         }
     }
 
@@ -1761,6 +1973,146 @@ mod tests {
         }
     }
 
+    /// jest's real JUnit report (jest 29, jest-junit 16, default templates) of a file with
+    /// a top-level test, a test in a describe block and the two canaries.
+    fn jest_report(pass: &str, fail: &str, fail_status: &str) -> String {
+        format!(
+            r#"<testsuites name="jest tests" tests="4"><testsuite name="undefined" tests="4">
+<testcase classname=" adds" name=" adds" time="0.003"></testcase>
+<testcase classname="group inner" name="group inner" time="0"></testcase>
+<testcase classname=" {pass}" name=" {pass}" time="0.001"></testcase>
+<testcase classname=" {fail}" name=" {fail}" time="0">{fail_status}</testcase>
+</testsuite></testsuites>"#
+        )
+    }
+
+    #[test]
+    fn js_canaries_use_each_runners_own_test_functions_and_are_found_by_title() {
+        use rand::SeedableRng;
+        let source = "const { sum } = require('./sum');\ntest('adds', () => { expect(sum(1, 2)).toBe(3); });\ndescribe('group', () => { test('inner', () => {}); });\n";
+        let read = |p: &str| (p == "src/sum.test.js").then(|| source.as_bytes().to_vec());
+        let f2p = vec![" adds:: adds".to_string()];
+        let p2p = vec![
+            "group inner::group inner".to_string(),
+            " other:: other".to_string(),
+        ];
+        let files = vec!["README.md".to_string(), "src/sum.test.js".to_string()];
+        let planned =
+            |format: &Format, command: &str, read: &dyn Fn(&str) -> Option<Vec<u8>>, seed| {
+                plan(
+                    format,
+                    command,
+                    &f2p,
+                    &p2p,
+                    &files,
+                    read,
+                    &mut rand::rngs::StdRng::seed_from_u64(seed),
+                )
+            };
+        let appended = |c: &Canaries| match &c.edits[0] {
+            Edit::Append { path, text } => (path.clone(), text.clone()),
+            Edit::Create { .. } => panic!("an append"),
+        };
+        let junit = Format::Junit {
+            path: "mergebench-junit.xml".into(),
+        };
+        let jest = "JEST_JUNIT_OUTPUT_FILE=mergebench-junit.xml jest --ci --reporters=default --reporters=/opt/jest-junit/node_modules/jest-junit";
+        let c = planned(&junit, jest, &read, 3).expect("jest canaries");
+        let (path, text) = appended(&c);
+        assert_eq!(path, "src/sum.test.js");
+        assert!(
+            text.contains(&format!("test('{}', () => {{", c.must_pass)),
+            "{text}"
+        );
+        assert!(
+            text.contains("expect(") && !text.contains("import"),
+            "{text}"
+        );
+        // The tests of the canaries' file, found by their quoted titles.
+        assert_eq!(
+            c.by_title.as_ref().unwrap().unit,
+            vec![
+                " adds:: adds".to_string(),
+                "group inner::group inner".to_string()
+            ]
+        );
+        let parse = |xml: String| {
+            crate::testparse::parse(
+                &junit,
+                &crate::testparse::Output {
+                    stdout: b"",
+                    stderr: b"",
+                },
+                Some(xml.as_bytes()),
+            )
+            .unwrap()
+        };
+        let failure = "<failure>Error: expect(received).toBe(expected)</failure>";
+        // An honest run: held, and the canaries are gone from what is graded.
+        let honest = parse(jest_report(&c.must_pass, &c.must_fail, failure));
+        assert_eq!(check(&c, &honest, 1), Check::Held);
+        let stripped = strip(&c, honest);
+        assert_eq!(stripped.cases.len(), 2, "{stripped:?}");
+        // A forged report: the must-fail canary passed, or both left out.
+        let forged = parse(jest_report(&c.must_pass, &c.must_fail, ""));
+        assert!(matches!(check(&c, &forged, 1), Check::Forged(_)));
+        let left_out = parse(jest_report("x", "y", ""));
+        let Check::Forged(why) = check(&c, &left_out, 1) else {
+            panic!("forged")
+        };
+        assert!(why.contains("missing"), "{why}");
+
+        // mocha: `it` with a thrown error, found in TAP's full titles.
+        let c = planned(
+            &Format::Tap,
+            "mocha --reporter tap 'test/**/*.spec.js'",
+            &read,
+            4,
+        )
+        .expect("mocha canaries");
+        let (_, text) = appended(&c);
+        assert!(
+            text.contains(&format!("it('{}', function () {{", c.must_fail)),
+            "{text}"
+        );
+        assert!(text.contains("throw new Error"), "{text}");
+        let tap = format!(
+            "1..4\nok 1 adds\nok 2 group inner\nok 3 {}\nnot ok 4 {}\n",
+            c.must_pass, c.must_fail
+        );
+        let run = crate::testparse::parse(
+            &Format::Tap,
+            &crate::testparse::Output {
+                stdout: tap.as_bytes(),
+                stderr: b"",
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(check(&c, &run, 1), Check::Held);
+        // node's own runner: `test` from node:test under a name of its own, required in a
+        // script and imported in an ES module.
+        let node = "node --test --test-reporter=tap";
+        let c = planned(&Format::Tap, node, &read, 5).expect("node canaries");
+        let (_, text) = appended(&c);
+        assert!(text.contains("} = require('node:test');"), "{text}");
+        let esm = "import { test } from 'node:test';\nimport assert from 'node:assert';\ntest('adds', () => {});\n";
+        let read_esm = |p: &str| (p == "src/sum.test.js").then(|| esm.as_bytes().to_vec());
+        let c = planned(&Format::Tap, node, &read_esm, 5).expect("node canaries");
+        let (_, text) = appended(&c);
+        assert!(text.contains("} from 'node:test';"), "{text}");
+        assert!(
+            command_refuses(&Format::Tap, &format!("{node} --test-name-pattern=adds")).is_some()
+        );
+        // TAP from another runner has no canaries: graded as before, flagged unverified.
+        assert_eq!(planned(&Format::Tap, "tape test/*.js", &read, 4), None);
+        // A mocha command that stops early or filters cannot carry them.
+        assert!(command_refuses(&Format::Tap, "mocha --reporter tap --bail").is_some());
+        assert!(command_refuses(&Format::Tap, "mocha --reporter tap").is_none());
+        assert!(command_refuses(&junit, jest).is_none());
+        assert!(command_refuses(&junit, &format!("{jest} -t adds")).is_some());
+    }
+
     #[test]
     fn vitest_canaries_are_cases_in_the_first_required_test_file() {
         use rand::SeedableRng;
@@ -1771,6 +2123,7 @@ mod tests {
             &Format::Junit {
                 path: "mergebench-junit.xml".into(),
             },
+            "vitest run --reporter=junit",
             &f2p,
             &[],
             &[],
@@ -1801,7 +2154,7 @@ mod tests {
             &Format::Junit {
                 path: "r.xml".into()
             },
-            "jest --ci"
+            "mvn -B test"
         )
         .is_some());
     }

@@ -98,6 +98,8 @@ fn base_reader(root: &Path) -> impl Fn(&str) -> Option<Vec<u8>> + '_ {
     }
 }
 
+/// Scores one patch for a task: from the cache when this patch, task and conventions
+/// version were scored before, else computed and cached.
 pub async fn score_cached(
     docker: &Docker,
     store: &Store,
@@ -107,103 +109,95 @@ pub async fn score_cached(
     image: &Image,
     patch: &Patch,
 ) -> Result<ConventionsResult, Error> {
+    let compute = async {
+        let parsed = conventions::parse_diff(&patch.bytes);
+        let area = expected_area(task);
+        let read_base = base_reader(base.path());
+        let mut report = conventions::score_parsed(
+            &parsed,
+            &settings.conventions,
+            &settings.ownership,
+            &area,
+            &read_base,
+        );
+        if !settings.conventions.commands.is_empty() && !patch.is_empty() {
+            let (b, p) = (base.clone(), patch.clone());
+            let patched = tokio::task::spawn_blocking(move || patched_tree(&b, &p))
+                .await
+                .map_err(|e| Error::infra_from("", e))??;
+            if let Graded::Ready {
+                tree: patched,
+                dir: _keep,
+                ..
+            } = &patched
+            {
+                let base_dir = tempfile::tempdir().map_err(|e| Error::infra_from("", e))?;
+                let base_tree = crate::repo::workspace::unpack_stripped(
+                    &base.archive[..],
+                    base_dir.path(),
+                    "workspace",
+                )?;
+                for rule in &settings.conventions.commands {
+                    let command = match &rule.run {
+                        conventions::config::CommandLine::Shell(s) => s.clone(),
+                        conventions::config::CommandLine::Argv(v) => v
+                            .iter()
+                            .map(|a| shell_quote(a))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    };
+                    let timeout = rule
+                        .timeout
+                        .as_deref()
+                        .and_then(|t| parse_duration(t).ok())
+                        .unwrap_or(Duration::from_secs(300));
+                    // The same command, on the base tree and on the patched one.
+                    let run = |tree| {
+                        let input = TestInput {
+                            image,
+                            tree,
+                            command: &command,
+                            timeout,
+                            disk: task.tests.disk,
+                            report: None,
+                        };
+                        run_tests(docker, input)
+                    };
+                    let before = run(&base_tree).await?;
+                    let after = run(patched).await?;
+                    let findings = conventions::lint::command_findings(
+                        rule,
+                        &before.output,
+                        &after.output,
+                        &parsed,
+                    );
+                    report.absorb(
+                        findings,
+                        settings.conventions.max_findings_per_rule,
+                        Some(conventions::lint::rule_info(rule)),
+                    );
+                }
+            }
+        }
+        let blast =
+            conventions::blast_radius(&parsed, &settings.ownership, &settings.blast, &read_base);
+        Ok(ConventionsResult {
+            passed: report.passed(),
+            errors: report.error_count(),
+            warnings: report.warning_count(),
+            tier: blast.tier.to_string(),
+            staged_rollout: blast.staged_rollout,
+            report,
+            blast_radius: blast,
+        })
+    };
     let (result, _cached) = crate::score::cached::or_compute(
         store.cached_conventions(&patch.sha256, &task.hash, &settings.version)?,
-        score(docker, settings, task, base, image, patch),
+        compute,
         |json| store.save_conventions(&patch.sha256, &task.hash, &settings.version, json),
     )
     .await?;
     Ok(result)
-}
-
-pub async fn score(
-    docker: &Docker,
-    settings: &Settings,
-    task: &Task,
-    base: &Arc<BaseRepo>,
-    image: &Image,
-    patch: &Patch,
-) -> Result<ConventionsResult, Error> {
-    let parsed = conventions::parse_diff(&patch.bytes);
-    let area = expected_area(task);
-    let read_base = base_reader(base.path());
-    let mut report = conventions::score_parsed(
-        &parsed,
-        &settings.conventions,
-        &settings.ownership,
-        &area,
-        &read_base,
-    );
-    if !settings.conventions.commands.is_empty() && !patch.is_empty() {
-        let (b, p) = (base.clone(), patch.clone());
-        let patched = tokio::task::spawn_blocking(move || patched_tree(&b, &p))
-            .await
-            .map_err(|e| Error::infra_from("", e))??;
-        if let Graded::Ready {
-            tree: patched,
-            dir: _keep,
-            ..
-        } = &patched
-        {
-            let base_dir = tempfile::tempdir().map_err(|e| Error::infra_from("", e))?;
-            let base_tree = crate::repo::workspace::unpack_stripped(
-                &base.archive[..],
-                base_dir.path(),
-                "workspace",
-            )?;
-            for rule in &settings.conventions.commands {
-                let command = match &rule.run {
-                    conventions::config::CommandLine::Shell(s) => s.clone(),
-                    conventions::config::CommandLine::Argv(v) => v
-                        .iter()
-                        .map(|a| shell_quote(a))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                };
-                let timeout = rule
-                    .timeout
-                    .as_deref()
-                    .and_then(|t| parse_duration(t).ok())
-                    .unwrap_or(Duration::from_secs(300));
-                // The same command, on the base tree and on the patched one.
-                let run = |tree| {
-                    let input = TestInput {
-                        image,
-                        tree,
-                        command: &command,
-                        timeout,
-                        disk: task.tests.disk,
-                        report: None,
-                    };
-                    run_tests(docker, input)
-                };
-                let before = run(&base_tree).await?;
-                let after = run(patched).await?;
-                let findings = conventions::lint::command_findings(
-                    rule,
-                    &before.output,
-                    &after.output,
-                    &parsed,
-                );
-                report.absorb(
-                    findings,
-                    settings.conventions.max_findings_per_rule,
-                    Some(conventions::lint::rule_info(rule)),
-                );
-            }
-        }
-    }
-    let blast =
-        conventions::blast_radius(&parsed, &settings.ownership, &settings.blast, &read_base);
-    Ok(ConventionsResult {
-        passed: report.passed(),
-        errors: report.error_count(),
-        warnings: report.warning_count(),
-        tier: blast.tier.to_string(),
-        staged_rollout: blast.staged_rollout,
-        report,
-        blast_radius: blast,
-    })
 }
 
 fn shell_quote(a: &str) -> String {

@@ -267,6 +267,7 @@ async fn plant_canaries(task: &Task, tree: &Path) -> Result<Result<Canaries, Str
         let read = |path: &str| read_regular(&tree, path);
         let planned = canary::plan(
             &task.tests.format,
+            &task.tests.command,
             &task.tests.fail_to_pass,
             &task.tests.pass_to_pass,
             &test_files,

@@ -9,7 +9,7 @@
 use super::{now, Store};
 use crate::error::Error;
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Reviewer {
@@ -20,27 +20,41 @@ pub struct Reviewer {
     pub created_at: String,
 }
 
-/// An attempt whose (task, patch) could become a labeling item.
+/// The attempt, and through it the (task, patch), that a labeling item puts before reviewers.
 #[derive(Debug, Clone, Serialize)]
-pub struct LabelCandidate {
-    pub attempt_id: i64,
-    pub eval_id: String,
+pub struct LabelSubject {
     pub suite: String,
+    pub eval_id: String,
+    pub attempt_id: i64,
     pub task_id: String,
     pub task_hash: String,
     pub patch_sha256: String,
+}
+
+/// Reads a subject from six columns in `LabelSubject`'s order, starting at `at`.
+fn subject_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<LabelSubject> {
+    Ok(LabelSubject {
+        suite: r.get(at)?,
+        eval_id: r.get(at + 1)?,
+        attempt_id: r.get(at + 2)?,
+        task_id: r.get(at + 3)?,
+        task_hash: r.get(at + 4)?,
+        patch_sha256: r.get(at + 5)?,
+    })
+}
+
+/// An attempt whose (task, patch) could become a labeling item.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelCandidate {
+    #[serde(flatten)]
+    pub subject: LabelSubject,
     pub agent: String,
     pub outcome: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewLabelItem {
-    pub suite: String,
-    pub eval_id: String,
-    pub attempt_id: i64,
-    pub task_id: String,
-    pub task_hash: String,
-    pub patch_sha256: String,
+    pub subject: LabelSubject,
     /// `dev` or `holdout`.
     pub split: String,
     /// Needs two different reviewers: the reviewers' own agreement is measured on these.
@@ -51,47 +65,58 @@ pub struct NewLabelItem {
 #[derive(Debug, Clone, Serialize)]
 pub struct LabelItem {
     pub id: i64,
-    pub suite: String,
-    pub eval_id: String,
-    pub attempt_id: i64,
-    pub task_id: String,
-    pub task_hash: String,
-    pub patch_sha256: String,
+    #[serde(flatten)]
+    pub subject: LabelSubject,
     pub split: String,
     pub overlap: bool,
     pub created_at: String,
+}
+
+/// What a reviewer said of an item: the verdict, its reasons and comment, the time taken
+/// and the rubric it was given under. The same in the store, the web form and a label file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelBody {
+    pub verdict: String,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default)]
+    pub seconds: Option<f64>,
+    #[serde(default)]
+    pub rubric_version: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewLabel {
     pub item_id: i64,
     pub reviewer_id: i64,
-    pub verdict: String,
-    pub reasons: Vec<String>,
-    pub comment: String,
-    pub seconds: Option<f64>,
-    pub rubric_version: String,
+    pub body: LabelBody,
     /// `web` or `import`.
     pub source: String,
     /// Kept from an import; now otherwise.
     pub created_at: Option<String>,
 }
 
-/// A stored label with what identifies its item outside this database.
-#[derive(Debug, Clone, Serialize)]
-pub struct LabelRecord {
-    pub id: i64,
+/// One label as it travels: the item by content (task hash, patch sha256), never by row id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelLine {
     pub task_id: String,
     pub task_hash: String,
     pub patch_sha256: String,
     pub reviewer: String,
-    pub verdict: String,
-    pub reasons: Vec<String>,
-    pub comment: String,
-    pub seconds: Option<f64>,
-    pub rubric_version: String,
-    pub source: String,
+    #[serde(flatten)]
+    pub body: LabelBody,
     pub created_at: String,
+}
+
+/// A stored label: its line, with the row id and where it came from (`web` or `import`).
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelRecord {
+    pub id: i64,
+    #[serde(flatten)]
+    pub line: LabelLine,
+    pub source: String,
 }
 
 /// A reviewer's latest verdict on an item, for the drift computation.
@@ -194,12 +219,7 @@ const ITEM_COLUMNS: &str =
 fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LabelItem> {
     Ok(LabelItem {
         id: r.get(0)?,
-        suite: r.get(1)?,
-        eval_id: r.get(2)?,
-        attempt_id: r.get(3)?,
-        task_id: r.get(4)?,
-        task_hash: r.get(5)?,
-        patch_sha256: r.get(6)?,
+        subject: subject_row(r, 1)?,
         split: r.get(7)?,
         overlap: r.get(8)?,
         created_at: r.get(9)?,
@@ -219,18 +239,13 @@ fn reviewer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Reviewer> {
 
 fn candidate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LabelCandidate> {
     Ok(LabelCandidate {
-        attempt_id: r.get(0)?,
-        eval_id: r.get(1)?,
-        suite: r.get(2)?,
-        task_id: r.get(3)?,
-        task_hash: r.get(4)?,
-        patch_sha256: r.get(5)?,
+        subject: subject_row(r, 0)?,
         agent: r.get(6)?,
         outcome: r.get(7)?,
     })
 }
 
-const CANDIDATE_SELECT: &str = "SELECT a.id, a.eval_id, e.suite, a.task_id, a.task_hash, a.raw_patch_sha256, a.agent, a.outcome
+const CANDIDATE_SELECT: &str = "SELECT e.suite, a.eval_id, a.id, a.task_id, a.task_hash, a.raw_patch_sha256, a.agent, a.outcome
      FROM attempts a JOIN evaluations e ON e.id = a.eval_id JOIN patches p ON p.sha256 = a.raw_patch_sha256
      WHERE p.size > 0 AND a.outcome != 'infra_error'";
 
@@ -357,7 +372,7 @@ impl Store {
                 added += tx.execute(
                     "INSERT OR IGNORE INTO label_items (suite, eval_id, attempt_id, task_id, task_hash, patch_sha256, split, overlap, stratum, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![i.suite, i.eval_id, i.attempt_id, i.task_id, i.task_hash, i.patch_sha256, i.split, i.overlap, i.stratum, now()],
+                    params![i.subject.suite, i.subject.eval_id, i.subject.attempt_id, i.subject.task_id, i.subject.task_hash, i.subject.patch_sha256, i.split, i.overlap, i.stratum, now()],
                 )?;
             }
             tx.commit()?;
@@ -537,7 +552,7 @@ impl Store {
         // Each reason once, in the order first given: a form or file repeating one a
         // hundred thousand times stores it once.
         let mut reasons: Vec<&str> = Vec::new();
-        for r in &l.reasons {
+        for r in &l.body.reasons {
             if !reasons.contains(&r.as_str()) {
                 reasons.push(r);
             }
@@ -553,8 +568,8 @@ impl Store {
                 "INSERT INTO labels (item_id, reviewer_id, verdict, reasons_json, comment, seconds, rubric_version, source, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
-                    l.item_id, l.reviewer_id, l.verdict, reasons_json,
-                    l.comment, l.seconds, l.rubric_version, l.source, l.created_at.clone().unwrap_or_else(now)
+                    l.item_id, l.reviewer_id, l.body.verdict, reasons_json,
+                    l.body.comment, l.body.seconds, l.body.rubric_version, l.source, l.created_at.clone().unwrap_or_else(now)
                 ],
             )?;
             let id = tx.last_insert_rowid();
@@ -593,17 +608,21 @@ impl Store {
             .query_map([], |r| {
                 Ok(LabelRecord {
                     id: r.get(0)?,
-                    task_id: r.get(1)?,
-                    task_hash: r.get(2)?,
-                    patch_sha256: r.get(3)?,
-                    reviewer: r.get(4)?,
-                    verdict: r.get(5)?,
-                    reasons: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
-                    comment: r.get(7)?,
-                    seconds: r.get(8)?,
-                    rubric_version: r.get(9)?,
+                    line: LabelLine {
+                        task_id: r.get(1)?,
+                        task_hash: r.get(2)?,
+                        patch_sha256: r.get(3)?,
+                        reviewer: r.get(4)?,
+                        body: LabelBody {
+                            verdict: r.get(5)?,
+                            reasons: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                            comment: r.get(7)?,
+                            seconds: r.get(8)?,
+                            rubric_version: r.get(9)?,
+                        },
+                        created_at: r.get(11)?,
+                    },
                     source: r.get(10)?,
-                    created_at: r.get(11)?,
                 })
             })?
             .collect()
@@ -613,23 +632,21 @@ impl Store {
     /// Each reviewer's latest verdict on each item, both splits. The one read of held-out
     /// labels: only the drift computation calls it.
     pub fn drift_labels(&self) -> Result<Vec<DriftLabel>, Error> {
-        self.with(|c| {
-            c.prepare(
-                "SELECT l.item_id, i.split, l.reviewer_id, l.verdict
-                 FROM labels l JOIN label_items i ON i.id = l.item_id
-                 WHERE l.id = (SELECT max(l2.id) FROM labels l2 WHERE l2.item_id = l.item_id AND l2.reviewer_id = l.reviewer_id)
-                 ORDER BY l.item_id, l.reviewer_id",
-            )?
-            .query_map([], |r| {
+        self.all_rows(
+            "SELECT l.item_id, i.split, l.reviewer_id, l.verdict
+             FROM labels l JOIN label_items i ON i.id = l.item_id
+             WHERE l.id = (SELECT max(l2.id) FROM labels l2 WHERE l2.item_id = l.item_id AND l2.reviewer_id = l.reviewer_id)
+             ORDER BY l.item_id, l.reviewer_id",
+            [],
+            |r| {
                 Ok(DriftLabel {
                     item_id: r.get(0)?,
                     split: r.get(1)?,
                     reviewer_id: r.get(2)?,
                     verdict: r.get(3)?,
                 })
-            })?
-            .collect()
-        })
+            },
+        )
     }
 
     pub fn save_checkpoint_verdict(
@@ -637,30 +654,27 @@ impl Store {
         v: &CheckpointVerdict,
         error: Option<&str>,
     ) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO checkpoint_verdicts (item_id, judge, judge_version, model, verdict, error, judged_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![v.item_id, v.judge, v.judge_version, v.model, v.verdict, error, v.judged_at],
-            )
-            .map(|_| ())
-        })
+        self.exec(
+            "INSERT INTO checkpoint_verdicts (item_id, judge, judge_version, model, verdict, error, judged_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![v.item_id, v.judge, v.judge_version, v.model, v.verdict, error, v.judged_at],
+        )
     }
 
     pub fn checkpoint_verdicts(&self) -> Result<Vec<CheckpointVerdict>, Error> {
-        self.with(|c| {
-            c.prepare("SELECT item_id, judge, judge_version, model, verdict, judged_at FROM checkpoint_verdicts ORDER BY id")?
-                .query_map([], |r| {
-                    Ok(CheckpointVerdict {
-                        item_id: r.get(0)?,
-                        judge: r.get(1)?,
-                        judge_version: r.get(2)?,
-                        model: r.get(3)?,
-                        verdict: r.get(4)?,
-                        judged_at: r.get(5)?,
-                    })
-                })?
-                .collect()
-        })
+        self.all_rows(
+            "SELECT item_id, judge, judge_version, model, verdict, judged_at FROM checkpoint_verdicts ORDER BY id",
+            [],
+            |r| {
+                Ok(CheckpointVerdict {
+                    item_id: r.get(0)?,
+                    judge: r.get(1)?,
+                    judge_version: r.get(2)?,
+                    model: r.get(3)?,
+                    verdict: r.get(4)?,
+                    judged_at: r.get(5)?,
+                })
+            },
+        )
     }
 }
 

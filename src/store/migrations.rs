@@ -276,6 +276,33 @@ pub(super) const MIGRATIONS: &[&str] = &[
         source_finished_at TEXT NOT NULL,
         merged_at TEXT NOT NULL
     );",
+    // 11: reports count attempts in SQL (`store::tally`). What mergeability reads from an
+    // attempt (its outcome, flags and conventions JSON) becomes two columns of counters
+    // (filled here for the attempts already stored; see `tally::tally_columns`), and indexes
+    // cover the counting and each attempt's latest judgement, so that a year of nights is
+    // counted without parsing a row.
+    "ALTER TABLE attempts ADD COLUMN tally_outcome INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE attempts ADD COLUMN tally_review INTEGER NOT NULL DEFAULT 0;
+    UPDATE attempts SET
+        tally_outcome = f.counted | (f.resolved << 21)
+            | ((f.resolved AND f.passed IS NOT 0 AND NOT f.scope) << 42),
+        tally_review = f.scope | ((f.counted AND f.passed IS NOT NULL) << 21)
+            | ((f.counted AND f.passed IS 1) << 42)
+    FROM (
+        SELECT id,
+            outcome IN ('resolved', 'unresolved', 'patch_failed', 'empty_patch', 'agent_timeout') AS counted,
+            outcome = 'resolved' AS resolved,
+            CASE WHEN json_valid(flags_json)
+                THEN json_type(flags_json, '$.scope_violation') IS 'true' ELSE 0 END AS scope,
+            CASE WHEN json_valid(conventions_json)
+                THEN CASE json_type(conventions_json, '$.passed') WHEN 'true' THEN 1 WHEN 'false' THEN 0 END
+                END AS passed
+        FROM attempts
+    ) AS f
+    WHERE f.id = attempts.id;
+    CREATE INDEX attempts_tally ON attempts(eval_id, agent, task_id, task_hash, attempt,
+        tally_outcome, tally_review);
+    CREATE INDEX judgements_latest ON judgements(attempt_id, created_at, judge_version, verdict);",
 ];
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod labels;
 mod merge;
 mod migrations;
 mod model;
+mod tally;
 
 pub use labels::*;
 pub use merge::{MergeSummary, MergedEvaluation, Sources};
@@ -113,6 +114,11 @@ impl Store {
         self.with(|c| c.query_row(sql, params, read).optional())
     }
 
+    /// Runs one statement that returns no rows.
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<(), Error> {
+        self.with(|c| c.execute(sql, params).map(|_| ()))
+    }
+
     /// Every row `sql` finds, each read by `read`.
     fn all_rows<T>(
         &self,
@@ -156,13 +162,15 @@ impl Store {
     }
 
     pub fn finish_evaluation(&self, id: &str) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE evaluations SET finished_at = ?2 WHERE id = ?1",
-                params![id, now()],
-            )
-            .map(|_| ())
-        })
+        self.stamp_finished("evaluations", id)
+    }
+
+    /// Sets `finished_at` to now on one row of a table that has it (evaluations, mining runs).
+    fn stamp_finished(&self, table: &'static str, id: &str) -> Result<(), Error> {
+        self.exec(
+            &format!("UPDATE {table} SET finished_at = ?2 WHERE id = ?1"),
+            params![id, now()],
+        )
     }
 
     pub fn evaluation(&self, id: Option<&str>) -> Result<Option<Evaluation>, Error> {
@@ -238,26 +246,20 @@ impl Store {
         created: Option<&str>,
         spec_json: &str,
     ) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
+        self.exec(
                 // The hash is the task's content; what may change under one hash is only what
                 // the hash leaves out (its cluster, where its files sit), so the latest wins.
                 "INSERT INTO tasks (hash, suite, task_id, title, created, spec_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(hash) DO UPDATE SET spec_json = excluded.spec_json",
                 params![hash, suite, task_id, title, created, spec_json],
-            )
-            .map(|_| ())
-        })
+        )
     }
 
     pub fn save_agent(&self, hash: &str, name: &str, spec_json: &str) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
-                "INSERT OR IGNORE INTO agents (hash, name, spec_json) VALUES (?1, ?2, ?3)",
-                params![hash, name, spec_json],
-            )
-            .map(|_| ())
-        })
+        self.exec(
+            "INSERT OR IGNORE INTO agents (hash, name, spec_json) VALUES (?1, ?2, ?3)",
+            params![hash, name, spec_json],
+        )
     }
 
     /// What the agents of an evaluation reported spending, in USD.
@@ -297,13 +299,10 @@ impl Store {
         env_image: &str,
         result_json: &str,
     ) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
+        self.exec(
                 "INSERT OR REPLACE INTO grades (patch_sha256, task_hash, grader_version, env_image, result_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![key.patch_sha256, key.task_hash, key.grader_version, env_image, result_json, now()],
-            )
-            .map(|_| ())
-        })
+        )
     }
 
     /// Writes one attempt, its patches, logs and artifacts in a single transaction.
@@ -411,6 +410,16 @@ impl Store {
             }
             Ok(rows)
         };
+        self.per_evaluation(eval_ids, read)
+    }
+
+    /// `read` for each evaluation, in order. Evaluations are read in parallel, each thread on
+    /// its own read-only connection (WAL lets readers share the file).
+    fn per_evaluation<T: Send>(
+        &self,
+        eval_ids: &[String],
+        read: impl Fn(&Connection, &str) -> rusqlite::Result<T> + Sync,
+    ) -> Result<Vec<T>, Error> {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -419,7 +428,7 @@ impl Store {
             return self.with(|c| eval_ids.iter().map(|id| read(c, id)).collect());
         }
         let chunk = eval_ids.len().div_ceil(threads);
-        let results: Vec<rusqlite::Result<Vec<Vec<AttemptRow>>>> = std::thread::scope(|scope| {
+        let results: Vec<rusqlite::Result<Vec<T>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = eval_ids
                 .chunks(chunk)
                 .map(|ids| {
@@ -466,9 +475,11 @@ impl Store {
                         model: r.get(1)?,
                         verdict_json: r.get(2)?,
                         error: r.get(3)?,
-                        input_tokens: r.get(4)?,
-                        output_tokens: r.get(5)?,
-                        cost_usd: r.get(6)?,
+                        spend: Spend {
+                            input_tokens: r.get(4)?,
+                            output_tokens: r.get(5)?,
+                            cost_usd: r.get(6)?,
+                        },
                         requests: r.get(7)?,
                     })
                 },
@@ -482,33 +493,27 @@ impl Store {
         key: &JudgeSampleKey,
         row: &JudgeSampleRow,
     ) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
+        self.exec(
                 "INSERT OR REPLACE INTO judge_samples (patch_sha256, task_hash, judge_version, sample, judge, model, verdict_json, error,
                     input_tokens, output_tokens, cost_usd, requests, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     key.patch_sha256, key.task_hash, key.judge_version, key.sample, row.judge, row.model, row.verdict_json,
-                    row.error, row.input_tokens, row.output_tokens, row.cost_usd, row.requests, now()
+                    row.error, row.spend.input_tokens, row.spend.output_tokens, row.spend.cost_usd, row.requests, now()
                 ],
-            )
-            .map(|_| ())
-        })
+        )
     }
 
     pub fn record_judge_call(&self, call: &JudgeCallRecord) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
+        self.exec(
                 "INSERT INTO judge_calls (judge, judge_version, patch_sha256, task_hash, sample, purpose, status, error,
                     input_tokens, output_tokens, cost_usd, seconds, mergebench_version, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     call.judge, call.judge_version, call.patch_sha256, call.task_hash, call.sample, call.purpose, call.status,
-                    call.error, call.input_tokens, call.output_tokens, call.cost_usd, call.seconds, crate::VERSION, now()
+                    call.error, call.spend.input_tokens, call.spend.output_tokens, call.spend.cost_usd, call.seconds, crate::VERSION, now()
                 ],
-            )
-            .map(|_| ())
-        })
+        )
     }
 
     /// Records a judgement of an attempt (replacing an earlier one by the same judge version).
@@ -539,13 +544,10 @@ impl Store {
         version: &str,
         result_json: &str,
     ) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
+        self.exec(
                 "INSERT OR REPLACE INTO convention_results (patch_sha256, task_hash, version, result_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![patch_sha256, task_hash, version, result_json, now()],
-            )
-            .map(|_| ())
-        })
+        )
     }
 
     pub fn patch(&self, sha256: &str) -> Result<Option<Vec<u8>>, Error> {
@@ -556,6 +558,31 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
+        })
+    }
+
+    /// The texts of many patches (lossy UTF-8) by sha256, read under one lock with one
+    /// prepared statement; unknown ones are absent.
+    pub fn patch_texts<'a>(
+        &self,
+        shas: impl IntoIterator<Item = &'a str>,
+    ) -> Result<std::collections::BTreeMap<String, String>, Error> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached("SELECT bytes FROM patches WHERE sha256 = ?1")?;
+            let mut out = std::collections::BTreeMap::new();
+            for sha in shas {
+                if out.contains_key(sha) {
+                    continue;
+                }
+                let bytes: Option<Vec<u8>> = stmt.query_row([sha], |r| r.get(0)).optional()?;
+                if let Some(bytes) = bytes {
+                    out.insert(
+                        sha.to_string(),
+                        String::from_utf8_lossy(&bytes).into_owned(),
+                    );
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -596,12 +623,18 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
     const ATTEMPT_SQL: &str = "INSERT INTO attempts (eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, agent_exit_code,
                 patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds,
                 total_seconds, usage_json, cost_usd, input_tokens, output_tokens, mergebench_version, grader_version,
-                started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json, egress_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)";
+                started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json, egress_json,
+                tally_outcome, tally_review)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)";
     const LOG_SQL: &str = "INSERT INTO logs (attempt_id, kind, bytes, total_bytes, truncated)
         VALUES (?1, ?2, ?3, ?4, ?5)";
+    // Each patch's stats, read once (a generated store writes a million of them).
+    let graded_stats = a.graded_patch.as_ref().map(|p| p.stats());
     for p in [&a.raw_patch, &a.graded_patch].into_iter().flatten() {
-        let s = p.stats();
+        let s = match (&a.graded_patch, graded_stats) {
+            (Some(g), Some(s)) if g.sha256 == p.sha256 => s,
+            _ => p.stats(),
+        };
         c.prepare_cached(PATCH_SQL)?.execute(params![
             p.sha256,
             p.bytes,
@@ -611,6 +644,8 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
             s.removed
         ])?;
     }
+    let (tally_outcome, tally_review) =
+        tally::tally_columns(a.outcome, &a.flags, a.conventions_json.as_deref());
     // cannot fail, each `unwrap` below: flags, usage and egress are plain structs with string
     // keys.
     c.prepare_cached(ATTEMPT_SQL)?.execute(params![
@@ -643,21 +678,15 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
         a.started_at,
         a.finished_at,
         a.infra_retries,
-        a.graded_patch
-            .as_ref()
-            .map(|p| p.stats().files)
-            .unwrap_or(0),
-        a.graded_patch
-            .as_ref()
-            .map(|p| p.stats().added)
-            .unwrap_or(0),
-        a.graded_patch
-            .as_ref()
-            .map(|p| p.stats().removed)
-            .unwrap_or(0),
+        graded_stats.map(|s| s.files).unwrap_or(0),
+        graded_stats.map(|s| s.added).unwrap_or(0),
+        graded_stats.map(|s| s.removed).unwrap_or(0),
         a.conventions_json,
         // cannot fail: as above.
         a.egress.as_ref().map(|e| serde_json::to_string(e).unwrap()),
+        // What mergeability reads, as the counters reports' tallies add up (`store::tally`).
+        tally_outcome,
+        tally_review,
     ])?;
     let id = c.last_insert_rowid();
     for l in &a.logs {
@@ -764,20 +793,16 @@ impl Store {
             chrono::Utc::now().format("%Y%m%d-%H%M%S"),
             rand::random::<u32>() & 0xff_ffff
         );
-        self.with(|c| {
-            c.execute(
+        self.exec(
                 "INSERT INTO mine_runs (id, repo, suite_dir, options_json, started_at, mergebench_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![id, repo, suite_dir, options.to_string(), now(), crate::VERSION],
-            )
-            .map(|_| ())
-        })?;
+        )?;
         Ok(id)
     }
 
     /// Records the fate of one commit; a commit is recorded once per run, in scan order.
     pub fn record_mine_commit(&self, run_id: &str, row: &MineCommitRow) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
+        self.exec(
                 "INSERT INTO mine_commits (run_id, seq, commit_sha, subject, committed_at, reached, reason, task_id, notes_json, cause, evidence_json)
                  VALUES (?1, (SELECT COUNT(*) FROM mine_commits WHERE run_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
@@ -786,19 +811,11 @@ impl Store {
                     row.cause,
                     row.evidence.as_ref().and_then(|e| serde_json::to_string(e).ok()),
                 ],
-            )
-            .map(|_| ())
-        })
+        )
     }
 
     pub fn finish_mine_run(&self, run_id: &str) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE mine_runs SET finished_at = ?2 WHERE id = ?1",
-                params![run_id, now()],
-            )
-            .map(|_| ())
-        })
+        self.stamp_finished("mine_runs", run_id)
     }
 
     /// A mining run by id, or the latest one.

@@ -182,6 +182,29 @@ pub struct JudgeSampleKey {
     pub sample: u32,
 }
 
+/// Tokens and money spent on model requests; None where the provider said nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spend {
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub cost_usd: Option<f64>,
+}
+
+impl Spend {
+    /// Adds another spend: a figure stays None only when neither side has it.
+    pub fn add(&mut self, other: Spend) {
+        fn sum<T: std::ops::Add<Output = T> + Default>(a: Option<T>, b: Option<T>) -> Option<T> {
+            match (a, b) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
+            }
+        }
+        self.input_tokens = sum(self.input_tokens, other.input_tokens);
+        self.output_tokens = sum(self.output_tokens, other.output_tokens);
+        self.cost_usd = sum(self.cost_usd, other.cost_usd);
+    }
+}
+
 /// One cached judge sample: a validated verdict, or the judge_error that malformed output
 /// twice earned. Failed requests are never cached, so a later run asks again.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,9 +213,7 @@ pub struct JudgeSampleRow {
     pub model: Option<String>,
     pub verdict_json: Option<String>,
     pub error: Option<String>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub cost_usd: Option<f64>,
+    pub spend: Spend,
     pub requests: u32,
 }
 
@@ -209,9 +230,7 @@ pub struct JudgeCallRecord {
     /// HTTP status or the command's exit code.
     pub status: Option<i64>,
     pub error: Option<String>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub cost_usd: Option<f64>,
+    pub spend: Spend,
     pub seconds: f64,
 }
 
@@ -316,4 +335,82 @@ impl Evidence {
     pub fn is_empty(&self) -> bool {
         self.build_log.is_empty() && self.stdout.is_empty() && self.stderr.is_empty()
     }
+}
+
+/// One agent's attempts on one task of one evaluation, counted by the store (`GROUP BY`):
+/// what the reports' per-task scores and per-agent figures are built from, so that no report
+/// holds every attempt in memory. Attempts are grouped by task hash as well, so a task edited
+/// between attempts gives one tally per version of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskTally {
+    pub agent: String,
+    pub task_id: String,
+    pub task_hash: String,
+    /// The highest attempt number (orders tallies as their attempts were ordered).
+    pub last_attempt: u32,
+    /// Every attempt, infra errors included.
+    pub attempts: u64,
+    /// Infra errors (and outcomes this version does not know): never counted against the
+    /// agent.
+    pub infra_errors: u64,
+    pub resolved: u64,
+    /// Mergeable when no judge has judged the evaluation: resolved, conventions not failed,
+    /// no scope violation.
+    pub mergeable_unjudged: u64,
+    /// Mergeable when a judge has: the same, and the latest verdict is merge.
+    pub mergeable_judged: u64,
+    /// Scope violations over every attempt, infra errors included.
+    pub scope_violations: u64,
+    /// Of the counted attempts (no infra error): the conventions scorer's verdicts, and passes.
+    pub conventions_scored: u64,
+    pub conventions_passed: u64,
+    /// Of the counted attempts: those with a judgement, those whose latest judgement has a
+    /// verdict (not a judge_error), and those whose verdict is merge.
+    pub judged: u64,
+    pub verdicts: u64,
+    pub judge_merges: u64,
+    /// Every attempt with a judgement, infra errors included: whether a judge has judged the
+    /// evaluation.
+    pub judged_any: u64,
+}
+
+/// Counted attempts with a verdict, per agent, task hash and the judge version of their
+/// latest judgement: which version judged most of an agent's attempts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct VerdictCount {
+    pub agent: String,
+    pub task_hash: String,
+    pub judge_version: String,
+    pub verdicts: u64,
+}
+
+impl TaskTally {
+    /// Attempts that count for or against the agent (not infra errors).
+    pub fn counted(&self) -> u64 {
+        self.attempts - self.infra_errors
+    }
+
+    /// Mergeable attempts, under whether a judge has judged the evaluation.
+    pub fn mergeable(&self, judged: bool) -> u64 {
+        if judged {
+            self.mergeable_judged
+        } else {
+            self.mergeable_unjudged
+        }
+    }
+}
+
+/// The few columns of one attempt a report lists per attempt (the reported night's times,
+/// costs, first patches and labeled patches), borrowed from the row being read.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptBrief<'a> {
+    pub agent: &'a str,
+    pub task_id: &'a str,
+    pub task_hash: &'a str,
+    pub attempt: u32,
+    pub outcome: Outcome,
+    pub patch_sha256: Option<&'a str>,
+    pub raw_patch_sha256: Option<&'a str>,
+    pub agent_seconds: Option<f64>,
+    pub cost_usd: Option<f64>,
 }

@@ -220,76 +220,13 @@ mod tests {
         );
     }
 
-    use crate::testparse::tests::check;
+    use crate::testparse::tests::{check, check_fixture};
     use crate::testparse::Format;
 
     // cargo 1.95 `cargo test --no-fail-fast` on a crate with unit tests, one integration
     // test file, and doc tests (merged and standalone).
-    const TWO_BINARIES: &str = r#"   Compiling stock v0.1.0 (/workspace)
-    Finished `test` profile [unoptimized + debuginfo] target(s) in 0.40s
-     Running unittests src/lib.rs (target/debug/deps/stock-9f7d49ed058f6a75)
-
-running 6 tests
-test tests::it_works ... ok
-test tests::nested::deep ... ok
-test tests::it_fails ... FAILED
-test tests::slow ... ignored, slow
-test tests::slow_no_reason ... ignored
-test tests::panics - should panic ... ok
-
-failures:
-
----- tests::it_fails stdout ----
-
-thread 'tests::it_fails' (21892) panicked at src/lib.rs:29:9:
-assertion `left == right` failed
-  left: 4
- right: 5
-note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
-
-
-failures:
-    tests::it_fails
-
-test result: FAILED. 3 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.09s
-
-error: test failed, to rerun pass `--lib`
-     Running tests/api.rs (target/debug/deps/api-3ee80cf8c4d9bca0)
-
-running 2 tests
-test api_ok ... ok
-test api_should_panic_but_does_not - should panic ... FAILED
-
-failures:
-
----- api_should_panic_but_does_not stdout ----
-note: test did not panic as expected at tests/api.rs:6:4
-
-failures:
-    api_should_panic_but_does_not
-
-test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
-
-error: test failed, to rerun pass `--test api`
-   Doc-tests stock
-
-running 2 tests
-test src/lib.rs - add (line 11) - compile ... ok
-test src/lib.rs - add (line 3) ... ok
-
-test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
-
-
-running 1 test
-test src/lib.rs - add (line 7) - compile fail ... ok
-
-test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.04s
-
-all doctests ran in 0.22s; merged doctests compilation took 0.17s
-error: 2 targets failed:
-    `--lib`
-    `--test api`
-"#;
+    const TWO_BINARIES: &str =
+        include_str!("../../tests/fixtures/testparse/cargo-two-binaries.txt");
 
     #[test]
     fn unit_integration_and_doc_tests() {
@@ -381,161 +318,41 @@ error: 2 targets failed:
     // Two crates of a workspace may share a path; then the crate qualifies it too.
     #[test]
     fn same_test_name_in_two_binaries() {
-        check(
-            &Format::Cargo,
-            b"     Running tests/a.rs (target/debug/deps/a-01ab)
-running 1 test
-test test_parse ... ok
-test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
-     Running tests/b.rs (target/debug/deps/b-02cd)
-running 1 test
-test test_parse ... FAILED
-test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
-     Running unittests src/lib.rs (target/debug/deps/one-03ef)
-running 1 test
-test t ... ok
-test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
-     Running unittests src/lib.rs (target/debug/deps/two-04ab)
-running 1 test
-test t ... ok
-test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
-",
-            "
-            passed  one:src/lib.rs::t
-            passed  tests/a.rs::test_parse
-            failed  tests/b.rs::test_parse
-            passed  two:src/lib.rs::t
-            summary: 3 passed, 1 failed, 0 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Cargo, "cargo-same-test-name-in-two-binaries");
     }
 
     // Bug pinned: a failing test that prints libtest-looking lines (shown in its
     // "stdout" section) can neither pass itself nor inflate the counts.
     #[test]
     fn forged_lines_in_captured_output() {
-        check(
-            &Format::Cargo,
-            b"running 2 tests
-test store::reserve_is_atomic ... FAILED
-test store::add ... ok
-
-failures:
-
----- store::reserve_is_atomic stdout ----
-test store::reserve_is_atomic ... ok
-running 1 test
-test result: ok. 100 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
-
-failures:
-    store::reserve_is_atomic
-
-test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s
-",
-            "
-            passed  store::add
-            failed  store::reserve_is_atomic
-            summary: 1 passed, 1 failed, 0 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Cargo, "cargo-forged-lines-in-captured-output");
     }
 
     // A test binary that dies (stack overflow, abort, OOM kill) prints no result for the
     // test that was running and no result line.
     #[test]
     fn binary_crashed() {
-        check(
-            &Format::Cargo,
-            b"running 3 tests
-test parser::small ... ok
-
-thread 'parser::deep' has overflowed its stack
-fatal runtime error: stack overflow, aborting
-error: test failed, to rerun pass `--lib`
-
-Caused by:
-  process didn't exit successfully: `/workspace/target/debug/deps/parser-1a2b` (signal: 6, SIGABRT: process abort signal)
-",
-            "
-            passed  parser::small
-            summary: none
-            ",
-        );
+        check_fixture(&Format::Cargo, "cargo-binary-crashed");
     }
 
     #[test]
     fn single_threaded_with_nocapture() {
-        check(
-            &Format::Cargo,
-            b"running 2 tests
-test net::connects ... connecting to 127.0.0.1:9
-retrying
-FAILED
-test net::parses ... ok <0.002s>
-
-test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 3 filtered out; finished in 0.10s
-",
-            "
-            failed  net::connects
-            passed  net::parses
-            summary: 1 passed, 1 failed, 0 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Cargo, "cargo-single-threaded-with-nocapture");
     }
 
     #[test]
     fn coloured_crlf_and_invalid_utf8() {
-        check(
-            &Format::Cargo,
-            b"running 2 tests\r\n\
-test caf\xc3\xa9::works ... \x1b[32mok\x1b[0m\r\n\
-test bad\xff::name ... \x1b[31mFAILED\x1b[0m\r\n\
-\r\n\
-test result: \x1b[31mFAILED\x1b[0m. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\r\n",
-            "
-            failed  bad\u{fffd}::name
-            passed  caf\u{e9}::works
-            summary: 1 passed, 1 failed, 0 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Cargo, "cargo-coloured-crlf-and-invalid-utf8");
     }
 
     #[test]
     fn benchmarks_and_zero_tests() {
-        check(
-            &Format::Cargo,
-            b"running 0 tests
-
-test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
-
-
-running 1 test
-test bench_parse ... bench:       1,234.50 ns/iter (+/- 56.70)
-
-test result: ok. 0 passed; 0 failed; 0 ignored; 1 measured; 0 filtered out; finished in 0.52s
-",
-            "
-            passed  bench_parse
-            summary: 1 passed, 0 failed, 0 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Cargo, "cargo-benchmarks-and-zero-tests");
     }
 
     #[test]
     fn empty_and_compile_error() {
         check(&Format::Cargo, b"", "summary: none");
-        check(
-            &Format::Cargo,
-            b"   Compiling stock v0.1.0 (/workspace)
-error[E0425]: cannot find value `x` in this scope
- --> src/lib.rs:3:5
-  |
-3 |     x
-  |     ^ not found in this scope
-
-error: could not compile `stock` (lib test) due to 1 previous error
-",
-            "summary: none",
-        );
+        check_fixture(&Format::Cargo, "cargo-empty-and-compile-error");
     }
 }

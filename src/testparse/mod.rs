@@ -420,6 +420,19 @@ mod tests {
         assert_renders(&run, expected);
     }
 
+    /// Checks a recorded output in tests/fixtures/testparse: `<name>.txt` parsed as `format`
+    /// renders as `<name>.want` says.
+    #[track_caller]
+    pub(super) fn check_fixture(format: &Format, name: &str) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/testparse");
+        let read = |ending: &str| {
+            let path = dir.join(format!("{name}.{ending}"));
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        };
+        let expected = String::from_utf8(read("want")).expect("a .want file is UTF-8");
+        check(format, &read("txt"), &expected);
+    }
+
     /// Compares the rendered `run` with `expected` (indentation and blank lines ignored),
     /// then checks the run's invariants.
     #[track_caller]

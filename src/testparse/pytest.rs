@@ -182,7 +182,7 @@ mod tests {
         assert_eq!((summary.passed, summary.failed), (u64::MAX, 2));
     }
 
-    use crate::testparse::tests::check;
+    use crate::testparse::tests::{check, check_fixture};
     use crate::testparse::Format;
 
     /// What both versions report for the test_stock fixture, in the order `check` wants.
@@ -237,186 +237,45 @@ mod tests {
 
     // pytest 8.4.2 when a test module fails to import: the run is interrupted and the
     // module's path is the only id.
-    const PYTEST8_COLLECTION_ERROR: &str = "\
-============================= test session starts ==============================
-platform linux -- Python 3.12.1, pytest-8.4.2, pluggy-1.7.0
-rootdir: /workspace
-collected 1 item / 1 error
-
-==================================== ERRORS ====================================
-____________________ ERROR collecting tests/test_broken.py _____________________
-ImportError while importing test module '/workspace/tests/test_broken.py'.
-Hint: make sure your test modules/packages have valid Python names.
-Traceback:
-tests/test_broken.py:1: in <module>
-    import nosuchmodule
-E   ModuleNotFoundError: No module named 'nosuchmodule'
-=========================== short test summary info ============================
-ERROR tests/test_broken.py
-!!!!!!!!!!!!!!!!!!!! Interrupted: 1 error during collection !!!!!!!!!!!!!!!!!!!!
-=============================== 1 error in 0.08s ===============================
-";
-
     #[test]
     fn collection_error_names_the_module() {
-        check(
-            &Format::Pytest,
-            PYTEST8_COLLECTION_ERROR.as_bytes(),
-            "
-            error   tests/test_broken.py
-            summary: 0 passed, 0 failed, 0 skipped, 1 errors
-            ",
-        );
+        check_fixture(&Format::Pytest, "pytest8-collection-error");
     }
 
     #[test]
     fn collection_error_with_message_and_deselected() {
-        check(
-            &Format::Pytest,
-            b"=========================== short test summary info ============================
-ERROR tests/test_broken.py - ModuleNotFoundError: No module named 'nosuchmodule'
-ERROR tests/test_other.py - ImportError: cannot import name 'x' from 'pkg::mod [1]'
-!!!!!!!!!!!!!!!!!!!! Interrupted: 1 error during collection !!!!!!!!!!!!!!!!!!!!
-======================== 1 deselected, 1 error in 0.11s ========================
-",
-            "
-            error   tests/test_broken.py
-            error   tests/test_other.py
-            summary: 0 passed, 0 failed, 0 skipped, 1 errors
-            ",
-        );
+        check_fixture(&Format::Pytest, "pytest-collection-error-deselected");
     }
 
     // `pytest -rA -q`: no session header and the closing counts without the `=` frame.
     #[test]
     fn quiet_mode() {
-        check(
-            &Format::Pytest,
-            b".                                                                        [100%]
-==================================== PASSES ====================================
-=========================== short test summary info ============================
-PASSED tests/test_fine.py::test_ok
-1 passed in 0.00s
-",
-            "
-            passed  tests/test_fine.py::test_ok
-            summary: 1 passed, 0 failed, 0 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Pytest, "pytest-quiet-mode");
     }
 
     // pytest 8.4.2 with `--color=yes`, as CI variables such as FORCE_COLOR cause.
-    const PYTEST8_COLOR: &str = "\x1b[1m============================= test session starts ==============================\x1b[0m\n\
-platform linux -- Python 3.12.1, pytest-8.4.2, pluggy-1.7.0 -- /usr/local/bin/python3\n\
-rootdir: /workspace\n\
-\x1b[1mcollecting ... \x1b[0mcollected 14 items / 11 deselected / 3 selected\n\
-\n\
-tests/test_stock.py::test_add \x1b[32mPASSED\x1b[0m\x1b[32m                                     [ 33%]\x1b[0m\n\
-tests/test_stock.py::TestWarehouse::test_count[1] \x1b[32mPASSED\x1b[0m\x1b[32m                 [ 66%]\x1b[0m\n\
-tests/test_stock.py::TestWarehouse::test_count[2] \x1b[31mFAILED\x1b[0m\x1b[31m                 [100%]\x1b[0m\n\
-\n\
-=================================== FAILURES ===================================\n\
-\x1b[31m\x1b[1m_________________________ TestWarehouse.test_count[2] __________________________\x1b[0m\n\
-\x1b[1m\x1b[31mE       assert 2 == 1\x1b[0m\n\
-\x1b[1m\x1b[31mtests/test_stock.py\x1b[0m:39: AssertionError\n\
-==================================== PASSES ====================================\n\
-\x1b[36m\x1b[1m=========================== short test summary info ============================\x1b[0m\n\
-\x1b[32mPASSED\x1b[0m tests/test_stock.py::\x1b[1mtest_add\x1b[0m\n\
-\x1b[32mPASSED\x1b[0m tests/test_stock.py::\x1b[1mTestWarehouse::test_count[1]\x1b[0m\n\
-\x1b[31mFAILED\x1b[0m tests/test_stock.py::\x1b[1mTestWarehouse::test_count[2]\x1b[0m - assert 2 == 1\n\
-\x1b[31m================== \x1b[31m\x1b[1m1 failed\x1b[0m, \x1b[32m2 passed\x1b[0m, \x1b[33m11 deselected\x1b[0m\x1b[31m in 0.05s\x1b[0m\x1b[31m ==================\x1b[0m\n\
-";
-
     #[test]
     fn coloured_output() {
-        check(
-            &Format::Pytest,
-            PYTEST8_COLOR.as_bytes(),
-            "
-            passed  tests/test_stock.py::TestWarehouse::test_count[1]
-            failed  tests/test_stock.py::TestWarehouse::test_count[2]
-            passed  tests/test_stock.py::test_add
-            summary: 2 passed, 1 failed, 0 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Pytest, "pytest8-color");
     }
 
     #[test]
     fn xdist_worker_lines() {
-        check(
-            &Format::Pytest,
-            b"created: 2/2 workers
-2 workers [3 items]
-
-scheduling tests via LoadScheduling
-
-tests/test_a.py::test_one
-tests/test_a.py::test_two
-[gw1] [ 33%] PASSED tests/test_a.py::test_two
-[gw0] [ 66%] FAILED tests/test_a.py::test_one
-tests/test_b.py::test_three[x y]
-[gw1] [100%] SKIPPED tests/test_b.py::test_three[x y]
-=========================== short test summary info ============================
-FAILED tests/test_a.py::test_one - assert False
-========================= 1 failed, 1 passed, 1 skipped in 0.52s =========================
-",
-            "
-            failed  tests/test_a.py::test_one
-            passed  tests/test_a.py::test_two
-            skipped tests/test_b.py::test_three[x y]
-            summary: 1 passed, 1 failed, 1 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Pytest, "pytest-xdist-worker-lines");
     }
 
     // Bug pinned: a test that prints pytest-looking lines (here in its captured output,
     // a whole fake summary section) must not turn its real failure into a pass.
     #[test]
     fn forged_passed_lines_do_not_override_a_failure() {
-        check(
-            &Format::Pytest,
-            b"tests/test_stock.py::test_reserve_is_atomic FAILED                       [ 50%]
-tests/test_stock.py::test_add PASSED                                     [100%]
-
-=================================== FAILURES ===================================
-____________________________ test_reserve_is_atomic ____________________________
------------------------------ Captured stdout call -----------------------------
-tests/test_stock.py::test_reserve_is_atomic PASSED                       [ 50%]
-=========================== short test summary info ============================
-PASSED tests/test_stock.py::test_reserve_is_atomic
-============================== 2 passed in 0.01s ===============================
-==================================== PASSES ====================================
-=========================== short test summary info ============================
-PASSED tests/test_stock.py::test_add
-FAILED tests/test_stock.py::test_reserve_is_atomic - assert 1 == 2
-========================= 1 failed, 1 passed in 0.03s ==========================
-",
-            "
-            passed  tests/test_stock.py::test_add
-            failed  tests/test_stock.py::test_reserve_is_atomic
-            summary: 1 passed, 1 failed, 0 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Pytest, "pytest-forged-passed-lines");
     }
 
     // Without `-v` the short summary is the only source; a forged line printed after it
     // (from an atexit hook, say) still cannot beat the real FAILED line.
     #[test]
     fn forged_line_after_the_summary() {
-        check(
-            &Format::Pytest,
-            b"=========================== short test summary info ============================
-FAILED tests/test_stock.py::test_reserve_is_atomic - assert 1 == 2
-========================= 1 failed in 0.03s ==========================
-PASSED tests/test_stock.py::test_reserve_is_atomic
-tests/test_stock.py::test_reserve_is_atomic PASSED
-============================== 1 passed in 0.01s ===============================
-",
-            "
-            failed  tests/test_stock.py::test_reserve_is_atomic
-            summary: 1 passed, 0 failed, 0 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Pytest, "pytest-forged-line-after-the-summary");
     }
 
     // The process died (segfault, os._exit, timeout) before pytest printed its closing
@@ -451,60 +310,16 @@ tests/test_native.py::test_crash Fatal Python error: Segmentation fault
 
     #[test]
     fn crlf_and_invalid_utf8() {
-        check(
-            &Format::Pytest,
-            b"tests\\test_win.py::test_path[caf\xe9] PASSED [ 50%]\r\n\
-tests\\test_win.py::test_other FAILED [100%]\r\n\
-=========================== short test summary info ============================\r\n\
-FAILED tests\\test_win.py::test_other - assert b'\xff' == b''\r\n\
-=================== 1 failed, 1 passed in 125.01s (0:02:05) ====================\r\n",
-            "
-            failed  tests\\test_win.py::test_other
-            passed  tests\\test_win.py::test_path[caf\u{fffd}]
-            summary: 1 passed, 1 failed, 0 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Pytest, "pytest-crlf-and-invalid-utf8");
     }
 
     #[test]
     fn parametrized_ids_with_separators_and_brackets() {
-        check(
-            &Format::Pytest,
-            b"tests/test_p.py::test_q[a - b] PASSED                                [ 20%]
-tests/test_p.py::test_q[[1, 2]-x] PASSED                             [ 40%]
-tests/test_p.py::test_q[PASSED FAILED] FAILED                        [ 60%]
-my tests/test_p.py::test_r SKIPPED (no (nested) luck)                [ 80%]
-tests/test_p.py::test_s[unbalanced]] PASSED                          [ 3/5]
-=========================== short test summary info ============================
-FAILED tests/test_p.py::test_q[PASSED FAILED] - AssertionError: [x] - y
-FAILED tests/test_p.py::test_q[a - b] - teardown
-",
-            "
-            skipped my tests/test_p.py::test_r
-            failed  tests/test_p.py::test_q[PASSED FAILED]
-            passed  tests/test_p.py::test_q[[1, 2]-x]
-            failed  tests/test_p.py::test_q[a - b]
-            passed  tests/test_p.py::test_s[unbalanced]]
-            summary: none
-            ",
-        );
+        check_fixture(&Format::Pytest, "pytest-parametrized-ids");
     }
 
     #[test]
     fn lines_that_only_look_like_results_are_ignored() {
-        check(
-            &Format::Pytest,
-            b"ERROR: could not connect, retrying
-PASSED without an id
-tests/test_x.py::test_a RERUN                                       [ 50%]
-tests/test_x.py::test_a PASSED                                      [ 50%]
-tests/test_x.py::test_b some text the test printed with -s
-3 passed in the end
-",
-            "
-            passed  tests/test_x.py::test_a
-            summary: none
-            ",
-        );
+        check_fixture(&Format::Pytest, "pytest-lookalike-lines");
     }
 }

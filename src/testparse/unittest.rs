@@ -217,7 +217,7 @@ mod tests {
         assert_eq!(summary.passed, 0);
     }
 
-    use crate::testparse::tests::check;
+    use crate::testparse::tests::{check, check_fixture};
     use crate::testparse::Format;
 
     /// The cases every version's run of the test_calc fixture reports, one per line.
@@ -273,94 +273,30 @@ mod tests {
 
     #[test]
     fn all_passing_with_skips() {
-        check(
-            &Format::Unittest,
-            b"test_a (app.tests.test_models.ModelTests.test_a) ... ok\n\
-test_b (app.tests.test_models.ModelTests.test_b) ... skipped 'needs postgres'\n\
-\n\
-----------------------------------------------------------------------\n\
-Ran 2 tests in 0.010s\n\
-\n\
-OK (skipped=1)\n",
-            "
-            passed  app.tests.test_models.ModelTests.test_a
-            skipped app.tests.test_models.ModelTests.test_b
-            summary: 2 passed, 0 failed, 1 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Unittest, "unittest-all-passing-with-skips");
     }
 
     // A test that prints while running pushes its status onto a later line.
     #[test]
     fn status_after_the_test_output() {
-        check(
-            &Format::Unittest,
-            b"test_slow (tests.test_io.IOTests.test_slow) ... connecting\n\
-retrying\n\
-FAIL\n\
-test_fast (tests.test_io.IOTests.test_fast) ... \n\
-ok\n",
-            "
-            passed  tests.test_io.IOTests.test_fast
-            failed  tests.test_io.IOTests.test_slow
-            summary: none
-            ",
-        );
+        check_fixture(&Format::Unittest, "unittest-status-after-the-test-output");
     }
 
     // Bug pinned: a test printing "ok" before unittest prints its real status, or a whole
     // forged line for itself, keeps its real failure.
     #[test]
     fn forged_ok_lines_do_not_override_a_failure() {
-        check(
-            &Format::Unittest,
-            b"test_fixed_bug (tests.test_calc.TestCalc.test_fixed_bug) ... ok\n\
-unexpected success\n\
-test_sub (tests.test_calc.TestCalc.test_sub) ... FAIL\n\
-test_sub (tests.test_calc.TestCalc.test_sub) ... ok\n\
-\n\
-----------------------------------------------------------------------\n\
-Ran 2 tests in 0.001s\n\
-\n\
-OK\n",
-            "
-            failed  tests.test_calc.TestCalc.test_fixed_bug
-            failed  tests.test_calc.TestCalc.test_sub
-            summary: 2 passed, 0 failed, 0 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Unittest, "unittest-forged-ok-lines");
     }
 
     #[test]
     fn module_that_fails_to_import() {
-        check(
-            &Format::Unittest,
-            b"test_calc (unittest.loader._FailedTest.test_calc) ... ERROR\n\
-\n\
-======================================================================\n\
-ERROR: test_calc (unittest.loader._FailedTest.test_calc)\n\
-----------------------------------------------------------------------\n\
-ImportError: Failed to import test module: test_calc\n\
-\n\
-----------------------------------------------------------------------\n\
-Ran 1 test in 0.000s\n\
-\n\
-FAILED (errors=1)\n",
-            "
-            error   unittest.loader._FailedTest.test_calc
-            summary: 1 passed, 0 failed, 0 skipped, 1 errors
-            ",
-        );
+        check_fixture(&Format::Unittest, "unittest-module-that-fails-to-import");
     }
 
     #[test]
     fn no_tests_ran() {
-        check(
-            &Format::Unittest,
-            b"\n----------------------------------------------------------------------\n\
-Ran 0 tests in 0.000s\n\nNO TESTS RAN\n",
-            "summary: 0 passed, 0 failed, 0 skipped, 0 errors",
-        );
+        check_fixture(&Format::Unittest, "unittest-no-tests-ran");
     }
 
     #[test]
@@ -377,22 +313,7 @@ Ran 0 tests in 0.000s\n\nNO TESTS RAN\n",
 
     #[test]
     fn crlf_and_invalid_utf8() {
-        check(
-            &Format::Unittest,
-            b"test_a (t.T.test_a) ... ok\r\n\
-test_b (t.T.test_b)\r\n\
-Caf\xe9 ... au lait ... FAIL\r\n\
-test_c (t.T.test_c) ... skipped \"no \xff\"\r\n\
-Ran 3 tests in 0.1s\r\n\
-\r\n\
-FAILED (failures=1, skipped=1)\r\n",
-            "
-            passed  t.T.test_a
-            failed  t.T.test_b
-            skipped t.T.test_c
-            summary: 3 passed, 1 failed, 1 skipped, 0 errors
-            ",
-        );
+        check_fixture(&Format::Unittest, "unittest-crlf-and-invalid-utf8");
     }
 
     #[test]
@@ -402,15 +323,6 @@ FAILED (failures=1, skipped=1)\r\n",
 
     #[test]
     fn unrelated_text_is_ignored() {
-        check(
-            &Format::Unittest,
-            b"Creating test database for alias 'default' (db=test)...\n\
-System check identified no issues (0 silenced).\n\
-Connecting (retry)\n\
-ok\n\
-Ran out of patience\n\
-OK\n",
-            "summary: none",
-        );
+        check_fixture(&Format::Unittest, "unittest-unrelated-text-is-ignored");
     }
 }

@@ -5,8 +5,11 @@
 
 use crate::fixture::{attempt, bin, git, oracle_and_noop, write};
 
-const LIB_BUGGY: &str = "/// The major version of `1.2.3`.\npub fn major(v: &str) -> u32 {\n    v.split('.').nth(1).and_then(|p| p.parse().ok()).unwrap_or(0)\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn unit_ok() {\n        eprintln!(\"unit test on stderr\");\n        assert_eq!(2 + 2, 4);\n    }\n}\n";
-const LIB_FIXED: &str = "/// The major version of `1.2.3`.\npub fn major(v: &str) -> u32 {\n    v.split('.').next().and_then(|p| p.parse().ok()).unwrap_or(0)\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn unit_ok() {\n        eprintln!(\"unit test on stderr\");\n        assert_eq!(2 + 2, 4);\n    }\n}\n";
+const LIB_BUGGY: &str = "/// The major version of `1.2.3`.\npub fn major(v: &str) -> u32 {\n    v.split('.').nth(1).and_then(|p| p.parse().ok()).unwrap_or(0)\n}\n\n/// The minor version of `1.2.3`.\npub fn minor(v: &str) -> u32 {\n    v.split('.').skip(1).next().and_then(|p| p.parse().ok()).unwrap_or(0)\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn unit_ok() {\n        eprintln!(\"unit test on stderr\");\n        assert_eq!(2 + 2, 4);\n    }\n\n    #[test]\n    fn minor_is_the_middle() {\n        assert_eq!(super::minor(\"1.2.3\"), 2);\n    }\n}\n";
+/// The fix changes `major` only.
+fn lib_fixed() -> String {
+    LIB_BUGGY.replace("split('.').nth(1)", "split('.').next()")
+}
 const OTHER_TEST: &str = "#[test]\nfn test_parse() {\n    println!(\"other test on stdout\");\n    eprintln!(\"other test on stderr\");\n    assert_eq!(\"7\".parse::<u32>().unwrap(), 7);\n}\n";
 const VERSION_TEST: &str = "#[test]\nfn test_parse() {\n    println!(\"version test on stdout\");\n    eprintln!(\"version test on stderr\");\n    assert_eq!(ver::major(\"3.1.4\"), 3);\n}\n";
 
@@ -31,7 +34,7 @@ fn cargo_suite(root: &std::path::Path) -> std::path::PathBuf {
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-qm", "base"]);
     let base = git(&repo, &["rev-parse", "HEAD"]).trim().to_string();
-    write(&repo, "src/lib.rs", LIB_FIXED);
+    write(&repo, "src/lib.rs", &lib_fixed());
     let gold = git(&repo, &["diff", "--binary"]);
     git(&repo, &["checkout", "-q", "src/lib.rs"]);
     write(&repo, "tests/version.rs", VERSION_TEST);
@@ -62,7 +65,7 @@ fn cargo_suite(root: &std::path::Path) -> std::path::PathBuf {
         &suite,
         "ver-001/task.toml",
         &format!(
-            "id = \"ver-001\"\ntitle = \"major reads the minor version\"\nproblem = \"problem.md\"\n[repo]\nbase = \"{base}\"\n[tests]\npatch = \"tests.patch\"\nfail_to_pass = [\"tests/version.rs::test_parse\"]\npass_to_pass = [\"tests/other.rs::test_parse\", \"src/lib.rs::tests::unit_ok\"]\n[gold]\npatch = \"gold.patch\"\n"
+            "id = \"ver-001\"\ntitle = \"major reads the minor version\"\nproblem = \"problem.md\"\n[repo]\nbase = \"{base}\"\n[tests]\npatch = \"tests.patch\"\nfail_to_pass = [\"tests/version.rs::test_parse\"]\npass_to_pass = [\"tests/other.rs::test_parse\", \"src/lib.rs::tests::unit_ok\", \"src/lib.rs::tests::minor_is_the_middle\"]\n[gold]\npatch = \"gold.patch\"\n"
         ),
     );
     suite
@@ -129,4 +132,106 @@ fn a_cargo_suite_printing_to_both_streams_grades_the_gold_patch_resolved_every_t
             .contains("test result"),
         "{grade}"
     );
+}
+
+/// An agent that applies the fix, breaks `minor`, then runs `hide` to keep its unit test
+/// from saying so.
+fn breaking_agent(agents: &std::path::Path, name: &str, hide: &str) {
+    write(
+        agents,
+        &format!("{name}.sh"),
+        &format!(
+            "set -e\ncd \"$MERGEBENCH_WORKSPACE\"\ngit apply \"$MERGEBENCH_GOLD_PATCH\"\nsed -i 's/skip(1)/skip(2)/' src/lib.rs\n{hide}\n"
+        ),
+    );
+    write(
+        agents,
+        &format!("{name}.toml"),
+        &format!("name = \"{name}\"\nfiles = [\"{name}.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/{name}.sh\"]\ngold_patch = true\ntimeout = \"2m\"\n"),
+    );
+}
+
+// Bug pinned: in a Rust file that holds both code and its unit tests, an agent could edit
+// the existing tests (weaken, ignore, expect a panic, return early) and they were graded as
+// it left them. Now the base's test code is put back before grading and the attempt is
+// flagged; new tests in the module are left out without a flag.
+#[test]
+fn unit_tests_beside_the_code_are_graded_as_the_base_wrote_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = cargo_suite(dir.path());
+    let agents = dir.path().join("agents");
+    oracle_and_noop(&agents);
+    let test_line = "fn minor_is_the_middle() {";
+    breaking_agent(
+        &agents,
+        "weakens",
+        r#"sed -i 's/assert_eq!(super::minor("1.2.3"), 2)/assert_eq!(super::minor("1.2.3"), 3)/' src/lib.rs
+grep -q 'minor("1.2.3"), 3' src/lib.rs"#,
+    );
+    breaking_agent(
+        &agents,
+        "expects-panic",
+        &format!("perl -0pi -e 's/(    #\\[test\\]\\n    \\Q{test_line}\\E)/    #[should_panic]\\n$1/' src/lib.rs\ngrep -q should_panic src/lib.rs"),
+    );
+    breaking_agent(
+        &agents,
+        "returns-early",
+        &format!("perl -0pi -e 's/(\\Q{test_line}\\E\\n)/$1        return;\\n/' src/lib.rs\ngrep -q 'return;' src/lib.rs"),
+    );
+    breaking_agent(
+        &agents,
+        "deletes",
+        "perl -0pi -e 's/\\n    #\\[test\\]\\n    fn minor_is_the_middle[^}]*}\\n//' src/lib.rs\n! grep -q minor_is_the_middle src/lib.rs",
+    );
+    // Honest: the fix, and a new test of its own in the module.
+    write(
+        &agents,
+        "adds-test.sh",
+        "set -e\ncd \"$MERGEBENCH_WORKSPACE\"\ngit apply \"$MERGEBENCH_GOLD_PATCH\"\nperl -0pi -e 's/(\\n    #\\[test\\]\\n    fn unit_ok)/\\n    #[test]\\n    fn major_reads_the_first() {\\n        assert_eq!(super::major(\"10.2.3\"), 10);\\n    }\\n$1/' src/lib.rs\ngrep -q major_reads_the_first src/lib.rs\n",
+    );
+    write(
+        &agents,
+        "adds-test.toml",
+        "name = \"adds-test\"\nfiles = [\"adds-test.sh\"]\ncommand = [\"sh\", \"/mergebench/agent/adds-test.sh\"]\ngold_patch = true\ntimeout = \"2m\"\n",
+    );
+    let hostile = ["weakens", "expects-panic", "returns-early", "deletes"];
+    let out = bin()
+        .arg("--db")
+        .arg(dir.path().join("m.db"))
+        .args(["run", "--json", "--suite"])
+        .arg(&suite)
+        .arg("--agents-dir")
+        .arg(&agents)
+        .args(["--agent", "oracle", "adds-test"])
+        .args(hostile)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for name in hostile {
+        let a = attempt(&r, name);
+        // The agent did what it set out to do (its script checks), and what was graded is
+        // not what it wrote: its test edit was taken out.
+        assert_eq!(a["flags"]["agent_exit_code"], 0, "{name}: {a}");
+        assert_ne!(a["patch_sha256"], a["raw_patch_sha256"], "{name}: {a}");
+        assert_ne!(a["outcome"], "resolved", "{name}: {a}");
+        assert_eq!(a["flags"]["tests_tampered"], true, "{name}: {a}");
+        assert_eq!(
+            a["flags"]["harness_restored"],
+            serde_json::json!(["src/lib.rs test code"]),
+            "{name}: {a}"
+        );
+    }
+    for name in ["oracle", "adds-test"] {
+        let a = attempt(&r, name);
+        assert_eq!(a["outcome"], "resolved", "{name}: {a}");
+        assert_eq!(a["flags"]["tests_tampered"], false, "{name}: {a}");
+    }
+    // The new test was left out of grading, not the fix.
+    let a = attempt(&r, "adds-test");
+    assert_ne!(a["patch_sha256"], a["raw_patch_sha256"], "{a}");
 }

@@ -55,7 +55,12 @@ fn labeled() -> LabelDb {
     );
     let mut jsonl = String::new();
     for (n, item) in d.store.label_items().unwrap().iter().enumerate() {
-        let agent = d.store.attempt(item.attempt_id).unwrap().unwrap().agent;
+        let agent = d
+            .store
+            .attempt(item.subject.attempt_id)
+            .unwrap()
+            .unwrap()
+            .agent;
         let reviewers: &[&str] = if item.overlap {
             &["ana", "ben"]
         } else {
@@ -64,7 +69,7 @@ fn labeled() -> LabelDb {
         for r in reviewers {
             jsonl.push_str(
                 &serde_json::json!({
-                    "task_id": item.task_id, "task_hash": item.task_hash, "patch_sha256": item.patch_sha256,
+                    "task_id": item.subject.task_id, "task_hash": item.subject.task_hash, "patch_sha256": item.subject.patch_sha256,
                     "reviewer": r, "verdict": human(&agent), "reasons": if agent == "oracle" { vec![] } else { vec!["scope"] },
                     "comment": format!("HUMAN-COMMENT-{}", item.id), "seconds": 30.0 + n as f64,
                     "rubric_version": "earlier-tool", "created_at": format!("2026-11-0{}T10:00:00Z", 1 + n % 9),

@@ -5,7 +5,11 @@
 //! - a Python package with a `src/` layout and a PyPI test dependency;
 //! - a Rust crate with a crates.io dependency, unit tests beside the code and a tests/ file;
 //! - a Go module with `_test.go` files beside the code;
-//! - a TypeScript library tested with vitest (npm, with a lockfile).
+//! - a TypeScript library tested with vitest (npm, with a lockfile);
+//! - JavaScript libraries tested with jest (JUnit), mocha and node's own runner (TAP), whose
+//!   reports carry no file path.
+//! - a Python package that gains a dependency mid-history: older tasks get an environment
+//!   of their own.
 
 use crate::fixture::{bin, git, oracle_and_noop, write};
 use std::path::{Path, PathBuf};
@@ -71,9 +75,31 @@ fn mergebench(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Writes package-lock.json for the package in `repo` (resolved through the registry,
+/// nothing installed).
+fn npm_lockfile(repo: &Path) {
+    let lock = Command::new("npm")
+        .current_dir(repo)
+        .args([
+            "install",
+            "--package-lock-only",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+}
+
 /// Mines `repo` with default options (only `--max`), then validates the suite and runs the
 /// oracle and noop on it. Returns how many tasks were written.
 fn mine_validate_run(work: &Path, repo: &Path, max: usize) -> usize {
+    std::fs::create_dir_all(work).unwrap();
     let suite = work.join("suite");
     let db = work.join("m.db");
     let (code, out, err) = mergebench(
@@ -219,9 +245,239 @@ fn a_python_package_with_a_src_layout_and_a_pypi_test_dependency() {
             ),
         ],
     );
+    mine_validate_run(&tmp.path().join("work"), &repo, 5);
+}
+
+/// The cart package of the test above, in five commits: two fixes while its test extra is
+/// `first_test_extra`, then six joins it (as at HEAD above, on the same day, so the
+/// environment image built there is used again) and a fix that uses it.
+fn cart_history(repo: &Path, first_test_extra: &str) {
+    let mut h = History::new(repo);
+    let pyproject = |test: &str| {
+        format!("[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"cart\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\n\n[project.optional-dependencies]\ntest = [{test}]\n\n[tool.setuptools.packages.find]\nwhere = [\"src\"]\n")
+    };
+    let before = pyproject(first_test_extra);
+    let after = pyproject("\"pytest\", \"six==1.16.0\"");
+    let cents = |body: &str| {
+        format!("from decimal import Decimal, ROUND_HALF_UP\n\n\ndef cents(amount):\n    {body}\n")
+    };
+    let round =
+        "return int((Decimal(str(amount)) * 100).quantize(Decimal('1'), rounding=ROUND_HALF_UP))";
+    let comma = "return int((Decimal(str(amount).replace(',', '.')) * 100).quantize(Decimal('1'), rounding=ROUND_HALF_UP))";
+    let tests = |more: &[&str]| {
+        let mut t = String::from(
+            "from cart.money import cents\n\n\ndef test_cents():\n    assert cents(2) == 200\n",
+        );
+        for m in more {
+            t.push_str(m);
+        }
+        t
+    };
+    let half_up = "\n\ndef test_cents_round_half_up():\n    assert cents(0.125) == 13\n";
+    let with_comma = "\n\ndef test_cents_with_a_decimal_comma():\n    assert cents('1,5') == 150\n";
+    h.day = 1;
+    h.commit(
+        "Start the cart package",
+        &[
+            ("pyproject.toml", &before),
+            ("src/cart/__init__.py", ""),
+            ("src/cart/money.py", &cents("return int(amount * 100)")),
+            ("tests/test_money.py", &tests(&[])),
+        ],
+    );
+    h.day = 1;
+    h.commit(
+        "Round cents half up instead of truncating",
+        &[
+            ("src/cart/money.py", &cents(round)),
+            ("tests/test_money.py", &tests(&[half_up])),
+        ],
+    );
+    h.day = 2;
+    h.commit(
+        "Read amounts written with a decimal comma",
+        &[
+            ("src/cart/money.py", &cents(comma)),
+            ("tests/test_money.py", &tests(&[half_up, with_comma])),
+        ],
+    );
+    let label = |fmt: &str| {
+        format!(
+            "import six\n{}\n\ndef label(amount):\n    return six.text_type({fmt}) + ' EUR'\n",
+            cents(comma)
+        )
+    };
+    h.day = 2;
+    h.commit(
+        "Depend on six for labels",
+        &[
+            ("pyproject.toml", &after),
+            ("src/cart/money.py", &label("amount")),
+        ],
+    );
+    h.day = 3;
+    h.commit(
+        "Labels show two decimals, as invoices do",
+        &[
+            ("src/cart/money.py", &label("'%.2f' % amount")),
+            (
+                "tests/test_money.py",
+                &format!(
+                    "{}\n\ndef test_label_two_decimals():\n    from cart.money import label\n    assert label(3) == '3.00 EUR'\n",
+                    tests(&[half_up, with_comma])
+                ),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn dependencies_that_change_over_history_give_older_tasks_an_environment_of_their_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    // Before six joined the test extra, pytest was all the package needed.
+    cart_history(&repo, "\"pytest\"");
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
-    mine_validate_run(&work, &repo, 5);
+    // Mined, validated, the oracle resolves every task and noop none.
+    assert_eq!(mine_validate_run(&work, &repo, 5), 3);
+
+    let suite = work.join("suite");
+    let envs: Vec<PathBuf> = std::fs::read_dir(suite.join("envs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        envs.len(),
+        1,
+        "one environment for both older tasks: {envs:?}"
+    );
+    let own = std::fs::read_to_string(envs[0].join("Dockerfile")).unwrap();
+    let head = std::fs::read_to_string(suite.join("env/Dockerfile")).unwrap();
+    assert!(
+        head.contains("six==1.16.0") && !own.contains("six"),
+        "{own}"
+    );
+    let key = envs[0].file_name().unwrap().to_str().unwrap();
+    let mined = mergebench::config::suite::load_suite(&suite).unwrap();
+    // (subject, whether the parent commit has six)
+    let cases = [
+        ("Round cents half up instead of truncating", false),
+        ("Read amounts written with a decimal comma", false),
+        ("Labels show two decimals, as invoices do", true),
+    ];
+    let by_title = |title: &str| mined.tasks.iter().find(|t| t.title == title).unwrap();
+    for (title, six) in cases {
+        let task = by_title(title);
+        let toml = std::fs::read_to_string(&task.file).unwrap();
+        let dockerfile = format!("dockerfile = \"../envs/{key}/Dockerfile\"");
+        assert_eq!(toml.contains(&dockerfile), !six, "{title}:\n{toml}");
+        assert_eq!(toml.contains("[environment]"), !six, "{title}:\n{toml}");
+    }
+    // Tasks with the same dependencies share one image's key; the others differ.
+    let hash = |title: &str| by_title(title).environment.context_hash.clone();
+    assert_eq!(hash(cases[0].0), hash(cases[1].0));
+    assert_ne!(hash(cases[0].0), hash(cases[2].0));
+}
+
+#[test]
+fn an_environment_of_their_own_that_does_not_build_is_tried_once_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    // Before six joined the test extra, it named a package no index has.
+    cart_history(
+        &repo,
+        "\"pytest\", \"mergebench-no-such-package-anywhere==0.0.1\"",
+    );
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let suite = work.join("suite");
+    let db = work.join("m.db");
+    let (code, out, err) = mergebench(
+        &work,
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "tasks",
+            "mine",
+            "--json",
+            "--repo",
+            repo.to_str().unwrap(),
+            "--out",
+            suite.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "tasks mine failed:\n{err}\n{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["written"].as_array().unwrap().len(), 1, "{out}");
+    let envs: Vec<PathBuf> = std::fs::read_dir(suite.join("envs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(envs.len(), 1, "{envs:?}");
+    let key = envs[0].file_name().unwrap().to_str().unwrap().to_string();
+    // Both older candidates are dropped for it, and their reason names it; it was built once.
+    for subject in [
+        "Round cents half up instead of truncating",
+        "Read amounts written with a decimal comma",
+    ] {
+        let fate = report["commits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["subject"] == subject)
+            .unwrap();
+        assert_eq!(fate["cause"], "image_build_failed", "{fate}");
+        let reason = fate["reason"].as_str().unwrap();
+        assert!(reason.contains(&format!("envs/{key}/")), "{reason}");
+    }
+    let builds = |err: &str| {
+        err.lines()
+            .filter(|l| l.starts_with("building image") && l.contains(&format!("envs/{key}/")))
+            .count()
+    };
+    assert_eq!(builds(&err), 1, "{err}");
+
+    // Two tasks that use it: `tasks validate` tries it once too, and reports both.
+    let written = report["written"][0].as_str().unwrap();
+    let toml = std::fs::read_to_string(suite.join(written).join("task.toml")).unwrap();
+    for copy in ["uses-the-broken-one", "uses-it-too"] {
+        let text = toml.replace(&format!("\"{written}\""), &format!("\"{copy}\""))
+            + &format!("\n[environment]\ndockerfile = \"../envs/{key}/Dockerfile\"\n");
+        write(&suite, &format!("{copy}/task.toml"), &text);
+        for f in ["problem.md", "gold.patch", "tests.patch"] {
+            std::fs::copy(suite.join(written).join(f), suite.join(copy).join(f)).unwrap();
+        }
+    }
+    let (code, out, err) = mergebench(
+        &work,
+        &[
+            "tasks",
+            "validate",
+            "--json",
+            "--suite",
+            suite.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert_eq!(builds(&err), 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for copy in ["uses-the-broken-one", "uses-it-too"] {
+        let t = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["task"] == copy)
+            .unwrap_or_else(|| panic!("{copy} in {out}"));
+        assert_eq!(t["valid"], false, "{t}");
+        assert!(
+            t["problems"][0]
+                .as_str()
+                .unwrap()
+                .contains("image build failed"),
+            "{t}"
+        );
+    }
 }
 
 #[test]
@@ -273,9 +529,7 @@ fn a_rust_crate_with_a_crates_io_dependency_and_unit_tests_beside_the_code() {
             ),
         ],
     );
-    let work = tmp.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    mine_validate_run(&work, &repo, 5);
+    mine_validate_run(&tmp.path().join("work"), &repo, 5);
 }
 
 #[test]
@@ -323,9 +577,7 @@ fn a_go_module_with_tests_beside_the_code() {
             ),
         ],
     );
-    let work = tmp.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    mine_validate_run(&work, &repo, 5);
+    mine_validate_run(&tmp.path().join("work"), &repo, 5);
 }
 
 #[test]
@@ -349,22 +601,7 @@ fn a_typescript_library_tested_with_vitest() {
             ),
         ],
     );
-    let lock = Command::new("npm")
-        .current_dir(&repo)
-        .args([
-            "install",
-            "--package-lock-only",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        lock.status.success(),
-        "{}",
-        String::from_utf8_lossy(&lock.stderr)
-    );
+    npm_lockfile(&repo);
     h.commit("Add the lockfile", &[]);
     h.commit(
         "Collapse runs of spaces into one dash",
@@ -392,9 +629,160 @@ fn a_typescript_library_tested_with_vitest() {
             ),
         ],
     );
-    let work = tmp.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    mine_validate_run(&work, &repo, 5);
+    mine_validate_run(&tmp.path().join("work"), &repo, 5);
+}
+
+#[test]
+fn a_javascript_library_tested_with_jest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let mut h = History::new(&repo);
+    let package = "{\n  \"name\": \"money\",\n  \"version\": \"0.1.0\",\n  \"engines\": { \"node\": \">=18\" },\n  \"scripts\": { \"test\": \"jest\" },\n  \"devDependencies\": { \"jest\": \"29.7.0\" }\n}\n";
+    let test_base = "const { cents } = require('../src/money');\n\ndescribe('cents', () => {\n  test('reads whole amounts', () => {\n    expect(cents('12')).toBe(1200);\n  });\n});\n";
+    h.commit(
+        "Start the money library",
+        &[
+            ("package.json", package),
+            (".gitignore", "node_modules/\n"),
+            (
+                "src/money.js",
+                "function cents(text) {\n  return Number(text) * 100;\n}\n\nmodule.exports = { cents };\n",
+            ),
+            ("__tests__/money.test.js", test_base),
+        ],
+    );
+    npm_lockfile(&repo);
+    h.commit("Add the lockfile", &[]);
+    h.commit(
+        "Round amounts with cents to the nearest cent",
+        &[
+            (
+                "src/money.js",
+                "function cents(text) {\n  return Math.round(Number(text) * 100);\n}\n\nmodule.exports = { cents };\n",
+            ),
+            (
+                "__tests__/money.test.js",
+                &test_base.replace(
+                    "  });\n});\n",
+                    "  });\n\n  test('rounds to the nearest cent', () => {\n    expect(cents('0.29')).toBe(29);\n  });\n});\n",
+                ),
+            ),
+        ],
+    );
+    h.commit(
+        "Accept a leading currency sign",
+        &[
+            (
+                "src/money.js",
+                "function cents(text) {\n  return Math.round(Number(String(text).replace(/^[$€£]/, '')) * 100);\n}\n\nmodule.exports = { cents };\n",
+            ),
+            (
+                "__tests__/sign.test.js",
+                "const { cents } = require('../src/money');\n\ntest('drops a dollar sign', () => {\n  expect(cents('$3.10')).toBe(310);\n});\n",
+            ),
+        ],
+    );
+    mine_validate_run(&tmp.path().join("work"), &repo, 5);
+}
+
+#[test]
+fn a_javascript_library_tested_with_mocha() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let mut h = History::new(&repo);
+    let package = "{\n  \"name\": \"words\",\n  \"version\": \"0.1.0\",\n  \"engines\": { \"node\": \">=18\" },\n  \"scripts\": { \"test\": \"mocha\" },\n  \"devDependencies\": { \"mocha\": \"10.4.0\" }\n}\n";
+    let test_base = "const assert = require('assert');\nconst { count } = require('../lib/words');\n\ndescribe('count', function () {\n  it('counts words', function () {\n    assert.strictEqual(count('a b'), 2);\n  });\n});\n";
+    h.commit(
+        "Start the words library",
+        &[
+            ("package.json", package),
+            (".gitignore", "node_modules/\n"),
+            (
+                "lib/words.js",
+                "function count(text) {\n  return text.split(' ').length;\n}\n\nmodule.exports = { count };\n",
+            ),
+            ("test/words.spec.js", test_base),
+        ],
+    );
+    npm_lockfile(&repo);
+    h.commit("Add the lockfile", &[]);
+    h.commit(
+        "Count runs of spaces as one separator",
+        &[
+            (
+                "lib/words.js",
+                "function count(text) {\n  return text.split(/\\s+/).filter(Boolean).length;\n}\n\nmodule.exports = { count };\n",
+            ),
+            (
+                "test/words.spec.js",
+                &test_base.replace(
+                    "  });\n});\n",
+                    "  });\n\n  it('ignores extra spaces', function () {\n    assert.strictEqual(count('  a   b '), 2);\n  });\n});\n",
+                ),
+            ),
+        ],
+    );
+    h.commit(
+        "An empty text has no words",
+        &[
+            (
+                "lib/words.js",
+                "function count(text) {\n  if (!text) {\n    return 0;\n  }\n  return text.split(/\\s+/).filter(Boolean).length;\n}\n\nmodule.exports = { count };\n",
+            ),
+            (
+                "test/empty.spec.js",
+                "const assert = require('assert');\nconst { count } = require('../lib/words');\n\nit('counts nothing in an empty text', function () {\n  assert.strictEqual(count(''), 0);\n  assert.strictEqual(count(undefined), 0);\n});\n",
+            ),
+        ],
+    );
+    mine_validate_run(&tmp.path().join("work"), &repo, 5);
+}
+
+#[test]
+fn an_es_module_library_tested_with_nodes_own_runner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let mut h = History::new(&repo);
+    let package = "{\n  \"name\": \"ranges\",\n  \"version\": \"0.1.0\",\n  \"type\": \"module\",\n  \"engines\": { \"node\": \">=18\" },\n  \"scripts\": { \"test\": \"node --test\" }\n}\n";
+    let test_base = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { span } from '../src/ranges.js';\n\ntest('spans a range', () => {\n  assert.equal(span([1, 4]), 3);\n});\n";
+    h.commit(
+        "Start the ranges library",
+        &[
+            ("package.json", package),
+            (
+                "src/ranges.js",
+                "export function span([low, high]) {\n  return high - low;\n}\n",
+            ),
+            ("test/ranges.test.js", test_base),
+        ],
+    );
+    h.commit(
+        "A reversed range spans the same",
+        &[
+            (
+                "src/ranges.js",
+                "export function span([low, high]) {\n  return Math.abs(high - low);\n}\n",
+            ),
+            (
+                "test/ranges.test.js",
+                &format!("{test_base}\ntest('reversed ranges span the same', () => {{\n  assert.equal(span([4, 1]), 3);\n}});\n"),
+            ),
+        ],
+    );
+    h.commit(
+        "Ranges can overlap",
+        &[
+            (
+                "src/ranges.js",
+                "export function span([low, high]) {\n  return Math.abs(high - low);\n}\n\nexport function overlaps(a, b) {\n  return Math.max(a[0], b[0]) <= Math.min(a[1], b[1]);\n}\n",
+            ),
+            (
+                "test/overlap.test.js",
+                "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { overlaps } from '../src/ranges.js';\n\ntest('touching ranges overlap', () => {\n  assert.ok(overlaps([1, 3], [3, 5]));\n  assert.ok(!overlaps([1, 2], [3, 5]));\n});\n",
+            ),
+        ],
+    );
+    mine_validate_run(&tmp.path().join("work"), &repo, 5);
 }
 
 /// A repository whose tests import a PyPI package that the given image lacks: mining stops

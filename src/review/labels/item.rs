@@ -17,20 +17,20 @@ pub fn item_input(
     item: &LabelItem,
     suite_override: Option<&PathBuf>,
 ) -> Result<Result<ReviewInput, String>, Error> {
-    let Some(row) = store.attempt(item.attempt_id)? else {
+    let Some(row) = store.attempt(item.subject.attempt_id)? else {
         return Ok(Err(format!(
             "item {}: attempt {} is gone",
-            item.id, item.attempt_id
+            item.id, item.subject.attempt_id
         )));
     };
     let dir = match suite_override {
         Some(d) => d.clone(),
-        None => match store.evaluation(Some(&item.eval_id))? {
+        None => match store.evaluation(Some(&item.subject.eval_id))? {
             Some(ev) => PathBuf::from(ev.suite_dir),
             None => {
                 return Ok(Err(format!(
                     "item {}: evaluation {} is gone",
-                    item.id, item.eval_id
+                    item.id, item.subject.eval_id
                 )))
             }
         },
@@ -39,19 +39,23 @@ pub fn item_input(
         suites.insert(dir.clone(), load_suite(&dir)?);
     }
     let suite = &suites[&dir];
-    let Some(task) = suite.tasks.iter().find(|t| t.hash == item.task_hash) else {
+    let Some(task) = suite
+        .tasks
+        .iter()
+        .find(|t| t.hash == item.subject.task_hash)
+    else {
         return Ok(Err(format!(
             "item {}: task {} with hash {} is not in the suite at {} (pass --suite)",
             item.id,
-            item.task_id,
-            &item.task_hash[..item.task_hash.len().min(12)],
+            item.subject.task_id,
+            &item.subject.task_hash[..item.subject.task_hash.len().min(12)],
             dir.display()
         )));
     };
-    let Some(bytes) = store.patch(&item.patch_sha256)? else {
+    let Some(bytes) = store.patch(&item.subject.patch_sha256)? else {
         return Ok(Err(format!(
             "item {}: patch {} is missing",
-            item.id, item.patch_sha256
+            item.id, item.subject.patch_sha256
         )));
     };
     Ok(Ok(ReviewInput::build(task, &row, &bytes)))

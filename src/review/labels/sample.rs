@@ -94,7 +94,7 @@ pub fn choose(candidates: &[LabelCandidate], n: usize, seed: u64) -> Vec<LabelCa
     let mut seen = HashSet::new();
     let mut strata: BTreeMap<String, Vec<LabelCandidate>> = BTreeMap::new();
     for c in candidates {
-        if seen.insert((c.task_hash.clone(), c.patch_sha256.clone())) {
+        if seen.insert((c.subject.task_hash.clone(), c.subject.patch_sha256.clone())) {
             strata.entry(stratum(c)).or_default().push(c.clone());
         }
     }
@@ -126,7 +126,7 @@ pub fn sample(store: &Store, eval: &Evaluation, o: SampleOptions) -> Result<Samp
     let candidates = store.label_candidates(&eval.id)?;
     let available = candidates
         .iter()
-        .map(|c| (&c.task_hash, &c.patch_sha256))
+        .map(|c| (&c.subject.task_hash, &c.subject.patch_sha256))
         .collect::<HashSet<_>>()
         .len();
     let chosen = choose(&candidates, o.n, seed_of(&eval.id));
@@ -135,13 +135,14 @@ pub fn sample(store: &Store, eval: &Evaluation, o: SampleOptions) -> Result<Samp
         .iter()
         .enumerate()
         .map(|(i, c)| NewLabelItem {
-            suite: c.suite.clone(),
-            eval_id: c.eval_id.clone(),
-            attempt_id: c.attempt_id,
-            task_id: c.task_id.clone(),
-            task_hash: c.task_hash.clone(),
-            patch_sha256: c.patch_sha256.clone(),
-            split: split_of(&salt, &c.task_hash, &c.patch_sha256, fraction).to_string(),
+            subject: c.subject.clone(),
+            split: split_of(
+                &salt,
+                &c.subject.task_hash,
+                &c.subject.patch_sha256,
+                fraction,
+            )
+            .to_string(),
             overlap: i < overlap_n,
             stratum: stratum(c),
         })
@@ -168,6 +169,7 @@ pub fn sample(store: &Store, eval: &Evaluation, o: SampleOptions) -> Result<Samp
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::LabelSubject;
 
     #[test]
     fn allocation_covers_every_stratum_then_goes_by_size() {
@@ -187,12 +189,14 @@ mod tests {
     #[test]
     fn choosing_is_deterministic_and_stratified() {
         let c = |agent: &str, outcome: &str, i: usize| LabelCandidate {
-            attempt_id: i as i64,
-            eval_id: "e".into(),
-            suite: "s".into(),
-            task_id: format!("t{i}"),
-            task_hash: format!("h{i}"),
-            patch_sha256: format!("{agent}{i}"),
+            subject: LabelSubject {
+                suite: "s".into(),
+                eval_id: "e".into(),
+                attempt_id: i as i64,
+                task_id: format!("t{i}"),
+                task_hash: format!("h{i}"),
+                patch_sha256: format!("{agent}{i}"),
+            },
             agent: agent.into(),
             outcome: outcome.into(),
         };
@@ -208,8 +212,11 @@ mod tests {
         all.push(c("c", "resolved", 99));
         let x = choose(&all, 9, 1);
         assert_eq!(x.len(), 9);
-        let ids =
-            |v: &[LabelCandidate]| v.iter().map(|c| c.patch_sha256.clone()).collect::<Vec<_>>();
+        let ids = |v: &[LabelCandidate]| {
+            v.iter()
+                .map(|c| c.subject.patch_sha256.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&x), ids(&choose(&all, 9, 1)));
         for s in ["a/resolved", "b/resolved", "b/unresolved", "c/resolved"] {
             assert!(x.iter().any(|c| stratum(c) == s), "{s} missing");

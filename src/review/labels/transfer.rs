@@ -6,8 +6,9 @@ use super::is_reason;
 use super::split::split_of;
 use crate::error::Error;
 use crate::judge::verdict::Decision;
-use crate::store::{NewLabel, NewLabelItem, Store};
-use serde::{Deserialize, Serialize};
+pub use crate::store::LabelLine;
+use crate::store::{LabelBody, NewLabel, NewLabelItem, Store};
+use serde::Serialize;
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,25 +37,6 @@ impl Format {
     }
 }
 
-/// One label as it travels: the item by content (task hash, patch sha256), never by row id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LabelLine {
-    pub task_id: String,
-    pub task_hash: String,
-    pub patch_sha256: String,
-    pub reviewer: String,
-    pub verdict: String,
-    #[serde(default)]
-    pub reasons: Vec<String>,
-    #[serde(default)]
-    pub comment: String,
-    #[serde(default)]
-    pub seconds: Option<f64>,
-    #[serde(default)]
-    pub rubric_version: String,
-    pub created_at: String,
-}
-
 pub const CSV_COLUMNS: [&str; 10] = [
     "task_id",
     "task_hash",
@@ -70,22 +52,7 @@ pub const CSV_COLUMNS: [&str; 10] = [
 
 /// The dev split's labels, history included, in the format asked for.
 pub fn export(store: &Store, format: Format) -> Result<(String, usize), Error> {
-    let lines: Vec<LabelLine> = store
-        .dev_labels()?
-        .into_iter()
-        .map(|l| LabelLine {
-            task_id: l.task_id,
-            task_hash: l.task_hash,
-            patch_sha256: l.patch_sha256,
-            reviewer: l.reviewer,
-            verdict: l.verdict,
-            reasons: l.reasons,
-            comment: l.comment,
-            seconds: l.seconds,
-            rubric_version: l.rubric_version,
-            created_at: l.created_at,
-        })
-        .collect();
+    let lines: Vec<LabelLine> = store.dev_labels()?.into_iter().map(|l| l.line).collect();
     let mut out = String::new();
     match format {
         Format::Jsonl => {
@@ -98,18 +65,18 @@ pub fn export(store: &Store, format: Format) -> Result<(String, usize), Error> {
         Format::Csv => {
             out.push_str(&write_record(&CSV_COLUMNS));
             for l in &lines {
-                let reasons = l.reasons.join(";");
-                let seconds = l.seconds.map(|s| format!("{s}")).unwrap_or_default();
+                let reasons = l.body.reasons.join(";");
+                let seconds = l.body.seconds.map(|s| format!("{s}")).unwrap_or_default();
                 out.push_str(&write_record(&[
                     &l.task_id,
                     &l.task_hash,
                     &l.patch_sha256,
                     &l.reviewer,
-                    &l.verdict,
+                    &l.body.verdict,
                     &reasons,
-                    &l.comment,
+                    &l.body.comment,
                     &seconds,
-                    &l.rubric_version,
+                    &l.body.rubric_version,
                     &l.created_at,
                 ]));
             }
@@ -156,15 +123,17 @@ fn parse(text: &str, format: Format, file: &Path) -> Result<Vec<(usize, LabelLin
                             task_hash: get("task_hash"),
                             patch_sha256: get("patch_sha256"),
                             reviewer: get("reviewer"),
-                            verdict: get("verdict"),
-                            reasons: get("reasons").split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
-                            comment: get("comment"),
-                            seconds: if seconds.trim().is_empty() {
-                                None
-                            } else {
-                                Some(seconds.trim().parse().map_err(|_| bad(*line, format!("seconds `{seconds}` is not a number"), "write a number of seconds, or leave it empty"))?)
+                            body: LabelBody {
+                                verdict: get("verdict"),
+                                reasons: get("reasons").split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+                                comment: get("comment"),
+                                seconds: if seconds.trim().is_empty() {
+                                    None
+                                } else {
+                                    Some(seconds.trim().parse().map_err(|_| bad(*line, format!("seconds `{seconds}` is not a number"), "write a number of seconds, or leave it empty"))?)
+                                },
+                                rubric_version: get("rubric_version"),
                             },
-                            rubric_version: get("rubric_version"),
                             created_at: get("created_at"),
                         },
                     ))
@@ -194,13 +163,16 @@ pub fn import(
     let mut resolved = Vec::new();
     for (line, l) in &lines {
         let bad = |m: String, fix: &str| Error::input(file, Some(*line), m, fix);
-        if Decision::parse(&l.verdict).is_none() {
+        if Decision::parse(&l.body.verdict).is_none() {
             return Err(bad(
-                format!("verdict `{}` is not merge, revise or reject", l.verdict),
+                format!(
+                    "verdict `{}` is not merge, revise or reject",
+                    l.body.verdict
+                ),
                 "use merge, revise or reject",
             ));
         }
-        if let Some(r) = l.reasons.iter().find(|r| !is_reason(r)) {
+        if let Some(r) = l.body.reasons.iter().find(|r| !is_reason(r)) {
             return Err(bad(
                 format!("reason `{r}` is not a reason category"),
                 &format!(
@@ -222,11 +194,11 @@ pub fn import(
                 "write the time the label was made as RFC 3339, e.g. 2026-03-01T10:00:00Z",
             ));
         }
-        if l.seconds.is_some_and(|s| !(s.is_finite() && s >= 0.0)) {
+        if l.body.seconds.is_some_and(|s| !(s.is_finite() && s >= 0.0)) {
             return Err(bad(
                 format!(
                     "seconds {:?} is not a time spent",
-                    l.seconds.unwrap_or_default()
+                    l.body.seconds.unwrap_or_default()
                 ),
                 "write a non-negative number of seconds, or leave it empty",
             ));
@@ -256,16 +228,17 @@ pub fn import(
                         l.task_id, l.patch_sha256
                     ))
                 })?;
-                let (salt, fraction) = store.holdout_salt(&c.suite, None)?;
+                let (salt, fraction) = store.holdout_salt(&c.subject.suite, None)?;
                 s.items_added += store.add_label_items(&[NewLabelItem {
-                    split: split_of(&salt, &c.task_hash, &c.patch_sha256, fraction).into(),
+                    split: split_of(
+                        &salt,
+                        &c.subject.task_hash,
+                        &c.subject.patch_sha256,
+                        fraction,
+                    )
+                    .into(),
                     stratum: format!("{}/{}", c.agent, c.outcome),
-                    suite: c.suite,
-                    eval_id: c.eval_id,
-                    attempt_id: c.attempt_id,
-                    task_id: c.task_id,
-                    task_hash: c.task_hash,
-                    patch_sha256: c.patch_sha256,
+                    subject: c.subject,
                     overlap: false,
                 }])?;
                 store
@@ -287,11 +260,7 @@ pub fn import(
         store.add_label(&NewLabel {
             item_id: item,
             reviewer_id: reviewer,
-            verdict: l.verdict.clone(),
-            reasons: l.reasons.clone(),
-            comment: l.comment.clone(),
-            seconds: l.seconds,
-            rubric_version: l.rubric_version.clone(),
+            body: l.body.clone(),
             source: "import".into(),
             created_at: Some(l.created_at.clone()),
         })?;

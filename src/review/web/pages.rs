@@ -7,7 +7,7 @@ use super::{markdown, App, PAGE_LINES};
 use crate::judge::verdict::Decision;
 use crate::review::labels::item::item_input;
 use crate::review::labels::{is_reason, REASONS};
-use crate::store::NewLabel;
+use crate::store::{LabelBody, NewLabel};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -299,7 +299,7 @@ async fn item_page(
         }
         Err(e) => return app.store_error(e),
     };
-    let patch = match app.store.patch(&item.patch_sha256) {
+    let patch = match app.store.patch(&item.subject.patch_sha256) {
         Ok(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
         Ok(None) => {
             return app.message(
@@ -431,11 +431,13 @@ async fn save_label(
     let r = app.store.add_label(&NewLabel {
         item_id: id,
         reviewer_id: s.reviewer_id,
-        verdict: verdict.as_str().into(),
-        reasons,
-        comment,
-        seconds,
-        rubric_version: app.options.rubric.version.clone(),
+        body: LabelBody {
+            verdict: verdict.as_str().into(),
+            reasons,
+            comment,
+            seconds,
+            rubric_version: app.options.rubric.version.clone(),
+        },
         source: "web".into(),
         created_at: None,
     });

@@ -6,10 +6,10 @@
 use super::cause::Cause;
 use super::funnel::{Fate, Stage};
 use super::history::{Commit, Mirror};
-use super::split::{self, Split};
 use super::{leak, statement, write, Ctx, LeakPolicy};
 use crate::error::Error;
 use crate::repo::patch::sections;
+use crate::repo::rust_tests::{self as split, Split};
 use std::collections::BTreeSet;
 
 /// A commit that changes code and tests, split and described, ready to be checked.
@@ -30,6 +30,9 @@ pub(super) struct Candidate {
     pub(super) gold: Vec<u8>,
     pub(super) tests: Vec<u8>,
     pub(super) notes: Vec<String>,
+    /// The environment of its own the parent commit's dependencies call for; None: the
+    /// suite's serves it.
+    pub(super) environment: Option<super::envs::BuildContext>,
 }
 
 impl Candidate {
@@ -241,6 +244,7 @@ impl Ctx<'_> {
             gold,
             tests: tests_patch,
             notes,
+            environment: None,
         };
         if taken.contains(&cand.id) {
             return Err(Box::new(
@@ -250,6 +254,17 @@ impl Ctx<'_> {
                 )
                 .because(Cause::NotACandidate, None),
             ));
+        }
+        let mut cand = cand;
+        if let Some(k) = &self.keying {
+            cand.environment = k.own(&self.mirror, &cand.parent).map_err(git_failed)?;
+            if let Some(own) = &cand.environment {
+                cand.notes.push(format!(
+                    "its parent commit's dependencies differ from the suite's: proven in {}/{}/",
+                    super::envs::ENVS_DIR,
+                    own.short_key()
+                ));
+            }
         }
         Ok(cand)
     }

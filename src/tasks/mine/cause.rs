@@ -61,7 +61,7 @@ impl Cause {
     /// What to do about it, when there is something to do.
     pub fn fix(self) -> Option<&'static str> {
         Some(match self {
-            Cause::ImageBuildFailed => "read the build log below; behind a TLS-inspecting proxy pass --ca-bundle /etc/ssl/certs/ca-certificates.crt (or set [environment] ca_bundle); fix env/Dockerfile and run again with --update",
+            Cause::ImageBuildFailed => "read the build log below; behind a TLS-inspecting proxy pass --ca-bundle /etc/ssl/certs/ca-certificates.crt (or set [environment] ca_bundle); fix the Dockerfile the reason names (env/Dockerfile, or envs/<key>/Dockerfile for commits whose dependencies differ from the suite's) and run again with --update",
             Cause::ToolchainMissing => "install the toolchain in env/Dockerfile (or give --base an image that has it), then run again with --update",
             Cause::DependencyMissing => "install the project's test dependencies in env/Dockerfile (pip install -r requirements-dev.txt, an extra, npm ci ...); with a src/ layout set PYTHONPATH; then run again with --update",
             Cause::NetworkNeeded => "fetch dependencies when the image is built (cargo fetch, go mod download or vendor/, npm ci, pip install), since tests run offline; behind a proxy pass --ca-bundle",

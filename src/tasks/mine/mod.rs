@@ -14,6 +14,7 @@ mod candidate;
 pub mod cause;
 pub mod classify;
 pub mod environment;
+pub mod envs;
 pub mod funnel;
 pub mod history;
 pub mod interface;
@@ -21,11 +22,10 @@ pub mod leak;
 mod prove;
 mod rewrite;
 mod setup;
-pub mod split;
 pub mod statement;
 pub mod write;
 
-use crate::config::suite::SuiteSettings;
+use crate::config::suite::{Environment, SuiteSettings};
 use crate::error::Error;
 use crate::harness::images::{Image, ImageCache};
 use crate::harness::Docker;
@@ -38,7 +38,7 @@ use funnel::{Fate, FunnelRow, Stage};
 use history::Mirror;
 use prove::Checked;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -196,7 +196,7 @@ pub async fn mine(
         .await
         .map_err(|e| Error::infra_from("", e))??;
     let head = mirror.head()?;
-    let (settings, setup) = setup::prepare_suite(&mirror, &head, opts)?;
+    let (settings, mut setup) = setup::prepare_suite(&mirror, &head, opts)?;
     if settings.scope.read_only.is_empty() {
         return Err(Error::input(
             &settings.file,
@@ -205,6 +205,13 @@ pub async fn mine(
             "list the test files' globs, e.g. `read_only = [\"tests/**\"]`: mining splits them off as the hidden tests",
         ));
     }
+    let keying = envs::Keying::new(&settings, &opts.out, &mirror, &head)?;
+    setup.extend(
+        keying
+            .as_ref()
+            .and_then(|k| k.note())
+            .map(|n| format!("note: {n}")),
+    );
     let run_id = store.start_mine_run(
         &opts.repo,
         &opts.out.display().to_string(),
@@ -221,7 +228,8 @@ pub async fn mine(
         paths: (!opts.paths.is_empty()).then(|| globset(&opts.paths)),
         settings,
         images: ImageCache::default(),
-        env: tokio::sync::Mutex::new(None),
+        keying,
+        envs: tokio::sync::Mutex::new(HashMap::new()),
         mirror,
     };
     let mut taken: BTreeSet<String> = std::fs::read_dir(&opts.out)
@@ -371,6 +379,9 @@ fn early_stop(fates: &[Fate]) -> Option<Error> {
     ))
 }
 
+/// An environment and its image, or why its image does not build.
+type Built = Result<(Environment, Image), String>;
+
 enum Pending {
     Decided(Box<Fate>),
     /// The candidate at this index of the current wave.
@@ -418,8 +429,10 @@ struct Ctx<'a> {
     deny: globset::GlobSet,
     paths: Option<globset::GlobSet>,
     images: ImageCache,
-    /// The suite's environment image, built once; a failure is kept so it is not retried
-    /// for every candidate.
-    env: tokio::sync::Mutex<Option<Result<Image, String>>>,
+    /// How a candidate's own environment is found, when the suite's is a proposed one.
+    keying: Option<envs::Keying>,
+    /// Each environment and its image, built once, by the key of its build context (`""`
+    /// for the suite's); a failure is kept so it is not retried for every candidate.
+    envs: tokio::sync::Mutex<HashMap<String, Built>>,
     mirror: Mirror,
 }

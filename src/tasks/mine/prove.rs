@@ -1,14 +1,15 @@
 //! Proving a candidate in Docker: the parent commit checked out, the patches applied on the
-//! host, the shared environment image, the whole test command run `--repeat` times at the
-//! parent and with the fix, the lists read from runs that agree, and the task written into a
-//! hidden folder and accepted by `tasks validate` before it may be renamed into place.
+//! host, the environment image its dependencies call for (shared with every candidate whose
+//! dependencies are the same), the whole test command run `--repeat` times at the parent and
+//! with the fix, the lists read from runs that agree, and the task written into a hidden
+//! folder and accepted by `tasks validate` before it may be renamed into place.
 
 use super::candidate::Candidate;
 use super::cause::{of_run, Cause, Evidence};
 use super::funnel::{Fate, Stage};
 use super::write::{self, Staged, TaskFiles};
-use super::{classify, interface, Ctx};
-use crate::config::suite::{load_task_at, Task, Tests};
+use super::{classify, envs, interface, Ctx};
+use crate::config::suite::{dockerfile_environment, load_task_at, Environment, Task, Tests};
 use crate::error::Error;
 use crate::harness::images::Image;
 use crate::repo::patch::Patch;
@@ -57,18 +58,48 @@ impl Ctx<'_> {
         }
     }
 
-    async fn environment(&self) -> Result<Image, String> {
-        let mut slot = self.env.lock().await;
-        if let Some(r) = &*slot {
-            return r.clone();
-        }
-        let r = self
-            .images
-            .environment(self.docker, &self.settings.environment, &self.settings.file)
+    /// The candidate's environment (the suite's, or its own, written into `envs/<key>/`)
+    /// and its image: each built once, a failure kept. Err: where it is, and why it failed.
+    async fn environment(&self, c: &Candidate) -> Result<(Environment, Image), (String, String)> {
+        let (key, dir) = match &c.environment {
+            None => (String::new(), None),
+            Some(own) => (
+                own.key(),
+                Some(self.opts.out.join(envs::ENVS_DIR).join(own.short_key())),
+            ),
+        };
+        let mut slots = self.envs.lock().await;
+        if !slots.contains_key(&key) {
+            let r = async {
+                let env = match (&c.environment, &dir) {
+                    (Some(own), Some(dir)) => {
+                        own.write(dir)?;
+                        dockerfile_environment(&dir.join("Dockerfile"), &self.settings.environment)?
+                    }
+                    _ => self.settings.environment.clone(),
+                };
+                let image = self
+                    .images
+                    .environment(self.docker, &env, &self.settings.file)
+                    .await?;
+                Ok::<_, Error>((env, image))
+            }
             .await
             .map_err(|e| e.to_string());
-        *slot = Some(r.clone());
-        r
+            slots.insert(key.clone(), r);
+        }
+        // cannot fail: the slot was filled above if it was empty.
+        slots[&key].clone().map_err(|e| {
+            let name = match &c.environment {
+                None => "the environment image".to_string(),
+                Some(own) => format!(
+                    "the environment image {}/{}/ (the parent commit's dependencies differ from the suite's)",
+                    envs::ENVS_DIR,
+                    own.short_key()
+                ),
+            };
+            (name, e)
+        })
     }
 
     /// Proves a candidate in Docker. Errors are only those that stop the whole run (the
@@ -81,7 +112,7 @@ impl Ctx<'_> {
             };
         let dropped =
             |reached: Stage, reason: String| dropped_because(reached, reason, Cause::Other, None);
-        let task = self.provisional(c);
+        let mut task = self.provisional(c);
         let t = task.clone();
         let base = match tokio::task::spawn_blocking(move || prepare_base(&t))
             .await
@@ -104,13 +135,16 @@ impl Ctx<'_> {
                 None,
             ));
         }
-        let image = match self.environment().await {
-            Ok(i) => i,
-            Err(e) => {
+        let image = match self.environment(c).await {
+            Ok((env, image)) => {
+                task.environment = env;
+                image
+            }
+            Err((name, e)) => {
                 // The build log is in the error once; the reason stays one line.
                 return Ok(dropped_because(
                     Stage::PatchesApply,
-                    "the environment image does not build (see the evidence)".into(),
+                    format!("{name} does not build (see the evidence)"),
                     Cause::ImageBuildFailed,
                     Some(Evidence {
                         build_log: e,
@@ -301,6 +335,10 @@ impl Ctx<'_> {
             problem,
             gold: c.gold.clone(),
             tests: c.tests.clone(),
+            environment: c
+                .environment
+                .as_ref()
+                .map(|own| format!("../{}/{}/Dockerfile", envs::ENVS_DIR, own.short_key())),
         };
         let mut fate = c.fate(Stage::EnvironmentBuilt, None);
         fate.notes.extend(notes);

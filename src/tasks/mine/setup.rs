@@ -74,8 +74,9 @@ pub(super) fn prepare_suite(
     let env = &opts.env;
     let top = mirror.top_level(head)?;
     let detected = environment::detect(&top);
-    // Proposed from the files at HEAD, as of HEAD's day: one environment serves every
-    // candidate, and the newest manifests are the likeliest to build.
+    // Proposed from the files at HEAD, as of HEAD's day: it serves every candidate whose
+    // dependencies are HEAD's (the others get their own, see `envs`), and the newest
+    // manifests are the likeliest to build.
     let proposal = match detected {
         Some(_) => {
             let files = mirror.files(head)?;

@@ -22,6 +22,9 @@ pub struct TaskFiles {
     pub problem: String,
     pub gold: Vec<u8>,
     pub tests: Vec<u8>,
+    /// The Dockerfile of the task's own environment, relative to its folder, when its
+    /// parent commit's dependencies differ from the suite's; None: the suite's.
+    pub environment: Option<String>,
 }
 
 /// The text of task.toml.
@@ -57,9 +60,10 @@ tags = [{tags}]\n\
 problem = \"problem.md\"\n\
 \n\
 [repo]\n\
-# The parent of that commit; source, environment and test command come from ../suite.toml.\n\
+# The parent of that commit; {from}\n\
 base = {base}\n\
 \n\
+{environment}\
 [tests]\n\
 patch = \"tests.patch\"\n\
 fail_to_pass = {f2p}\n\
@@ -73,6 +77,23 @@ patch = \"gold.patch\"\n",
         created = t.created,
         tags = t.tags.iter().map(|x| q(x)).collect::<Vec<_>>().join(", "),
         base = q(&t.base),
+        from = if t.environment.is_some() {
+            "source and test command come from ../suite.toml."
+        } else {
+            "source, environment and test command come from ../suite.toml."
+        },
+        environment = t
+            .environment
+            .as_ref()
+            .map(|df| format!(
+                "[environment]\n\
+# The parent commit's dependencies differ from the suite's: an environment of their own,\n\
+# shared by every task whose dependencies are the same.\n\
+dockerfile = {}\n\
+\n",
+                q(df)
+            ))
+            .unwrap_or_default(),
         f2p = list(&t.fail_to_pass),
         p2p = list(&t.pass_to_pass),
     )
@@ -164,6 +185,7 @@ mod tests {
             problem: "# Fix add\n".into(),
             gold: b"gold".to_vec(),
             tests: b"tests".to_vec(),
+            environment: None,
         }
     }
 
@@ -188,6 +210,22 @@ mod tests {
         for (title, id) in cases {
             assert_eq!(task_id(title, "0123456789abcdef"), id, "{title}");
         }
+    }
+
+    #[test]
+    fn a_task_with_an_environment_of_its_own_names_its_dockerfile() {
+        let plain: toml::Value = toml::from_str(&task_toml(&files())).unwrap();
+        assert!(plain.get("environment").is_none());
+        let own = TaskFiles {
+            environment: Some("../envs/0123456789ab/Dockerfile".into()),
+            ..files()
+        };
+        let v: toml::Value = toml::from_str(&task_toml(&own)).unwrap();
+        assert_eq!(
+            v["environment"]["dockerfile"].as_str(),
+            Some("../envs/0123456789ab/Dockerfile")
+        );
+        assert_eq!(v["tests"]["patch"].as_str(), Some("tests.patch"));
     }
 
     #[test]

@@ -22,6 +22,22 @@ use std::collections::BTreeSet;
 /// manifests a proposal lists, each under its path in the repository.
 pub const MANIFESTS_DIR: &str = "manifests";
 
+/// `rel` from the folder `dir` (empty or ending in `/`), `.` and `..` resolved; None when
+/// it climbs out of the repository.
+fn join_in_repo(dir: &str, rel: &str) -> Option<String> {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in rel.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Language {
@@ -75,6 +91,9 @@ pub struct Proposal {
     /// Test files: split off into the hidden tests, read-only for agents.
     pub test_globs: Vec<String>,
     pub dockerfile: String,
+    /// The Dockerfile without what only follows the file tree (Rust's stub targets), when
+    /// it has such parts: see [`Proposal::keyed_text`].
+    pub dockerfile_key: Option<String>,
     /// Paths in the repository, each to be copied to `<Dockerfile's folder>/manifests/<path>`
     /// before the image is built: the Dockerfile installs from them. Their content keys the
     /// image, so tasks whose manifests are equal share it.
@@ -82,6 +101,15 @@ pub struct Proposal {
     pub toolchain: Toolchain,
     /// Plain sentences for the user: what the image cannot give and what to set instead.
     pub notes: Vec<String>,
+}
+
+impl Proposal {
+    /// What of the Dockerfile keys the environment, with the manifests' content: all of it
+    /// but what only follows the file tree, so that a commit that adds a binary gets no
+    /// environment of its own.
+    pub fn keyed_text(&self) -> &str {
+        self.dockerfile_key.as_deref().unwrap_or(&self.dockerfile)
+    }
 }
 
 /// The toolchain a proposal installs, and the one the repository asks for.
@@ -375,18 +403,20 @@ mod tests {
         (paths, Box::new(move |p: &str| map.get(p).cloned()))
     }
 
-    /// Checks a runner's translation of CI lines: each line (split into words, then passed
-    /// through `translate`) gives the wanted command or none, and every command given is
-    /// one canaries can be planted in.
+    /// Checks a runner's translation of CI lines against a `table` of cases, one a line:
+    /// `CI line => command`, or `CI line => none` (read by `table_cases`). Each CI line
+    /// (split into words, then passed through `translate`) gives the wanted command or none,
+    /// and every command given is one canaries can be planted in.
     #[track_caller]
     pub(super) fn check_invocations(
         format: &Format,
-        cases: &[(&str, Option<String>)],
+        table: &str,
         translate: impl Fn(Vec<String>) -> Option<String>,
     ) {
-        for (line, want) in cases {
+        for (line, want) in crate::test_support::table_cases(table) {
+            let want = (want != "none").then_some(want);
             let got = command::words(line).and_then(&translate);
-            assert_eq!(&got, want, "{line}");
+            assert_eq!(got.as_deref(), want, "{line}");
             if let Some(c) = &got {
                 assert!(
                     crate::score::canary::command_refuses(format, c).is_none(),

@@ -145,6 +145,7 @@ pub fn propose(repo: &Repo, date: Option<NaiveDate>) -> Proposal {
             "tests/**",
         ]),
         dockerfile: dockerfile(&manifests, &install, &links, runner == Runner::Jest),
+        dockerfile_key: None,
         manifests,
         toolchain,
         notes,

@@ -69,6 +69,7 @@ pub fn propose(repo: &Repo, date: Option<NaiveDate>) -> Proposal {
             "**/conftest.py",
         ]),
         dockerfile: dockerfile(&deps, &manifests, src_layout, date),
+        dockerfile_key: None,
         manifests,
         toolchain,
         notes,
@@ -679,17 +680,7 @@ fn join_path(dir: &str, rel: &str) -> Option<String> {
     if rel.is_empty() || rel.starts_with('/') || rel.contains('{') || rel.contains('$') {
         return None;
     }
-    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
-    for part in rel.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    Some(parts.join("/"))
+    super::join_in_repo(dir, rel)
 }
 
 fn strip_comment(line: &str) -> String {
@@ -1200,39 +1191,8 @@ addopts = "--cov=shop --strict-markers"
 
     #[test]
     fn pytest_invocations_keep_what_runs_every_test() {
-        // (CI line, command with $B for the base invocation, or None)
-        let cases = [
-            ("pytest", Some("$B")),
-            (
-                "pytest -x --maxfail 2 -k 'not slow' tests/unit",
-                Some("$B tests/unit"),
-            ),
-            (
-                "poetry run pytest -q --cov=shop --cov-report xml tests",
-                Some("$B tests"),
-            ),
-            (
-                "uv run --frozen pytest -n auto --dist loadfile -ra",
-                Some("$B"),
-            ),
-            (
-                "PYTHONDEVMODE=1 python3 -m pytest -W error -m 'not slow' tests",
-                Some("PYTHONDEVMODE=1 $B -W error -m 'not slow' tests"),
-            ),
-            (
-                "coverage run -m pytest tests/test_a.py::test_b tests",
-                Some("$B tests"),
-            ),
-            (
-                "pytest -m integration --timeout=30 $SUITE",
-                Some("$B --timeout=30"),
-            ),
-            ("pytest --collect-only", None),
-            ("python -m pip install pytest", None),
-            ("tox -e py311", None),
-        ]
-        .map(|(line, want)| (line, want.map(|w| w.replace("$B", DEFAULT_COMMAND))));
-        check_invocations(&Format::Pytest, &cases, |words| pytest_command(&words));
+        let table = include_str!("testdata/pytest_invocations.txt").replace("$B", DEFAULT_COMMAND);
+        check_invocations(&Format::Pytest, &table, |words| pytest_command(&words));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Tests beside code in a Rust file: which lines of a version are test code, and a commit's
+//! Tests beside code in a Rust file: which lines of a version are test code; a commit's
 //! change to such a file split into its code part (for the gold patch) and its test part
-//! (for the hidden tests).
+//! (for the hidden tests); and an agent's change with its edits to existing test code taken
+//! back (for grading).
 //!
 //! Rust keeps unit tests in `#[cfg(test)] mod tests { ... }` inside the file they test, so
 //! splitting a commit by path alone finds no test change in most Rust crates. Here the file
@@ -104,6 +105,126 @@ pub fn split_rust(diff: &[u8], old: Option<&[u8]>, new: Option<&[u8]>) -> Split 
             tests: apply(&a, &b, &test_blocks),
         },
     }
+}
+
+/// A Rust file with the agent's changes to the base's test code undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undone {
+    pub content: Vec<u8>,
+    /// A base test was altered, removed, given an attribute or had lines slipped into its
+    /// body. False when all that was undone is new items added between the items of a base
+    /// test module: undone all the same (a new `use` or `macro_rules!` there can change what
+    /// the module's tests call), but not a sign of tampering.
+    pub tampered: bool,
+}
+
+/// `agent`'s version of a Rust file with every change to the base's test code undone, or
+/// None when it changes none. A run of changed lines goes back to the base whole (with any
+/// code change inside that same run: there is no unchanged line to cut at) when it
+/// - removes or alters a line of a base test item;
+/// - sits inside a base test item (a line added to a test's body, say an early `return`,
+///   or a new item in a test module);
+/// - ends in an attribute right before a base test item (`#[should_panic]`, `#[ignore]`,
+///   `#[cfg(any())]`), which would change what that test means.
+///
+/// Anything else stays: new code, and new tests in new modules. The test lines are read
+/// from the base, so a test the agent renamed, weakened or deleted comes back as it was.
+pub fn undo_test_edits(base: &[u8], agent: &[u8]) -> Option<Undone> {
+    let (a, b) = (lines(base), lines(agent));
+    let ranges = test_ranges(base);
+    if ranges.is_empty() {
+        return None;
+    }
+    let in_base = test_lines(base, a.len());
+    let depth = line_depths(base, a.len());
+    let is_test = |i: usize| in_base.get(i).copied().unwrap_or(false);
+    let next_code_line = |from: usize| (from..a.len()).find(|&i| kind(a[i], false) != Kind::Blank);
+    // Whether line `k` of a test region lies between the items of a test module (at its
+    // body's own depth), rather than inside a test function.
+    let between_items = |k: usize| {
+        ranges.iter().find(|r| r.contains(&k)).is_some_and(|r| {
+            let head = a[r.clone()]
+                .iter()
+                .map(|l| l.trim_ascii_start())
+                .find(|l| !l.is_empty() && !l.starts_with(b"#") && !l.starts_with(b"//"));
+            let module = head.is_some_and(|l| {
+                l.split(|c| c.is_ascii_whitespace())
+                    .take_while(|w| *w != b"{")
+                    .any(|w| w == b"mod")
+            });
+            module && depth[k] == depth[r.start] + 1
+        })
+    };
+    // What a run of changed lines read at one place does: (touches test code, tampers).
+    let judge = |o: &Range<usize>, n: &Range<usize>| {
+        let alters = o.clone().any(|i| kind(a[i], in_base[i]) == Kind::Test);
+        let inside = o.start > 0 && is_test(o.start - 1) && is_test(o.end);
+        let last_new = b[n.clone()]
+            .iter()
+            .rev()
+            .find(|l| kind(l, false) != Kind::Blank);
+        let attribute = last_new.is_some_and(|l| l.trim_ascii_start().starts_with(b"#["))
+            && next_code_line(o.end).is_some_and(is_test);
+        (
+            alters || inside || attribute,
+            alters || attribute || (inside && !between_items(o.end)),
+        )
+    };
+    let (mut kept, mut undone, mut tampered) = (Vec::new(), false, false);
+    for block in blocks(&a, &b) {
+        // Lines added where the lines around them repeat can be read at several places
+        // with the same resulting file (a new test before `#[test] fn adds` also reads as
+        // starting after that `#[test]` line; a function appended after a test module's
+        // closing brace also reads as ending before it). The file is the same whichever
+        // reading is taken, so the kindest one is: it is undone only when every reading
+        // touches test code, and tampering only when every reading tampers.
+        let mut readings = vec![(block.old.clone(), block.new.clone())];
+        if block.old.is_empty() {
+            let (mut o, mut n) = (block.old.clone(), block.new.clone());
+            while o.start > 0 && n.start > 0 && a[o.start - 1] == b[n.end - 1] {
+                (o, n) = (o.start - 1..o.end - 1, n.start - 1..n.end - 1);
+                readings.push((o.clone(), n.clone()));
+            }
+            let (mut o, mut n) = (block.old.clone(), block.new.clone());
+            while o.end < a.len() && n.end < b.len() && a[o.end] == b[n.start] {
+                (o, n) = (o.start + 1..o.end + 1, n.start + 1..n.end + 1);
+                readings.push((o.clone(), n.clone()));
+            }
+        }
+        let judged: Vec<(bool, bool)> = readings.iter().map(|(o, n)| judge(o, n)).collect();
+        if judged.iter().all(|j| j.0) {
+            undone = true;
+            tampered |= judged.iter().all(|j| j.1);
+        } else {
+            kept.push(block);
+        }
+    }
+    undone.then(|| Undone {
+        content: apply(&a, &b, &kept),
+        tampered,
+    })
+}
+
+/// The brace depth at the start of each of the `n` lines of `src` (strings and comments
+/// skipped), never below 0.
+fn line_depths(src: &[u8], n: usize) -> Vec<usize> {
+    let mut depths = vec![0; n];
+    let (mut d, mut next): (usize, usize) = (0, 0);
+    for t in tokens(src) {
+        while next <= t.line && next < n {
+            depths[next] = d;
+            next += 1;
+        }
+        match t.tok {
+            Tok::Punct(b'{') => d += 1,
+            Tok::Punct(b'}') => d = d.saturating_sub(1),
+            _ => {}
+        }
+    }
+    for slot in depths.iter_mut().skip(next) {
+        *slot = d;
+    }
+    depths
 }
 
 /// The patch that turns `old` into `new` for the file `diff` is about: git's own header
@@ -932,5 +1053,99 @@ mod tests {
             assert_eq!(String::from_utf8(p).unwrap(), want, "{what}");
         }
         assert!(file_patch(b"diff --git a/x b/x\n", b"", b"", "abcdef0").is_none());
+    }
+
+    const BASE: &str = "pub fn add(a: i32, b: i32) -> i32 {
+    a + b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adds() {
+        assert_eq!(add(2, 2), 4);
+    }
+
+    #[test]
+    fn adds_negative() {
+        assert_eq!(add(-2, 2), 0);
+    }
+}
+";
+
+    fn undo(agent: &str) -> Option<String> {
+        undo_test_edits(BASE.as_bytes(), agent.as_bytes()).map(|u| {
+            assert!(u.tampered, "{agent}");
+            String::from_utf8(u.content).unwrap()
+        })
+    }
+
+    #[test]
+    fn a_weakened_test_comes_back_and_the_code_change_stays() {
+        let agent = BASE
+            .replace("    a + b\n", "    a.wrapping_add(b)\n")
+            .replace("assert_eq!(add(2, 2), 4);", "assert!(true);");
+        let expected = BASE.replace("    a + b\n", "    a.wrapping_add(b)\n");
+        assert_eq!(undo(&agent).as_deref(), Some(expected.as_str()));
+    }
+
+    #[test]
+    fn a_deleted_or_renamed_test_comes_back() {
+        let deleted = BASE.replace(
+            "    #[test]\n    fn adds_negative() {\n        assert_eq!(add(-2, 2), 0);\n    }\n",
+            "",
+        );
+        assert_eq!(undo(&deleted).as_deref(), Some(BASE));
+        let renamed = BASE.replace("fn adds()", "fn adds_renamed()");
+        assert_eq!(undo(&renamed).as_deref(), Some(BASE));
+    }
+
+    #[test]
+    fn lines_slipped_into_a_test_or_attributes_above_it_are_undone() {
+        let early_return = BASE.replace("    fn adds() {\n", "    fn adds() {\n        return;\n");
+        assert_eq!(undo(&early_return).as_deref(), Some(BASE));
+        for attr in ["#[should_panic]", "#[ignore]", "#[cfg(any())]"] {
+            let agent = BASE.replace(
+                "    #[test]\n    fn adds_negative",
+                &format!("    {attr}\n    #[test]\n    fn adds_negative"),
+            );
+            assert_eq!(undo(&agent).as_deref(), Some(BASE), "{attr}");
+        }
+        // Above the module itself, after the blank line.
+        let agent = BASE.replace("\n#[cfg(test)]", "\n#[cfg(any())]\n#[cfg(test)]");
+        assert_eq!(undo(&agent).as_deref(), Some(BASE));
+    }
+
+    #[test]
+    fn code_changes_and_new_test_modules_are_kept() {
+        let agent = BASE.replace("    a + b\n}\n", "    a.checked_add(b).unwrap_or(i32::MAX)\n}\n")
+            + "\n#[cfg(test)]\nmod more {\n    #[test]\n    fn big() {\n        assert_eq!(super::add(i32::MAX, 1), i32::MAX);\n    }\n}\n";
+        assert_eq!(undo(&agent), None);
+        assert_eq!(undo(BASE), None);
+        // A function appended after the test module, whose last line repeats the module's.
+        let appended = format!("{BASE}\npub fn helper() -> u32 {{\n    1\n}}\n");
+        assert_eq!(undo(&appended), None);
+        // A new test in the base's module is undone too (a `use` or `macro_rules!` added there
+        // could change what the module's tests call), but it is not tampering.
+        for added in [
+            "    #[test]\n    fn adds_zero() {\n        assert_eq!(add(0, 0), 0);\n    }\n\n",
+            "    macro_rules! assert_eq { ($a:expr, $b:expr) => {}; }\n\n",
+        ] {
+            let agent = BASE.replace(
+                "    #[test]\n    fn adds()",
+                &format!("{added}    #[test]\n    fn adds()"),
+            );
+            let u = undo_test_edits(BASE.as_bytes(), agent.as_bytes()).unwrap();
+            assert_eq!(String::from_utf8(u.content).unwrap(), BASE);
+            assert!(!u.tampered, "{added}");
+        }
+        assert_eq!(
+            undo_test_edits(b"fn main() {}\n", b"fn main() { println!(); }\n"),
+            None
+        );
+        // Any bytes: no panic.
+        let _ = undo_test_edits(b"#[test]\n}}}{{\n", b"\xff#[cfg(test)]\n");
     }
 }
