@@ -63,7 +63,12 @@ pub fn main() -> i32 {
             return exit::ENVIRONMENT;
         }
     };
-    match rt.block_on(dispatch(cli)) {
+    // Whatever a command's result, the containers it was still removing are gone before exit.
+    match rt.block_on(async {
+        let result = dispatch(cli).await;
+        crate::harness::settle_all().await;
+        result
+    }) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");

@@ -20,6 +20,21 @@ use std::collections::HashMap;
 
 pub const LABEL: &str = "mergebench";
 pub const LABEL_OWNER: &str = "mergebench.owner";
+
+/// Container removals taken off an attempt's critical path, over every connection of this
+/// process: `settle` (and `settle_all`, which the command line awaits before it exits) waits
+/// for them, so no command leaves a container behind, whether it ends well or not.
+static PENDING: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Waits for every deferred removal of this process.
+pub async fn settle_all() {
+    let tasks: Vec<_> = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|e| e.into_inner()));
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
 pub const LABEL_RUN: &str = "mergebench.run";
 pub const LABEL_KIND: &str = "mergebench.kind";
 
@@ -30,8 +45,6 @@ pub struct Docker {
     owner: String,
     /// One id per mergebench invocation, on everything it creates.
     run_id: String,
-    /// Container removals still in flight.
-    pending: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 fn docker_host() -> String {
@@ -96,12 +109,11 @@ impl Docker {
             api,
             owner: owner_id(std::process::id()).unwrap_or_default(),
             run_id,
-            pending: Default::default(),
         })
     }
 
     pub(crate) fn defer(&self, task: tokio::task::JoinHandle<()>) {
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut p = PENDING.lock().unwrap_or_else(|e| e.into_inner());
         p.retain(|t| !t.is_finished());
         p.push(task);
     }
@@ -128,11 +140,7 @@ impl Docker {
 
     /// Waits until every deferred removal has finished.
     pub async fn settle(&self) {
-        let tasks: Vec<_> =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        for t in tasks {
-            let _ = t.await;
-        }
+        settle_all().await;
     }
 
     pub fn run_id(&self) -> &str {
