@@ -1236,7 +1236,7 @@ fn gateway_config_and_log() {
             match mergebench::gateway::GatewayConfig::parse(&text, Path::new("gateway.json")) {
                 Ok(c) => {
                     assert!(c.upstream_origin().is_ok());
-                    assert!(c.budget.cost_usd.map_or(true, |v| v.is_finite() && v > 0.0));
+                    assert!(c.budget.cost_usd.is_none_or(|v| v.is_finite() && v > 0.0));
                 }
                 Err(e) => check_input_error(&e),
             }
