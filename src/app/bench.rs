@@ -481,9 +481,9 @@ pub async fn bench_gateway(quick: bool) -> Result<String, Error> {
     use crate::gateway::{Api, Budget, GatewayConfig, Price};
     use crate::stats::quantile;
     let (sequential, clients, each) = if quick {
-        (200, 16, 25)
+        (300, 16, 50)
     } else {
-        (2000, 16, 125)
+        (3000, 16, 500)
     };
     let tmp = tempfile::tempdir().map_err(|e| Error::infra_from("", e))?;
     let up = scripted_upstream().await?;

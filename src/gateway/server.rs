@@ -57,6 +57,14 @@ struct Account {
     cost: f64,
 }
 
+/// One call in the trajectory, fields in this order.
+#[derive(serde::Serialize)]
+struct Step {
+    seq: u64,
+    request: Value,
+    response: Value,
+}
+
 struct Trajectory {
     file: std::fs::File,
     written: u64,
@@ -319,6 +327,20 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// An error with its causes, which say what actually went wrong ("connection refused").
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let t = c.to_string();
+        if !text.contains(&t) {
+            text = format!("{text}: {t}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
 fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
@@ -391,7 +413,12 @@ impl Shared {
         let mut t = lock(&self.trajectory);
         let line = match response {
             Some(resp) if t.written + (request.len() + resp.len()) as u64 <= TRAJECTORY_CAP => {
-                json!({"seq": seq, "request": body(request), "response": body(resp)}).to_string()
+                let step = Step {
+                    seq,
+                    request: body(request),
+                    response: body(resp),
+                };
+                serde_json::to_string(&step).unwrap_or_default()
             }
             _ => String::new(),
         };
@@ -662,7 +689,8 @@ async fn handle(State(g): State<Arc<Shared>>, req: Request) -> Response {
                 a.requests = a.requests.saturating_sub(1);
             }
             let msg = g.redact(format!(
-                "mergebench gateway: the provider could not be reached: {e}"
+                "mergebench gateway: the provider could not be reached: {}",
+                with_causes(&e)
             ));
             return g.refuse(rec, start, Refusal::Unreachable, shape, msg, Some(&body));
         }
@@ -755,9 +783,10 @@ impl Pump {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    let msg = self
-                        .g
-                        .redact(format!("the provider's response broke off: {e}"));
+                    let msg = self.g.redact(format!(
+                        "the provider's response broke off: {}",
+                        with_causes(&e)
+                    ));
                     if left_at.is_none() {
                         let _ = self.tx.send(Err(std::io::Error::other(msg.clone()))).await;
                     }
