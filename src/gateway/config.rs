@@ -164,6 +164,16 @@ impl GatewayConfig {
                 );
             }
         }
+        if self.budget.cost_usd.is_some() && self.price(self.pin_model.as_deref()).is_none() {
+            let which = match &self.pin_model {
+                Some(m) => format!("the pinned model `{m}` has no price"),
+                None => "there is no default price (\"*\") for models without one".to_string(),
+            };
+            return bad(
+                format!("budget.cost_usd is set but {which}, so their calls would cost nothing"),
+                "add prices for the model, or a default price under \"*\"",
+            );
+        }
         if let Some(m) = &self.pin_model {
             if m.trim().is_empty() {
                 return bad(
@@ -247,6 +257,11 @@ mod tests {
             (r#","key_env":"sk-abc""#, "key_env"),
             (r#","budget":{"requests":0}"#, "budget of 0"),
             (r#","budget":{"cost_usd":-1}"#, "cost_usd"),
+            (r#","budget":{"cost_usd":1}"#, "no default price"),
+            (
+                r#","budget":{"cost_usd":1},"prices":{"a":{"input":1,"output":1}},"pin_model":"b""#,
+                "pinned model `b` has no price",
+            ),
             (r#","prices":{"m":{"input":-1,"output":1}}"#, "prices.m"),
             (r#","pin_model":" ""#, "pin_model"),
             (r#","surprise":1"#, "unknown field"),

@@ -1155,4 +1155,99 @@ mod tests {
             .contains("could not be reached"));
         assert_eq!(recs[0].input_tokens, None);
     }
+
+    /// An upstream that streams the content at once and the usage a moment later.
+    async fn slow_usage_upstream() -> SocketAddr {
+        async fn answer() -> Response {
+            let parts: Vec<(u64, &'static str)> = vec![
+                (0, "data: {\"model\":\"m-1\",\"choices\":[{\"delta\":{\"content\":\"all the content\"},\"finish_reason\":\"stop\"}]}\n\n"),
+                (300, "data: {\"model\":\"m-1\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4}}\n\n"),
+                (0, "data: [DONE]\n\n"),
+            ];
+            let s = futures_util::stream::unfold(parts.into_iter(), |mut it| async move {
+                let (wait, text) = it.next()?;
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                Some((
+                    Ok::<_, std::io::Error>(Bytes::from_static(text.as_bytes())),
+                    it,
+                ))
+            });
+            let mut r = Response::new(Body::from_stream(s));
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("text/event-stream"),
+            );
+            r
+        }
+        let app = Router::new().route("/v1/chat/completions", post(answer));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_client_that_leaves_early_is_still_measured() {
+        let up = slow_usage_upstream().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path(), up, Api::Openai);
+        cfg.budget.tokens = Some(10);
+        let gw = start_with_key(cfg, None).await.unwrap();
+        {
+            let mut resp = reqwest::Client::new()
+                .post(format!("http://{}/v1/chat/completions", gw.addr()))
+                .bearer_auth("attempt-token-123")
+                .body(json!({"model":"m-1","stream":true}).to_string())
+                .send()
+                .await
+                .unwrap();
+            let first = resp.chunk().await.unwrap().unwrap();
+            assert!(String::from_utf8_lossy(&first).contains("all the content"));
+            // The client hangs up before the usage arrives.
+        }
+        gw.stop().await.unwrap();
+        let recs = records(dir.path());
+        assert_eq!(recs.len(), 1);
+        assert_eq!(
+            (recs[0].input_tokens, recs[0].output_tokens),
+            (Some(9), Some(4)),
+            "{:?}",
+            recs[0]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_trajectory_stops_at_its_cap() {
+        let (up, _) = upstream().await;
+        let dir = tempfile::tempdir().unwrap();
+        let gw = start_with_key(config(dir.path(), up, Api::Openai), None)
+            .await
+            .unwrap();
+        let big = "x".repeat(TRAJECTORY_CAP as usize + 1);
+        let (s, _) = call(
+            &gw,
+            "/v1/chat/completions",
+            bearer(),
+            json!({"model":"m-1","pad":big}),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let (s, _) = call(
+            &gw,
+            "/v1/chat/completions",
+            bearer(),
+            json!({"model":"m-1"}),
+        )
+        .await;
+        assert_eq!(s, 200);
+        gw.stop().await.unwrap();
+        let t = std::fs::read_to_string(dir.path().join("trajectory.jsonl")).unwrap();
+        let lines: Vec<Value> = t
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0], json!({"seq":1,"omitted":true}));
+        assert_eq!(lines[1]["request"]["model"], json!("m-1"));
+        assert_eq!(records(dir.path())[0].input_tokens, Some(100));
+    }
 }
