@@ -214,6 +214,22 @@ impl GatewayConfig {
         Ok(format!("{}://{host}:{port}", url.scheme()))
     }
 
+    /// The base URL the agent is given: the gateway at `host` (its name on the attempt's
+    /// network) on the port it listens on, with the upstream's path, e.g.
+    /// `http://gateway:8090/v1`.
+    pub fn agent_base_url(&self, host: &str) -> Result<String, String> {
+        let port = self
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|e| format!("listen `{}`: {e}", self.listen))?
+            .port();
+        let url = reqwest::Url::parse(&self.upstream).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "http://{host}:{port}{}",
+            url.path().trim_end_matches('/')
+        ))
+    }
+
     /// The price for a model: its own, else the default `*`.
     pub fn price(&self, model: Option<&str>) -> Option<&Price> {
         model
@@ -240,6 +256,7 @@ mod tests {
         assert_eq!(c.api, Api::Openai);
         assert_eq!(c.budget, Budget::default());
         assert_eq!(c.upstream_origin().unwrap(), "https://api.openai.com:443");
+        assert_eq!(c.agent_base_url("gateway").unwrap(), "http://gateway:0/v1");
         let c = cfg(
             r#","key_env":"OPENAI_API_KEY","budget":{"requests":5,"cost_usd":1.5},
             "prices":{"*":{"input":1,"output":2},"m":{"input":3,"output":4,"cached_input":0.3}},

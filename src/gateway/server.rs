@@ -683,8 +683,8 @@ async fn handle(State(g): State<Arc<Shared>>, req: Request) -> Response {
     let resp = match sent {
         Ok(r) => r,
         Err(e) => {
-            // Nothing reached the provider: the request does not count.
-            {
+            // A request that never connected reached no provider, and does not count.
+            if e.is_connect() {
                 let mut a = lock(&g.account);
                 a.requests = a.requests.saturating_sub(1);
             }
