@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod conventions;
 pub mod error;
+pub mod gateway;
 pub mod harness;
 pub mod judge;
 pub mod progress;

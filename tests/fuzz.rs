@@ -1,6 +1,8 @@
 //! Fuzz targets for every parser that reads outside input: the diff parser, the test-output
 //! parsers, durations and sizes, the TOML loaders of suites, tasks, agents, judges and
-//! `mergebench.toml`, and hunk headers (the labeling diff view and `repo::patch`).
+//! `mergebench.toml`, hunk headers (the labeling diff view and `repo::patch`), and the model
+//! gateway's readers of provider responses (whole and server-sent events), of its
+//! configuration and of its log.
 //!
 //! Each target mutates a small corpus of real inputs (bit flips, inserted tokens and odd
 //! numbers, cut, copied and spliced ranges, multibyte and invalid UTF-8, random bytes) with a
@@ -1152,6 +1154,96 @@ shared = [\"shop/common/**\"]
                 }
                 Err(e) => assert!(!e.to_string().trim().is_empty()),
             }
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The model gateway: provider responses, its configuration, its log
+// ---------------------------------------------------------------------------------------
+
+const SSE_CHAT: &[u8] = b"data: {\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3,\"prompt_tokens_details\":{\"cached_tokens\":2}}}\n\ndata: [DONE]\n\n";
+const SSE_RESPONSES: &[u8] = b"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"model\":\"m\",\"usage\":{\"input_tokens\":11,\"output_tokens\":4,\"input_tokens_details\":{\"cached_tokens\":2}}}}\n\n";
+const SSE_ANTHROPIC: &[u8] = b"event: message_start\r\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"c\",\"usage\":{\"input_tokens\":10,\"cache_read_input_tokens\":3,\"output_tokens\":1}}}\r\n\r\nevent: message_delta\r\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":25}}\r\n\r\n";
+const BODY_CHAT: &[u8] = b"{\"model\":\"m\",\"usage\":{\"prompt_tokens\":120,\"completion_tokens\":30,\"prompt_tokens_details\":{\"cached_tokens\":100}}}";
+const SSE_TOKENS: &[&[u8]] = &[
+    b"data: ",
+    b"data:",
+    b"event: ",
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b"\n\n",
+    b": c\n",
+    b"[DONE]",
+    b"\"usage\":",
+    b"null",
+    b"{",
+    b"}",
+    b"\"input_tokens\":",
+    b"-1",
+    b"9223372036854775807",
+    b"1e309",
+    b"\"type\":\"message_delta\"",
+];
+
+#[test]
+fn gateway_usage() {
+    use mergebench::gateway::usage::{from_body, StreamMeter, WireApi};
+    let apis = [
+        WireApi::OpenaiChat,
+        WireApi::OpenaiResponses,
+        WireApi::AnthropicMessages,
+        WireApi::Other,
+    ];
+    fuzz(
+        "gateway_usage",
+        &[SSE_CHAT, SSE_RESPONSES, SSE_ANTHROPIC, BODY_CHAT],
+        SSE_TOKENS,
+        1500,
+        |i| {
+            for api in apis {
+                let _ = from_body(api, i);
+                let mut whole = StreamMeter::new(api);
+                whole.push(i);
+                let whole = whole.finish();
+                // Chunks split anywhere measure what the whole stream measures.
+                let at = i.len() / 3;
+                let mut split = StreamMeter::new(api);
+                split.push(&i[..at]);
+                split.push(&i[at..]);
+                assert_eq!(split.finish(), whole, "split at {at}");
+            }
+        },
+    );
+}
+
+#[test]
+fn gateway_config_and_log() {
+    let config: &[u8] = br#"{"listen":"0.0.0.0:8090","upstream":"https://api.openai.com/v1","api":"openai","token":"t","key_env":"OPENAI_API_KEY","budget":{"requests":5,"tokens":100,"cost_usd":1.5},"prices":{"*":{"input":1,"output":2,"cached_input":0.5}},"pin_model":"m","log":"/l","trajectory":"/t"}"#;
+    let log: &[u8] = br#"{"seq":1,"at":"2025-01-01T00:00:00Z","path":"/v1/messages","api":"anthropic-messages","model":"c","stream":true,"status":200,"latency_ms":1.5,"first_byte_ms":0.5,"input_tokens":10,"output_tokens":5,"cached_tokens":2,"cost_usd":0.1,"refused":null,"error":null}
+{"seq":2,"at":"2025-01-01T00:00:01Z","path":"/v1/messages","api":"anthropic-messages","model":null,"stream":false,"status":400,"latency_ms":0.1,"first_byte_ms":null,"input_tokens":null,"output_tokens":null,"cached_tokens":null,"cost_usd":null,"refused":"budget:cost","error":null}
+"#;
+    fuzz(
+        "gateway_config_and_log",
+        &[config, log],
+        &[
+            b"\"", b"{", b"}", b":", b",", b"null", b"\n", b"-1", b"1e309", b"0",
+        ],
+        1500,
+        |i| {
+            let text = String::from_utf8_lossy(i);
+            match mergebench::gateway::GatewayConfig::parse(&text, Path::new("gateway.json")) {
+                Ok(c) => {
+                    assert!(c.upstream_origin().is_ok());
+                    assert!(c.budget.cost_usd.is_none_or(|v| v.is_finite() && v > 0.0));
+                }
+                Err(e) => check_input_error(&e),
+            }
+            let m = mergebench::gateway::summarize(i);
+            let lines = i.split(|&b| b == b'\n').count() as u64;
+            assert!(m.requests + m.unreadable_lines <= lines);
+            assert!(m.refused <= m.requests && m.refused_model <= m.refused);
         },
     );
 }

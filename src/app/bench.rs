@@ -7,6 +7,9 @@
 //! 3. A flood: an agent that writes 600 MiB of random bytes into its workspace. The time
 //!    from its exit to the recorded attempt, and how much the store grew. Goal: under 30 s,
 //!    under 10 MB: the patch limits stop it before git hashes any of it.
+//!
+//! `--leaderboard` renders the leaderboard over a generated store instead, and `--gateway`
+//! measures the model gateway against a scripted upstream on loopback (`bench_gateway`).
 
 use crate::config::agent::load_agent;
 use crate::config::suite::load_suite;
@@ -365,4 +368,239 @@ pub fn bench_leaderboard(attempts: usize, keep: Option<&Path>) -> Result<String,
         rows_peak.map(mb).unwrap_or(f64::NAN),
         if reset_rows { "high-water mark reset before reading" } else { "process high-water mark, everything above included" },
     ))
+}
+
+/// The gateway's goal: under this many milliseconds added at the median.
+const GATEWAY_GOAL_MS: f64 = 2.0;
+
+/// A scripted OpenAI-compatible upstream on loopback: chat completions with fixed usage,
+/// whole or streamed in a few events.
+async fn scripted_upstream() -> Result<std::net::SocketAddr, Error> {
+    use axum::body::{Body, Bytes};
+    use axum::http::{header, HeaderValue};
+    use axum::response::Response;
+    use axum::serve::ListenerExt;
+    async fn answer(body: Bytes) -> Response {
+        let stream = serde_json::from_slice::<serde_json::Value>(&body)
+            .map(|v| v["stream"] == serde_json::Value::Bool(true))
+            .unwrap_or(false);
+        let (text, ctype) = if stream {
+            let mut t = String::new();
+            for word in ["Hello", ", ", "world"] {
+                t += &format!(
+                    "data: {{\"id\":\"c\",\"model\":\"bench-model\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{word}\"}}}}]}}\n\n"
+                );
+            }
+            t += "data: {\"id\":\"c\",\"model\":\"bench-model\",\"choices\":[],\"usage\":{\"prompt_tokens\":120,\"completion_tokens\":3,\"total_tokens\":123}}\n\ndata: [DONE]\n\n";
+            (t, "text/event-stream")
+        } else {
+            (
+                serde_json::json!({"id": "c", "object": "chat.completion", "model": "bench-model",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello, world"}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 120, "completion_tokens": 3, "total_tokens": 123}})
+                .to_string(),
+                "application/json",
+            )
+        };
+        let mut r = Response::new(Body::from(text));
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        r
+    }
+    let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Error::infra_from("bench: cannot listen on loopback", e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::infra_from("bench: no local address", e))?;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(addr)
+}
+
+async fn one_call(
+    client: &reqwest::Client,
+    base: &str,
+    stream: bool,
+) -> Result<std::time::Duration, Error> {
+    let body = serde_json::json!({"model": "bench-model", "stream": stream,
+        "messages": [{"role": "user", "content": "Say hello"}]});
+    let start = Instant::now();
+    let resp = client
+        .post(format!("{base}/chat/completions"))
+        .bearer_auth("bench-token")
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| Error::infra_from("bench: a request failed", e))?;
+    let status = resp.status();
+    let text = resp
+        .bytes()
+        .await
+        .map_err(|e| Error::infra_from("bench: a response broke off", e))?;
+    if !status.is_success() || text.is_empty() {
+        return Err(Error::infra(format!("bench: the answer was {status}")));
+    }
+    Ok(start.elapsed())
+}
+
+/// Requests per second with `clients` sending `each` requests at once.
+async fn throughput(
+    client: &reqwest::Client,
+    base: &str,
+    stream: bool,
+    clients: usize,
+    each: usize,
+) -> Result<f64, Error> {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, base) = (client.clone(), base.to_string());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..each {
+                one_call(&client, &base, stream).await?;
+            }
+            Ok::<(), Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await
+            .map_err(|e| Error::infra_from("bench: a client stopped", e))??;
+    }
+    Ok((clients * each) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// `bench --gateway`: the model gateway in front of a scripted upstream on loopback, beside
+/// the upstream called directly, with the same reqwest client: N sequential requests each way
+/// (interleaved; median, p90, and what the gateway adds at the median) and requests per
+/// second with 16 clients at once. Goal: under 2 ms added at the median.
+pub async fn bench_gateway(quick: bool) -> Result<String, Error> {
+    use crate::gateway::{Api, Budget, GatewayConfig, Price};
+    use crate::stats::quantile;
+    let (sequential, clients, each) = if quick {
+        (300, 16, 50)
+    } else {
+        (3000, 16, 500)
+    };
+    let tmp = tempfile::tempdir().map_err(|e| Error::infra_from("", e))?;
+    let up = scripted_upstream().await?;
+    let mut prices = std::collections::BTreeMap::new();
+    prices.insert(
+        "*".to_string(),
+        Price {
+            input: 1.0,
+            output: 4.0,
+            cached_input: None,
+        },
+    );
+    let cfg = GatewayConfig {
+        listen: "127.0.0.1:0".into(),
+        upstream: format!("http://{up}/v1"),
+        api: Api::Openai,
+        token: "bench-token".into(),
+        key_env: None,
+        budget: Budget::default(),
+        prices,
+        pin_model: Some("bench-model".into()),
+        log: tmp.path().join("gateway.jsonl"),
+        trajectory: tmp.path().join("trajectory.jsonl"),
+    };
+    let gw = crate::gateway::start_with_key(cfg, Some("sk-bench-key".into())).await?;
+    let direct = format!("http://{up}/v1");
+    let via = format!("http://{}/v1", gw.addr());
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| Error::infra_from("bench: no HTTP client", e))?;
+    let mut out = format!(
+        "model gateway on loopback: a scripted upstream called directly and through the gateway\n\
+         ({sequential} sequential requests each way, interleaved; throughput with {clients} clients \
+         × {each} requests)\n\n"
+    );
+    let mut rows = vec![vec![
+        "".to_string(),
+        "direct".into(),
+        "via gateway".into(),
+        "added".into(),
+    ]];
+    let mut met = true;
+    for stream in [false, true] {
+        let kind = if stream { "streamed" } else { "whole" };
+        for _ in 0..20 {
+            one_call(&client, &direct, stream).await?;
+            one_call(&client, &via, stream).await?;
+        }
+        let (mut d, mut g) = (Vec::new(), Vec::new());
+        for _ in 0..sequential {
+            d.push(one_call(&client, &direct, stream).await?.as_secs_f64() * 1e3);
+            g.push(one_call(&client, &via, stream).await?.as_secs_f64() * 1e3);
+        }
+        for (label, q) in [("median", 0.5), ("p90", 0.9)] {
+            let (dq, gq) = (
+                quantile(&d, q).unwrap_or(f64::NAN),
+                quantile(&g, q).unwrap_or(f64::NAN),
+            );
+            let added = gq - dq;
+            if q == 0.5 && (added.is_nan() || added >= GATEWAY_GOAL_MS) {
+                met = false;
+            }
+            rows.push(vec![
+                format!("{kind}: latency {label}"),
+                format!("{dq:.3} ms"),
+                format!("{gq:.3} ms"),
+                format!("{:+.3} ms", gq - dq),
+            ]);
+        }
+        let td = throughput(&client, &direct, stream, clients, each).await?;
+        let tg = throughput(&client, &via, stream, clients, each).await?;
+        rows.push(vec![
+            format!("{kind}: throughput"),
+            format!("{td:.0} req/s"),
+            format!("{tg:.0} req/s"),
+            format!("{:.0}%", (tg / td - 1.0) * 100.0),
+        ]);
+    }
+    gw.stop().await?;
+    let log = std::fs::read(tmp.path().join("gateway.jsonl"))
+        .map_err(|e| Error::infra_from("bench: cannot read the gateway's log", e))?;
+    let m = crate::gateway::summarize(&log);
+    out += &table(&rows);
+    out += &format!(
+        "\ngoal: under {GATEWAY_GOAL_MS} ms added at the median (whole and streamed): {}\n\
+         the gateway logged {} requests, {} input and {} output tokens, {} unreadable lines\n",
+        if met { "met" } else { "missed" },
+        m.requests,
+        m.input_tokens,
+        m.output_tokens,
+        m.unreadable_lines
+    );
+    Ok(out)
+}
+
+/// Left-aligned columns.
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{s:<w$}", w = widths[i]))
+            .collect();
+        out += line.join("  ").trim_end();
+        out.push('\n');
+    }
+    out
 }

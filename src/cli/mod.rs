@@ -10,7 +10,7 @@
 //! | `report leaderboard`, `report compare`, `report drift` | `report.rs` |
 //! | `gate` | `gate.rs` |
 //! | `nightly` | `nightly.rs` |
-//! | `images ...`, `gc`, `bench`, `agent` | `ops.rs` |
+//! | `images ...`, `gc`, `bench`, `agent`, `gateway` | `ops.rs` |
 #![allow(clippy::print_stdout)]
 
 pub mod args;
@@ -137,8 +137,16 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             quick,
             leaderboard,
             attempts,
-        } => ops::bench(&db, quick, leaderboard, attempts).await,
+            gateway,
+        } => {
+            if gateway {
+                ops::bench_gateway(quick).await
+            } else {
+                ops::bench(&db, quick, leaderboard, attempts).await
+            }
+        }
         Command::Agent(a) => ops::agent(a).await,
+        Command::Gateway { config } => ops::gateway(&config).await,
     }
 }
 

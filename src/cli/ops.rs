@@ -1,5 +1,6 @@
-//! Operating the machine and the binary: `images list|prune`, `gc`, `bench`, and `agent`
-//! (the reference agent, as it runs inside a container).
+//! Operating the machine and the binary: `images list|prune`, `gc`, `bench`, `agent` (the
+//! reference agent, as it runs inside a container) and `gateway` (the model gateway, as it
+//! runs inside an attempt's gateway container).
 
 use super::args::{AgentArgs, ImagesCommand};
 use super::{exit, open_store, print};
@@ -134,4 +135,28 @@ pub async fn agent(a: AgentArgs) -> Result<i32, Error> {
         Status::ModelError => exit::ENVIRONMENT,
         _ => exit::CHECK_FAILED,
     })
+}
+
+/// `bench --gateway`: the model gateway's added latency and throughput on loopback.
+pub async fn bench_gateway(quick: bool) -> Result<i32, Error> {
+    print!("{}", crate::app::bench::bench_gateway(quick).await?);
+    Ok(exit::OK)
+}
+
+/// `mergebench gateway`: serves until SIGTERM or SIGINT, then exits 0 once the calls in
+/// flight have ended and the log is flushed.
+pub async fn gateway(config: &std::path::Path) -> Result<i32, Error> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let cfg = crate::gateway::GatewayConfig::load(config)?;
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| Error::infra_from("gateway: cannot watch for SIGTERM", e))?;
+    let running = crate::gateway::start(cfg).await?;
+    // The harness waits for this line before it starts the agent.
+    eprintln!("mergebench-gateway ready");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    running.stop().await?;
+    Ok(exit::OK)
 }

@@ -146,6 +146,10 @@ pub enum Command {
         /// Attempts in the generated store for --leaderboard.
         #[arg(long, default_value_t = 100_000)]
         attempts: usize,
+        /// Instead: the model gateway's added latency and throughput, against a scripted
+        /// upstream on loopback (no Docker needed).
+        #[arg(long, conflicts_with = "leaderboard")]
+        gateway: bool,
     },
     /// Reports: the leaderboard with history, paired comparisons of two agents, judge drift.
     Report {
@@ -199,6 +203,13 @@ pub enum Command {
     /// The reference agent: a tool-using loop for any OpenAI-compatible endpoint. Runs
     /// inside an agent's container (harness/agents/reference.toml).
     Agent(AgentArgs),
+    /// The model gateway: runs inside an attempt's gateway container, between the agent and
+    /// the real provider (holds the key, enforces the budget and model pin, logs each call).
+    Gateway {
+        /// The gateway's JSON configuration, written by the harness.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Remove containers, networks and volumes that killed runs left behind.
     Gc {
         /// Remove everything mergebench made, even what a live run is using.
