@@ -112,6 +112,7 @@ async fn timed_run(
             judge: None,
             shard: None,
             max_agent_cost: None,
+            pin_model: None,
         },
     )
     .await?;

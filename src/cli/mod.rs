@@ -89,7 +89,12 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
             json,
         } => run::demo(&db, jobs, new, &judge, &judge_opts, json).await,
         Command::Run(args) => run::run(&db, args).await,
-        Command::Results { eval, json } => run::results(&db, eval.as_deref(), json),
+        Command::Results {
+            calls: Some(id),
+            json,
+            ..
+        } => run::calls(&db, id, json),
+        Command::Results { eval, json, .. } => run::results(&db, eval.as_deref(), json),
         Command::Judge {
             command,
             eval,

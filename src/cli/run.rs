@@ -34,6 +34,7 @@ pub async fn demo(
         judge: Some(judge),
         shard: None,
         max_agent_cost: None,
+        pin_model: None,
     };
     run_and_print(
         db,
@@ -64,6 +65,7 @@ pub async fn run(db: &Option<PathBuf>, a: RunArgs) -> Result<i32, Error> {
         judge,
         shard: a.shard,
         max_agent_cost: a.max_agent_cost,
+        pin_model: a.pin_model,
     };
     run_and_print(db, &a.suite, &a.agents_dir, &a.agents, opts, a.json).await
 }
@@ -72,6 +74,56 @@ pub async fn run(db: &Option<PathBuf>, a: RunArgs) -> Result<i32, Error> {
 pub fn results(db: &Option<PathBuf>, eval: Option<&str>, json: bool) -> Result<i32, Error> {
     let store = read_store(db)?;
     print_results(&store, eval, json)?;
+    Ok(exit::OK)
+}
+
+/// `mergebench results --calls ID`: one attempt's model calls, as its gateway recorded them.
+pub fn calls(db: &Option<PathBuf>, id: i64, json: bool) -> Result<i32, Error> {
+    let store = read_store(db)?;
+    let Some(row) = store.attempt(id)? else {
+        return Err(Error::Usage(format!(
+            "no attempt {id} in this store; `mergebench results --json` lists the attempts' ids"
+        )));
+    };
+    let log = store.log(id, "gateway")?.unwrap_or_default();
+    let calls = crate::gateway::stored::records(&log);
+    let trajectory = match store
+        .artifacts(id)?
+        .into_iter()
+        .find(|(name, _)| name == crate::run::TRAJECTORY_ARTIFACT)
+    {
+        Some((_, bytes)) => crate::gateway::stored::decompress(&bytes)?,
+        None => Vec::new(),
+    };
+    if json {
+        let exchanges: Vec<serde_json::Value> = trajectory
+            .split(|b| *b == b'\n')
+            .filter_map(|line| serde_json::from_slice(line).ok())
+            .collect();
+        print::json(&serde_json::json!({
+            "attempt": id,
+            "agent": row.agent,
+            "task": row.task_id,
+            "measured": row.measured,
+            "reported": row.usage,
+            "flags": row.flags.names(),
+            "calls": calls,
+            "trajectory": exchanges,
+        }));
+        return Ok(exit::OK);
+    }
+    let Some(m) = &row.measured else {
+        println!(
+            "attempt {id} ({}, {}) ran without a gateway: no model calls were measured",
+            row.agent, row.task_id
+        );
+        return Ok(exit::OK);
+    };
+    println!("attempt {id}: {} on {}", row.agent, row.task_id);
+    print!(
+        "{}",
+        crate::gateway::stored::describe(m, row.usage.as_ref(), &calls)
+    );
     Ok(exit::OK)
 }
 

@@ -1,6 +1,7 @@
 //! Agent specs: `harness/agents/<name>.toml`, what runs in the sandbox and with which limits.
 
 use super::expand::expand;
+use super::gateway::GatewaySpec;
 use super::{line_of_key, parse_toml, read_file, sha256_hex};
 use crate::config::units::{parse_duration, parse_size};
 use crate::error::Error;
@@ -42,6 +43,7 @@ struct RawAgent {
     gold_patch: bool,
     #[serde(default)]
     mergebench_binary: bool,
+    gateway: Option<super::gateway::RawGateway>,
 }
 
 /// What an agent may write to its container's filesystem unless its spec says otherwise.
@@ -85,6 +87,10 @@ pub struct AgentSpec {
     /// The running mergebench executable is added to the Dockerfile's build context as
     /// `mergebench` (the reference agent's image copies it in).
     pub mergebench_binary: bool,
+    /// The attempt's model gateway: the agent reaches its provider only through it, with a
+    /// per-attempt token, and the real key stays on the gateway.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewaySpec>,
     /// Hash of the Dockerfile's folder (its build context): what the agent's image is
     /// tagged by, so editing the spec or its scripts rebuilds nothing.
     pub image_hash: Option<String>,
@@ -459,9 +465,32 @@ fn load_agent_with(
             "give at least 100",
         ));
     }
+    let gateway = match raw.gateway {
+        Some(g) => Some(super::gateway::parse(g, file, &text, &all_secrets, lookup)?),
+        None => None,
+    };
+    if let Some(g) = &gateway {
+        // The gateway sets these itself; the real key must not reach the agent another way.
+        let set_by_gateway = g.base_url_env.iter().chain(&g.token_env);
+        for k in set_by_gateway.chain(g.key.iter()) {
+            let list = if raw.env.contains_key(k) {
+                "env"
+            } else if all_secrets.contains(k) {
+                "secrets"
+            } else {
+                continue;
+            };
+            return Err(Error::input(
+                file,
+                line_of_name(&text, list, k),
+                format!("`{k}` is given to the agent by the gateway"),
+                format!("remove `{k}` from {list}: with [gateway] the agent gets the gateway's address and its own token, never the provider key"),
+            ));
+        }
+    }
     // What the variables expanded to is part of the agent: the same spec pointed at another
     // endpoint is another agent.
-    hash_input.extend(format!("\n{env:?}\n{network:?}").into_bytes());
+    hash_input.extend(format!("\n{env:?}\n{network:?}\n{gateway:?}").into_bytes());
     Ok(AgentSpec {
         name: raw.name,
         description: raw.description,
@@ -481,10 +510,33 @@ fn load_agent_with(
         patch_files: raw.patch_files,
         gold_patch: raw.gold_patch,
         mergebench_binary: raw.mergebench_binary,
+        gateway,
         image_hash,
         file: file.to_path_buf(),
         hash: sha256_hex(&hash_input),
     })
+}
+
+impl AgentSpec {
+    /// This agent with its gateway pinned to `model`: another agent for provenance (its hash
+    /// changes), so a pinned evaluation never resumes an unpinned one.
+    pub fn pinned(mut self, model: &str) -> Result<AgentSpec, Error> {
+        let model = model.trim();
+        if model.is_empty() {
+            return Err(Error::Usage("--pin-model needs a model name".into()));
+        }
+        let Some(g) = &mut self.gateway else {
+            return Err(Error::input(
+                &self.file,
+                None,
+                format!("agent `{}` has no [gateway], so its model cannot be pinned", self.name),
+                "give the agent a [gateway] table (docs/agents.md), or leave it out of a pinned run",
+            ));
+        };
+        g.pin_model = Some(model.to_string());
+        self.hash = sha256_hex(format!("{}\npin-model:{model}", self.hash).as_bytes());
+        Ok(self)
+    }
 }
 
 /// `host:port`, `*.domain:port`, or an http(s) URL (its host and port, the scheme's default

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod expand;
+pub mod gateway;
 pub mod limits;
 pub mod suite;
 pub mod units;

@@ -7,15 +7,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// Which provider's conventions the gateway speaks upstream: how the real key is sent
-/// (`Authorization: Bearer` or `x-api-key`) and the error shape refusals use when the path
-/// does not say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Api {
-    Openai,
-    Anthropic,
-}
+/// Which provider's conventions the gateway speaks upstream (how the real key is sent, and
+/// the error shape refusals use when the path does not say), and USD per million tokens: the
+/// agent spec's own types.
+pub use crate::config::gateway::{GatewayApi as Api, Price};
 
 /// An attempt's limits; a limit left out is no limit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -28,17 +23,6 @@ pub struct Budget {
     pub tokens: Option<u64>,
     #[serde(default)]
     pub cost_usd: Option<f64>,
-}
-
-/// USD per million tokens.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Price {
-    pub input: f64,
-    pub output: f64,
-    /// Cached input tokens; the input price when absent.
-    #[serde(default)]
-    pub cached_input: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

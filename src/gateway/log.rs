@@ -30,28 +30,8 @@ pub struct CallRecord {
     pub error: Option<String>,
 }
 
-/// What an attempt's gateway log adds up to.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Measured {
-    /// Every request logged, refused ones included.
-    pub requests: u64,
-    pub refused: u64,
-    /// Requests for a model other than the pinned one.
-    pub refused_model: u64,
-    /// The first budget that refused a request: "requests" | "tokens" | "cost".
-    pub budget_exhausted: Option<String>,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cached_tokens: i64,
-    /// The sum of the calls' costs; none when a call with measured tokens had no price.
-    pub cost_usd: Option<f64>,
-    /// Models of the calls forwarded (the response's, else the request's), sorted.
-    pub models: Vec<String>,
-    /// Calls that ended with an error (provider unreachable, a stream cut short).
-    pub errors: u64,
-    /// Lines that are not records: garbage, or a last line cut short.
-    pub unreadable_lines: u64,
-}
+/// What an attempt's gateway log adds up to: the store's row type, written here.
+pub use crate::store::MeasuredUsage as Measured;
 
 /// Adds up a log's records; lines that do not parse are counted, not fatal.
 pub fn summarize(lines: &[u8]) -> Measured {
@@ -67,7 +47,9 @@ pub fn summarize(lines: &[u8]) -> Measured {
             m.unreadable_lines += 1;
             continue;
         };
-        m.requests += 1;
+        if r.refused.is_none() {
+            m.requests += 1;
+        }
         if let Some(why) = &r.refused {
             m.refused += 1;
             if why == "model" {
@@ -162,7 +144,7 @@ mod tests {
         let whole = serde_json::to_string(&rec(6)).unwrap();
         log += &whole[..whole.len() / 2];
         let m = summarize(log.as_bytes());
-        assert_eq!(m.requests, 5);
+        assert_eq!(m.requests, 3, "forwarded only");
         assert_eq!(m.refused, 2);
         assert_eq!(m.refused_model, 1);
         assert_eq!(m.budget_exhausted.as_deref(), Some("tokens"));

@@ -5,11 +5,13 @@
 //! responses, enforces the attempt's budgets and model pin, and logs every call.
 //!
 //! `config` is the JSON file the harness writes, `usage` what a response says it used (pure),
-//! `log` the call log and its summary (pure), `server` the server itself.
+//! `log` the call log and its summary (pure), `server` the server itself, `stored` what the
+//! store keeps of a gateway's run (the compressed trajectory) and how `results --calls` shows it.
 
 pub mod config;
 pub mod log;
 pub mod server;
+pub mod stored;
 pub mod usage;
 
 pub use config::{Api, Budget, GatewayConfig, Price};

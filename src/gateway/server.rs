@@ -1100,7 +1100,7 @@ mod tests {
         gw.stop().await.unwrap();
         let m = summarize(&std::fs::read(dir.path().join("log.jsonl")).unwrap());
         assert_eq!(m.budget_exhausted.as_deref(), Some("requests"));
-        assert_eq!((m.requests, m.refused), (3, 2));
+        assert_eq!((m.requests, m.refused), (1, 2));
     }
 
     #[tokio::test]

@@ -22,6 +22,9 @@ pub const DEFAULT_BASE: &str = "mergebench-base:bookworm";
 const BUILD_BASE_SCRIPT: &str = include_str!("../../harness/base/build-base.sh");
 const PROXY_DOCKERFILE: &str = include_str!("../../harness/proxy/Dockerfile");
 const PROXY_SCRIPT: &str = include_str!("../../harness/proxy/proxy.py");
+/// The gateway's image: the base and the binary, run as the unprivileged user.
+const GATEWAY_DOCKERFILE: &str =
+    "ARG BASE\nFROM ${BASE}\nCOPY mergebench /usr/local/bin/mergebench\nUSER 1000:1000\n";
 
 pub fn default_base() -> String {
     std::env::var("MERGEBENCH_BASE_IMAGE").unwrap_or_else(|_| DEFAULT_BASE.to_string())
@@ -196,6 +199,42 @@ impl ImageCache {
         .await
     }
 
+    /// The model gateway's image: the offline base (with the CA layer when
+    /// `MERGEBENCH_CA_BUNDLE` names one, for a TLS-inspecting proxy) plus the running
+    /// mergebench binary, which serves `mergebench gateway`.
+    pub async fn gateway(&self, docker: &Docker) -> Result<Image, Error> {
+        let mut base = self.plain_base(docker, None).await?;
+        if let Some(bundle) = std::env::var_os("MERGEBENCH_CA_BUNDLE").filter(|b| !b.is_empty()) {
+            base = self.ca_layer(docker, &base, Path::new(&bundle)).await?;
+        }
+        let own = own_binary()?;
+        let tag = format!(
+            "mergebench-gateway:{}",
+            &sha256_hex(format!("{}\n{GATEWAY_DOCKERFILE}\n{}", base.id, own.sha256).as_bytes())
+                [..16]
+        );
+        let args = HashMap::from([("BASE".to_string(), base.tag.clone())]);
+        self.once(docker, &tag, || async {
+            let binary = std::fs::read(&own.path)
+                .map_err(|e| Error::infra_from(format!("cannot read {}", own.path.display()), e))?;
+            let context = tar_files_with_modes(&[
+                ("Dockerfile", GATEWAY_DOCKERFILE.as_bytes(), 0o644),
+                ("mergebench", &binary[..], 0o755),
+            ])?;
+            build_tar(
+                docker,
+                &tag,
+                "Dockerfile",
+                context,
+                args,
+                "gateway",
+                Path::new("mergebench-gateway"),
+            )
+            .await
+        })
+        .await
+    }
+
     /// Layers a CA bundle into the base so that pip, npm, curl and git trust a TLS-inspecting
     /// proxy during image builds, and every Dockerfile with `ARG BASE` gets it unchanged.
     async fn ca_layer(&self, docker: &Docker, base: &Image, bundle: &Path) -> Result<Image, Error> {
@@ -347,11 +386,16 @@ npm_config_cafile=/etc/ssl/certs/mergebench-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/ce
 
 /// A build context of a few files held in memory.
 fn tar_files(files: &[(&str, &[u8])]) -> Result<Vec<u8>, Error> {
+    let with_modes: Vec<(&str, &[u8], u32)> = files.iter().map(|(n, b)| (*n, *b, 0o644)).collect();
+    tar_files_with_modes(&with_modes)
+}
+
+fn tar_files_with_modes(files: &[(&str, &[u8], u32)]) -> Result<Vec<u8>, Error> {
     let mut b = tar::Builder::new(Vec::new());
-    for (name, bytes) in files {
+    for (name, bytes, mode) in files {
         let mut h = tar::Header::new_gnu();
         h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
+        h.set_mode(*mode);
         b.append_data(&mut h, name, *bytes)
             .map_err(|e| Error::infra_from("", e))?;
     }

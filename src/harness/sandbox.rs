@@ -8,10 +8,11 @@
 //! proxy (`egress`), whose log comes back with the run.
 
 use super::container::{self, CappedLog, Limits, RunSpec};
-use super::egress::{Egress, EgressLog};
+use super::egress::{Egress, EgressLog, GatewayLog};
 use super::images::Image;
 use super::Docker;
 use crate::config::agent::{AgentSpec, Network};
+use crate::config::gateway::GatewaySpec;
 use crate::error::Error;
 use crate::repo::workspace::{BaseRepo, AGENT_UID};
 
@@ -30,8 +31,22 @@ pub struct AgentInput<'a> {
     pub gold: Option<&'a [u8]>,
     /// (name, value) of the spec's secrets, read from the host environment.
     pub secrets: &'a [(String, String)],
-    /// The egress proxy's image; required when the spec allowlists hosts.
+    /// The egress proxy's image; required when the spec allowlists hosts or has a gateway.
     pub proxy_image: Option<&'a Image>,
+    /// The attempt's model gateway, for specs with `[gateway]`.
+    pub gateway: Option<GatewayInput<'a>>,
+}
+
+/// What the attempt's gateway is started with.
+pub struct GatewayInput<'a> {
+    pub image: &'a Image,
+    /// `mergebench gateway`'s configuration (JSON), the token included.
+    pub config_json: Vec<u8>,
+    /// The gateway's own environment: the real key, `NAME=value`.
+    pub env: Vec<String>,
+    pub spec: &'a GatewaySpec,
+    /// The attempt's token, which the agent presents instead of a key.
+    pub token: String,
 }
 
 #[derive(Debug)]
@@ -47,24 +62,47 @@ pub struct AgentRun {
     /// Files the agent left in /mergebench/out (name, bytes), secrets redacted.
     pub out_files: Vec<(String, Vec<u8>)>,
     pub seconds: f64,
-    /// The egress proxy's log, for agents with an allowlist.
+    /// The egress proxy's log, for agents with an allowlist or a gateway.
     pub egress: Option<EgressLog>,
+    /// The gateway's call log and trajectory, for agents with a gateway.
+    pub gateway: Option<GatewayLog>,
 }
 
 pub async fn run_agent(docker: &Docker, input: AgentInput<'_>) -> Result<AgentRun, Error> {
-    let Network::Allow(allow) = &input.spec.network else {
-        return run_in(docker, &input, None).await;
+    let allow: &[String] = match &input.spec.network {
+        Network::Allow(allow) => allow,
+        Network::None if input.gateway.is_some() => &[],
+        Network::None => return run_in(docker, &input, None, Vec::new()).await,
     };
     let image = input
         .proxy_image
         .ok_or_else(|| Error::infra("an allowlisted agent was started without the proxy image"))?;
-    let egress = Egress::start(docker, image, allow).await?;
-    let result = run_in(docker, &input, Some(&egress)).await;
-    // Torn down whatever the agent's run did: the log is read back before the removal.
-    let mut log = egress.stop(docker).await;
+    let mut egress = Egress::start(docker, image, allow).await?;
+    let mut extra_env = Vec::new();
+    let mut result = Ok(());
+    if let Some(g) = &input.gateway {
+        match egress
+            .start_gateway(docker, g.image, g.config_json.clone(), g.env.clone())
+            .await
+        {
+            Ok(origin) => {
+                let url = g.spec.agent_base_url(&origin);
+                extra_env.extend(g.spec.base_url_env.iter().map(|k| format!("{k}={url}")));
+                extra_env.extend(g.spec.token_env.iter().map(|k| format!("{k}={}", g.token)));
+            }
+            Err(e) => result = Err(e),
+        }
+    }
+    let result = match result {
+        Ok(()) => run_in(docker, &input, Some(&egress), extra_env).await,
+        Err(e) => Err(e),
+    };
+    // Torn down whatever the agent's run did: the logs are read back before the removal.
+    let (mut log, gateway) = egress.stop(docker).await;
     let mut run = result?;
     redact(&mut log.bytes, input.secrets);
     run.egress = Some(log);
+    run.gateway = gateway;
     Ok(run)
 }
 
@@ -72,6 +110,7 @@ async fn run_in(
     docker: &Docker,
     input: &AgentInput<'_>,
     egress: Option<&Egress>,
+    extra_env: Vec<String>,
 ) -> Result<AgentRun, Error> {
     let mut env = vec![
         "MERGEBENCH_PROBLEM=/mergebench/problem.md".to_string(),
@@ -86,6 +125,7 @@ async fn run_in(
     if let Some(e) = egress {
         env.extend(e.env());
     }
+    env.extend(extra_env);
     let extras = mergebench_dir(input.spec, input.problem, input.gold)?;
     let result = container::run(
         docker,
@@ -140,6 +180,7 @@ async fn run_in(
         out_files,
         seconds: result.seconds,
         egress: None,
+        gateway: None,
     })
 }
 

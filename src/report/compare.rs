@@ -173,10 +173,7 @@ fn side(
         .collect();
     let merged_patches = rows.iter().filter(|r| mergeable(r, judged_eval)).count();
     let agent_seconds: f64 = rows.iter().filter_map(|r| r.agent_seconds).sum();
-    let costs: Vec<f64> = rows
-        .iter()
-        .filter_map(|r| r.usage.as_ref().and_then(|u| u.cost_usd))
-        .collect();
+    let costs: Vec<f64> = rows.iter().filter_map(|r| r.cost_usd()).collect();
     let cost_usd = (!costs.is_empty()).then(|| costs.iter().sum::<f64>());
     let per_merged = |x: f64| (merged_patches > 0).then(|| x / merged_patches as f64);
     let mut tiers = BTreeMap::new();

@@ -349,6 +349,7 @@ mod tests {
             conventions: None,
             judge: None,
             egress: None,
+            measured: None,
         }
     }
 

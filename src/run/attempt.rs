@@ -3,21 +3,110 @@
 //! and the attempt is written in one transaction. Infra errors are retried here.
 
 use crate::config::agent::AgentSpec;
+use crate::config::gateway::GatewaySpec;
 use crate::config::suite::Task;
 use crate::conventions::harness_files::HarnessFiles;
 use crate::error::Error;
+use crate::gateway::config::{Budget, GatewayConfig};
+use crate::harness::egress::{GatewayLog, GATEWAY_LOG, GATEWAY_PORT, GATEWAY_TRAJECTORY};
 use crate::harness::images::Image;
-use crate::harness::sandbox::{run_agent, AgentInput};
+use crate::harness::sandbox::{run_agent, AgentInput, GatewayInput};
 use crate::harness::Docker;
 use crate::repo::patch::touched_paths;
 use crate::repo::workspace::{extract_patch, prepare_base, BaseRepo};
 use crate::score::grade::{grade_cached, GRADER_VERSION};
 use crate::score::outcome::{decide, Facts, Flags, Outcome};
-use crate::store::{now, LogRecord, NewAttempt, Store, Usage};
+use crate::store::{now, LogRecord, MeasuredUsage, NewAttempt, Store, Usage};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::OnceCell;
+
+/// The gateway's start for one attempt: a fresh token, the spec's budgets, prices and pin,
+/// and the real key in the gateway's own environment only.
+fn gateway_input<'a>(
+    spec: &'a GatewaySpec,
+    image: &'a Image,
+    key: Option<(String, String)>,
+) -> GatewayInput<'a> {
+    use rand::RngCore;
+    let mut raw = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let token = format!("mbgw-{}", hex::encode(raw));
+    let config = GatewayConfig {
+        listen: format!("0.0.0.0:{GATEWAY_PORT}"),
+        upstream: spec.upstream.clone(),
+        api: spec.api,
+        token: token.clone(),
+        key_env: key.as_ref().map(|(name, _)| name.clone()),
+        budget: Budget {
+            requests: spec.max_requests,
+            tokens: spec.max_tokens,
+            cost_usd: spec.max_cost,
+        },
+        prices: spec.prices.clone(),
+        pin_model: spec.pin_model.clone(),
+        log: GATEWAY_LOG.into(),
+        trajectory: GATEWAY_TRAJECTORY.into(),
+    };
+    GatewayInput {
+        image,
+        // cannot fail: a plain struct with string keys.
+        config_json: serde_json::to_vec(&config).unwrap(),
+        env: key.map(|(k, v)| format!("{k}={v}")).into_iter().collect(),
+        spec,
+        token,
+    }
+}
+
+/// What the gateway measured, checked against what the agent said: the call log as the
+/// attempt's `gateway` log, the trajectory compressed as an artifact, and the flags.
+fn record_gateway(g: &GatewayLog, rec: &mut NewAttempt, flags: &mut Flags) -> Result<(), Error> {
+    let measured = crate::gateway::log::summarize(&g.calls);
+    flags.budget_exhausted = measured.budget_exhausted.clone();
+    flags.model_refused = measured.refused_model;
+    flags.usage_mismatch = usage_mismatch(rec.usage.as_ref(), &measured);
+    rec.logs.push(LogRecord {
+        kind: "gateway".into(),
+        bytes: g.calls.clone(),
+        total_bytes: g.calls.len() as u64,
+        truncated: g.truncated,
+    });
+    if !g.trajectory.is_empty() {
+        rec.artifacts.push((
+            TRAJECTORY_ARTIFACT.into(),
+            crate::gateway::stored::compress(&g.trajectory)?,
+        ));
+    }
+    rec.measured = Some(measured);
+    Ok(())
+}
+
+/// The artifact holding the gateway's trajectory of model calls, gzip-compressed JSON lines.
+pub const TRAJECTORY_ARTIFACT: &str = "gateway-trajectory.jsonl.gz";
+
+/// Self-reported usage that disagrees with the measured beyond 5% (and 100 tokens, or one
+/// cent): what the difference is, in words. Nothing reported is no disagreement.
+pub fn usage_mismatch(usage: Option<&Usage>, m: &MeasuredUsage) -> Option<String> {
+    let u = usage?;
+    let mut said = Vec::new();
+    let tokens = |reported: Option<i64>, measured: i64, what: &str, said: &mut Vec<String>| {
+        if let Some(r) = reported {
+            let tolerance = (measured as f64 * 0.05).max(100.0);
+            if (r - measured).abs() as f64 > tolerance {
+                said.push(format!("{what} tokens: reported {r}, measured {measured}"));
+            }
+        }
+    };
+    tokens(u.input_tokens, m.input_tokens, "input", &mut said);
+    tokens(u.output_tokens, m.output_tokens, "output", &mut said);
+    if let (Some(r), Some(c)) = (u.cost_usd, m.cost_usd) {
+        if (r - c).abs() > (c * 0.05).max(0.01) {
+            said.push(format!("cost: reported ${r:.4}, measured ${c:.4}"));
+        }
+    }
+    (!said.is_empty()).then(|| said.join("; "))
+}
 
 /// How many times an infra_error is retried before it is recorded.
 pub const INFRA_RETRIES: u32 = 2;
@@ -34,8 +123,12 @@ pub(super) struct Ctx {
     pub(super) conventions: crate::score::conventions::Settings,
     /// The suite's `[limits]`; an agent's own values override them.
     pub(super) patch_limits: crate::config::limits::PatchLimits,
-    /// Built when any agent allowlists hosts.
+    /// Built when any agent allowlists hosts or has a gateway.
     pub(super) proxy_image: Option<Image>,
+    /// Built when any agent has a gateway.
+    pub(super) gateway_image: Option<Image>,
+    /// Per agent: its gateway's key (name, value) from the host, when it has one.
+    pub(super) gateway_keys: HashMap<String, Option<(String, String)>>,
 }
 
 impl Ctx {
@@ -111,6 +204,18 @@ async fn attempt_body(
     } else {
         None
     };
+    let gateway = match (&agent.gateway, &ctx.gateway_image) {
+        (Some(spec), Some(image)) => {
+            let key = ctx.gateway_keys.get(&agent.name).cloned().flatten();
+            Some(gateway_input(spec, image, key))
+        }
+        (Some(_), None) => {
+            return Err(Error::infra(
+                "an agent with a gateway was started without the gateway image",
+            ))
+        }
+        _ => None,
+    };
     let run = run_agent(
         &ctx.docker,
         AgentInput {
@@ -121,6 +226,7 @@ async fn attempt_body(
             gold,
             secrets: &ctx.secrets[&agent.name],
             proxy_image: ctx.proxy_image.as_ref(),
+            gateway,
         },
     )
     .await?;
@@ -148,6 +254,9 @@ async fn attempt_body(
         flags.usage_invalid = invalid;
     }
     rec.artifacts = run.out_files.clone();
+    if let Some(g) = &run.gateway {
+        record_gateway(g, rec, &mut flags)?;
+    }
     if let Some(log) = &run.egress {
         let summary = crate::score::egress::summarize(&log.bytes);
         flags.egress_refused = summary.refused;

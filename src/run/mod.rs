@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
-pub use attempt::INFRA_RETRIES;
+pub use attempt::{usage_mismatch, INFRA_RETRIES, TRAJECTORY_ARTIFACT};
 
 pub struct RunOptions {
     pub attempts: u32,
@@ -41,6 +41,9 @@ pub struct RunOptions {
     /// Stop starting attempts once the agents' reported cost in this evaluation reaches
     /// this many USD (attempts in flight finish).
     pub max_agent_cost: Option<f64>,
+    /// Every agent's gateway refuses requests for another model than this one (a
+    /// scaffold-only comparison); agents without a gateway cannot be pinned.
+    pub pin_model: Option<String>,
 }
 
 /// A loaded judge and the run's budget for it.
@@ -63,6 +66,28 @@ pub struct RunSummary {
     pub skipped: usize,
     pub counts: BTreeMap<Outcome, usize>,
     pub judge: Option<PassSummary>,
+}
+
+/// The host value of an agent's gateway key, by the name its spec gives: given to the gateway's
+/// container only. A missing required key stops the run before it starts.
+pub fn gateway_key_for(agent: &AgentSpec) -> Result<Option<(String, String)>, Error> {
+    let Some(g) = &agent.gateway else {
+        return Ok(None);
+    };
+    let Some(name) = &g.key else { return Ok(None) };
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => Ok(Some((name.clone(), v))),
+        _ if g.key_optional => Ok(None),
+        _ => Err(Error::input(
+            &agent.file,
+            None,
+            format!(
+                "agent `{}`'s gateway needs the key {name}, which is not set in this environment",
+                agent.name
+            ),
+            format!("export {name}=... before running (the gateway holds it; the agent never sees it, and it is never stored)"),
+        )),
+    }
 }
 
 /// Host values of every agent's declared secrets; a missing required one stops the run
@@ -99,6 +124,13 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         agents,
     } = p;
     suite.require_valid()?;
+    let agents = match &opts.pin_model {
+        Some(model) => agents
+            .into_iter()
+            .map(|a| a.pinned(model))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => agents,
+    };
     // A shard runs only its tasks, but keeps the whole suite's key and manifest: every shard
     // of one evaluation then agrees on both, and `merge` can check that they do.
     let key = plan::evaluation_key(&suite, &agents, opts.attempts);
@@ -111,6 +143,10 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
     let secrets: HashMap<String, Vec<(String, String)>> = agents
         .iter()
         .map(|a| Ok((a.name.clone(), secrets_for(a)?)))
+        .collect::<Result<_, Error>>()?;
+    let gateway_keys: HashMap<String, Option<(String, String)>> = agents
+        .iter()
+        .map(|a| Ok((a.name.clone(), gateway_key_for(a)?)))
         .collect::<Result<_, Error>>()?;
     let left = docker.gc(GcScope::Orphans).await?;
     if left.containers + left.networks + left.volumes > 0 {
@@ -134,9 +170,14 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
     }
     let proxy_image = if agents
         .iter()
-        .any(|a| matches!(a.network, Network::Allow(_)))
+        .any(|a| matches!(a.network, Network::Allow(_)) || a.gateway.is_some())
     {
         Some(images.proxy(&docker).await?)
+    } else {
+        None
+    };
+    let gateway_image = if agents.iter().any(|a| a.gateway.is_some()) {
+        Some(images.gateway(&docker).await?)
     } else {
         None
     };
@@ -192,6 +233,8 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         conventions: crate::score::conventions::Settings::from_suite(&suite)?,
         patch_limits: suite.patch_limits,
         proxy_image,
+        gateway_image,
+        gateway_keys,
     });
     let total = plan.len();
     let bar = crate::progress::bar(total as u64, opts.progress);

@@ -88,6 +88,20 @@ pub struct Flags {
     /// fractional or absurdly large token counts): those were not believed, and are said here.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub usage_invalid: Vec<String>,
+    /// The agent's self-reported usage disagrees with what its gateway measured, beyond the
+    /// tolerance: the measured figures are the ones counted, and the difference is said here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_mismatch: Option<String>,
+    /// The gateway refused a request past one of the attempt's budgets (which one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_exhausted: Option<String>,
+    /// Requests for another model than the evaluation's pinned one, refused by the gateway.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub model_refused: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Flags {
@@ -106,6 +120,9 @@ impl Flags {
             (self.tests_forged, "tests_forged"),
             (self.unverified, "unverified"),
             (!self.usage_invalid.is_empty(), "usage_invalid"),
+            (self.usage_mismatch.is_some(), "usage_mismatch"),
+            (self.budget_exhausted.is_some(), "budget_exhausted"),
+            (self.model_refused > 0, "model_refused"),
         ]
         .into_iter()
         .filter_map(|(set, name)| set.then_some(name))

@@ -303,6 +303,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX attempts_tally ON attempts(eval_id, agent, task_id, task_hash, attempt,
         tally_outcome, tally_review);
     CREATE INDEX judgements_latest ON judgements(attempt_id, created_at, judge_version, verdict);",
+    // 12: the model gateway. What it measured over an attempt's requests (tokens, cost,
+    // refusals), beside the agent's own usage.json; the `cost_usd` and token columns hold the
+    // counted figures (measured when there were requests through the gateway).
+    "ALTER TABLE attempts ADD COLUMN measured_json TEXT;",
 ];
 
 #[cfg(test)]

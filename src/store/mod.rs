@@ -624,8 +624,8 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
                 patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds,
                 total_seconds, usage_json, cost_usd, input_tokens, output_tokens, mergebench_version, grader_version,
                 started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json, egress_json,
-                tally_outcome, tally_review)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)";
+                tally_outcome, tally_review, measured_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)";
     const LOG_SQL: &str = "INSERT INTO logs (attempt_id, kind, bytes, total_bytes, truncated)
         VALUES (?1, ?2, ?3, ?4, ?5)";
     // Each patch's stats, read once (a generated store writes a million of them).
@@ -670,9 +670,16 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
         a.total_seconds,
         // cannot fail: as above.
         a.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()),
-        a.usage.as_ref().and_then(|u| u.cost_usd),
-        a.usage.as_ref().and_then(|u| u.input_tokens),
-        a.usage.as_ref().and_then(|u| u.output_tokens),
+        // The counted figures: measured by the gateway when it saw requests, else reported.
+        model::counted_cost(a.usage.as_ref(), a.measured.as_ref()),
+        match &a.measured {
+            Some(m) if m.requests > 0 => Some(m.input_tokens),
+            _ => a.usage.as_ref().and_then(|u| u.input_tokens),
+        },
+        match &a.measured {
+            Some(m) if m.requests > 0 => Some(m.output_tokens),
+            _ => a.usage.as_ref().and_then(|u| u.output_tokens),
+        },
         crate::VERSION,
         a.grader_version,
         a.started_at,
@@ -687,6 +694,10 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
         // What mergeability reads, as the counters reports' tallies add up (`store::tally`).
         tally_outcome,
         tally_review,
+        // cannot fail: as above.
+        a.measured
+            .as_ref()
+            .map(|m| serde_json::to_string(m).unwrap()),
     ])?;
     let id = c.last_insert_rowid();
     for l in &a.logs {

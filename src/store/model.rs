@@ -51,6 +51,42 @@ pub struct Usage {
     pub cost_usd: Option<f64>,
 }
 
+/// What the attempt's model gateway measured over every request the agent made through it,
+/// from the provider's own responses (`gateway::log::summarize`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MeasuredUsage {
+    /// Requests forwarded to the provider.
+    pub requests: u64,
+    /// Requests the gateway answered itself: a wrong token, another model than the pinned
+    /// one, or a spent budget.
+    pub refused: u64,
+    /// Of those, requests for another model than the pinned one.
+    pub refused_model: u64,
+    /// The budget that was spent, when one was (`requests`, `tokens` or `cost`).
+    pub budget_exhausted: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// Input tokens the provider served from its cache (part of `input_tokens`).
+    pub cached_tokens: i64,
+    /// From the price table; None when a model had no price.
+    pub cost_usd: Option<f64>,
+    pub models: Vec<String>,
+    /// Requests that failed upstream (unreachable, or a provider error status).
+    pub errors: u64,
+    /// Log lines that could not be read (a cut last line, or garbage).
+    pub unreadable_lines: u64,
+}
+
+/// The cost an attempt is counted at: what its gateway measured when the agent made requests
+/// through one, otherwise what the agent reported.
+pub fn counted_cost(usage: Option<&Usage>, measured: Option<&MeasuredUsage>) -> Option<f64> {
+    match measured {
+        Some(m) if m.requests > 0 => m.cost_usd,
+        _ => usage.and_then(|u| u.cost_usd),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct LogRecord {
     pub kind: String,
@@ -88,9 +124,11 @@ pub struct NewAttempt {
     pub artifacts: Vec<(String, Vec<u8>)>,
     /// Agents with an allowlist: what their egress proxy passed and refused.
     pub egress: Option<EgressSummary>,
+    /// Agents with a gateway: what it measured.
+    pub measured: Option<MeasuredUsage>,
 }
 
-pub const ATTEMPT_COLUMNS: &str = "id, eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds, total_seconds, usage_json, mergebench_version, grader_version, started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json, egress_json";
+pub const ATTEMPT_COLUMNS: &str = "id, eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds, total_seconds, usage_json, mergebench_version, grader_version, started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json, egress_json, measured_json";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AttemptRow {
@@ -127,6 +165,9 @@ pub struct AttemptRow {
     pub judge: Option<JudgementRow>,
     /// Agents with an allowlist: requests per destination, allowed and refused.
     pub egress: Option<EgressSummary>,
+    /// Agents with a gateway: the usage it measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<MeasuredUsage>,
 }
 
 impl AttemptRow {
@@ -136,6 +177,7 @@ impl AttemptRow {
         let grade: Option<String> = r.get(11)?;
         let usage: Option<String> = r.get(18)?;
         let egress: Option<String> = r.get(28)?;
+        let measured: Option<String> = r.get(29)?;
         Ok(AttemptRow {
             id: r.get(0)?,
             eval_id: r.get(1)?,
@@ -169,7 +211,13 @@ impl AttemptRow {
                 .and_then(|c| serde_json::from_str(&c).ok()),
             judge: None,
             egress: egress.and_then(|e| serde_json::from_str(&e).ok()),
+            measured: measured.and_then(|m| serde_json::from_str(&m).ok()),
         })
+    }
+
+    /// The cost this attempt is counted at (`counted_cost`).
+    pub fn cost_usd(&self) -> Option<f64> {
+        counted_cost(self.usage.as_ref(), self.measured.as_ref())
     }
 }
 

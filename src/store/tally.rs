@@ -2,7 +2,7 @@
 //! agent, task) counts computed by SQLite (`GROUP BY`), and the reported night's attempts
 //! streamed a few columns at a time.
 
-use super::model::{AttemptBrief, TaskTally, Usage, VerdictCount};
+use super::model::{counted_cost, AttemptBrief, MeasuredUsage, TaskTally, Usage, VerdictCount};
 use super::Store;
 use crate::error::Error;
 use crate::score::outcome::{Flags, Outcome};
@@ -114,7 +114,7 @@ fn verdict_sql() -> String {
 }
 
 const BRIEF_SQL: &str = "SELECT agent, task_id, task_hash, attempt, outcome, patch_sha256,
-        raw_patch_sha256, agent_seconds, usage_json
+        raw_patch_sha256, agent_seconds, usage_json, measured_json
     FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt";
 
 fn conversion(i: usize, e: rusqlite::types::FromSqlError) -> rusqlite::Error {
@@ -172,11 +172,16 @@ impl Store {
                     patch_sha256: opt_text(5)?,
                     raw_patch_sha256: opt_text(6)?,
                     agent_seconds: r.get(7)?,
-                    // As `AttemptRow` reads it: from the usage JSON, not the `cost_usd` column,
-                    // whose float serde_json may read back a last bit apart.
-                    cost_usd: opt_text(8)?
-                        .and_then(|u| serde_json::from_str::<Usage>(u).ok())
-                        .and_then(|u| u.cost_usd),
+                    // As `AttemptRow::cost_usd` reads it: from the JSON, not the `cost_usd`
+                    // column, whose float serde_json may read back a last bit apart.
+                    cost_usd: counted_cost(
+                        opt_text(8)?
+                            .and_then(|u| serde_json::from_str::<Usage>(u).ok())
+                            .as_ref(),
+                        opt_text(9)?
+                            .and_then(|m| serde_json::from_str::<MeasuredUsage>(m).ok())
+                            .as_ref(),
+                    ),
                 });
             }
             Ok(())
@@ -390,7 +395,7 @@ mod tests {
                     r.attempt,
                     r.outcome,
                     r.patch_sha256.clone(),
-                    r.usage.as_ref().and_then(|u| u.cost_usd),
+                    r.cost_usd(),
                 )
             })
             .collect();

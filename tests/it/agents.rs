@@ -57,13 +57,13 @@ fn unique(prefix: &str) -> String {
 
 /// An internal Docker network of the test's own with scripted model servers on it; removed
 /// on drop.
-struct Lab {
+pub(crate) struct Lab {
     network: String,
     servers: Vec<String>,
 }
 
 impl Lab {
-    fn new() -> Lab {
+    pub(crate) fn new() -> Lab {
         let network = unique("mbtest-net");
         docker(&["network", "create", "--internal", &network]);
         Lab {
@@ -74,7 +74,7 @@ impl Lab {
 
     /// Starts `server.py` with `script` as a container named `name-<unique>`; returns the
     /// container's name, which is its host name on the lab network.
-    fn server(&mut self, name: &str, script: &Value) -> String {
+    pub(crate) fn server(&mut self, name: &str, script: &Value) -> String {
         let name = unique(&format!("mbtest-{name}"));
         docker(&[
             "create",
@@ -125,7 +125,7 @@ impl Lab {
     }
 
     /// The requests a server logged, oldest first.
-    fn requests(&self, server: &str) -> Vec<Value> {
+    pub(crate) fn requests(&self, server: &str) -> Vec<Value> {
         let out = Command::new("docker")
             .args(["exec", server, "cat", "/tmp/requests.jsonl"])
             .output()
@@ -137,7 +137,7 @@ impl Lab {
     }
 
     /// Environment for `mergebench run`: the proxy's way out is this network.
-    fn env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    pub(crate) fn env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         let mut env = vec![("MERGEBENCH_EGRESS_NETWORK", self.network.as_str())];
         env.extend_from_slice(extra);
         env
@@ -404,7 +404,7 @@ fn call(name: &str, arguments: Value) -> Value {
 }
 
 #[test]
-fn the_reference_agent_resolves_the_task_through_the_proxy() {
+fn the_reference_agent_resolves_the_task_through_its_gateway() {
     let mut lab = Lab::new();
     let upstream = lab.server("upstream", &json!({"conversations": []}));
     let script = json!({"conversations": [{"match": PROBLEM_MATCH, "replies": [
@@ -445,14 +445,14 @@ fn the_reference_agent_resolves_the_task_through_the_proxy() {
         (a["usage"]["cost_usd"].as_f64().unwrap() - 0.01564).abs() < 1e-9,
         "{a}"
     );
+    // Measured by the gateway: what the server returned, agreeing with the self-report.
+    assert_eq!(a["measured"]["requests"], 5, "{a}");
+    assert_eq!(a["measured"]["input_tokens"], 6900, "{a}");
+    assert_eq!(a["measured"]["output_tokens"], 230, "{a}");
+    assert!(a["flags"].get("usage_mismatch").is_none(), "{a}");
+    // The model is reached through the gateway, never the proxy, which refused the peek.
     assert_eq!(a["flags"]["egress_refused"], 1, "{a}");
-    assert_eq!(
-        destinations(a),
-        [
-            (format!("{model}:8000"), true),
-            (format!("{upstream}:8000"), false)
-        ]
-    );
+    assert_eq!(destinations(a), [(format!("{upstream}:8000"), false)]);
     // The trajectory is stored: every tool call and its output, ending in finish.
     let traj = &sqlite(
         &f.db(),
@@ -526,7 +526,7 @@ fn ca_bundle() -> Vec<(&'static str, &'static str)> {
 /// Builds mini-swe-agent's image from PyPI (a few minutes the first time; cached by its
 /// Dockerfile's hash after that) and runs the real `mini` against the scripted server.
 #[test]
-fn mini_swe_agent_resolves_the_task_through_the_proxy() {
+fn mini_swe_agent_resolves_the_task_through_its_gateway() {
     let mut lab = Lab::new();
     let script = json!({"conversations": [{"match": PROBLEM_MATCH, "replies": [
         {"content": "I will look at calc.py.", "tool_calls": [call("bash", json!({"command": "cat calc.py"}))],
@@ -552,8 +552,10 @@ fn mini_swe_agent_resolves_the_task_through_the_proxy() {
     assert_eq!(a["flags"]["agent_exit_code"], 0, "{log:?}");
     assert_eq!(a["usage"]["input_tokens"], 7500, "{a}");
     assert_eq!(a["usage"]["output_tokens"], 120);
+    assert_eq!(a["measured"]["input_tokens"], 7500, "{a}");
+    assert_eq!(a["measured"]["output_tokens"], 120, "{a}");
     assert_eq!(a["flags"]["egress_refused"], 0, "{a}");
-    assert_eq!(destinations(a), [(format!("{model}:8000"), true)]);
+    assert_eq!(destinations(a), []);
     let traj = &sqlite(
         &f.db(),
         "SELECT bytes FROM artifacts WHERE name = 'trajectory.json'",
@@ -594,9 +596,20 @@ fn vendor_adapter_resolves(
     let log = sqlite(&f.db(), "SELECT bytes FROM logs WHERE kind = 'agent'");
     assert_eq!(a["outcome"], "resolved", "{a}\n{log:?}");
     assert_eq!(a["flags"]["agent_exit_code"], 0, "{log:?}");
+    // The model is reached through the gateway only: the proxy saw nothing at all.
     assert_eq!(a["flags"]["egress_refused"], 0, "it phoned elsewhere: {a}");
-    assert_eq!(destinations(&a), [(format!("{model}:8000"), true)]);
+    assert_eq!(destinations(&a), []);
     assert!(a["usage"]["input_tokens"].as_i64().unwrap() > 0, "{a}");
+    // Measured by the gateway: what the server returned, as the adapter also reported it.
+    assert_eq!(
+        a["measured"]["input_tokens"], a["usage"]["input_tokens"],
+        "{a}"
+    );
+    assert_eq!(
+        a["measured"]["output_tokens"], a["usage"]["output_tokens"],
+        "{a}"
+    );
+    assert!(a["flags"].get("usage_mismatch").is_none(), "{a}");
     let names = sqlite(&f.db(), "SELECT name FROM artifacts");
     assert!(
         names.iter().any(|n| n[0] == trajectory) && names.iter().any(|n| n[0] == "usage.json"),
@@ -608,7 +621,7 @@ fn vendor_adapter_resolves(
 
 #[test]
 #[ignore = "builds Aider's image from PyPI (minutes); run with --ignored"]
-fn aider_resolves_the_task_through_the_proxy() {
+fn aider_resolves_the_task_through_its_gateway() {
     // Aider's "whole" edit format: the file's name, then all of it in a fence.
     let script = json!({"match": PROBLEM_MATCH, "replies": [
         {"content": format!("add subtracts. Fixed:\n\ncalc.py\n```\n{FIXED_CALC}```\n"),
@@ -634,7 +647,7 @@ fn aider_resolves_the_task_through_the_proxy() {
 
 #[test]
 #[ignore = "builds Claude Code's image from npm (minutes); run with --ignored"]
-fn claude_code_resolves_the_task_through_the_proxy() {
+fn claude_code_resolves_the_task_through_its_gateway() {
     let script = json!({"match": PROBLEM_MATCH, "replies": [
         {"content": "I'll fix the subtraction.", "tool_calls": [call("Bash", json!({"command": "sed -i 's/a - b/a + b/' calc.py", "description": "Fix add"}))],
          "usage": {"input_tokens": 5000, "output_tokens": 60}},
@@ -657,7 +670,7 @@ fn claude_code_resolves_the_task_through_the_proxy() {
 
 #[test]
 #[ignore = "builds Codex's image from npm (minutes); run with --ignored"]
-fn codex_resolves_the_task_through_the_proxy() {
+fn codex_resolves_the_task_through_its_gateway() {
     let script = json!({"match": PROBLEM_MATCH, "replies": [
         {"content": "I'll fix the subtraction.", "tool_calls": [call("exec_command", json!({"cmd": "sed -i 's/a - b/a + b/' calc.py"}))],
          "usage": {"input_tokens": 4000, "output_tokens": 50}},

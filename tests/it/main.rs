@@ -12,6 +12,7 @@ mod ecosystems;
 mod fixture;
 mod forgery;
 mod gate;
+mod gateway;
 mod hardening;
 mod judge;
 mod label;

@@ -177,6 +177,7 @@ pub async fn nightly(
                     _ => None,
                 },
                 max_agent_cost: cfg.max_agent_cost,
+                pin_model: None,
             },
         )
         .await?;

@@ -86,6 +86,10 @@ pub enum Command {
     Results {
         #[arg(long = "eval")]
         eval: Option<String>,
+        /// Instead: one attempt's model calls through its gateway (measured usage beside the
+        /// agent's report, then each call); with --json, each call's request and response.
+        #[arg(long, value_name = "ATTEMPT_ID")]
+        calls: Option<i64>,
         #[arg(long)]
         json: bool,
     },
@@ -249,6 +253,10 @@ pub struct RunArgs {
     /// many USD; the same command with a higher ceiling resumes.
     #[arg(long, value_parser = parse_usd)]
     pub max_agent_cost: Option<f64>,
+    /// Pin every agent to this provider model (a scaffold-only comparison): each agent's
+    /// gateway refuses requests for any other model, and they are flagged model_refused.
+    #[arg(long)]
+    pub pin_model: Option<String>,
     /// Judge every attempt after grading (judges/<name>.toml or a path to a judge file).
     #[arg(long)]
     pub judge: Option<String>,
