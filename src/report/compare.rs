@@ -8,7 +8,7 @@
 use super::clusters::{self, Clustering};
 use super::data::NightRows;
 use super::history::NightInfo;
-use super::leaderboard::{anchor, PatchText};
+use super::leaderboard::{anchor, patch_texts, PatchText};
 use super::tasks::{per_task, TaskScore};
 use crate::score::merge::{mergeable, tier};
 use crate::score::outcome::Outcome;
@@ -349,20 +349,14 @@ pub fn build(
             / n.max(1.0),
     };
     power.sentence = power_sentence(&power, shared.len());
-    let mut seen = BTreeSet::new();
-    let patch_texts = differing
-        .iter()
-        .flat_map(|d| [&d.a.patch_sha256, &d.b.patch_sha256])
-        .flatten()
-        .filter(|sha| seen.insert(sha.as_str()))
-        .filter_map(|sha| {
-            patches.get(sha).map(|text| PatchText {
-                anchor: anchor(sha),
-                sha256: sha.clone(),
-                text: text.clone(),
-            })
-        })
-        .collect();
+    let texts = patch_texts(
+        differing
+            .iter()
+            .flat_map(|d| [&d.a.patch_sha256, &d.b.patch_sha256])
+            .flatten()
+            .map(String::as_str),
+        patches,
+    );
     let side_a = side(a, &ra, &ta, &shared, judged_eval);
     let side_b = side(b, &rb, &tb, &shared, judged_eval);
     let ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
@@ -372,11 +366,7 @@ pub fn build(
     let mut c = Comparison {
         mergebench_version: crate::VERSION.to_string(),
         suite: night.evaluation.suite.clone(),
-        evaluation: NightInfo {
-            id: night.evaluation.id.clone(),
-            created_at: night.evaluation.created_at.clone(),
-            label: night.evaluation.label.clone(),
-        },
+        evaluation: NightInfo::of(&night.evaluation),
         judged: judged_eval,
         cost_ratio: ratio(side_a.cost_per_merged, side_b.cost_per_merged),
         time_ratio: ratio(side_a.seconds_per_merged, side_b.seconds_per_merged),
@@ -395,7 +385,7 @@ pub fn build(
         power,
         sentence: String::new(),
         differing,
-        patches: patch_texts,
+        patches: texts,
     };
     c.sentence = sentence(&c);
     c.uncertainty = uncertainty(&c);

@@ -377,17 +377,7 @@ impl Store {
 
     /// Every attempt of an evaluation, each with its latest judgement.
     pub fn attempts(&self, eval_id: &str) -> Result<Vec<AttemptRow>, Error> {
-        self.with(|c| {
-            let mut rows: Vec<AttemptRow> = c
-                .prepare(&format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"))?
-                .query_map([eval_id], AttemptRow::from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut latest = judgements(c, eval_id, true)?;
-            for r in &mut rows {
-                r.judge = latest.remove(&r.id);
-            }
-            Ok(rows)
-        })
+        self.with(|c| evaluation_attempts(c, eval_id, true))
     }
 
     /// Every attempt of each evaluation, for reports: each with its latest verdict, but
@@ -395,22 +385,7 @@ impl Store {
     /// shows and which dominate reading a large store. Evaluations are read in parallel,
     /// each thread on its own read-only connection (WAL lets readers share the file).
     pub fn attempts_for_reports(&self, eval_ids: &[String]) -> Result<Vec<Vec<AttemptRow>>, Error> {
-        let columns = ATTEMPT_COLUMNS.replace("grade_json", "NULL");
-        let sql = format!(
-            "SELECT {columns} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"
-        );
-        let read = |c: &Connection, id: &str| -> rusqlite::Result<Vec<AttemptRow>> {
-            let mut rows: Vec<AttemptRow> = c
-                .prepare_cached(&sql)?
-                .query_map([id], AttemptRow::from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut latest = judgements(c, id, false)?;
-            for r in &mut rows {
-                r.judge = latest.remove(&r.id);
-            }
-            Ok(rows)
-        };
-        self.per_evaluation(eval_ids, read)
+        self.per_evaluation(eval_ids, |c, id| evaluation_attempts(c, id, false))
     }
 
     /// `read` for each evaluation, in order. Evaluations are read in parallel, each thread on
@@ -728,6 +703,32 @@ fn insert_judgement(c: &Connection, attempt_id: i64, j: &JudgementRow) -> rusqli
         now()
     ])?;
     Ok(())
+}
+
+/// Every attempt of an evaluation, in order, each with its latest judgement; with `detail`,
+/// also the grade's test-by-test result and the judge's reasons (`Store::attempts`), without
+/// it neither (`Store::attempts_for_reports`).
+fn evaluation_attempts(
+    c: &Connection,
+    eval_id: &str,
+    detail: bool,
+) -> rusqlite::Result<Vec<AttemptRow>> {
+    let columns = if detail {
+        ATTEMPT_COLUMNS.to_string()
+    } else {
+        ATTEMPT_COLUMNS.replace("grade_json", "NULL")
+    };
+    let mut rows: Vec<AttemptRow> = c
+        .prepare_cached(&format!(
+            "SELECT {columns} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"
+        ))?
+        .query_map([eval_id], AttemptRow::from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut latest = judgements(c, eval_id, detail)?;
+    for r in &mut rows {
+        r.judge = latest.remove(&r.id);
+    }
+    Ok(rows)
 }
 
 /// The latest judgement of each attempt of an evaluation; `detail` says whether to read the
