@@ -169,13 +169,13 @@ fn side(
 ) -> Side {
     let rows: Vec<&&AttemptRow> = rows
         .iter()
-        .filter(|r| r.outcome != Outcome::InfraError && shared.contains(r.task_id.as_str()))
+        .filter(|r| r.run.outcome != Outcome::InfraError && shared.contains(r.key.task_id.as_str()))
         .collect();
     let merged_patches = rows.iter().filter(|r| mergeable(r, judged_eval)).count();
-    let agent_seconds: f64 = rows.iter().filter_map(|r| r.agent_seconds).sum();
+    let agent_seconds: f64 = rows.iter().filter_map(|r| r.run.agent_seconds).sum();
     let costs: Vec<f64> = rows
         .iter()
-        .filter_map(|r| r.usage.as_ref().and_then(|u| u.cost_usd))
+        .filter_map(|r| r.run.usage.as_ref().and_then(|u| u.cost_usd))
         .collect();
     let cost_usd = (!costs.is_empty()).then(|| costs.iter().sum::<f64>());
     let per_merged = |x: f64| (merged_patches > 0).then(|| x / merged_patches as f64);
@@ -261,7 +261,7 @@ pub fn build(
 ) -> Result<Comparison, String> {
     let judged_eval = night.judged;
     let rows_of = |agent: &str| -> Vec<&AttemptRow> {
-        night.rows.iter().filter(|r| r.agent == agent).collect()
+        night.rows.iter().filter(|r| r.key.agent == agent).collect()
     };
     let (ra, rb) = (rows_of(a), rows_of(b));
     for (agent, rows) in [(a, &ra), (b, &rb)] {
@@ -288,10 +288,10 @@ pub fn build(
     let first = |rows: &[&AttemptRow], task: &str, score: &TaskScore| {
         let r = rows
             .iter()
-            .filter(|r| r.task_id == task && r.outcome != Outcome::InfraError)
-            .min_by_key(|r| r.attempt);
+            .filter(|r| r.key.task_id == task && r.run.outcome != Outcome::InfraError)
+            .min_by_key(|r| r.key.attempt);
         TaskSide {
-            outcome: r.map(|r| r.outcome),
+            outcome: r.map(|r| r.run.outcome),
             merged: score.merged(),
             patch: r.and_then(|r| r.patch_sha256.as_deref()).map(anchor),
             patch_sha256: r.and_then(|r| r.patch_sha256.clone()),
