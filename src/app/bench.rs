@@ -182,9 +182,10 @@ pub async fn bench(opts: BenchOptions) -> Result<String, Error> {
     let flood = store
         .attempts(&ev.id)?
         .into_iter()
-        .find(|a| a.agent == "flood")
+        .find(|a| a.key.agent == "flood")
         .ok_or_else(|| Error::infra("the flood run recorded no attempt"))?;
-    let after_exit = flood.total_seconds.unwrap_or(0.0) - flood.agent_seconds.unwrap_or(0.0);
+    let after_exit =
+        flood.run.total_seconds.unwrap_or(0.0) - flood.run.agent_seconds.unwrap_or(0.0);
 
     let ratio = mb / cli;
     let speedup = j1 / j4;
@@ -215,8 +216,8 @@ pub async fn bench(opts: BenchOptions) -> Result<String, Error> {
         j4,
         speedup,
         verdict(speedup >= 3.5),
-        flood.outcome,
-        flood.flags.patch_too_large,
+        flood.run.outcome,
+        flood.run.flags.patch_too_large,
         after_exit,
         verdict(after_exit < 30.0),
         grew as f64 / 1e6,

@@ -27,19 +27,28 @@ pub fn work_of(rows: &[AttemptRow], task_order: &[String]) -> Vec<Work> {
         .collect();
     let mut rows: Vec<&AttemptRow> = rows.iter().collect();
     rows.sort_by(|a, b| {
-        (pos.get(a.task_id.as_str()), &a.task_id, &a.agent, a.attempt).cmp(&(
-            pos.get(b.task_id.as_str()),
-            &b.task_id,
-            &b.agent,
-            b.attempt,
-        ))
+        (
+            pos.get(a.key.task_id.as_str()),
+            &a.key.task_id,
+            &a.key.agent,
+            a.key.attempt,
+        )
+            .cmp(&(
+                pos.get(b.key.task_id.as_str()),
+                &b.key.task_id,
+                &b.key.agent,
+                b.key.attempt,
+            ))
     });
     rows.iter()
         .map(|r| Work {
-            task: r.task_id.clone(),
+            task: r.key.task_id.clone(),
             seconds: r
+                .run
                 .total_seconds
-                .unwrap_or_else(|| r.agent_seconds.unwrap_or(0.0) + r.grade_seconds.unwrap_or(0.0))
+                .unwrap_or_else(|| {
+                    r.run.agent_seconds.unwrap_or(0.0) + r.run.grade_seconds.unwrap_or(0.0)
+                })
                 .max(0.0),
         })
         .collect()

@@ -5,7 +5,7 @@
 use crate::error::Error;
 use crate::repo::patch::Patch;
 use crate::score::outcome::{Flags, Outcome};
-use crate::store::{JudgementRow, NewAttempt, NewEvaluation, Store, Usage};
+use crate::store::{AttemptKey, AttemptRun, JudgementRow, NewAttempt, NewEvaluation, Store, Usage};
 use rand::{Rng, SeedableRng};
 
 #[derive(Debug, Clone)]
@@ -111,32 +111,37 @@ pub fn fill(store: &Store, opts: &SyntheticOptions) -> Result<Vec<String>, Error
                     let conventions_pass = merge || rng.gen::<f64>() < 0.5;
                     let tier = ["trivial", "low", "medium", "high"][rng.gen_range(0..4)];
                     batch.push(NewAttempt {
-                        eval_id: eval.id.clone(),
-                        task_id: task_id(t),
-                        task_hash: format!("hash-{t}"),
-                        agent: agent.clone(),
-                        agent_hash: format!("{agent}-hash"),
-                        attempt,
-                        outcome,
-                        flags: Flags {
-                            scope_violation: !merge && rng.gen::<f64>() < 0.03,
-                            ..Flags::default()
+                        key: AttemptKey {
+                            eval_id: eval.id.clone(),
+                            task_id: task_id(t),
+                            task_hash: format!("hash-{t}"),
+                            agent: agent.clone(),
+                            agent_hash: format!("{agent}-hash"),
+                            attempt,
+                        },
+                        run: AttemptRun {
+                            outcome,
+                            flags: Flags {
+                                scope_violation: !merge && rng.gen::<f64>() < 0.03,
+                                ..Flags::default()
+                            },
+                            agent_seconds: Some(20.0 + rng.gen::<f64>() * 200.0),
+                            grade_seconds: Some(5.0),
+                            total_seconds: Some(30.0),
+                            usage: Some(Usage {
+                                model: Some(format!("{agent}-model")),
+                                input_tokens: Some(20_000),
+                                output_tokens: Some(2_000),
+                                cost_usd: Some(0.05 + skill * 0.2),
+                            }),
+                            grader_version: "synthetic".into(),
+                            ..Default::default()
                         },
                         conventions_json: patch.as_ref().map(|_| {
                             format!("{{\"passed\":{conventions_pass},\"tier\":\"{tier}\",\"errors\":0}}")
                         }),
                         raw_patch: patch.clone(),
                         graded_patch: patch.clone(),
-                        agent_seconds: Some(20.0 + rng.gen::<f64>() * 200.0),
-                        grade_seconds: Some(5.0),
-                        total_seconds: Some(30.0),
-                        usage: Some(Usage {
-                            model: Some(format!("{agent}-model")),
-                            input_tokens: Some(20_000),
-                            output_tokens: Some(2_000),
-                            cost_usd: Some(0.05 + skill * 0.2),
-                        }),
-                        grader_version: "synthetic".into(),
                         ..Default::default()
                     });
                     if patch.is_some() {

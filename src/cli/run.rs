@@ -102,27 +102,27 @@ pub fn calls(db: &Option<PathBuf>, id: i64, json: bool) -> Result<i32, Error> {
             .collect();
         print::json(&serde_json::json!({
             "attempt": id,
-            "agent": row.agent,
-            "task": row.task_id,
-            "measured": row.measured,
-            "reported": row.usage,
-            "flags": row.flags.names(),
+            "agent": row.key.agent,
+            "task": row.key.task_id,
+            "measured": row.run.measured,
+            "reported": row.run.usage,
+            "flags": row.run.flags.names(),
             "calls": calls,
             "trajectory": exchanges,
         }));
         return Ok(exit::OK);
     }
-    let Some(m) = &row.measured else {
+    let Some(m) = &row.run.measured else {
         println!(
             "attempt {id} ({}, {}) ran without a gateway: no model calls were measured",
-            row.agent, row.task_id
+            row.key.agent, row.key.task_id
         );
         return Ok(exit::OK);
     };
-    println!("attempt {id}: {} on {}", row.agent, row.task_id);
+    println!("attempt {id}: {} on {}", row.key.agent, row.key.task_id);
     print!(
         "{}",
-        crate::gateway::stored::describe(m, row.usage.as_ref(), &calls)
+        crate::gateway::stored::describe(m, row.run.usage.as_ref(), &calls)
     );
     Ok(exit::OK)
 }

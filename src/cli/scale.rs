@@ -72,7 +72,7 @@ pub fn plan(
             ev.id
         )));
     }
-    let mut tasks: Vec<String> = rows.iter().map(|r| r.task_id.clone()).collect();
+    let mut tasks: Vec<String> = rows.iter().map(|r| r.key.task_id.clone()).collect();
     tasks.sort();
     tasks.dedup();
     let work = work_of(&rows, &tasks);

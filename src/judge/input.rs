@@ -143,7 +143,7 @@ impl ReviewInput {
             .clone()
             .and_then(|g| serde_json::from_value(g).ok());
         let mut tests = TestSummary {
-            outcome: row.outcome.to_string(),
+            outcome: row.run.outcome.to_string(),
             fail_to_pass_passed: 0,
             fail_to_pass_total: task.tests.fail_to_pass.len(),
             pass_to_pass_passed: 0,
@@ -160,12 +160,18 @@ impl ReviewInput {
                 .filter(|t| !t.passed())
                 .map(|t| t.id.clone())
                 .collect();
-        } else if row.outcome == Outcome::Resolved {
+        } else if row.run.outcome == Outcome::Resolved {
             tests.fail_to_pass_passed = tests.fail_to_pass_total;
             tests.pass_to_pass_passed = tests.pass_to_pass_total;
         }
-        let mut flags: Vec<String> = row.flags.names().iter().map(|s| s.to_string()).collect();
-        if let Some(code) = row.flags.agent_exit_code.filter(|c| *c != 0) {
+        let mut flags: Vec<String> = row
+            .run
+            .flags
+            .names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if let Some(code) = row.run.flags.agent_exit_code.filter(|c| *c != 0) {
             flags.push(format!("agent_exit_code={code}"));
         }
         let hidden = crate::conventions::unicode::count(&text);

@@ -62,7 +62,7 @@ pub struct PassOptions {
 /// Attempts worth judging: a patch that changes something, and an outcome other than an
 /// infra error (which is not the agent's work).
 fn wants_judging(r: &AttemptRow) -> bool {
-    r.outcome != Outcome::InfraError && r.raw_patch_sha256.is_some()
+    r.run.outcome != Outcome::InfraError && r.raw_patch_sha256.is_some()
 }
 
 pub async fn judge_evaluation(
@@ -77,9 +77,9 @@ pub async fn judge_evaluation(
     let mut skipped = Vec::new();
     let skip = |r: &AttemptRow, reason: String| Skipped {
         attempt_id: r.id,
-        task_id: r.task_id.clone(),
-        agent: r.agent.clone(),
-        attempt: r.attempt,
+        task_id: r.key.task_id.clone(),
+        agent: r.key.agent.clone(),
+        attempt: r.key.attempt,
         reason,
     };
     // (patch, task hash) → the attempts that share it, and the input to judge.
@@ -89,7 +89,7 @@ pub async fn judge_evaluation(
         let Some(sha) = r.raw_patch_sha256.clone() else {
             continue;
         };
-        let key = (sha.clone(), r.task_hash.clone());
+        let key = (sha.clone(), r.key.task_hash.clone());
         if let Some(g) = groups.get_mut(&key) {
             g.0.push(r);
             continue;
@@ -101,21 +101,21 @@ pub async fn judge_evaluation(
         if Patch::new(bytes.clone()).is_empty() {
             continue;
         }
-        let Some(task) = suite.tasks.iter().find(|t| t.id == r.task_id) else {
+        let Some(task) = suite.tasks.iter().find(|t| t.id == r.key.task_id) else {
             skipped.push(skip(
                 &r,
                 format!(
                     "task {} is not in the suite at {}",
-                    r.task_id,
+                    r.key.task_id,
                     suite.dir.display()
                 ),
             ));
             continue;
         };
-        if task.hash != r.task_hash {
+        if task.hash != r.key.task_hash {
             skipped.push(skip(
                 &r,
-                format!("task {} changed since this attempt ran (its hash differs); judge it with the suite it ran on (--suite)", r.task_id),
+                format!("task {} changed since this attempt ran (its hash differs); judge it with the suite it ran on (--suite)", r.key.task_id),
             ));
             continue;
         }
@@ -152,10 +152,10 @@ pub async fn judge_evaluation(
                         store.save_judgement(r.id, &j.to_row())?;
                         judged.push(JudgedAttempt {
                             attempt_id: r.id,
-                            task_id: r.task_id,
-                            agent: r.agent,
-                            attempt: r.attempt,
-                            outcome: r.outcome,
+                            task_id: r.key.task_id,
+                            agent: r.key.agent,
+                            attempt: r.key.attempt,
+                            outcome: r.run.outcome,
                             judgement: j.clone(),
                         });
                     }

@@ -29,7 +29,12 @@ pub fn of_rows<'a>(
     by_hash: &HashMap<String, String>,
 ) -> HashMap<String, String> {
     rows.into_iter()
-        .filter_map(|r| Some((r.task_id.clone(), by_hash.get(&r.task_hash)?.clone())))
+        .filter_map(|r| {
+            Some((
+                r.key.task_id.clone(),
+                by_hash.get(&r.key.task_hash)?.clone(),
+            ))
+        })
         .collect()
 }
 

@@ -8,7 +8,7 @@
 use super::clusters::{self, Clustering};
 use super::data::NightRows;
 use super::history::NightInfo;
-use super::leaderboard::{anchor, PatchText};
+use super::leaderboard::{anchor, patch_texts, PatchText};
 use super::tasks::{per_task, TaskScore};
 use crate::score::merge::{mergeable, tier};
 use crate::score::outcome::Outcome;
@@ -169,10 +169,10 @@ fn side(
 ) -> Side {
     let rows: Vec<&&AttemptRow> = rows
         .iter()
-        .filter(|r| r.outcome != Outcome::InfraError && shared.contains(r.task_id.as_str()))
+        .filter(|r| r.run.outcome != Outcome::InfraError && shared.contains(r.key.task_id.as_str()))
         .collect();
     let merged_patches = rows.iter().filter(|r| mergeable(r, judged_eval)).count();
-    let agent_seconds: f64 = rows.iter().filter_map(|r| r.agent_seconds).sum();
+    let agent_seconds: f64 = rows.iter().filter_map(|r| r.run.agent_seconds).sum();
     let costs: Vec<f64> = rows.iter().filter_map(|r| r.cost_usd()).collect();
     let cost_usd = (!costs.is_empty()).then(|| costs.iter().sum::<f64>());
     let per_merged = |x: f64| (merged_patches > 0).then(|| x / merged_patches as f64);
@@ -258,7 +258,7 @@ pub fn build(
 ) -> Result<Comparison, String> {
     let judged_eval = night.judged;
     let rows_of = |agent: &str| -> Vec<&AttemptRow> {
-        night.rows.iter().filter(|r| r.agent == agent).collect()
+        night.rows.iter().filter(|r| r.key.agent == agent).collect()
     };
     let (ra, rb) = (rows_of(a), rows_of(b));
     for (agent, rows) in [(a, &ra), (b, &rb)] {
@@ -285,10 +285,10 @@ pub fn build(
     let first = |rows: &[&AttemptRow], task: &str, score: &TaskScore| {
         let r = rows
             .iter()
-            .filter(|r| r.task_id == task && r.outcome != Outcome::InfraError)
-            .min_by_key(|r| r.attempt);
+            .filter(|r| r.key.task_id == task && r.run.outcome != Outcome::InfraError)
+            .min_by_key(|r| r.key.attempt);
         TaskSide {
-            outcome: r.map(|r| r.outcome),
+            outcome: r.map(|r| r.run.outcome),
             merged: score.merged(),
             patch: r.and_then(|r| r.patch_sha256.as_deref()).map(anchor),
             patch_sha256: r.and_then(|r| r.patch_sha256.clone()),
@@ -346,20 +346,14 @@ pub fn build(
             / n.max(1.0),
     };
     power.sentence = power_sentence(&power, shared.len());
-    let mut seen = BTreeSet::new();
-    let patch_texts = differing
-        .iter()
-        .flat_map(|d| [&d.a.patch_sha256, &d.b.patch_sha256])
-        .flatten()
-        .filter(|sha| seen.insert(sha.as_str()))
-        .filter_map(|sha| {
-            patches.get(sha).map(|text| PatchText {
-                anchor: anchor(sha),
-                sha256: sha.clone(),
-                text: text.clone(),
-            })
-        })
-        .collect();
+    let texts = patch_texts(
+        differing
+            .iter()
+            .flat_map(|d| [&d.a.patch_sha256, &d.b.patch_sha256])
+            .flatten()
+            .map(String::as_str),
+        patches,
+    );
     let side_a = side(a, &ra, &ta, &shared, judged_eval);
     let side_b = side(b, &rb, &tb, &shared, judged_eval);
     let ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
@@ -369,11 +363,7 @@ pub fn build(
     let mut c = Comparison {
         mergebench_version: crate::VERSION.to_string(),
         suite: night.evaluation.suite.clone(),
-        evaluation: NightInfo {
-            id: night.evaluation.id.clone(),
-            created_at: night.evaluation.created_at.clone(),
-            label: night.evaluation.label.clone(),
-        },
+        evaluation: NightInfo::of(&night.evaluation),
         judged: judged_eval,
         cost_ratio: ratio(side_a.cost_per_merged, side_b.cost_per_merged),
         time_ratio: ratio(side_a.seconds_per_merged, side_b.seconds_per_merged),
@@ -392,7 +382,7 @@ pub fn build(
         power,
         sentence: String::new(),
         differing,
-        patches: patch_texts,
+        patches: texts,
     };
     c.sentence = sentence(&c);
     c.uncertainty = uncertainty(&c);

@@ -7,6 +7,7 @@
 use super::data::Night;
 use super::tasks::{discordant, scores_by_agent, TaskScore};
 use crate::stats::{benjamini_hochberg, cluster_mean_ci, holm, mcnemar_exact, Interval};
+use crate::store::Evaluation;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -75,6 +76,17 @@ pub struct NightInfo {
     pub id: String,
     pub created_at: String,
     pub label: Option<String>,
+}
+
+impl NightInfo {
+    /// What a report says of the evaluation a night is.
+    pub fn of(evaluation: &Evaluation) -> NightInfo {
+        NightInfo {
+            id: evaluation.id.clone(),
+            created_at: evaluation.created_at.clone(),
+            label: evaluation.label.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -302,11 +314,7 @@ pub fn build(
     History {
         nights: nights
             .iter()
-            .map(|n| NightInfo {
-                id: n.evaluation.id.clone(),
-                created_at: n.evaluation.created_at.clone(),
-                label: n.evaluation.label.clone(),
-            })
+            .map(|n| NightInfo::of(&n.evaluation))
             .collect(),
         series,
         policy,

@@ -14,7 +14,7 @@ use crate::stats::{
 };
 use crate::store::{TaskTally, VerdictCount};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, Default)]
 pub struct LeaderboardOptions {
@@ -140,6 +140,25 @@ pub struct Leaderboard {
 
 pub fn anchor(sha256: &str) -> String {
     format!("patch-{}", &sha256[..12.min(sha256.len())])
+}
+
+/// The text of each patch named, once, in the order first named (with its anchor in the
+/// page); a patch not in `patches` is left out.
+pub fn patch_texts<'a>(
+    shas: impl IntoIterator<Item = &'a str>,
+    patches: &BTreeMap<String, String>,
+) -> Vec<PatchText> {
+    let mut seen = HashSet::new();
+    shas.into_iter()
+        .filter(|sha| seen.insert(*sha))
+        .filter_map(|sha| {
+            patches.get(sha).map(|text| PatchText {
+                anchor: anchor(sha),
+                sha256: sha.to_string(),
+                text: text.clone(),
+            })
+        })
+        .collect()
 }
 
 fn share(num: usize, den: usize) -> Option<f64> {
@@ -380,23 +399,13 @@ pub fn build(data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderboard>
                 .collect(),
         })
         .collect();
-    let mut seen = std::collections::HashSet::new();
-    let linked: Vec<&str> = matrix
-        .iter()
-        .flat_map(|row| &row.cells)
-        .filter_map(|c| c.patch_sha256.as_deref())
-        .filter(|sha| seen.insert(*sha))
-        .collect();
-    let patches = linked
-        .into_iter()
-        .filter_map(|sha| {
-            data.patches.get(sha).map(|text| PatchText {
-                anchor: anchor(sha),
-                sha256: sha.to_string(),
-                text: text.clone(),
-            })
-        })
-        .collect();
+    let patches = patch_texts(
+        matrix
+            .iter()
+            .flat_map(|row| &row.cells)
+            .filter_map(|c| c.patch_sha256.as_deref()),
+        &data.patches,
+    );
     let regressions = history.latest_regressions().into_iter().cloned().collect();
     let regression_tests = history.latest_tests().into_iter().cloned().collect();
     let night_tasks: Vec<&str> = matrix.iter().map(|r| r.task.as_str()).collect();
@@ -409,11 +418,7 @@ pub fn build(data: ReportData, opts: &LeaderboardOptions) -> Option<Leaderboard>
     Some(Leaderboard {
         mergebench_version: crate::VERSION.to_string(),
         suite: night.evaluation.suite.clone(),
-        evaluation: NightInfo {
-            id: night.evaluation.id.clone(),
-            created_at: night.evaluation.created_at.clone(),
-            label: night.evaluation.label.clone(),
-        },
+        evaluation: NightInfo::of(&night.evaluation),
         since: opts.since.clone(),
         judged: judged_eval,
         clustering,

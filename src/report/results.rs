@@ -81,7 +81,7 @@ pub fn summarize(rows: &[AttemptRow], clusters: &HashMap<String, String>) -> Vec
     let judged_eval = judged(rows);
     let mut by_agent: BTreeMap<&str, Vec<&AttemptRow>> = BTreeMap::new();
     for r in rows {
-        by_agent.entry(&r.agent).or_default().push(r);
+        by_agent.entry(&r.key.agent).or_default().push(r);
     }
     by_agent
         .into_iter()
@@ -90,16 +90,16 @@ pub fn summarize(rows: &[AttemptRow], clusters: &HashMap<String, String>) -> Vec
             let mut merged: BTreeMap<&str, u64> = BTreeMap::new();
             let mut outcomes = BTreeMap::new();
             for r in &rows {
-                *outcomes.entry(r.outcome).or_default() += 1;
-                if r.outcome == Outcome::InfraError {
+                *outcomes.entry(r.run.outcome).or_default() += 1;
+                if r.run.outcome == Outcome::InfraError {
                     continue;
                 }
-                let e = per_task.entry(&r.task_id).or_default();
+                let e = per_task.entry(&r.key.task_id).or_default();
                 e.0 += 1;
-                if r.outcome == Outcome::Resolved {
+                if r.run.outcome == Outcome::Resolved {
                     e.1 += 1;
                 }
-                *merged.entry(&r.task_id).or_default() += mergeable(r, judged_eval) as u64;
+                *merged.entry(&r.key.task_id).or_default() += mergeable(r, judged_eval) as u64;
             }
             let scores: Vec<f64> = per_task
                 .values()
@@ -133,14 +133,14 @@ pub fn summarize(rows: &[AttemptRow], clusters: &HashMap<String, String>) -> Vec
                 pass_at_k: pak,
                 infra_errors: outcomes.get(&Outcome::InfraError).copied().unwrap_or(0),
                 outcomes,
-                scope_violations: rows.iter().filter(|r| r.flags.scope_violation).count(),
-                tests_tampered: rows.iter().filter(|r| r.flags.tests_tampered).count(),
+                scope_violations: rows.iter().filter(|r| r.run.flags.scope_violation).count(),
+                tests_tampered: rows.iter().filter(|r| r.run.flags.tests_tampered).count(),
                 judged: rows.iter().filter(|r| r.judge.is_some()).count(),
                 judge_injection_suspected: rows
                     .iter()
                     .filter(|r| r.judge.as_ref().is_some_and(|j| j.injection_suspected))
                     .count(),
-                egress_refused: rows.iter().map(|r| r.flags.egress_refused).sum(),
+                egress_refused: rows.iter().map(|r| r.run.flags.egress_refused).sum(),
                 clustering,
             }
         })
@@ -176,28 +176,28 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
         "tests s".into(),
     ]];
     for r in rows {
-        let mut names = r.flags.names();
+        let mut names = r.run.flags.names();
         if r.judge.as_ref().is_some_and(|j| j.injection_suspected) {
             names.push("judge_injection_suspected");
         }
         let mut flags = names.join(",");
-        if let Some(code) = r.flags.agent_exit_code.filter(|c| *c != 0) {
+        if let Some(code) = r.run.flags.agent_exit_code.filter(|c| *c != 0) {
             if !flags.is_empty() {
                 flags.push(',');
             }
             flags.push_str(&format!("exit={code}"));
         }
-        if r.flags.egress_refused > 0 {
+        if r.run.flags.egress_refused > 0 {
             if !flags.is_empty() {
                 flags.push(',');
             }
-            flags.push_str(&format!("egress_refused={}", r.flags.egress_refused));
+            flags.push_str(&format!("egress_refused={}", r.run.flags.egress_refused));
         }
         table.push(vec![
-            r.task_id.clone(),
-            r.agent.clone(),
-            r.attempt.to_string(),
-            r.outcome.to_string(),
+            r.key.task_id.clone(),
+            r.key.agent.clone(),
+            r.key.attempt.to_string(),
+            r.run.outcome.to_string(),
             conventions_cell(r),
             tier(r).unwrap_or("-").to_string(),
             r.judge
@@ -217,10 +217,12 @@ pub fn render_text(rows: &[AttemptRow], summaries: &[AgentSummary]) -> String {
                 .as_deref()
                 .map(|s| s[..12.min(s.len())].to_string())
                 .unwrap_or_else(|| "-".into()),
-            r.agent_seconds
+            r.run
+                .agent_seconds
                 .map(|s| format!("{s:.1}"))
                 .unwrap_or_else(|| "-".into()),
-            r.grade_seconds
+            r.run
+                .grade_seconds
                 .map(|s| format!("{s:.1}"))
                 .unwrap_or_else(|| "-".into()),
         ]);
@@ -316,40 +318,34 @@ pub fn format_table(rows: &[Vec<String>]) -> String {
 mod tests {
     use super::*;
     use crate::score::outcome::Flags;
+    use crate::store::{AttemptKey, AttemptRun};
 
     fn row(agent: &str, task: &str, attempt: u32, outcome: Outcome) -> AttemptRow {
         AttemptRow {
             id: 0,
-            eval_id: "e".into(),
-            task_id: task.into(),
-            task_hash: "h".into(),
-            agent: agent.into(),
-            agent_hash: "a".into(),
-            attempt,
-            outcome,
-            flags: Flags::default(),
+            key: AttemptKey {
+                eval_id: "e".into(),
+                task_id: task.into(),
+                task_hash: "h".into(),
+                agent: agent.into(),
+                agent_hash: "a".into(),
+                attempt,
+            },
+            run: AttemptRun {
+                outcome,
+                flags: Flags::default(),
+                grader_version: "g".into(),
+                ..Default::default()
+            },
             patch_sha256: None,
             raw_patch_sha256: None,
             grade: None,
-            error: None,
-            env_image: None,
-            agent_image: None,
-            agent_seconds: None,
-            grade_seconds: None,
-            total_seconds: None,
-            usage: None,
             mergebench_version: "x".into(),
-            grader_version: "g".into(),
-            started_at: None,
-            finished_at: None,
-            infra_retries: 0,
             files_changed: 0,
             lines_added: 0,
             lines_removed: 0,
             conventions: None,
             judge: None,
-            egress: None,
-            measured: None,
         }
     }
 
@@ -400,7 +396,7 @@ mod tests {
         assert!(mergeable(&row("a", "t", 1, Resolved), false));
         assert!(!mergeable(&row("a", "t", 1, Unresolved), false));
         let mut scoped = row("a", "t", 1, Resolved);
-        scoped.flags.scope_violation = true;
+        scoped.run.flags.scope_violation = true;
         assert!(!mergeable(&scoped, false));
         // Judged: only a merge verdict counts; a judge_error or no judgement is not a merge.
         assert!(mergeable(&judged_row("t", Resolved, Some("merge")), true));

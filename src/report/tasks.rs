@@ -39,12 +39,12 @@ pub fn per_task<'a>(
 ) -> BTreeMap<String, TaskScore> {
     let mut out: BTreeMap<String, TaskScore> = BTreeMap::new();
     for r in rows {
-        if r.outcome == Outcome::InfraError {
+        if r.run.outcome == Outcome::InfraError {
             continue;
         }
-        let s = out.entry(r.task_id.clone()).or_default();
+        let s = out.entry(r.key.task_id.clone()).or_default();
         s.attempts += 1;
-        s.resolved += (r.outcome == Outcome::Resolved) as u64;
+        s.resolved += (r.run.outcome == Outcome::Resolved) as u64;
         s.merged += mergeable(r, judged) as u64;
     }
     out

@@ -16,7 +16,9 @@ use crate::repo::patch::touched_paths;
 use crate::repo::workspace::{extract_patch, prepare_base, BaseRepo};
 use crate::score::grade::{grade_cached, GRADER_VERSION};
 use crate::score::outcome::{decide, Facts, Flags, Outcome};
-use crate::store::{now, LogRecord, MeasuredUsage, NewAttempt, Store, Usage};
+use crate::store::{
+    now, AttemptKey, AttemptRun, LogRecord, MeasuredUsage, NewAttempt, Store, Usage,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,7 +67,7 @@ fn record_gateway(g: &GatewayLog, rec: &mut NewAttempt, flags: &mut Flags) -> Re
     let measured = crate::gateway::log::summarize(&g.calls);
     flags.budget_exhausted = measured.budget_exhausted.clone();
     flags.model_refused = measured.refused_model;
-    flags.usage_mismatch = usage_mismatch(rec.usage.as_ref(), &measured);
+    flags.usage_mismatch = usage_mismatch(rec.run.usage.as_ref(), &measured);
     rec.logs.push(LogRecord {
         kind: "gateway".into(),
         bytes: g.calls.clone(),
@@ -78,7 +80,7 @@ fn record_gateway(g: &GatewayLog, rec: &mut NewAttempt, flags: &mut Flags) -> Re
             crate::gateway::stored::compress(&g.trajectory)?,
         ));
     }
-    rec.measured = Some(measured);
+    rec.run.measured = Some(measured);
     Ok(())
 }
 
@@ -156,35 +158,40 @@ pub(super) async fn with_retries(
     let mut retries = 0;
     loop {
         let mut rec = run_attempt(ctx, task, agent, n).await;
-        if rec.outcome == Outcome::InfraError && retries < INFRA_RETRIES {
+        if rec.run.outcome == Outcome::InfraError && retries < INFRA_RETRIES {
             retries += 1;
             continue;
         }
-        rec.infra_retries = retries;
+        rec.run.infra_retries = retries;
         ctx.store.record_attempt(&rec)?;
-        return Ok(rec.outcome);
+        return Ok(rec.run.outcome);
     }
 }
 
 async fn run_attempt(ctx: &Ctx, task: &Task, agent: &AgentSpec, n: u32) -> NewAttempt {
     let started = Instant::now();
     let mut rec = NewAttempt {
-        eval_id: ctx.eval_id.clone(),
-        task_id: task.id.clone(),
-        task_hash: task.hash.clone(),
-        agent: agent.name.clone(),
-        agent_hash: agent.hash.clone(),
-        attempt: n,
-        grader_version: GRADER_VERSION.into(),
-        started_at: Some(now()),
+        key: AttemptKey {
+            eval_id: ctx.eval_id.clone(),
+            task_id: task.id.clone(),
+            task_hash: task.hash.clone(),
+            agent: agent.name.clone(),
+            agent_hash: agent.hash.clone(),
+            attempt: n,
+        },
+        run: AttemptRun {
+            grader_version: GRADER_VERSION.into(),
+            started_at: Some(now()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     if let Err(e) = attempt_body(ctx, task, agent, &mut rec).await {
-        rec.outcome = Outcome::InfraError;
-        rec.error = Some(e.to_string());
+        rec.run.outcome = Outcome::InfraError;
+        rec.run.error = Some(e.to_string());
     }
-    rec.total_seconds = Some(started.elapsed().as_secs_f64());
-    rec.finished_at = Some(now());
+    rec.run.total_seconds = Some(started.elapsed().as_secs_f64());
+    rec.run.finished_at = Some(now());
     rec
 }
 
@@ -197,8 +204,8 @@ async fn attempt_body(
     let base = ctx.base(task).await?;
     let env_image = &ctx.env_images[&task.id];
     let agent_image = &ctx.agent_images[&(task.id.clone(), agent.name.clone())];
-    rec.env_image = Some(env_image.id.clone());
-    rec.agent_image = Some(agent_image.id.clone());
+    rec.run.env_image = Some(env_image.id.clone());
+    rec.run.agent_image = Some(agent_image.id.clone());
     let gold = if agent.gold_patch {
         task.gold.as_deref()
     } else {
@@ -230,7 +237,7 @@ async fn attempt_body(
         },
     )
     .await?;
-    rec.agent_seconds = Some(run.seconds);
+    rec.run.agent_seconds = Some(run.seconds);
     let mut flags = Flags {
         oom_killed: run.oom_killed,
         disk_limit: run.disk_exceeded,
@@ -250,7 +257,7 @@ async fn attempt_body(
         .find(|(n, _)| n == "usage.json")
         .and_then(|(_, b)| parse_usage(b))
     {
-        rec.usage = Some(usage);
+        rec.run.usage = Some(usage);
         flags.usage_invalid = invalid;
     }
     rec.artifacts = run.out_files.clone();
@@ -260,7 +267,7 @@ async fn attempt_body(
     if let Some(log) = &run.egress {
         let summary = crate::score::egress::summarize(&log.bytes);
         flags.egress_refused = summary.refused;
-        rec.egress = Some(summary);
+        rec.run.egress = Some(summary);
         rec.logs.push(LogRecord {
             kind: "egress".into(),
             bytes: log.bytes.clone(),
@@ -274,14 +281,14 @@ async fn attempt_body(
     };
     let Some(ws) = run.workspace else {
         // Over the cap: the agent flooded its workspace; nothing gradable came back.
-        rec.error = Some(format!(
+        rec.run.error = Some(format!(
             "the workspace archive exceeded {}; the patch was not extracted or graded",
             crate::repo::workspace::human_bytes(crate::harness::sandbox::WORKSPACE_CAP)
         ));
         flags.patch_too_large = true;
         facts.patch_failed = true;
-        rec.outcome = decide(&facts);
-        rec.flags = flags;
+        rec.run.outcome = decide(&facts);
+        rec.run.flags = flags;
         return Ok(());
     };
     let (b, ro) = (base.clone(), task.scope.read_only.clone());
@@ -303,7 +310,7 @@ async fn attempt_body(
     if let Some(over) = &extracted.over_limit {
         // Counts against the agent, never as infra: the change is kept as its hash, size,
         // count and first part, and not graded.
-        rec.error = Some(format!(
+        rec.run.error = Some(format!(
             "the patch is over the limit of {} ({} in {} file{}, sha256 {}); it was not graded. \
              Raise [limits] patch_bytes / patch_files in suite.toml (or the agent spec) if such \
              changes are expected",
@@ -316,8 +323,8 @@ async fn attempt_body(
         flags.patch_too_large = true;
         facts.patch_failed = true;
         rec.raw_patch = Some(extracted.raw.clone());
-        rec.outcome = decide(&facts);
-        rec.flags = flags;
+        rec.run.outcome = decide(&facts);
+        rec.run.flags = flags;
         return Ok(());
     }
     flags.scope_violation = !extracted.reverted.is_empty();
@@ -358,7 +365,7 @@ async fn attempt_body(
             flags.unverified = v.unverified.is_some();
         }
         facts.tests = g.verdict.clone();
-        rec.grade_seconds = Some(g.seconds);
+        rec.run.grade_seconds = Some(g.seconds);
         rec.logs.push(LogRecord {
             kind: "tests".into(),
             bytes: g.output.clone().into_bytes(),
@@ -382,8 +389,8 @@ async fn attempt_body(
         // cannot fail: a conventions report is plain structs with string keys.
         rec.conventions_json = Some(serde_json::to_string(&c).unwrap());
     }
-    rec.outcome = decide(&facts);
-    rec.flags = flags;
+    rec.run.outcome = decide(&facts);
+    rec.run.flags = flags;
     Ok(())
 }
 

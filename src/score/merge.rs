@@ -27,8 +27,8 @@ pub fn mergeable(row: &AttemptRow, judged: bool) -> bool {
         .judge
         .as_ref()
         .is_some_and(|j| j.verdict.as_deref() == Some("merge"));
-    row.outcome == Outcome::Resolved
+    row.run.outcome == Outcome::Resolved
         && conventions_passed(row) != Some(false)
-        && !row.flags.scope_violation
+        && !row.run.flags.scope_violation
         && (!judged || judge_says_merge)
 }

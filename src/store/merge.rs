@@ -601,8 +601,8 @@ mod tests {
                 continue;
             }
             let mut a = attempt(&ev.id, 1);
-            a.task_id = task.to_string();
-            a.task_hash = hash.to_string();
+            a.key.task_id = task.to_string();
+            a.key.task_hash = hash.to_string();
             let id = store.record_attempt(&a).unwrap();
             store
                 .save_judgements(&[(id, JudgementRow::single_sample("j", "v", Some("merge")))])
@@ -639,7 +639,7 @@ mod tests {
         assert_eq!(&second.evaluations[1].into, ev, "s2 joins s1's evaluation");
         assert!(second.evaluations.iter().all(|m| m.complete));
         let rows = into.attempts(ev).unwrap();
-        let mut tasks: Vec<&str> = rows.iter().map(|r| r.task_id.as_str()).collect();
+        let mut tasks: Vec<&str> = rows.iter().map(|r| r.key.task_id.as_str()).collect();
         tasks.sort();
         assert_eq!(tasks, ["t1", "t2", "t3"]);
         assert!(rows.iter().all(|r| r.judge.is_some()));

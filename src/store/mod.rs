@@ -377,17 +377,7 @@ impl Store {
 
     /// Every attempt of an evaluation, each with its latest judgement.
     pub fn attempts(&self, eval_id: &str) -> Result<Vec<AttemptRow>, Error> {
-        self.with(|c| {
-            let mut rows: Vec<AttemptRow> = c
-                .prepare(&format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"))?
-                .query_map([eval_id], AttemptRow::from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut latest = judgements(c, eval_id, true)?;
-            for r in &mut rows {
-                r.judge = latest.remove(&r.id);
-            }
-            Ok(rows)
-        })
+        self.with(|c| evaluation_attempts(c, eval_id, true))
     }
 
     /// Every attempt of each evaluation, for reports: each with its latest verdict, but
@@ -395,22 +385,7 @@ impl Store {
     /// shows and which dominate reading a large store. Evaluations are read in parallel,
     /// each thread on its own read-only connection (WAL lets readers share the file).
     pub fn attempts_for_reports(&self, eval_ids: &[String]) -> Result<Vec<Vec<AttemptRow>>, Error> {
-        let columns = ATTEMPT_COLUMNS.replace("grade_json", "NULL");
-        let sql = format!(
-            "SELECT {columns} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"
-        );
-        let read = |c: &Connection, id: &str| -> rusqlite::Result<Vec<AttemptRow>> {
-            let mut rows: Vec<AttemptRow> = c
-                .prepare_cached(&sql)?
-                .query_map([id], AttemptRow::from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut latest = judgements(c, id, false)?;
-            for r in &mut rows {
-                r.judge = latest.remove(&r.id);
-            }
-            Ok(rows)
-        };
-        self.per_evaluation(eval_ids, read)
+        self.per_evaluation(eval_ids, |c, id| evaluation_attempts(c, id, false))
     }
 
     /// `read` for each evaluation, in order. Evaluations are read in parallel, each thread on
@@ -644,58 +619,59 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
             s.removed
         ])?;
     }
+    let (k, r) = (&a.key, &a.run);
     let (tally_outcome, tally_review) =
-        tally::tally_columns(a.outcome, &a.flags, a.conventions_json.as_deref());
+        tally::tally_columns(r.outcome, &r.flags, a.conventions_json.as_deref());
     // cannot fail, each `unwrap` below: flags, usage and egress are plain structs with string
     // keys.
     c.prepare_cached(ATTEMPT_SQL)?.execute(params![
-        a.eval_id,
-        a.task_id,
-        a.task_hash,
-        a.agent,
-        a.agent_hash,
-        a.attempt,
-        a.outcome.as_str(),
+        k.eval_id,
+        k.task_id,
+        k.task_hash,
+        k.agent,
+        k.agent_hash,
+        k.attempt,
+        r.outcome.as_str(),
         // cannot fail: as above.
-        serde_json::to_string(&a.flags).unwrap(),
-        a.flags.agent_exit_code,
+        serde_json::to_string(&r.flags).unwrap(),
+        r.flags.agent_exit_code,
         a.graded_patch.as_ref().map(|p| p.sha256.clone()),
         a.raw_patch.as_ref().map(|p| p.sha256.clone()),
         a.grade_json,
-        a.error,
-        a.env_image,
-        a.agent_image,
-        a.agent_seconds,
-        a.grade_seconds,
-        a.total_seconds,
+        r.error,
+        r.env_image,
+        r.agent_image,
+        r.agent_seconds,
+        r.grade_seconds,
+        r.total_seconds,
         // cannot fail: as above.
-        a.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()),
+        r.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()),
         // The counted figures: measured by the gateway when it saw requests, else reported.
-        model::counted_cost(a.usage.as_ref(), a.measured.as_ref()),
-        match &a.measured {
+        model::counted_cost(r.usage.as_ref(), r.measured.as_ref()),
+        match &r.measured {
             Some(m) if m.requests > 0 => Some(m.input_tokens),
-            _ => a.usage.as_ref().and_then(|u| u.input_tokens),
+            _ => r.usage.as_ref().and_then(|u| u.input_tokens),
         },
-        match &a.measured {
+        match &r.measured {
             Some(m) if m.requests > 0 => Some(m.output_tokens),
-            _ => a.usage.as_ref().and_then(|u| u.output_tokens),
+            _ => r.usage.as_ref().and_then(|u| u.output_tokens),
         },
         crate::VERSION,
-        a.grader_version,
-        a.started_at,
-        a.finished_at,
-        a.infra_retries,
+        r.grader_version,
+        r.started_at,
+        r.finished_at,
+        r.infra_retries,
         graded_stats.map(|s| s.files).unwrap_or(0),
         graded_stats.map(|s| s.added).unwrap_or(0),
         graded_stats.map(|s| s.removed).unwrap_or(0),
         a.conventions_json,
         // cannot fail: as above.
-        a.egress.as_ref().map(|e| serde_json::to_string(e).unwrap()),
+        r.egress.as_ref().map(|e| serde_json::to_string(e).unwrap()),
         // What mergeability reads, as the counters reports' tallies add up (`store::tally`).
         tally_outcome,
         tally_review,
         // cannot fail: as above.
-        a.measured
+        r.measured
             .as_ref()
             .map(|m| serde_json::to_string(m).unwrap()),
     ])?;
@@ -739,6 +715,32 @@ fn insert_judgement(c: &Connection, attempt_id: i64, j: &JudgementRow) -> rusqli
         now()
     ])?;
     Ok(())
+}
+
+/// Every attempt of an evaluation, in order, each with its latest judgement; with `detail`,
+/// also the grade's test-by-test result and the judge's reasons (`Store::attempts`), without
+/// it neither (`Store::attempts_for_reports`).
+fn evaluation_attempts(
+    c: &Connection,
+    eval_id: &str,
+    detail: bool,
+) -> rusqlite::Result<Vec<AttemptRow>> {
+    let columns = if detail {
+        ATTEMPT_COLUMNS.to_string()
+    } else {
+        ATTEMPT_COLUMNS.replace("grade_json", "NULL")
+    };
+    let mut rows: Vec<AttemptRow> = c
+        .prepare_cached(&format!(
+            "SELECT {columns} FROM attempts WHERE eval_id = ?1 ORDER BY agent, task_id, attempt"
+        ))?
+        .query_map([eval_id], AttemptRow::from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut latest = judgements(c, eval_id, detail)?;
+    for r in &mut rows {
+        r.judge = latest.remove(&r.id);
+    }
+    Ok(rows)
 }
 
 /// The latest judgement of each attempt of an evaluation; `detail` says whether to read the
@@ -927,14 +929,20 @@ mod tests {
 
     pub(super) fn attempt(eval: &str, n: u32) -> NewAttempt {
         NewAttempt {
-            eval_id: eval.into(),
-            task_id: "t1".into(),
-            task_hash: "th".into(),
-            agent: "a".into(),
-            agent_hash: "ah".into(),
-            attempt: n,
-            outcome: Outcome::Resolved,
-            flags: Flags::default(),
+            key: AttemptKey {
+                eval_id: eval.into(),
+                task_id: "t1".into(),
+                task_hash: "th".into(),
+                agent: "a".into(),
+                agent_hash: "ah".into(),
+                attempt: n,
+            },
+            run: AttemptRun {
+                outcome: Outcome::Resolved,
+                flags: Flags::default(),
+                grader_version: "g1".into(),
+                ..Default::default()
+            },
             raw_patch: Some(Patch::new(b"diff".to_vec())),
             graded_patch: Some(Patch::new(b"diff".to_vec())),
             logs: vec![LogRecord {
@@ -944,8 +952,21 @@ mod tests {
                 truncated: false,
             }],
             artifacts: vec![("usage.json".into(), b"{}".to_vec())],
-            grader_version: "g1".into(),
             ..Default::default()
+        }
+    }
+
+    /// A whole evaluation of the demo suite by agent `a`, one attempt per task, under `key`.
+    fn evaluation(key: &str) -> NewEvaluation {
+        NewEvaluation {
+            key: key.into(),
+            suite: "demo".into(),
+            suite_dir: "tasks/demo".into(),
+            agents: vec!["a".into()],
+            attempts: 1,
+            label: None,
+            shard: None,
+            manifest: None,
         }
     }
 
@@ -957,14 +978,8 @@ mod tests {
             store
                 .open_evaluation(
                     NewEvaluation {
-                        key: "k".into(),
-                        suite: "demo".into(),
-                        suite_dir: "tasks/demo".into(),
-                        agents: vec!["a".into()],
-                        attempts: 1,
-                        label: None,
                         shard: shard.map(str::to_string),
-                        manifest: None,
+                        ..evaluation("k")
                     },
                     false,
                 )
@@ -1001,16 +1016,7 @@ mod tests {
     fn resumes_the_same_evaluation_and_keeps_attempts_unique() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(&tmp.path().join("m.db")).unwrap();
-        let new = || NewEvaluation {
-            key: "k".into(),
-            suite: "demo".into(),
-            suite_dir: "tasks/demo".into(),
-            agents: vec!["a".into()],
-            attempts: 1,
-            label: None,
-            shard: None,
-            manifest: None,
-        };
+        let new = || evaluation("k");
         let e1 = store.open_evaluation(new(), false).unwrap();
         store.record_attempt(&attempt(&e1.id, 1)).unwrap();
         let e2 = store.open_evaluation(new(), false).unwrap();
@@ -1112,14 +1118,8 @@ mod tests {
             let e = store
                 .open_evaluation(
                     NewEvaluation {
-                        key: key.into(),
-                        suite: "s".into(),
-                        suite_dir: "s".into(),
-                        agents: vec!["a".into()],
                         attempts: 2,
-                        label: None,
-                        shard: None,
-                        manifest: None,
+                        ..evaluation(key)
                     },
                     true,
                 )
@@ -1136,7 +1136,10 @@ mod tests {
             let full = store.attempts(id).unwrap();
             assert_eq!(rows.len(), full.len());
             for (l, f) in rows.iter().zip(&full) {
-                assert_eq!((l.id, &l.eval_id, l.attempt), (f.id, &f.eval_id, f.attempt));
+                assert_eq!(
+                    (l.id, &l.key.eval_id, l.key.attempt),
+                    (f.id, &f.key.eval_id, f.key.attempt)
+                );
                 assert!(l.grade.is_none(), "reports never read the grade detail");
             }
             assert!(full[0].grade.is_some());

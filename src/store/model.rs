@@ -95,67 +95,74 @@ pub struct LogRecord {
     pub truncated: bool,
 }
 
-#[derive(Debug, Default)]
-pub struct NewAttempt {
+/// Which attempt: the evaluation, the task and the agent (each with the hash of the
+/// definition that ran) and the attempt's number. Written with an attempt and read back
+/// with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AttemptKey {
     pub eval_id: String,
     pub task_id: String,
     pub task_hash: String,
     pub agent: String,
     pub agent_hash: String,
     pub attempt: u32,
+}
+
+/// How an attempt went, as it is written and as it is read back: outcome and flags, the
+/// error, the images, the times, what the agent reported it used, the grader, retries and
+/// egress, and what a gateway measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AttemptRun {
     pub outcome: Outcome,
     pub flags: Flags,
+    pub error: Option<String>,
+    pub env_image: Option<String>,
+    pub agent_image: Option<String>,
+    pub agent_seconds: Option<f64>,
+    pub grade_seconds: Option<f64>,
+    pub total_seconds: Option<f64>,
+    pub usage: Option<Usage>,
+    pub grader_version: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub infra_retries: u32,
+    /// Agents with an allowlist: requests per destination, allowed and refused.
+    pub egress: Option<EgressSummary>,
+    /// Agents with a gateway: the usage it measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<MeasuredUsage>,
+}
+
+/// An attempt to write: its key and run, with the patches, grade and conventions result
+/// as the scorers made them, and its logs and artifacts.
+#[derive(Debug, Default)]
+pub struct NewAttempt {
+    pub key: AttemptKey,
+    pub run: AttemptRun,
     pub raw_patch: Option<Patch>,
     pub graded_patch: Option<Patch>,
     pub grade_json: Option<String>,
     pub conventions_json: Option<String>,
-    pub error: Option<String>,
-    pub env_image: Option<String>,
-    pub agent_image: Option<String>,
-    pub agent_seconds: Option<f64>,
-    pub grade_seconds: Option<f64>,
-    pub total_seconds: Option<f64>,
-    pub usage: Option<Usage>,
-    pub grader_version: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub infra_retries: u32,
     pub logs: Vec<LogRecord>,
     pub artifacts: Vec<(String, Vec<u8>)>,
-    /// Agents with an allowlist: what their egress proxy passed and refused.
-    pub egress: Option<EgressSummary>,
-    /// Agents with a gateway: what it measured.
-    pub measured: Option<MeasuredUsage>,
 }
 
 pub const ATTEMPT_COLUMNS: &str = "id, eval_id, task_id, task_hash, agent, agent_hash, attempt, outcome, flags_json, patch_sha256, raw_patch_sha256, grade_json, error, env_image, agent_image, agent_seconds, grade_seconds, total_seconds, usage_json, mergebench_version, grader_version, started_at, finished_at, infra_retries, files_changed, lines_added, lines_removed, conventions_json, egress_json, measured_json";
 
+/// A stored attempt: its key and run (flattened: `results --json` shows one object), the
+/// patches by hash and the graded patch's size, the grade and conventions result, and the
+/// latest judgement.
 #[derive(Debug, Clone, Serialize)]
 pub struct AttemptRow {
     pub id: i64,
-    pub eval_id: String,
-    pub task_id: String,
-    pub task_hash: String,
-    pub agent: String,
-    pub agent_hash: String,
-    pub attempt: u32,
-    pub outcome: Outcome,
-    pub flags: Flags,
+    #[serde(flatten)]
+    pub key: AttemptKey,
+    #[serde(flatten)]
+    pub run: AttemptRun,
     pub patch_sha256: Option<String>,
     pub raw_patch_sha256: Option<String>,
     pub grade: Option<serde_json::Value>,
-    pub error: Option<String>,
-    pub env_image: Option<String>,
-    pub agent_image: Option<String>,
-    pub agent_seconds: Option<f64>,
-    pub grade_seconds: Option<f64>,
-    pub total_seconds: Option<f64>,
-    pub usage: Option<Usage>,
     pub mergebench_version: String,
-    pub grader_version: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub infra_retries: u32,
     pub files_changed: u32,
     pub lines_added: u32,
     pub lines_removed: u32,
@@ -163,11 +170,6 @@ pub struct AttemptRow {
     pub conventions: Option<serde_json::Value>,
     /// The latest judgement of this attempt, if a judge has seen it.
     pub judge: Option<JudgementRow>,
-    /// Agents with an allowlist: requests per destination, allowed and refused.
-    pub egress: Option<EgressSummary>,
-    /// Agents with a gateway: the usage it measured.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub measured: Option<MeasuredUsage>,
 }
 
 impl AttemptRow {
@@ -180,29 +182,35 @@ impl AttemptRow {
         let measured: Option<String> = r.get(29)?;
         Ok(AttemptRow {
             id: r.get(0)?,
-            eval_id: r.get(1)?,
-            task_id: r.get(2)?,
-            task_hash: r.get(3)?,
-            agent: r.get(4)?,
-            agent_hash: r.get(5)?,
-            attempt: r.get(6)?,
-            outcome: Outcome::parse(&outcome).unwrap_or(Outcome::InfraError),
-            flags: serde_json::from_str(&flags).unwrap_or_default(),
+            key: AttemptKey {
+                eval_id: r.get(1)?,
+                task_id: r.get(2)?,
+                task_hash: r.get(3)?,
+                agent: r.get(4)?,
+                agent_hash: r.get(5)?,
+                attempt: r.get(6)?,
+            },
+            run: AttemptRun {
+                outcome: Outcome::parse(&outcome).unwrap_or(Outcome::InfraError),
+                flags: serde_json::from_str(&flags).unwrap_or_default(),
+                error: r.get(12)?,
+                env_image: r.get(13)?,
+                agent_image: r.get(14)?,
+                agent_seconds: r.get(15)?,
+                grade_seconds: r.get(16)?,
+                total_seconds: r.get(17)?,
+                usage: usage.and_then(|u| serde_json::from_str(&u).ok()),
+                grader_version: r.get(20)?,
+                started_at: r.get(21)?,
+                finished_at: r.get(22)?,
+                infra_retries: r.get(23)?,
+                egress: egress.and_then(|e| serde_json::from_str(&e).ok()),
+                measured: measured.and_then(|m| serde_json::from_str(&m).ok()),
+            },
             patch_sha256: r.get(9)?,
             raw_patch_sha256: r.get(10)?,
             grade: grade.and_then(|g| serde_json::from_str(&g).ok()),
-            error: r.get(12)?,
-            env_image: r.get(13)?,
-            agent_image: r.get(14)?,
-            agent_seconds: r.get(15)?,
-            grade_seconds: r.get(16)?,
-            total_seconds: r.get(17)?,
-            usage: usage.and_then(|u| serde_json::from_str(&u).ok()),
             mergebench_version: r.get(19)?,
-            grader_version: r.get(20)?,
-            started_at: r.get(21)?,
-            finished_at: r.get(22)?,
-            infra_retries: r.get(23)?,
             files_changed: r.get(24)?,
             lines_added: r.get(25)?,
             lines_removed: r.get(26)?,
@@ -210,14 +218,12 @@ impl AttemptRow {
                 .get::<_, Option<String>>(27)?
                 .and_then(|c| serde_json::from_str(&c).ok()),
             judge: None,
-            egress: egress.and_then(|e| serde_json::from_str(&e).ok()),
-            measured: measured.and_then(|m| serde_json::from_str(&m).ok()),
         })
     }
 
     /// The cost this attempt is counted at (`counted_cost`).
     pub fn cost_usd(&self) -> Option<f64> {
-        counted_cost(self.usage.as_ref(), self.measured.as_ref())
+        counted_cost(self.run.usage.as_ref(), self.run.measured.as_ref())
     }
 }
 

@@ -241,15 +241,15 @@ mod tests {
             for task in ["t1", "t2", "t3"] {
                 for n in 1..=4 {
                     let mut a = attempt(&e.id, n);
-                    a.agent = agent.into();
-                    a.task_id = task.into();
+                    a.key.agent = agent.into();
+                    a.key.task_id = task.into();
                     // t3's hash changed between attempts.
-                    a.task_hash = format!("{task}-{}", if task == "t3" { n % 2 } else { 0 });
-                    a.outcome = outcomes[i % outcomes.len()];
+                    a.key.task_hash = format!("{task}-{}", if task == "t3" { n % 2 } else { 0 });
+                    a.run.outcome = outcomes[i % outcomes.len()];
                     a.conventions_json =
                         conventions[(i / 2) % conventions.len()].map(str::to_string);
-                    a.flags.scope_violation = i.is_multiple_of(5);
-                    a.usage = Some(Usage {
+                    a.run.flags.scope_violation = i.is_multiple_of(5);
+                    a.run.usage = Some(Usage {
                         cost_usd: (!i.is_multiple_of(3)).then_some(0.1 * i as f64),
                         ..Default::default()
                     });
@@ -289,22 +289,26 @@ mod tests {
         let mut versions: BTreeMap<(String, String, String), u64> = BTreeMap::new();
         for r in &rows {
             let t = want
-                .entry((r.agent.clone(), r.task_id.clone(), r.task_hash.clone()))
+                .entry((
+                    r.key.agent.clone(),
+                    r.key.task_id.clone(),
+                    r.key.task_hash.clone(),
+                ))
                 .or_insert_with(|| TaskTally {
-                    agent: r.agent.clone(),
-                    task_id: r.task_id.clone(),
-                    task_hash: r.task_hash.clone(),
+                    agent: r.key.agent.clone(),
+                    task_id: r.key.task_id.clone(),
+                    task_hash: r.key.task_hash.clone(),
                     ..Default::default()
                 });
-            let counted = r.outcome != Outcome::InfraError;
+            let counted = r.run.outcome != Outcome::InfraError;
             let verdict = r.judge.as_ref().and_then(|j| j.verdict.as_deref());
-            t.last_attempt = t.last_attempt.max(r.attempt);
+            t.last_attempt = t.last_attempt.max(r.key.attempt);
             t.attempts += 1;
             t.infra_errors += !counted as u64;
-            t.resolved += (r.outcome == Outcome::Resolved) as u64;
+            t.resolved += (r.run.outcome == Outcome::Resolved) as u64;
             t.mergeable_unjudged += mergeable(r, false) as u64;
             t.mergeable_judged += mergeable(r, true) as u64;
-            t.scope_violations += r.flags.scope_violation as u64;
+            t.scope_violations += r.run.flags.scope_violation as u64;
             t.conventions_scored += (counted && conventions_passed(r).is_some()) as u64;
             t.conventions_passed += (counted && conventions_passed(r) == Some(true)) as u64;
             t.judged += (counted && r.judge.is_some()) as u64;
@@ -314,8 +318,8 @@ mod tests {
             if let (true, Some(j), Some(_)) = (counted, &r.judge, verdict) {
                 *versions
                     .entry((
-                        r.agent.clone(),
-                        r.task_hash.clone(),
+                        r.key.agent.clone(),
+                        r.key.task_hash.clone(),
                         j.judge_version.clone(),
                     ))
                     .or_default() += 1;
@@ -390,10 +394,10 @@ mod tests {
             .iter()
             .map(|r| {
                 (
-                    r.agent.clone(),
-                    r.task_id.clone(),
-                    r.attempt,
-                    r.outcome,
+                    r.key.agent.clone(),
+                    r.key.task_id.clone(),
+                    r.key.attempt,
+                    r.run.outcome,
                     r.patch_sha256.clone(),
                     r.cost_usd(),
                 )

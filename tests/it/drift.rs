@@ -60,6 +60,7 @@ fn labeled() -> LabelDb {
             .attempt(item.subject.attempt_id)
             .unwrap()
             .unwrap()
+            .key
             .agent;
         let reviewers: &[&str] = if item.overlap {
             &["ana", "ben"]
@@ -406,7 +407,7 @@ fn the_leaderboard_calibrates_with_the_judge_versions_held_out_labels() {
                     judge_version: version.clone(),
                     model: None,
                     status: "ok".into(),
-                    verdict: Some(human(&r.agent).into()),
+                    verdict: Some(human(&r.key.agent).into()),
                     error: None,
                     agreement: Some(1.0),
                     samples: 1,

@@ -223,18 +223,23 @@ pub fn record_attempt(
     let p = mergebench::repo::patch::Patch::new(patch);
     store
         .record_attempt(&mergebench::store::NewAttempt {
-            eval_id: eval_id.into(),
-            task_id: task.id.clone(),
-            task_hash: task.hash.clone(),
-            agent: agent.into(),
-            agent_hash: "h".into(),
-            attempt: 1,
-            outcome,
+            key: mergebench::store::AttemptKey {
+                eval_id: eval_id.into(),
+                task_id: task.id.clone(),
+                task_hash: task.hash.clone(),
+                agent: agent.into(),
+                agent_hash: "h".into(),
+                attempt: 1,
+            },
+            run: mergebench::store::AttemptRun {
+                outcome,
+                grader_version: mergebench::score::grade::GRADER_VERSION.into(),
+                ..Default::default()
+            },
             raw_patch: Some(p.clone()),
             graded_patch: Some(p),
             grade_json: (outcome == mergebench::score::outcome::Outcome::Resolved)
                 .then(|| passing_grade(task)),
-            grader_version: mergebench::score::grade::GRADER_VERSION.into(),
             ..Default::default()
         })
         .unwrap();

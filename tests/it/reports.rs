@@ -7,7 +7,9 @@ use mergebench::repo::patch::Patch;
 use mergebench::report::leaderboard::LeaderboardOptions;
 use mergebench::report::{compare_from_store, leaderboard_from_store, render, Format};
 use mergebench::score::outcome::{Flags, Outcome};
-use mergebench::store::{JudgementRow, NewAttempt, NewEvaluation, Store, Usage};
+use mergebench::store::{
+    AttemptKey, AttemptRun, JudgementRow, NewAttempt, NewEvaluation, Store, Usage,
+};
 use std::path::Path;
 
 /// One generated attempt: outcome, the judge's verdict (None: not judged) and its cost.
@@ -54,16 +56,27 @@ fn night(store: &Store, label: &str, agents: &[(&str, f64, f64, Vec<Gen>)]) -> S
                     )
                 });
                 NewAttempt {
-                    eval_id: eval.id.clone(),
-                    task_id: task_id(g.task),
-                    task_hash: format!("th-{}", g.task),
-                    agent: agent.to_string(),
-                    agent_hash: format!("ah-{agent}"),
-                    attempt: g.attempt,
-                    outcome: g.outcome,
-                    flags: Flags {
-                        scope_violation: g.scope_violation,
-                        ..Flags::default()
+                    key: AttemptKey {
+                        eval_id: eval.id.clone(),
+                        task_id: task_id(g.task),
+                        task_hash: format!("th-{}", g.task),
+                        agent: agent.to_string(),
+                        agent_hash: format!("ah-{agent}"),
+                        attempt: g.attempt,
+                    },
+                    run: AttemptRun {
+                        outcome: g.outcome,
+                        flags: Flags {
+                            scope_violation: g.scope_violation,
+                            ..Flags::default()
+                        },
+                        agent_seconds: Some(seconds + g.task as f64),
+                        usage: Some(Usage {
+                            cost_usd: Some(*cost),
+                            ..Usage::default()
+                        }),
+                        grader_version: "g".into(),
+                        ..Default::default()
                     },
                     conventions_json: patch.as_ref().map(|_| {
                         format!(
@@ -74,12 +87,6 @@ fn night(store: &Store, label: &str, agents: &[(&str, f64, f64, Vec<Gen>)]) -> S
                     }),
                     raw_patch: patch.clone(),
                     graded_patch: patch,
-                    agent_seconds: Some(seconds + g.task as f64),
-                    usage: Some(Usage {
-                        cost_usd: Some(*cost),
-                        ..Usage::default()
-                    }),
-                    grader_version: "g".into(),
                     ..Default::default()
                 }
             })
@@ -769,14 +776,19 @@ fn nightly_runs_end_to_end_and_fails_on_a_planted_regression() {
         .unwrap();
     let batch: Vec<NewAttempt> = (1..=6)
         .map(|n| NewAttempt {
-            eval_id: eval.id.clone(),
-            task_id: format!("calc-00{n}"),
-            task_hash: format!("planted-{n}"),
-            agent: "noop".into(),
-            agent_hash: "planted".into(),
-            attempt: 1,
-            outcome: Outcome::Resolved,
-            grader_version: "planted".into(),
+            key: AttemptKey {
+                eval_id: eval.id.clone(),
+                task_id: format!("calc-00{n}"),
+                task_hash: format!("planted-{n}"),
+                agent: "noop".into(),
+                agent_hash: "planted".into(),
+                attempt: 1,
+            },
+            run: AttemptRun {
+                outcome: Outcome::Resolved,
+                grader_version: "planted".into(),
+                ..Default::default()
+            },
             ..Default::default()
         })
         .collect();
