@@ -591,6 +591,36 @@ fn split_port(s: &str) -> Option<(&str, Option<u16>)> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn a_gateway_table_is_checked_where_it_is_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("a.toml");
+        let head = "name = \"a\"\ncommand = [\"sh\"]\n";
+        let gw = "[gateway]\napi = \"openai\"\nupstream = \"https://x.example/v1\"\n";
+        let cases = [
+            (format!("{head}[gateway]\napi = \"grpc\"\nupstream = \"https://x/v1\"\nbase_url_env = [\"B\"]\n"), 4, "not known"),
+            (format!("{head}[gateway]\napi = \"openai\"\nupstream = \"ftp://x\"\nbase_url_env = [\"B\"]\n"), 5, "not an http(s) URL"),
+            (format!("{head}{gw}base_url_env = [\"B\"]\nmax_cost = 5.0\n"), 7, "no default price"),
+            (format!("{head}{gw}base_url_env = [\"B\"]\nmax_requests = 0\n"), 7, "refuse every request"),
+            (format!("{head}[env]\nOPENAI_API_KEY = \"x\"\n{gw}key = \"OPENAI_API_KEY\"\nbase_url_env = [\"B\"]\n"), 4, "given to the agent by the gateway"),
+            (format!("{head}{gw}"), 4, "no base_url_env"),
+        ];
+        for (text, line, says) in cases {
+            std::fs::write(&f, &text).unwrap();
+            let e = load_agent_with(&f, &|_| None).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("a.toml:{line}")) && e.contains(says),
+                "{text}\n{e}"
+            );
+        }
+        std::fs::write(&f, format!("{head}{gw}base_url_env = [\"B\"]\nmax_cost = 5.0\n[gateway.prices.\"*\"]\ninput = 1.0\noutput = 2.0\n")).unwrap();
+        let spec = load_agent_with(&f, &|_| None).unwrap();
+        let hash = spec.hash.clone();
+        let pinned = spec.pinned("m").unwrap();
+        assert_ne!(pinned.hash, hash, "a pinned agent is another agent");
+        assert_eq!(pinned.gateway.unwrap().pin_model.as_deref(), Some("m"));
+    }
+
+    #[test]
     fn a_spec_under_a_non_utf8_folder_is_refused_not_a_panic() {
         use std::os::unix::ffi::OsStrExt;
         // Bug pinned: a run stores the spec as JSON, which panicked on a path that is not

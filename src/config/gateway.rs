@@ -190,6 +190,14 @@ pub(super) fn parse(
             ));
         }
     }
+    if raw.max_cost.is_some() && !raw.prices.contains_key("*") {
+        return Err(Error::input(
+            file,
+            at("max_cost"),
+            "max_cost is set but no default price (\"*\") prices models the table does not list",
+            "add [gateway.prices.\"*\"] with input and output USD per million tokens, or drop max_cost",
+        ));
+    }
     Ok(GatewaySpec {
         api,
         upstream,
