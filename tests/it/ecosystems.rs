@@ -201,6 +201,9 @@ fn a_python_package_with_a_src_layout_and_a_pypi_test_dependency() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     let mut h = History::new(&repo);
+    // Its dependencies are set on the day six joins them in `cart_history`, so both proposals
+    // resolve packages as of the same day and share one image.
+    h.day = 2;
     h.commit(
         "Start the cart package",
         &[
@@ -249,8 +252,9 @@ fn a_python_package_with_a_src_layout_and_a_pypi_test_dependency() {
 }
 
 /// The cart package of the test above, in five commits: two fixes while its test extra is
-/// `first_test_extra`, then six joins it (as at HEAD above, on the same day, so the
-/// environment image built there is used again) and a fix that uses it.
+/// `first_test_extra`, then six joins it (as in the test above, on the same day, so that
+/// packages resolve as of the same day and the environment image built there is used
+/// again) and a fix that uses it.
 fn cart_history(repo: &Path, first_test_extra: &str) {
     let mut h = History::new(repo);
     let pyproject = |test: &str| {

@@ -5,16 +5,22 @@
 //! git only.
 //!
 //! When `env/Dockerfile` is the proposal for HEAD as it is, a commit's environment is the
-//! proposal at that commit (as of HEAD's day, so that equal dependencies give equal
-//! contexts): for Python the requirements are in the Dockerfile itself. When it is not (it
-//! was edited, or HEAD moved on since it was proposed), it is that Dockerfile with the
-//! commit's copies of the manifests in `env/manifests/`.
+//! proposal at that commit: for Python the requirements are in the Dockerfile itself. Its
+//! packages resolve as of the day the commit's dependencies took their content, the day of
+//! the last commit at or before it (on its first-parent line) that changed a file the
+//! proposal reads them from ([`proposal_at`]). That day is never after the commit's own, so
+//! a task never runs on packages released after its fix, and every commit whose dependency
+//! files are unchanged since then gets the same day, so equal dependencies still give equal
+//! contexts and share one image (HEAD's among them: the suite's). When it is not (it was
+//! edited, or HEAD moved on since it was proposed), it is that Dockerfile with the commit's
+//! copies of the manifests in `env/manifests/`.
 
-use super::environment::{self, MANIFESTS_DIR};
+use super::environment::{self, Proposal, MANIFESTS_DIR};
 use super::history::Mirror;
 use crate::config::sha256_hex;
 use crate::config::suite::{EnvKind, SuiteSettings};
 use crate::error::Error;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
 
@@ -140,7 +146,8 @@ fn plain(path: &str) -> bool {
 
 /// How a commit's environment is found.
 enum Mode {
-    /// `env/Dockerfile` is the proposal for HEAD: propose again at the commit, as of this day.
+    /// `env/Dockerfile` is the proposal for HEAD: propose again at the commit, as of its
+    /// dependencies' day (this one, HEAD's, when it reads no dependency file).
     Propose(chrono::NaiveDate),
     /// The suite's Dockerfile, with the commit's copies of these manifests.
     SameDockerfile(Vec<String>),
@@ -228,16 +235,51 @@ impl Keying {
     }
 }
 
-/// The context proposed for the repository at `rev`, as of `day`: None when no language is
-/// recognised there, or a manifest it lists cannot be copied.
+/// The proposal for the repository at `rev`, its packages resolved as of the day its
+/// dependencies took the content they have there: that of the last commit at or before `rev`,
+/// on its first-parent line, that changed one of the files the proposal reads them from
+/// (`Proposal::sources`). `fallback` (HEAD's day) when it reads none. None when no language
+/// is recognised at `rev`.
+pub(super) fn proposal_at(
+    mirror: &Mirror,
+    rev: &str,
+    fallback: chrono::NaiveDate,
+) -> Result<Option<Proposal>, Error> {
+    let files = mirror.files(rev)?;
+    // Proposing twice reads the same files: each is asked of git once.
+    let cache: RefCell<BTreeMap<String, Option<Vec<u8>>>> = RefCell::default();
+    let read = |path: &str| {
+        if let Some(bytes) = cache.borrow().get(path) {
+            return bytes.clone();
+        }
+        let bytes = mirror.read(rev, path);
+        cache.borrow_mut().insert(path.to_string(), bytes.clone());
+        bytes
+    };
+    // Which files are read does not depend on the day: a first proposal names them.
+    let Some(first) = environment::propose_for_repo(&files, &read, fallback) else {
+        return Ok(None);
+    };
+    if !first.language.resolves_as_of_a_day() {
+        return Ok(Some(first));
+    }
+    let day = mirror
+        .last_change_day(rev, &first.sources)?
+        .unwrap_or(fallback);
+    if day == fallback {
+        return Ok(Some(first));
+    }
+    Ok(environment::propose_for_repo(&files, &read, day))
+}
+
+/// The context proposed for the repository at `rev` ([`proposal_at`]): None when no
+/// language is recognised there, or a manifest it lists cannot be copied.
 fn proposed_at(
     mirror: &Mirror,
     rev: &str,
-    day: chrono::NaiveDate,
+    fallback: chrono::NaiveDate,
 ) -> Result<Option<BuildContext>, Error> {
-    let files = mirror.files(rev)?;
-    let read = |path: &str| mirror.read(rev, path);
-    let Some(p) = environment::propose_for_repo(&files, &read, day) else {
+    let Some(p) = proposal_at(mirror, rev, fallback)? else {
         return Ok(None);
     };
     let mut manifests = BTreeMap::new();
@@ -262,6 +304,11 @@ mod tests {
 
     /// Commits `files` into the repository at `dir` (made on first use); answers the commit.
     fn commit(dir: &Path, files: &[(&str, &str)]) -> String {
+        commit_at(dir, "2026-03-01T10:00:00Z", files)
+    }
+
+    /// [`commit`], authored and committed at `date`.
+    fn commit_at(dir: &Path, date: &str, files: &[(&str, &str)]) -> String {
         let git = |args: &[&str]| {
             let out = Command::new("git")
                 .current_dir(dir)
@@ -270,8 +317,8 @@ mod tests {
                 .env("GIT_AUTHOR_EMAIL", "t@example.com")
                 .env("GIT_COMMITTER_NAME", "t")
                 .env("GIT_COMMITTER_EMAIL", "t@example.com")
-                .env("GIT_AUTHOR_DATE", "2026-03-01T10:00:00Z")
-                .env("GIT_COMMITTER_DATE", "2026-03-01T10:00:00Z")
+                .env("GIT_AUTHOR_DATE", date)
+                .env("GIT_COMMITTER_DATE", date)
                 .env("GIT_CONFIG_GLOBAL", "/dev/null")
                 .output()
                 .unwrap();
@@ -359,6 +406,85 @@ mod tests {
         assert!(Keying::new(&settings, &out, &mirror, &head)
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn packages_resolve_as_of_the_day_the_dependencies_took_their_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        let pyproject =
+            |deps: &str| format!("[project]\nname = \"ledger\"\ndependencies = [{deps}]\n");
+        let first = pyproject("\"requests\"");
+        let deps_set = commit_at(
+            &repo,
+            "2024-01-10T12:00:00Z",
+            &[("pyproject.toml", &first), ("ledger/__init__.py", "")],
+        );
+        let code = commit_at(&repo, "2024-02-20T12:00:00Z", &[("ledger/a.py", "A = 1\n")]);
+        // The CI files name the test command, not the dependencies.
+        let ci = commit_at(
+            &repo,
+            "2024-03-05T12:00:00Z",
+            &[
+                ("ledger/a.py", "A = 2\n"),
+                (
+                    ".github/workflows/ci.yml",
+                    "jobs:\n  t:\n    steps:\n      - run: python -m pytest\n",
+                ),
+            ],
+        );
+        let second = pyproject("\"requests\", \"attrs\"");
+        let deps_changed = commit_at(
+            &repo,
+            "2024-04-15T12:00:00Z",
+            &[("pyproject.toml", &second)],
+        );
+        let head = commit_at(&repo, "2024-05-01T12:00:00Z", &[("ledger/a.py", "A = 3\n")]);
+        let mirror = Mirror::clone_from(repo.to_str().unwrap()).unwrap();
+        let head_day = mirror.commit_day(&head).unwrap();
+        let at = |rev: &str| proposed_at(&mirror, rev, head_day).unwrap().unwrap();
+
+        // Bounded by the day the dependencies were set, not the commit's own or HEAD's.
+        let p = proposal_at(&mirror, &code, head_day).unwrap().unwrap();
+        assert_eq!(p.sources, vec!["pyproject.toml"]);
+        let early = String::from_utf8(at(&code).dockerfile).unwrap();
+        assert!(
+            early.contains("--exclude-newer 2024-01-11T00:00:00Z"),
+            "{early}"
+        );
+        // Commits with those dependencies share one context.
+        assert_eq!(at(&code).key(), at(&deps_set).key());
+        assert_eq!(at(&code).key(), at(&ci).key());
+        // A change of the dependencies moves the day.
+        let late = String::from_utf8(at(&deps_changed).dockerfile).unwrap();
+        assert!(
+            late.contains("--exclude-newer 2024-04-16T00:00:00Z"),
+            "{late}"
+        );
+        assert_eq!(at(&deps_changed).key(), at(&head).key());
+        assert_ne!(at(&deps_changed).key(), at(&code).key());
+
+        // The suite proposed for HEAD serves the commits with HEAD's dependencies.
+        let out = tmp.path().join("suite");
+        at(&head).write(&out.join("env")).unwrap();
+        std::fs::write(
+            out.join("suite.toml"),
+            format!(
+                "[repo]\nsource = {:?}\n[environment]\ndockerfile = \"env/Dockerfile\"\n\
+                 [tests]\ncommand = \"python3 -m pytest\"\nformat = \"pytest\"\n\
+                 [scope]\nread_only = [\"tests/**\"]\n",
+                repo.display().to_string()
+            ),
+        )
+        .unwrap();
+        let settings = load_settings(&out).unwrap();
+        let keying = Keying::new(&settings, &out, &mirror, &head)
+            .unwrap()
+            .unwrap();
+        assert_eq!(keying.note(), None);
+        assert_eq!(keying.own(&mirror, &deps_changed).unwrap(), None);
+        let own = keying.own(&mirror, &ci).unwrap().unwrap();
+        assert_eq!(own.key(), at(&deps_set).key());
     }
 
     fn context(dockerfile: &str, manifests: &[(&str, &str)]) -> BuildContext {

@@ -236,10 +236,36 @@ impl Mirror {
     /// The day `rev` was committed, in UTC.
     pub fn commit_day(&self, rev: &str) -> Result<chrono::NaiveDate, Error> {
         let out = self.git(&["show", "-s", "--format=%cI", rev], "show")?;
-        let text = String::from_utf8_lossy(&out).trim().to_string();
-        chrono::DateTime::parse_from_rfc3339(&text)
-            .map(|d| d.with_timezone(&chrono::Utc).date_naive())
-            .map_err(|e| Error::infra(format!("git gave {rev} the date `{text}`: {e}")))
+        utc_day(rev, &out)
+    }
+
+    /// The day, in UTC, of the latest commit at or before `rev` on its first-parent line
+    /// that changed any of `paths` (a merge counts for what it brought in): the day those
+    /// files took the content they have at `rev`, never after `rev`'s own. None when `paths`
+    /// is empty or no commit there touched them.
+    pub fn last_change_day(
+        &self,
+        rev: &str,
+        paths: &[String],
+    ) -> Result<Option<chrono::NaiveDate>, Error> {
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        let mut args = vec![
+            "--literal-pathspecs",
+            "log",
+            "--first-parent",
+            "-1",
+            "--format=%cI",
+            rev,
+            "--",
+        ];
+        args.extend(paths.iter().map(String::as_str));
+        let out = self.git(&args, "log")?;
+        if out.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        utc_day(rev, &out).map(Some)
     }
 
     /// Writes the history up to HEAD into a bundle at `dest` (its branch, if HEAD is on one,
@@ -266,6 +292,14 @@ impl Mirror {
             .map_err(|e| Error::infra_from(format!("writing {}", dest.display()), e))?;
         Ok(())
     }
+}
+
+/// The UTC day of the ISO 8601 date git printed for `rev`.
+fn utc_day(rev: &str, out: &[u8]) -> Result<chrono::NaiveDate, Error> {
+    let text = String::from_utf8_lossy(out).trim().to_string();
+    chrono::DateTime::parse_from_rfc3339(&text)
+        .map(|d| d.with_timezone(&chrono::Utc).date_naive())
+        .map_err(|e| Error::infra(format!("git gave {rev} the date `{text}`: {e}")))
 }
 
 /// Whether `commit` is one of the heads of the bundle at `path`.

@@ -74,16 +74,12 @@ pub(super) fn prepare_suite(
     let env = &opts.env;
     let top = mirror.top_level(head)?;
     let detected = environment::detect(&top);
-    // Proposed from the files at HEAD, as of HEAD's day: it serves every candidate whose
-    // dependencies are HEAD's (the others get their own, see `envs`), and the newest
-    // manifests are the likeliest to build.
+    // Proposed from the files at HEAD, as of the day HEAD's dependencies took their content
+    // (HEAD's own day when it reads none), as `envs` proposes at every commit: it serves
+    // every candidate whose dependencies are HEAD's (the others get their own), and the
+    // newest manifests are the likeliest to build.
     let proposal = match detected {
-        Some(_) => {
-            let files = mirror.files(head)?;
-            let day = mirror.commit_day(head)?;
-            let read = |path: &str| mirror.read(head, path);
-            environment::propose_for_repo(&files, &read, day)
-        }
+        Some(_) => super::envs::proposal_at(mirror, head, mirror.commit_day(head)?)?,
         None => None,
     };
     let needs = (env.dockerfile.is_none() && env.image.is_none())

@@ -66,32 +66,32 @@ pub fn lines(repo: &Repo) -> Vec<Line> {
         })
         .collect();
     for path in workflows {
-        if let Some(text) = repo.text(path) {
+        if let Some(text) = repo.command_text(path) {
             out.extend(yaml_commands(&text, &["run"]).into_iter().map(|t| Line {
                 text: t,
                 source: path.to_string(),
             }));
         }
     }
-    if let Some(text) = repo.text(".gitlab-ci.yml") {
+    if let Some(text) = repo.command_text(".gitlab-ci.yml") {
         out.extend(yaml_commands(&text, &["script"]).into_iter().map(|t| Line {
             text: t,
             source: ".gitlab-ci.yml".into(),
         }));
     }
-    if let Some(text) = repo.text("tox.ini") {
+    if let Some(text) = repo.command_text("tox.ini") {
         out.extend(tox_commands(&text).into_iter().map(|t| Line {
             text: t,
             source: "tox.ini".into(),
         }));
     }
-    if let Some(text) = repo.text("noxfile.py") {
+    if let Some(text) = repo.command_text("noxfile.py") {
         out.extend(nox_commands(&text).into_iter().map(|t| Line {
             text: t,
             source: "noxfile.py".into(),
         }));
     }
-    if let Some(text) = repo.text("Makefile") {
+    if let Some(text) = repo.command_text("Makefile") {
         out.extend(make_commands(&text, "test").into_iter().map(|t| Line {
             text: t,
             source: "Makefile".into(),

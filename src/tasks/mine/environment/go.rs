@@ -66,6 +66,7 @@ pub fn propose(repo: &Repo) -> Proposal {
         dockerfile: dockerfile(use_backports, vendored, &manifests),
         dockerfile_key: None,
         manifests,
+        sources: Vec::new(),
         toolchain,
         notes,
     }

@@ -16,6 +16,7 @@ mod version;
 
 use crate::testparse::Format;
 use chrono::NaiveDate;
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 /// The folder beside the Dockerfile, in its build context, that holds copies of the
@@ -98,6 +99,10 @@ pub struct Proposal {
     /// before the image is built: the Dockerfile installs from them. Their content keys the
     /// image, so tasks whose manifests are equal share it.
     pub manifests: Vec<String>,
+    /// Every file the dependencies were read from (the manifests among them), not the CI
+    /// and task files only the test command comes from: the last commit that changed one of
+    /// them is the day the dependencies took their content. Filled in by `propose_in`.
+    pub sources: Vec<String>,
     pub toolchain: Toolchain,
     /// Plain sentences for the user: what the image cannot give and what to set instead.
     pub notes: Vec<String>,
@@ -134,9 +139,10 @@ pub fn propose(language: Language) -> Proposal {
 }
 
 /// The proposal for a repository: `files` are all its paths at the commit, `read` gives a
-/// file's bytes (only manifests, lockfiles and CI files are read), `date` is the commit's
-/// day, and packages are resolved as they were then where the installer can be told. None
-/// when no marker of a known language is at its top.
+/// file's bytes (only manifests, lockfiles and CI files are read), and packages are
+/// resolved as they were on `date` where the installer can be told (the caller's day: that
+/// of the commit's dependencies, see `envs::proposal_at`). None when no marker of a known
+/// language is at its top.
 pub fn propose_for_repo(
     files: &[String],
     read: &dyn Fn(&str) -> Option<Vec<u8>>,
@@ -148,18 +154,32 @@ pub fn propose_for_repo(
 }
 
 fn propose_in(language: Language, repo: &Repo, date: Option<NaiveDate>) -> Proposal {
-    match language {
+    let mut p = match language {
         Language::Python => python::propose(repo, date),
         Language::Rust => rust::propose(repo),
         Language::Go => go::propose(repo),
         Language::Node => node::propose(repo, date),
+    };
+    let mut sources = repo.read.take();
+    sources.extend(p.manifests.iter().cloned());
+    p.sources = sources.into_iter().collect();
+    p
+}
+
+impl Language {
+    /// Whether its proposals resolve packages as of a day (uv's `--exclude-newer`, npm's
+    /// `--before`); Rust's and Go's follow their lockfiles and take no day.
+    pub fn resolves_as_of_a_day(self) -> bool {
+        matches!(self, Language::Python | Language::Node)
     }
 }
 
 /// The repository's files at one commit.
 pub(super) struct Repo<'a> {
     files: BTreeSet<&'a str>,
-    read: &'a dyn Fn(&str) -> Option<Vec<u8>>,
+    reader: &'a dyn Fn(&str) -> Option<Vec<u8>>,
+    /// The files read through [`Repo::text`]: what the proposal's dependencies come from.
+    read: RefCell<BTreeSet<String>>,
 }
 
 impl<'a> Repo<'a> {
@@ -172,7 +192,8 @@ impl<'a> Repo<'a> {
                 .map(String::as_str)
                 .filter(|f| printable(f))
                 .collect(),
-            read,
+            reader: read,
+            read: RefCell::new(BTreeSet::new()),
         }
     }
 
@@ -180,12 +201,21 @@ impl<'a> Repo<'a> {
         self.files.contains(path)
     }
 
-    /// A listed file's text (invalid UTF-8 replaced), or None.
+    /// A listed file's text (invalid UTF-8 replaced), or None; the file counts among those
+    /// the dependencies come from.
     fn text(&self, path: &str) -> Option<String> {
+        let text = self.command_text(path)?;
+        self.read.borrow_mut().insert(path.to_string());
+        Some(text)
+    }
+
+    /// A listed file's text, read only for the test command (CI and task files): it does
+    /// not count among those the dependencies come from.
+    fn command_text(&self, path: &str) -> Option<String> {
         if !self.has(path) {
             return None;
         }
-        (self.read)(path).map(|b| String::from_utf8_lossy(&b).into_owned())
+        (self.reader)(path).map(|b| String::from_utf8_lossy(&b).into_owned())
     }
 
     fn paths(&self) -> impl Iterator<Item = &'a str> + '_ {
@@ -193,7 +223,7 @@ impl<'a> Repo<'a> {
     }
 }
 
-/// The exclusive upper bound for packages "as of" a commit's day: anything published after
+/// The exclusive upper bound for packages "as of" a day: anything published after
 /// that day ends is left out.
 fn end_of_day(date: NaiveDate) -> String {
     let next = date.succ_opt().unwrap_or(date);

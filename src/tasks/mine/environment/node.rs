@@ -147,6 +147,7 @@ pub fn propose(repo: &Repo, date: Option<NaiveDate>) -> Proposal {
         dockerfile: dockerfile(&manifests, &install, &links, runner == Runner::Jest),
         dockerfile_key: None,
         manifests,
+        sources: Vec::new(),
         toolchain,
         notes,
     }
@@ -213,7 +214,7 @@ ENV NODE_PATH=/opt/deps/node_modules PATH=/opt/deps/node_modules/.bin:$PATH\n",
 
 /// The statements that install the dependencies, by lockfile: `npm ci`, pnpm or yarn 1
 /// (installed with npm: Debian's nodejs has no corepack) falling back to `npm install`, or
-/// `npm install` as of the commit's day.
+/// `npm install` as of the day given.
 fn installer(
     repo: &Repo,
     package: &Value,
@@ -287,7 +288,8 @@ fn installer(
         if lock.contains("__metadata:") {
             notes.push(
                 "yarn.lock is from Yarn 2 or newer, which needs its own release and settings: \
-                 npm install resolves package.json instead, as of the commit's day"
+                 npm install resolves package.json instead, as of the day its dependencies took \
+                 their content"
                     .into(),
             );
             return vec![npm_install];
@@ -305,8 +307,8 @@ fn installer(
     }
     if date.is_some() {
         notes.push(
-            "there is no lockfile: npm install resolves package.json as of the commit's day \
-             (--before)"
+            "there is no lockfile: npm install resolves package.json as of the day its \
+             dependencies took their content (--before)"
                 .into(),
         );
     }
@@ -750,7 +752,7 @@ mod tests {
             "vitest run --reporter=junit --outputFile=mergebench-junit.xml --config vitest.unit.ts"
         );
         assert_eq!(p.command_source, ".github/workflows/test.yml");
-        // No lockfile: packages as of the commit's day.
+        // No lockfile: packages as of the day given.
         assert!(
             p.dockerfile
                 .contains("npm install --no-audit --no-fund --before=2024-05-02T00:00:00Z"),

@@ -1,5 +1,5 @@
 //! Python: the project's dependencies (and its test extras, groups and requirement files)
-//! installed into a virtualenv as of the commit's day, pytest run on the source through
+//! installed into a virtualenv as of the day given, pytest run on the source through
 //! PYTHONPATH. The project itself is never installed: the build context has no source.
 
 use super::command::{self, first_mapped, ini_values, split_env, unknowable};
@@ -71,6 +71,7 @@ pub fn propose(repo: &Repo, date: Option<NaiveDate>) -> Proposal {
         dockerfile: dockerfile(&deps, &manifests, src_layout, date),
         dockerfile_key: None,
         manifests,
+        sources: Vec::new(),
         toolchain,
         notes,
     }

@@ -135,6 +135,7 @@ pub fn propose(repo: &Repo) -> Proposal {
         // to `cargo fetch`, and a target a manifest names changes that manifest.
         dockerfile_key: Some(dockerfile(&packages, &Stubs::default(), lock.is_some())),
         manifests,
+        sources: Vec::new(),
         toolchain,
         notes,
     }
