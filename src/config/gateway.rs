@@ -72,6 +72,20 @@ pub struct GatewaySpec {
     pub pin_model: Option<String>,
 }
 
+/// `http(s)://host[:port][/path]`, with a host.
+fn http_url(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+        && !host.is_empty()
+        && !host.starts_with(':')
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '[' | ']' | '_'))
+}
+
 fn valid_name(k: &str) -> bool {
     !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
@@ -106,7 +120,7 @@ pub(super) fn parse(
         )
     })?;
     let upstream = upstream.trim_end_matches('/').to_string();
-    if super::agent::allow_entry(&upstream).is_none() || !upstream.contains("://") {
+    if !http_url(&upstream) {
         return Err(Error::input(
             file,
             at("upstream"),
@@ -177,19 +191,7 @@ pub(super) fn parse(
             ));
         }
     }
-    for (model, p) in &raw.prices {
-        let all = [Some(p.input), Some(p.output), p.cached_input];
-        if all.iter().flatten().any(|v| !(v.is_finite() && *v >= 0.0)) {
-            return Err(Error::input(
-                file,
-                line_of_key(text, Some("gateway.prices"), model)
-                    .or_else(|| line_of_key(text, Some("gateway.prices"), &format!("\"{model}\"")))
-                    .or_else(|| at("prices")),
-                format!("the price of `{model}` is not a number of USD at or above 0"),
-                "give USD per million tokens, e.g. { input = 2.0, output = 8.0 }",
-            ));
-        }
-    }
+    check_prices(&raw.prices, file, text, "gateway.prices")?;
     if raw.max_cost.is_some() && !raw.prices.contains_key("*") {
         return Err(Error::input(
             file,
@@ -211,6 +213,30 @@ pub(super) fn parse(
         prices: raw.prices,
         pin_model: None,
     })
+}
+
+/// Every price of a `[SECTION."model"]` table is a number of USD at or above 0.
+pub(super) fn check_prices(
+    prices: &BTreeMap<String, Price>,
+    file: &Path,
+    text: &str,
+    section: &str,
+) -> Result<(), Error> {
+    for (model, p) in prices {
+        let all = [Some(p.input), Some(p.output), p.cached_input];
+        if all.iter().flatten().any(|v| !(v.is_finite() && *v >= 0.0)) {
+            let quoted = format!("{section}.\"{model}\"");
+            return Err(Error::input(
+                file,
+                line_of_key(text, Some(&quoted), "input")
+                    .or_else(|| line_of_key(text, Some(section), model))
+                    .or_else(|| line_of_key(text, None, section)),
+                format!("the price of `{model}` is not a number of USD at or above 0"),
+                "give USD per million tokens, e.g. { input = 2.0, output = 8.0 }",
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl GatewaySpec {

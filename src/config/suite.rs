@@ -7,6 +7,7 @@ use crate::conventions::{BlastConfig, ConventionsConfig, OwnershipConfig};
 use crate::error::Error;
 use crate::testparse::Format;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -91,6 +92,8 @@ struct RawSuite {
     limits: RawLimits,
     #[serde(default)]
     report: RawReport,
+    /// Model name (or `*`) → USD per million tokens, over every agent gateway's own table.
+    prices: BTreeMap<String, super::gateway::Price>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -256,6 +259,8 @@ pub struct Suite {
     pub blast_radius: BlastConfig,
     /// `[limits]`: the patch size and file count past which a patch is not graded.
     pub patch_limits: PatchLimits,
+    /// `[prices]`: what agents' gateways charge model calls at, over the agents' own tables.
+    pub prices: BTreeMap<String, super::gateway::Price>,
 }
 
 impl Suite {
@@ -325,7 +330,7 @@ pub fn load_suite(dir: &Path) -> Result<Suite, Error> {
             Err(e) => invalid.push(e),
         }
     }
-    let mut seen = std::collections::BTreeMap::new();
+    let mut seen = BTreeMap::new();
     for t in &tasks {
         if let Some(other) = seen.insert(t.id.clone(), t.file.clone()) {
             invalid.push(Error::input(
@@ -345,6 +350,12 @@ pub fn load_suite(dir: &Path) -> Result<Suite, Error> {
         ));
     }
     let patch_limits = patch_limits(&defaults)?;
+    super::gateway::check_prices(
+        &defaults.raw.prices,
+        &dir.join("suite.toml"),
+        &defaults.text,
+        "prices",
+    )?;
     let Defaults { raw, .. } = defaults;
     Ok(Suite {
         name,
@@ -356,6 +367,7 @@ pub fn load_suite(dir: &Path) -> Result<Suite, Error> {
         ownership: raw.ownership,
         blast_radius: raw.blast_radius,
         patch_limits,
+        prices: raw.prices,
     })
 }
 

@@ -342,6 +342,29 @@ async fn run_created(
     )
     .await?;
     trace(t0, "downloaded");
+    // A kill by the kernel's OOM killer can be reported after the exit (cgroup v2 events
+    // race the exit event): a SIGKILL nobody here sent is asked about again, briefly.
+    let mut oom_killed = state.oom_killed.unwrap_or(false);
+    if !oom_killed && !timed_out && !disk_exceeded && state.exit_code == Some(137) {
+        for _ in 0..10 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let again = docker
+                .api
+                .inspect_container(
+                    id,
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
+                .await
+                .ok()
+                .and_then(|c| c.state)
+                .and_then(|s| s.oom_killed)
+                .unwrap_or(false);
+            if again {
+                oom_killed = true;
+                break;
+            }
+        }
+    }
     Ok(RunResult {
         exit_code: if timed_out || disk_exceeded {
             None
@@ -349,7 +372,7 @@ async fn run_created(
             state.exit_code
         },
         timed_out,
-        oom_killed: state.oom_killed.unwrap_or(false),
+        oom_killed,
         disk_exceeded,
         log,
         streams,

@@ -131,6 +131,13 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
             .collect::<Result<Vec<_>, _>>()?,
         None => agents,
     };
+    // The suite's price table is the one its evaluation charges at, over the agents' own.
+    let mut agents = agents;
+    for a in &mut agents {
+        if let Some(g) = &mut a.gateway {
+            g.prices.extend(suite.prices.clone());
+        }
+    }
     // A shard runs only its tasks, but keeps the whole suite's key and manifest: every shard
     // of one evaluation then agrees on both, and `merge` can check that they do.
     let key = plan::evaluation_key(&suite, &agents, opts.attempts);

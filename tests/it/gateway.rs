@@ -152,6 +152,11 @@ fn the_gateway_measures_every_wire_format_and_keeps_the_key_from_the_agent() {
             "",
         ),
     );
+    // The suite's price table wins over the agent's own ("*" at 2 and 8).
+    let toml = f.suite().join("suite.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str("[prices.\"scripted-model\"]\ninput = 4.0\noutput = 16.0\n");
+    std::fs::write(&toml, text).unwrap();
     let r = f.run_env(&["hunter"], &[], &lab.env(&[("GW_TEST_KEY", SECRET)]));
     let a = attempt(&r, "hunter");
     let report = report(&f);
@@ -169,7 +174,7 @@ fn the_gateway_measures_every_wire_format_and_keeps_the_key_from_the_agent() {
     assert_eq!(m["input_tokens"], 100 + 200 + 300 + 400 + 500, "{a}");
     assert_eq!(m["output_tokens"], 10 + 20 + 30 + 40 + 50, "{a}");
     assert_eq!(m["refused"], 2, "{a}");
-    let cost = (1500.0 * 2.0 + 150.0 * 8.0) / 1e6;
+    let cost = (1500.0 * 4.0 + 150.0 * 16.0) / 1e6;
     assert!(
         (m["cost_usd"].as_f64().unwrap() - cost).abs() < 1e-12,
         "{a}"

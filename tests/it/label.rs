@@ -669,3 +669,97 @@ fn label_serve_listens_where_it_is_told_and_says_where() {
     assert!(reply.contains("name=\"token\""));
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
 }
+
+#[tokio::test]
+async fn the_model_calls_behind_an_item_are_shown_only_after_its_label() {
+    use mergebench::store::{AttemptKey, AttemptRun, LogRecord, MeasuredUsage, NewAttempt};
+    let d = LabelDb::new(&[]);
+    let suite = load_suite(&repo().join("tasks/demo")).unwrap();
+    let t = &suite.tasks[0];
+    let (patch, outcome) = patch_of("oracle", t);
+    let p = mergebench::repo::patch::Patch::new(patch);
+    let call = serde_json::json!({"seq": 1, "at": "2026-12-03T00:00:00Z", "path": "/v1/chat/completions",
+        "api": "openai-chat", "model": "model-name-after-labeling", "stream": false, "status": 200,
+        "latency_ms": 12.5, "first_byte_ms": 3.0, "input_tokens": 1200, "output_tokens": 80,
+        "cached_tokens": 0, "cost_usd": 0.003, "refused": null, "error": null});
+    let exchange = serde_json::json!({"seq": 1,
+        "request": {"messages": [{"role": "user", "content": "<script>window.__xss = 3</script>"}]},
+        "response": {"choices": [{"message": {"content": "fixed it"}}]}});
+    d.store
+        .record_attempt(&NewAttempt {
+            key: AttemptKey {
+                eval_id: d.eval.clone(),
+                task_id: t.id.clone(),
+                task_hash: t.hash.clone(),
+                agent: "gw-agent".into(),
+                agent_hash: "h".into(),
+                attempt: 1,
+            },
+            run: AttemptRun {
+                outcome,
+                grader_version: mergebench::score::grade::GRADER_VERSION.into(),
+                measured: Some(MeasuredUsage {
+                    requests: 1,
+                    input_tokens: 1200,
+                    output_tokens: 80,
+                    cost_usd: Some(0.003),
+                    models: vec!["model-name-after-labeling".into()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            raw_patch: Some(p.clone()),
+            graded_patch: Some(p),
+            grade_json: Some(crate::fixture::passing_grade(t)),
+            logs: vec![LogRecord {
+                kind: "gateway".into(),
+                bytes: format!("{call}\n").into_bytes(),
+                total_bytes: 0,
+                truncated: false,
+            }],
+            artifacts: vec![(
+                mergebench::run::TRAJECTORY_ARTIFACT.into(),
+                mergebench::gateway::stored::compress(format!("{exchange}\n").as_bytes()).unwrap(),
+            )],
+            ..Default::default()
+        })
+        .unwrap();
+    d.ok(&["labels", "sample", "--eval", &d.eval, "--n", "1"]);
+    let token = d.reviewer("ana");
+    let base = serve(d.store.clone()).await;
+    let s = login(&base, &token).await;
+    let page = || async {
+        client()
+            .get(format!("{base}/item/1"))
+            .header("cookie", &s.cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // Blind while labeling: no model, no calls.
+    let before = page().await;
+    assert!(!before.contains("model-calls"), "{before}");
+    assert!(!before.contains("model-name-after-labeling"));
+    let saved = client()
+        .post(format!("{base}/item/1/label"))
+        .header("cookie", &s.cookie)
+        .form(&[
+            ("verdict", "merge"),
+            ("reasons", "correctness"),
+            ("csrf", s.csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(saved.status().is_redirection() || saved.status().is_success());
+    let after = page().await;
+    assert!(after.contains("id=\"model-calls\""), "{after}");
+    assert!(after.contains("model-name-after-labeling"), "{after}");
+    assert!(after.contains("1200"), "{after}");
+    // The exchange is shown as text, never as markup.
+    assert!(!after.contains("<script>window.__xss = 3"), "{after}");
+    assert!(after.contains("&lt;script&gt;window.__xss = 3"), "{after}");
+}

@@ -1,4 +1,4 @@
-//! `mergebench tasks mine`'s flags, and the options they make.
+//! `mergebench tasks`: its subcommands, and `tasks mine`'s flags and the options they make.
 
 use super::JudgeOpts;
 use std::path::PathBuf;
@@ -111,4 +111,37 @@ impl MineArgs {
             progress: !self.json,
         }
     }
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum TasksCommand {
+    List {
+        #[arg(long, default_value = "tasks/demo")]
+        suite: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove every task in Docker: fail_to_pass fails without the fix, all pass with it.
+    Validate {
+        #[arg(long, default_value = "tasks/demo")]
+        suite: PathBuf,
+        /// Run each check N times; tests that change result are flaky.
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tasks from a repository's history: commits that change code and tests, proven in Docker.
+    Mine(Box<MineArgs>),
+    /// Everything a mining run kept about one commit: why it was dropped, and the evidence
+    /// (the image build's log, or both output streams of the failing test run).
+    Explain {
+        /// The commit (its id or a prefix of it).
+        commit: String,
+        /// The mining run (default: the latest that looked at the commit).
+        #[arg(long)]
+        run: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -343,6 +343,17 @@ async fn item_page(
         .map(|p| format!("/item/{}", queue[p].item_id));
     let rubric = &app.options.rubric;
     let show = app.options.show_tests;
+    let already = queue.get(pos).is_some_and(|x| x.labeled);
+    // The model calls name the agent's model and show how it worked: only once the reviewer's
+    // own verdict is in, so labeling stays blind.
+    let calls = if already {
+        match model_calls(&app.store, item.subject.attempt_id) {
+            Ok(c) => c,
+            Err(e) => return app.store_error(e),
+        }
+    } else {
+        None
+    };
     app.render(
         "item.html",
         context! {
@@ -352,7 +363,8 @@ async fn item_page(
             labeled => queue.iter().filter(|x| x.labeled).count(),
             queue_needed => needed,
             queue_done => done,
-            already => queue.get(pos).is_some_and(|x| x.labeled),
+            already,
+            calls,
             prev_href,
             next_href,
             title => input.title,
@@ -375,6 +387,71 @@ async fn item_page(
             csrf => s.csrf,
         },
     )
+}
+
+/// Bytes of one exchange shown on the page; the rest is in `results --calls`.
+const EXCHANGE_SHOWN: usize = 8 << 10;
+
+/// The model calls of the attempt behind an item, as its gateway recorded them: what was
+/// measured, one row per call, and each exchange's first bytes. None when it had no gateway.
+fn model_calls(
+    store: &crate::store::Store,
+    attempt_id: i64,
+) -> Result<Option<Value>, crate::error::Error> {
+    use crate::gateway::stored;
+    let Some(row) = store.attempt(attempt_id)? else {
+        return Ok(None);
+    };
+    let Some(m) = row.run.measured else {
+        return Ok(None);
+    };
+    let log = store.log(attempt_id, "gateway")?.unwrap_or_default();
+    let trajectory = match store
+        .artifacts(attempt_id)?
+        .into_iter()
+        .find(|(name, _)| name == crate::run::TRAJECTORY_ARTIFACT)
+    {
+        // A trajectory that cannot be read leaves the table, which the log holds.
+        Some((_, bytes)) => stored::decompress(&bytes).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut exchanges: HashMap<u64, String> = HashMap::new();
+    for line in trajectory.split(|b| *b == b'\n') {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        if let Some(seq) = v.get("seq").and_then(serde_json::Value::as_u64) {
+            let mut text = serde_json::to_string_pretty(&v).unwrap_or_default();
+            if text.len() > EXCHANGE_SHOWN {
+                let mut cut = EXCHANGE_SHOWN;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                text.truncate(cut);
+                text.push_str("\n… (the rest: mergebench results --calls)");
+            }
+            exchanges.insert(seq, text);
+        }
+    }
+    let rows: Vec<Value> = stored::records(&log)
+        .into_iter()
+        .map(|c| {
+            context! {
+                seq => c.seq,
+                api => c.api,
+                model => c.model,
+                status => c.status,
+                input => c.input_tokens,
+                output => c.output_tokens,
+                refused => c.refused,
+                exchange => exchanges.remove(&c.seq),
+            }
+        })
+        .collect();
+    Ok(Some(context! {
+        summary => stored::describe(&m, row.run.usage.as_ref(), &[]).lines().take(3).collect::<Vec<_>>().join("\n"),
+        rows,
+    }))
 }
 
 async fn save_label(
