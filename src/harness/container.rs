@@ -418,7 +418,13 @@ async fn wait(docker: &Docker, id: &str) {
     let _ = s.next().await;
 }
 
-async fn download(docker: &Docker, id: &str, path: &str, cap: u64) -> Result<Download, Error> {
+/// A path of a container as a tar archive spooled to an unnamed temporary file, cut at `cap`.
+pub(super) async fn download(
+    docker: &Docker,
+    id: &str,
+    path: &str,
+    cap: u64,
+) -> Result<Download, Error> {
     let mut stream = docker.api.download_from_container(
         id,
         Some(

@@ -14,8 +14,7 @@ use super::{unreachable, Docker};
 use crate::error::Error;
 use bollard::models::{ContainerCreateBody, NetworkConnectRequest, NetworkCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -411,35 +410,28 @@ async fn stop_gateway(docker: &Docker, id: &str) -> GatewayLog {
     }
 }
 
-/// One file out of a (stopped) helper container, capped: (bytes, whether cut).
+/// One file out of a (stopped) helper container, capped: (bytes, whether cut). None when it
+/// cannot be read (the file is missing, or the daemon failed).
 async fn read_file(docker: &Docker, id: &str, path: &str, cap: u64) -> Option<(Vec<u8>, bool)> {
     use std::io::Read;
-    let mut stream = docker.api.download_from_container(
-        id,
-        Some(
-            DownloadFromContainerOptionsBuilder::default()
-                .path(path)
-                .build(),
-        ),
-    );
-    let mut tar_bytes = Vec::new();
-    let mut truncated = false;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.ok()?;
-        if tar_bytes.len() as u64 + chunk.len() as u64 > cap + 4096 {
-            truncated = true;
-            break;
+    let download = super::container::download(docker, id, path, cap + 4096)
+        .await
+        .ok()?;
+    let truncated = download.truncated;
+    let file = download.file?;
+    tokio::task::spawn_blocking(move || {
+        let mut archive = tar::Archive::new(file);
+        let mut bytes = Vec::new();
+        for entry in archive.entries().ok()?.flatten() {
+            if entry.header().entry_type().is_file() {
+                // A cut archive yields what it holds up to the cut.
+                let _ = entry.take(cap).read_to_end(&mut bytes);
+                break;
+            }
         }
-        tar_bytes.extend_from_slice(&chunk);
-    }
-    let mut archive = tar::Archive::new(&tar_bytes[..]);
-    let mut bytes = Vec::new();
-    for entry in archive.entries().ok()?.flatten() {
-        if entry.header().entry_type().is_file() {
-            // A cut archive yields what it holds up to the cut.
-            let _ = entry.take(cap).read_to_end(&mut bytes);
-            break;
-        }
-    }
-    Some((bytes, truncated))
+        Some((bytes, truncated))
+    })
+    .await
+    .ok()
+    .flatten()
 }

@@ -367,16 +367,7 @@ mod tests {
             .unwrap()
             .unwrap();
         at_head.write(&out.join("env")).unwrap();
-        std::fs::write(
-            out.join("suite.toml"),
-            format!(
-                "[repo]\nsource = {:?}\n[environment]\ndockerfile = \"env/Dockerfile\"\n\
-                 [tests]\ncommand = \"cargo test\"\nformat = \"cargo\"\n\
-                 [scope]\nread_only = [\"tests/**\"]\n",
-                repo.display().to_string()
-            ),
-        )
-        .unwrap();
+        write_suite(&out, &repo, "cargo test", "cargo");
         let settings = load_settings(&out).unwrap();
         let keying = Keying::new(&settings, &out, &mirror, &head)
             .unwrap()
@@ -467,16 +458,7 @@ mod tests {
         // The suite proposed for HEAD serves the commits with HEAD's dependencies.
         let out = tmp.path().join("suite");
         at(&head).write(&out.join("env")).unwrap();
-        std::fs::write(
-            out.join("suite.toml"),
-            format!(
-                "[repo]\nsource = {:?}\n[environment]\ndockerfile = \"env/Dockerfile\"\n\
-                 [tests]\ncommand = \"python3 -m pytest\"\nformat = \"pytest\"\n\
-                 [scope]\nread_only = [\"tests/**\"]\n",
-                repo.display().to_string()
-            ),
-        )
-        .unwrap();
+        write_suite(&out, &repo, "python3 -m pytest", "pytest");
         let settings = load_settings(&out).unwrap();
         let keying = Keying::new(&settings, &out, &mirror, &head)
             .unwrap()
@@ -485,6 +467,20 @@ mod tests {
         assert_eq!(keying.own(&mirror, &deps_changed).unwrap(), None);
         let own = keying.own(&mirror, &ci).unwrap().unwrap();
         assert_eq!(own.key(), at(&deps_set).key());
+    }
+
+    /// A suite.toml reading the repository at `repo` with this test command and format.
+    fn write_suite(out: &Path, repo: &Path, command: &str, format: &str) {
+        std::fs::write(
+            out.join("suite.toml"),
+            format!(
+                "[repo]\nsource = {:?}\n[environment]\ndockerfile = \"env/Dockerfile\"\n\
+                 [tests]\ncommand = \"{command}\"\nformat = \"{format}\"\n\
+                 [scope]\nread_only = [\"tests/**\"]\n",
+                repo.display().to_string()
+            ),
+        )
+        .unwrap();
     }
 
     fn context(dockerfile: &str, manifests: &[(&str, &str)]) -> BuildContext {
