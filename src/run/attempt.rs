@@ -87,26 +87,24 @@ fn record_gateway(g: &GatewayLog, rec: &mut NewAttempt, flags: &mut Flags) -> Re
 /// The artifact holding the gateway's trajectory of model calls, gzip-compressed JSON lines.
 pub const TRAJECTORY_ARTIFACT: &str = "gateway-trajectory.jsonl.gz";
 
-/// Self-reported usage that disagrees with the measured beyond 5% (and 100 tokens, or one
-/// cent): what the difference is, in words. Nothing reported is no disagreement.
+/// Self-reported tokens that disagree with the measured beyond 5% (and 100 tokens): what the
+/// difference is, in words. Nothing reported is no disagreement. Cost is not compared: an
+/// agent prices with its own table and the gateway with the suite's, and the measured cost is
+/// the one counted either way.
 pub fn usage_mismatch(usage: Option<&Usage>, m: &MeasuredUsage) -> Option<String> {
     let u = usage?;
-    let mut said = Vec::new();
-    let tokens = |reported: Option<i64>, measured: i64, what: &str, said: &mut Vec<String>| {
-        if let Some(r) = reported {
-            let tolerance = (measured as f64 * 0.05).max(100.0);
-            if (r - measured).abs() as f64 > tolerance {
-                said.push(format!("{what} tokens: reported {r}, measured {measured}"));
-            }
-        }
-    };
-    tokens(u.input_tokens, m.input_tokens, "input", &mut said);
-    tokens(u.output_tokens, m.output_tokens, "output", &mut said);
-    if let (Some(r), Some(c)) = (u.cost_usd, m.cost_usd) {
-        if (r - c).abs() > (c * 0.05).max(0.01) {
-            said.push(format!("cost: reported ${r:.4}, measured ${c:.4}"));
-        }
-    }
+    let said: Vec<String> = [
+        (u.input_tokens, m.input_tokens, "input"),
+        (u.output_tokens, m.output_tokens, "output"),
+    ]
+    .into_iter()
+    .filter_map(|(reported, measured, what)| {
+        let r = reported?;
+        let tolerance = (measured as f64 * 0.05).max(100.0);
+        ((r - measured).abs() as f64 > tolerance)
+            .then(|| format!("{what} tokens: reported {r}, measured {measured}"))
+    })
+    .collect();
     (!said.is_empty()).then(|| said.join("; "))
 }
 
@@ -441,6 +439,35 @@ pub fn parse_usage(bytes: &[u8]) -> Option<(Usage, Vec<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_self_report_is_compared_with_the_measured_tokens() {
+        let m = MeasuredUsage {
+            requests: 3,
+            input_tokens: 10_000,
+            output_tokens: 400,
+            cost_usd: Some(0.5),
+            ..Default::default()
+        };
+        let said = |i: Option<i64>, o: Option<i64>, c: Option<f64>| {
+            let u = Usage {
+                model: None,
+                input_tokens: i,
+                output_tokens: o,
+                cost_usd: c,
+            };
+            usage_mismatch(Some(&u), &m)
+        };
+        assert_eq!(said(Some(10_000), Some(400), Some(0.5)), None);
+        // Within 5% (or 100 tokens): agreement; another price table: not a false report.
+        assert_eq!(said(Some(10_400), Some(480), Some(0.9)), None);
+        assert_eq!(
+            said(Some(12), Some(3), None).as_deref(),
+            Some("input tokens: reported 12, measured 10000; output tokens: reported 3, measured 400")
+        );
+        assert_eq!(said(None, None, Some(0.0)), None);
+        assert_eq!(usage_mismatch(None, &m), None);
+    }
 
     #[test]
     fn usage_is_checked_and_impossible_values_are_named() {
