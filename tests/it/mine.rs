@@ -130,6 +130,11 @@ fn mining_the_demo_history_gives_back_the_hand_written_tasks() {
     let mined = load_suite(&out).unwrap();
     assert!(mined.invalid.is_empty(), "{:?}", mined.invalid);
     assert_eq!(mined.tasks.len(), 5);
+    // Every commit message says something the hidden tests check: no task lacks a basis.
+    for t in &mined.tasks {
+        assert!(!t.tags.iter().any(|x| x == "no_basis"), "{}", t.id);
+    }
+    assert!(!report.to_string().contains("no_basis"), "{report:#}");
     for t in &mined.tasks {
         let hand = by_base
             .get(t.base.as_str())
@@ -475,6 +480,11 @@ fn a_small_history_with_every_kind_of_commit() {
         notes.contains("redacted") && notes.contains("_plus"),
         "{notes}"
     );
+
+    // Both statements say something the hidden tests check ("add adds", "strings").
+    for t in &suite.tasks {
+        assert!(!t.tags.iter().any(|x| x == "no_basis"), "{}", t.id);
+    }
 
     // The flaky test is in neither list, and why is recorded.
     for t in &suite.tasks {

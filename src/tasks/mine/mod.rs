@@ -10,6 +10,7 @@
 //! out, and the task is written only when `tasks validate` accepts it. The fate of every
 //! commit lands in the store as the survival funnel.
 
+pub mod basis;
 mod candidate;
 pub mod cause;
 pub mod classify;

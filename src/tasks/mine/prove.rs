@@ -8,7 +8,7 @@ use super::candidate::Candidate;
 use super::cause::{of_run, Cause, Evidence};
 use super::funnel::{Fate, Stage};
 use super::write::{self, Staged, TaskFiles};
-use super::{classify, envs, interface, Ctx};
+use super::{basis, classify, envs, interface, Ctx};
 use crate::config::suite::{dockerfile_environment, load_task_at, Environment, Task, Tests};
 use crate::error::Error;
 use crate::harness::images::Image;
@@ -314,6 +314,15 @@ impl Ctx<'_> {
                  restate it with --rewrite JUDGE",
                 interface::THIN_WORDS
             ));
+        }
+        // The statement as stated, before the sections below say what the tests call.
+        if let Some(terms) = basis::unmentioned(
+            &format!("{}\n{}", statement.title, statement.problem),
+            &lists.fail_to_pass,
+            &c.gold,
+        ) {
+            tags.push("no_basis".into());
+            notes.push(basis::note(&terms));
         }
         // Names the hidden tests call and strings they compare, when the fix adds them:
         // stated, so that the task asks for behaviour rather than a guess.

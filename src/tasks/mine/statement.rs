@@ -10,6 +10,9 @@ use std::collections::BTreeSet;
 /// Longest title kept, in characters.
 const TITLE_MAX: usize = 100;
 
+/// The title of a statement whose message says nothing.
+pub const NO_MESSAGE: &str = "(no message)";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
     pub title: String,
@@ -43,7 +46,7 @@ pub fn from_message(
     let mut lines = text.trim().lines();
     let title: String = lines
         .next()
-        .unwrap_or("(no message)")
+        .unwrap_or(NO_MESSAGE)
         .trim()
         .chars()
         .take(TITLE_MAX)
