@@ -38,8 +38,8 @@ pub struct RunOptions {
     /// Run only this part of the evaluation, into an evaluation of its own (`merge` joins
     /// the parts).
     pub shard: Option<plan::Shard>,
-    /// Stop starting attempts once the agents' reported cost in this evaluation reaches
-    /// this many USD (attempts in flight finish).
+    /// Stop starting attempts once the agents' cost in this evaluation (measured by their
+    /// gateways, else reported) reaches this many USD (attempts in flight finish).
     pub max_agent_cost: Option<f64>,
     /// Every agent's gateway refuses requests for another model than this one (a
     /// scaffold-only comparison); agents without a gateway cannot be pinned.
@@ -313,7 +313,7 @@ pub async fn run(p: Prepared, opts: RunOptions) -> Result<RunSummary, Error> {
         let spent = store.agent_cost(&eval.id)?;
         return Err(Error::Budget {
             message: format!(
-                "the agents' cost ceiling was reached: ${spent:.4} reported of ${:.4}; {skipped_by_ceiling} \
+                "the agents' cost ceiling was reached: ${spent:.4} spent (measured by gateways, else reported) of ${:.4}; {skipped_by_ceiling} \
                  attempts were not started, and evaluation {} stays unfinished (its finished attempts are kept)",
                 opts.max_agent_cost.unwrap_or_default(),
                 eval.id

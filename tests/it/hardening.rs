@@ -901,7 +901,7 @@ fn a_cost_ceiling_stops_new_attempts_and_a_higher_one_resumes() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains(
-            "cost ceiling was reached: $2.0000 reported of $1.5000; 1 attempts were not started"
+            "cost ceiling was reached: $2.0000 spent (measured by gateways, else reported) of $1.5000; 1 attempts were not started"
         ),
         "{err}"
     );

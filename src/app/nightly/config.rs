@@ -159,7 +159,8 @@ pub struct NightlyConfig {
     pub judge: Option<String>,
     pub judges_dir: PathBuf,
     pub max_judge_cost: Option<f64>,
-    /// Per suite and night: no new attempt starts once the agents' reported cost reaches it.
+    /// Per suite and night: no new attempt starts once the agents' cost (measured by their
+    /// gateways, else reported) reaches it.
     pub max_agent_cost: Option<f64>,
     pub label: String,
     /// Re-judge the labeled checkpoints with the night's judge, so a changed provider model

@@ -251,8 +251,9 @@ pub struct RunArgs {
     /// `mergebench merge` joins the parts' stores.
     #[arg(long, value_parser = parse_shard)]
     pub shard: Option<Shard>,
-    /// Stop starting attempts once the agents' reported cost in this evaluation reaches this
-    /// many USD; the same command with a higher ceiling resumes.
+    /// Stop starting attempts once the agents' cost in this evaluation (measured by their
+    /// gateways, else reported) reaches this many USD; the same command with a higher
+    /// ceiling resumes.
     #[arg(long, value_parser = parse_usd)]
     pub max_agent_cost: Option<f64>,
     /// Pin every agent to this provider model (a scaffold-only comparison): each agent's
