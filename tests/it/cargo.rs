@@ -108,11 +108,7 @@ fn a_cargo_suite_printing_to_both_streams_grades_the_gold_patch_resolved_every_t
         .arg(&agents)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::fixture::succeeded(&out);
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let a = attempt(&r, "oracle");
     assert_eq!(a["outcome"], "resolved", "{a}");
@@ -206,11 +202,7 @@ grep -q 'minor("1.2.3"), 3' src/lib.rs"#,
         .args(hostile)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::fixture::succeeded(&out);
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for name in hostile {
         let a = attempt(&r, name);

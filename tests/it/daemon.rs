@@ -280,11 +280,7 @@ fn keygen(path: &Path) {
         .arg(path)
         .output()
         .expect("ssh-keygen (bash scripts/setup.sh installs openssh-client)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::fixture::succeeded(&out);
 }
 
 impl SshServer {

@@ -204,11 +204,7 @@ fn the_gateway_measures_every_wire_format_and_keeps_the_key_from_the_agent() {
         .args(["results", "--calls", &id, "--json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::fixture::succeeded(&out);
     let calls: Value = serde_json::from_slice(&out.stdout).unwrap();
     let apis: Vec<&str> = calls["calls"]
         .as_array()

@@ -913,11 +913,7 @@ fn a_cost_ceiling_stops_new_attempts_and_a_higher_one_resumes() {
     );
     assert_eq!(unfinished[0][0], "1");
     let out = run("10");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::fixture::succeeded(&out);
     assert_eq!(attempts(), ["3", "3"]);
     for bad in ["0", "-1", "lots", "NaN"] {
         let out = run(bad);

@@ -422,11 +422,7 @@ fn kill_9_mid_run_then_resume_repeats_nothing_and_leaves_nothing() {
     let mut c = bin();
     args(&mut c);
     let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::fixture::succeeded(&out);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("already finished"),
         "{}",

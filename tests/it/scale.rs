@@ -286,11 +286,7 @@ fn a_shard_runs_on_a_remote_daemon_over_tls_and_a_swarm_job_runs_every_shard() {
     // built on that daemon.
     let tls_db = tmp.path().join("tls.db");
     let out = run(&tls_db, &daemon.tls_env(), "1/2");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::fixture::succeeded(&out);
     let images = String::from_utf8_lossy(
         &daemon
             .cli(&["images", "--format", "{{.Repository}}"])
@@ -501,11 +497,7 @@ fn a_shard_runs_on_a_remote_daemon_over_ssh() {
         err
     };
     let out = run("ssh.db", None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::fixture::succeeded(&out);
     let r = results_of(&tmp.path().join("ssh.db"));
     assert_eq!(outcomes(&r, "oracle"), vec!["resolved"; 7]);
     // The images were built on the daemon behind ssh, not on this machine's.

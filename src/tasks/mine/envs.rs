@@ -300,7 +300,6 @@ fn proposed_at(
 mod tests {
     use super::*;
     use crate::config::suite::load_settings;
-    use std::process::Command;
 
     /// Commits `files` into the repository at `dir` (made on first use); answers the commit.
     fn commit(dir: &Path, files: &[(&str, &str)]) -> String {
@@ -309,24 +308,15 @@ mod tests {
 
     /// [`commit`], authored and committed at `date`.
     fn commit_at(dir: &Path, date: &str, files: &[(&str, &str)]) -> String {
+        // The one safe git runner, at this commit's date.
         let git = |args: &[&str]| {
-            let out = Command::new("git")
-                .current_dir(dir)
-                .args(args)
-                .env("GIT_AUTHOR_NAME", "t")
-                .env("GIT_AUTHOR_EMAIL", "t@example.com")
-                .env("GIT_COMMITTER_NAME", "t")
-                .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            let out = crate::repo::workspace::git(dir)
                 .env("GIT_AUTHOR_DATE", date)
                 .env("GIT_COMMITTER_DATE", date)
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .args(args)
                 .output()
                 .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(out.status.success(), "{out:?}");
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
         if !dir.join(".git").exists() {
