@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 pub const THIN_WORDS: usize = 30;
 
 /// At most this many names or strings are listed; past it the task is mostly new API.
-const MAX_LISTED: usize = 20;
+pub const MAX_LISTED: usize = 20;
 
 /// The added lines of a unified diff (without the `+`), skipping file headers.
 fn added_lines(patch: &[u8]) -> Vec<String> {
@@ -124,6 +124,12 @@ fn literals(line: &str) -> Vec<String> {
 /// The sections a mined statement gets: the interface the hidden tests call that the fix
 /// adds, and the exact text they compare that the fix adds. Empty when there is neither.
 pub fn sections(gold: &[u8], tests: &[u8], added: &BTreeSet<String>) -> String {
+    stated(gold, tests, added).0
+}
+
+/// [`sections`], and how many names and strings the tests need that the sections could not
+/// list (past [`MAX_LISTED`] of each): a task asking for those is underspecified.
+pub fn stated(gold: &[u8], tests: &[u8], added: &BTreeSet<String>) -> (String, usize) {
     let gold_added = added_lines(gold);
     let test_added = added_lines(tests);
     let used: BTreeSet<&str> = test_added
@@ -157,7 +163,8 @@ pub fn sections(gold: &[u8], tests: &[u8], added: &BTreeSet<String>) -> String {
             out.push_str(&format!("- `{}`\n", s.replace('`', "'")));
         }
     }
-    out
+    let unstated = used.len().saturating_sub(MAX_LISTED) + exact.len().saturating_sub(MAX_LISTED);
+    (out, unstated)
 }
 
 /// Whether a statement is too thin to work from: under [`THIN_WORDS`] words.
@@ -201,6 +208,25 @@ mod tests {
         );
         // A call is not a declaration.
         assert_eq!(signature(&["x = major(v)".to_string()], "major"), None);
+    }
+
+    #[test]
+    fn more_than_can_be_listed_is_counted_as_unstated() {
+        let mut gold = String::from("--- a/m.py\n+++ b/m.py\n@@ -0,0 +1,30 @@\n");
+        let mut tests = String::from("--- a/t.py\n+++ b/t.py\n@@ -0,0 +1,30 @@\n");
+        for i in 0..25 {
+            gold.push_str(&format!(
+                "+MESSAGE_{i} = \"the value {i} is out of range\"\n"
+            ));
+            tests.push_str(&format!(
+                "+    assert str(e) == \"the value {i} is out of range\"\n"
+            ));
+        }
+        let (text, unstated) = stated(gold.as_bytes(), tests.as_bytes(), &BTreeSet::new());
+        assert_eq!(text.matches("\n- `").count(), MAX_LISTED, "{text}");
+        assert_eq!(unstated, 25 - MAX_LISTED);
+        let (_, none) = stated(GOLD.as_bytes(), TESTS.as_bytes(), &BTreeSet::new());
+        assert_eq!(none, 0);
     }
 
     #[test]

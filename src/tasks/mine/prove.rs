@@ -326,11 +326,17 @@ impl Ctx<'_> {
         }
         // Names the hidden tests call and strings they compare, when the fix adds them:
         // stated, so that the task asks for behaviour rather than a guess.
-        let problem = format!(
-            "{}{}",
-            statement.problem,
-            interface::sections(&c.gold, &c.tests, &c.forbidden)
-        );
+        let (sections, unstated) = interface::stated(&c.gold, &c.tests, &c.forbidden);
+        if unstated > 0 {
+            tags.push("underspecified".into());
+            notes.push(format!(
+                "underspecified: the hidden tests need {unstated} more names or exact strings \
+                 the fix adds than the statement can list ({} of each); restate it with \
+                 --rewrite JUDGE, or drop the task",
+                interface::MAX_LISTED
+            ));
+        }
+        let problem = format!("{}{}", statement.problem, sections);
         let files = TaskFiles {
             id: c.id.clone(),
             title: statement.title,
