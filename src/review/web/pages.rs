@@ -391,6 +391,8 @@ async fn item_page(
 
 /// Bytes of one exchange shown on the page; the rest is in `results --calls`.
 const EXCHANGE_SHOWN: usize = 8 << 10;
+/// Exchanges shown on the page (every call keeps its row in the table).
+const EXCHANGES_SHOWN: usize = 50;
 
 /// The model calls of the attempt behind an item, as its gateway recorded them: what was
 /// measured, one row per call, and each exchange's first bytes. None when it had no gateway.
@@ -416,7 +418,8 @@ fn model_calls(
         None => Vec::new(),
     };
     let mut exchanges: HashMap<u64, String> = HashMap::new();
-    for line in trajectory.split(|b| *b == b'\n') {
+    // The first exchanges only: a long run's whole trajectory is for `results --calls`.
+    for line in trajectory.split(|b| *b == b'\n').take(EXCHANGES_SHOWN) {
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
             continue;
         };
