@@ -112,6 +112,27 @@ enum Refusal {
     Cost,
     TooLarge,
     Unreachable,
+    Endpoint,
+}
+
+/// The endpoints forwarded: those whose usage comes back in their own answer (or that cost
+/// nothing). Anything else (batches, files, assistants, background responses) would be spent
+/// where the gateway cannot measure it, so it is refused.
+fn metered(path: &str) -> bool {
+    let p = path.trim_end_matches('/');
+    [
+        "/chat/completions",
+        "/completions",
+        "/responses",
+        "/messages",
+        "/messages/count_tokens",
+        "/embeddings",
+        "/models",
+    ]
+    .iter()
+    .any(|e| p.ends_with(e))
+        || p.rsplit_once('/')
+            .is_some_and(|(head, _)| head.ends_with("/models"))
 }
 
 impl Refusal {
@@ -122,6 +143,7 @@ impl Refusal {
             Refusal::Requests => Some("budget:requests"),
             Refusal::Tokens => Some("budget:tokens"),
             Refusal::Cost => Some("budget:cost"),
+            Refusal::Endpoint => Some("endpoint"),
             Refusal::TooLarge | Refusal::Unreachable => None,
         }
     }
@@ -156,6 +178,13 @@ impl Refusal {
                 "request_too_large",
                 None,
                 "request_too_large",
+            ),
+            Refusal::Endpoint => (
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "unknown_url",
+                None,
+                "not_found_error",
             ),
             Refusal::Unreachable => (
                 StatusCode::BAD_GATEWAY,
@@ -598,6 +627,13 @@ async fn handle(State(g): State<Arc<Shared>>, req: Request) -> Response {
         let msg = "mergebench gateway: missing or wrong API key for this attempt".to_string();
         return g.refuse(rec, start, Refusal::Token, shape, msg, None);
     }
+    if !metered(&path) {
+        let msg = format!(
+            "mergebench gateway: `{path}` is not forwarded: only chat completions, completions, \
+             responses, messages, embeddings and models, whose usage the gateway measures"
+        );
+        return g.refuse(rec, start, Refusal::Endpoint, shape, msg, None);
+    }
     let body = match axum::body::to_bytes(body, MAX_REQUEST_BODY).await {
         Ok(b) => b,
         Err(e) => {
@@ -622,6 +658,15 @@ async fn handle(State(g): State<Arc<Shared>>, req: Request) -> Response {
         .and_then(|v| v.get("stream"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    // A background response is billed when it finishes, where the gateway cannot see it.
+    if wire == WireApi::OpenaiResponses
+        && json.as_ref().and_then(|v| v.get("background")) == Some(&Value::Bool(true))
+    {
+        let msg = "mergebench gateway: background responses are not forwarded (their usage \
+                   could not be measured); ask without \"background\""
+            .to_string();
+        return g.refuse(rec, start, Refusal::Endpoint, shape, msg, Some(&body));
+    }
     if let Some(pin) = &g.cfg.pin_model {
         let allowed = match &json {
             Some(v) => match v.get("model") {
@@ -1067,6 +1112,49 @@ mod tests {
                 None
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn only_endpoints_whose_usage_is_measured_are_forwarded() {
+        let (up, _) = upstream().await;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), up, Api::Openai);
+        let gw = start_with_key(cfg, None).await.unwrap();
+        for path in [
+            "/v1/batches",
+            "/v1/files",
+            "/v1/threads/runs",
+            "/v1/chat/completions/x/y",
+        ] {
+            let (s, t) = call(&gw, path, bearer(), json!({"model":"m-1"})).await;
+            assert_eq!(s, 404, "{path}: {t}");
+            let v: Value = serde_json::from_str(&t).unwrap();
+            assert_eq!(v["error"]["code"], "unknown_url", "{path}");
+        }
+        let (s, t) = call(
+            &gw,
+            "/v1/responses",
+            bearer(),
+            json!({"model":"m-1","input":"hi","background":true}),
+        )
+        .await;
+        assert_eq!(s, 404, "{t}");
+        assert!(metered("/v1/models/gpt-4.1") && metered("/v1/messages/count_tokens"));
+        assert!(metered("/v1/embeddings") && !metered("/v1/models/x/y"));
+        assert_eq!(
+            call(
+                &gw,
+                "/v1/chat/completions",
+                bearer(),
+                json!({"model":"m-1"})
+            )
+            .await
+            .0,
+            200
+        );
+        gw.stop().await.unwrap();
+        let m = summarize(&std::fs::read(dir.path().join("log.jsonl")).unwrap());
+        assert_eq!((m.requests, m.refused), (1, 5));
     }
 
     #[tokio::test]
