@@ -85,21 +85,8 @@ pub fn calls(db: &Option<PathBuf>, id: i64, json: bool) -> Result<i32, Error> {
             "no attempt {id} in this store; `mergebench results --json` lists the attempts' ids"
         )));
     };
-    let log = store.log(id, "gateway")?.unwrap_or_default();
-    let calls = crate::gateway::stored::records(&log);
-    let trajectory = match store
-        .artifacts(id)?
-        .into_iter()
-        .find(|(name, _)| name == crate::run::TRAJECTORY_ARTIFACT)
-    {
-        Some((_, bytes)) => crate::gateway::stored::decompress(&bytes)?,
-        None => Vec::new(),
-    };
+    let calls = crate::gateway::stored::load(&store, id)?;
     if json {
-        let exchanges: Vec<serde_json::Value> = trajectory
-            .split(|b| *b == b'\n')
-            .filter_map(|line| serde_json::from_slice(line).ok())
-            .collect();
         print::json(&serde_json::json!({
             "attempt": id,
             "agent": row.key.agent,
@@ -107,8 +94,8 @@ pub fn calls(db: &Option<PathBuf>, id: i64, json: bool) -> Result<i32, Error> {
             "measured": row.run.measured,
             "reported": row.run.usage,
             "flags": row.run.flags.names(),
-            "calls": calls,
-            "trajectory": exchanges,
+            "calls": calls.records,
+            "trajectory": calls.exchanges,
         }));
         return Ok(exit::OK);
     }
@@ -122,7 +109,7 @@ pub fn calls(db: &Option<PathBuf>, id: i64, json: bool) -> Result<i32, Error> {
     println!("attempt {id}: {} on {}", row.key.agent, row.key.task_id);
     print!(
         "{}",
-        crate::gateway::stored::describe(m, row.run.usage.as_ref(), &calls)
+        crate::gateway::stored::describe(m, row.run.usage.as_ref(), &calls.records)
     );
     Ok(exit::OK)
 }

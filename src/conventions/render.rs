@@ -16,7 +16,7 @@ pub const MARKDOWN_LIMIT: usize = 60_000;
 const MESSAGE_LIMIT: usize = 400;
 
 /// Escapes control characters so a hostile path cannot drive the terminal.
-fn plain(s: &str) -> String {
+pub fn plain(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control() {

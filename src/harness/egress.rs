@@ -147,14 +147,14 @@ impl Egress {
         &mut self,
         docker: &Docker,
         image: &Image,
-        config_json: Vec<u8>,
-        env: Vec<String>,
+        config_json: &[u8],
+        env: &[String],
     ) -> Result<String, Error> {
-        let upload = tar_one(GATEWAY_CONFIG, &config_json)?;
+        let upload = tar_one(GATEWAY_CONFIG, config_json)?;
         let side = Sidecar {
             kind: "gateway",
             image,
-            env,
+            env: env.to_vec(),
             cmd: Some(vec![
                 "mergebench".into(),
                 "gateway".into(),

@@ -78,23 +78,21 @@ pub async fn run_agent(docker: &Docker, input: AgentInput<'_>) -> Result<AgentRu
         .proxy_image
         .ok_or_else(|| Error::infra("an allowlisted agent was started without the proxy image"))?;
     let mut egress = Egress::start(docker, image, allow).await?;
-    let mut extra_env = Vec::new();
-    let mut result = Ok(());
-    if let Some(g) = &input.gateway {
-        match egress
-            .start_gateway(docker, g.image, g.config_json.clone(), g.env.clone())
+    // The gateway first, when there is one: the agent learns its address and token.
+    let gateway_env = match &input.gateway {
+        Some(g) => egress
+            .start_gateway(docker, g.image, &g.config_json, &g.env)
             .await
-        {
-            Ok(origin) => {
+            .map(|origin| {
                 let url = g.spec.agent_base_url(&origin);
-                extra_env.extend(g.spec.base_url_env.iter().map(|k| format!("{k}={url}")));
-                extra_env.extend(g.spec.token_env.iter().map(|k| format!("{k}={}", g.token)));
-            }
-            Err(e) => result = Err(e),
-        }
-    }
-    let result = match result {
-        Ok(()) => run_in(docker, &input, Some(&egress), extra_env).await,
+                let base = g.spec.base_url_env.iter().map(|k| format!("{k}={url}"));
+                let token = g.spec.token_env.iter().map(|k| format!("{k}={}", g.token));
+                base.chain(token).collect()
+            }),
+        None => Ok(Vec::new()),
+    };
+    let result = match gateway_env {
+        Ok(env) => run_in(docker, &input, Some(&egress), env).await,
         Err(e) => Err(e),
     };
     // Torn down whatever the agent's run did: the logs are read back before the removal.

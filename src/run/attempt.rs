@@ -76,16 +76,13 @@ fn record_gateway(g: &GatewayLog, rec: &mut NewAttempt, flags: &mut Flags) -> Re
     });
     if !g.trajectory.is_empty() {
         rec.artifacts.push((
-            TRAJECTORY_ARTIFACT.into(),
+            crate::gateway::stored::TRAJECTORY_ARTIFACT.into(),
             crate::gateway::stored::compress(&g.trajectory)?,
         ));
     }
     rec.run.measured = Some(measured);
     Ok(())
 }
-
-/// The artifact holding the gateway's trajectory of model calls, gzip-compressed JSON lines.
-pub const TRAJECTORY_ARTIFACT: &str = "gateway-trajectory.jsonl.gz";
 
 /// Self-reported tokens that disagree with the measured beyond 5% (and 100 tokens): what the
 /// difference is, in words. Nothing reported is no disagreement. Cost is not compared: an

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
-pub use attempt::{usage_mismatch, INFRA_RETRIES, TRAJECTORY_ARTIFACT};
+pub use attempt::{usage_mismatch, INFRA_RETRIES};
 
 pub struct RunOptions {
     pub attempts: u32,

@@ -620,6 +620,7 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
         ])?;
     }
     let (k, r) = (&a.key, &a.run);
+    let counted = model::counted(r.usage.as_ref(), r.measured.as_ref());
     let (tally_outcome, tally_review) =
         tally::tally_columns(r.outcome, &r.flags, a.conventions_json.as_deref());
     // cannot fail, each `unwrap` below: flags, usage and egress are plain structs with string
@@ -647,15 +648,9 @@ fn insert_attempt(c: &Connection, a: &NewAttempt) -> rusqlite::Result<i64> {
         // cannot fail: as above.
         r.usage.as_ref().map(|u| serde_json::to_string(u).unwrap()),
         // The counted figures: measured by the gateway when it saw requests, else reported.
-        model::counted_cost(r.usage.as_ref(), r.measured.as_ref()),
-        match &r.measured {
-            Some(m) if m.requests > 0 => Some(m.input_tokens),
-            _ => r.usage.as_ref().and_then(|u| u.input_tokens),
-        },
-        match &r.measured {
-            Some(m) if m.requests > 0 => Some(m.output_tokens),
-            _ => r.usage.as_ref().and_then(|u| u.output_tokens),
-        },
+        counted.cost_usd,
+        counted.input_tokens,
+        counted.output_tokens,
         crate::VERSION,
         r.grader_version,
         r.started_at,

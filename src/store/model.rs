@@ -78,13 +78,23 @@ pub struct MeasuredUsage {
     pub unreadable_lines: u64,
 }
 
-/// The cost an attempt is counted at: what its gateway measured when the agent made requests
-/// through one, otherwise what the agent reported.
-pub fn counted_cost(usage: Option<&Usage>, measured: Option<&MeasuredUsage>) -> Option<f64> {
+/// The usage an attempt is counted at: what its gateway measured when the agent made
+/// requests through one, otherwise what the agent reported.
+pub fn counted(usage: Option<&Usage>, measured: Option<&MeasuredUsage>) -> Usage {
     match measured {
-        Some(m) if m.requests > 0 => m.cost_usd,
-        _ => usage.and_then(|u| u.cost_usd),
+        Some(m) if m.requests > 0 => Usage {
+            model: m.models.first().cloned(),
+            input_tokens: Some(m.input_tokens),
+            output_tokens: Some(m.output_tokens),
+            cost_usd: m.cost_usd,
+        },
+        _ => usage.cloned().unwrap_or_default(),
     }
+}
+
+/// The cost an attempt is counted at ([`counted`]).
+pub fn counted_cost(usage: Option<&Usage>, measured: Option<&MeasuredUsage>) -> Option<f64> {
+    counted(usage, measured).cost_usd
 }
 
 #[derive(Debug, Clone)]

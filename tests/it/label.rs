@@ -179,6 +179,21 @@ pub struct Session {
     pub csrf: String,
 }
 
+impl Session {
+    /// The page at `base` + `path`, as this reviewer sees it.
+    pub async fn page(&self, base: &str, path: &str) -> String {
+        client()
+            .get(format!("{base}{path}"))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
 pub async fn login(base: &str, token: &str) -> Session {
     let c = client();
     let page = c.get(format!("{base}/login")).send().await.unwrap();
@@ -415,15 +430,7 @@ async fn the_item_page_is_blind_and_shows_hostile_patches_as_text() {
     let token = d.reviewer("ana");
     let base = serve(d.store.clone()).await;
     let s = login(&base, &token).await;
-    let html = client()
-        .get(format!("{base}/item/1"))
-        .header("cookie", &s.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = s.page(&base, "/item/1").await;
     assert!(!html.contains(SECRET_AGENT));
     assert!(!html.contains("JUDGE-RATIONALE"));
     assert!(!html.contains("<script>window"), "{html}");
@@ -683,7 +690,7 @@ async fn the_model_calls_behind_an_item_are_shown_only_after_its_label() {
         "latency_ms": 12.5, "first_byte_ms": 3.0, "input_tokens": 1200, "output_tokens": 80,
         "cached_tokens": 0, "cost_usd": 0.003, "refused": null, "error": null});
     let exchange = serde_json::json!({"seq": 1,
-        "request": {"messages": [{"role": "user", "content": "<script>window.__xss = 3</script>"}]},
+        "request": {"messages": [{"role": "user", "content": "<script>window.__xss = 3</script> access\u{202e}level"}]},
         "response": {"choices": [{"message": {"content": "fixed it"}}]}});
     d.store
         .record_attempt(&NewAttempt {
@@ -718,7 +725,7 @@ async fn the_model_calls_behind_an_item_are_shown_only_after_its_label() {
                 truncated: false,
             }],
             artifacts: vec![(
-                mergebench::run::TRAJECTORY_ARTIFACT.into(),
+                mergebench::gateway::stored::TRAJECTORY_ARTIFACT.into(),
                 mergebench::gateway::stored::compress(format!("{exchange}\n").as_bytes()).unwrap(),
             )],
             ..Default::default()
@@ -728,19 +735,8 @@ async fn the_model_calls_behind_an_item_are_shown_only_after_its_label() {
     let token = d.reviewer("ana");
     let base = serve(d.store.clone()).await;
     let s = login(&base, &token).await;
-    let page = || async {
-        client()
-            .get(format!("{base}/item/1"))
-            .header("cookie", &s.cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
     // Blind while labeling: no model, no calls.
-    let before = page().await;
+    let before = s.page(&base, "/item/1").await;
     assert!(!before.contains("model-calls"), "{before}");
     assert!(!before.contains("model-name-after-labeling"));
     let saved = client()
@@ -755,11 +751,14 @@ async fn the_model_calls_behind_an_item_are_shown_only_after_its_label() {
         .await
         .unwrap();
     assert!(saved.status().is_redirection() || saved.status().is_success());
-    let after = page().await;
+    let after = s.page(&base, "/item/1").await;
     assert!(after.contains("id=\"model-calls\""), "{after}");
     assert!(after.contains("model-name-after-labeling"), "{after}");
     assert!(after.contains("1200"), "{after}");
     // The exchange is shown as text, never as markup.
     assert!(!after.contains("<script>window.__xss = 3"), "{after}");
     assert!(after.contains("&lt;script&gt;window.__xss = 3"), "{after}");
+    // Hidden characters in what the agent sent are marked, not passed on.
+    assert!(!after.contains('\u{202e}'), "{after}");
+    assert!(after.contains("U+202E"), "{after}");
 }

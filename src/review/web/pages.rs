@@ -395,7 +395,8 @@ const EXCHANGE_SHOWN: usize = 8 << 10;
 const EXCHANGES_SHOWN: usize = 50;
 
 /// The model calls of the attempt behind an item, as its gateway recorded them: what was
-/// measured, one row per call, and each exchange's first bytes. None when it had no gateway.
+/// measured, one row per call, and the first exchanges' first bytes. None when it had no
+/// gateway. Everything the agent controls is shown with hidden characters marked.
 fn model_calls(
     store: &crate::store::Store,
     attempt_id: i64,
@@ -407,42 +408,32 @@ fn model_calls(
     let Some(m) = row.run.measured else {
         return Ok(None);
     };
-    let log = store.log(attempt_id, "gateway")?.unwrap_or_default();
-    let trajectory = match store
-        .artifacts(attempt_id)?
-        .into_iter()
-        .find(|(name, _)| name == crate::run::TRAJECTORY_ARTIFACT)
-    {
-        // A trajectory that cannot be read leaves the table, which the log holds.
-        Some((_, bytes)) => stored::decompress(&bytes).unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let calls = stored::load(store, attempt_id)?;
     let mut exchanges: HashMap<u64, String> = HashMap::new();
     // The first exchanges only: a long run's whole trajectory is for `results --calls`.
-    for line in trajectory.split(|b| *b == b'\n').take(EXCHANGES_SHOWN) {
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+    for v in calls.exchanges.iter().take(EXCHANGES_SHOWN) {
+        let Some(seq) = v.get("seq").and_then(serde_json::Value::as_u64) else {
             continue;
         };
-        if let Some(seq) = v.get("seq").and_then(serde_json::Value::as_u64) {
-            let mut text = serde_json::to_string_pretty(&v).unwrap_or_default();
-            if text.len() > EXCHANGE_SHOWN {
-                let mut cut = EXCHANGE_SHOWN;
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                text.truncate(cut);
-                text.push_str("\n… (the rest: mergebench results --calls)");
+        let mut text = serde_json::to_string_pretty(v).unwrap_or_default();
+        if text.len() > EXCHANGE_SHOWN {
+            let mut cut = EXCHANGE_SHOWN;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
             }
-            exchanges.insert(seq, text);
+            text.truncate(cut);
+            text.push_str("\n… (the rest: mergebench results --calls)");
         }
+        exchanges.insert(seq, stored::shown(&text));
     }
-    let rows: Vec<Value> = stored::records(&log)
+    let rows: Vec<Value> = calls
+        .records
         .into_iter()
         .map(|c| {
             context! {
                 seq => c.seq,
-                api => c.api,
-                model => c.model,
+                api => stored::shown(&c.api),
+                model => c.model.as_deref().map(stored::shown),
                 status => c.status,
                 input => c.input_tokens,
                 output => c.output_tokens,
@@ -452,7 +443,7 @@ fn model_calls(
         })
         .collect();
     Ok(Some(context! {
-        summary => stored::describe(&m, row.run.usage.as_ref(), &[]).lines().take(3).collect::<Vec<_>>().join("\n"),
+        summary => stored::summary(&m, row.run.usage.as_ref()),
         rows,
     }))
 }
